@@ -1,0 +1,284 @@
+//! The command line: clap definitions and what each command does with them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::{Config, DEFAULT_CONFIG_PATH};
+use crate::mapping::{self, Direction, MappingTable};
+
+/// Exit codes, as documented in `--help` and README.
+pub mod exit {
+    /// Success.
+    pub const OK: u8 = 0;
+    /// Invalid configuration or mapping, or another start-up error.
+    pub const CONFIG: u8 = 1;
+}
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  invalid configuration or mapping table, or another start-up error";
+
+/// govsync keeps IBM watsonx.governance model statuses and Amazon SageMaker Model
+/// Registry lifecycle stages in step, row by row of a mapping table, and
+/// decommissions governance models whose SageMaker package is deleted or archived.
+#[derive(Debug, Parser)]
+#[command(name = "govsync", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the sync daemon: a reconcile cycle every interval, with health and metrics over HTTP.
+    /// (Not available yet in this version.)
+    Run(ConfigArg),
+    /// Run one reconcile cycle and exit: for cron, CI and people at a terminal.
+    /// (Not available yet in this version.)
+    Reconcile(ReconcileArgs),
+    /// Show the audit journal of every action govsync took.
+    /// (Not available yet in this version.)
+    History(ConfigArg),
+    /// Check or print a mapping table.
+    #[command(subcommand)]
+    Mapping(MappingCommand),
+    /// Check a configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Run a mock SageMaker or governance server for tests and demos.
+    /// (Not available yet in this version.)
+    Mock {
+        /// Which mock.
+        #[arg(value_enum)]
+        system: MockSystem,
+    },
+    /// Run both mock servers and govsync against them with seeded models, and show the result.
+    /// (Not available yet in this version.)
+    Demo,
+}
+
+/// `--config`, shared by the commands that read the configuration.
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// The configuration file.
+    #[arg(long, short, env = "GOVSYNC_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+}
+
+/// Arguments of `govsync reconcile`.
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Print the plan and write nothing anywhere.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Which mock server.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MockSystem {
+    /// SageMaker (AWS JSON 1.1).
+    Sagemaker,
+    /// watsonx.governance (OpenPages REST API v2).
+    Governance,
+}
+
+/// `govsync mapping …`.
+#[derive(Debug, Subcommand)]
+pub enum MappingCommand {
+    /// Validate a mapping table and summarise it; exits 1 with the file, row and reason if invalid.
+    Check {
+        /// The mapping file (default: the built-in table).
+        file: Option<PathBuf>,
+    },
+    /// Print a mapping table.
+    Show {
+        /// The mapping file (default: the built-in table).
+        file: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, short, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
+}
+
+/// `govsync config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration file (with GOVSYNC_… overrides applied), its mapping table and
+    /// that its governance secret can be read; print the effective settings (never the secret).
+    Check {
+        /// The configuration file.
+        #[arg(env = "GOVSYNC_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+        file: PathBuf,
+    },
+}
+
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Aligned columns for people.
+    Table,
+    /// JSON for programs.
+    Json,
+}
+
+/// Runs a parsed command line; `env` is the process environment.
+pub fn run(cli: Cli, env: &[(String, String)]) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    let result = match cli.command {
+        Command::Mapping(MappingCommand::Check { file }) => {
+            mapping_check(file.as_deref(), &mut out)
+        }
+        Command::Mapping(MappingCommand::Show { file, output }) => {
+            mapping_show(file.as_deref(), output, &mut out)
+        }
+        Command::Config(ConfigCommand::Check { file }) => config_check(&file, env, &mut out),
+        Command::Run(_)
+        | Command::Reconcile(_)
+        | Command::History(_)
+        | Command::Mock { .. }
+        | Command::Demo => {
+            Err("this command is not available yet in this version of govsync".to_string())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(exit::CONFIG)
+        }
+    }
+}
+
+fn load_mapping(file: Option<&Path>) -> Result<(String, MappingTable), String> {
+    match file {
+        Some(file) => MappingTable::load(file)
+            .map(|t| (file.display().to_string(), t))
+            .map_err(|e| e.to_string()),
+        None => Ok((mapping::BUILT_IN_NAME.to_string(), MappingTable::built_in())),
+    }
+}
+
+fn mapping_check(file: Option<&Path>, out: &mut dyn Write) -> Result<(), String> {
+    let (name, table) = load_mapping(file)?;
+    let count = |d: Direction| table.rows().iter().filter(|r| r.direction == d).count();
+    writeln!(
+        out,
+        "{name}: valid, {} rows ({} governance → SageMaker, {} SageMaker → governance, {} bidirectional)",
+        table.rows().len(),
+        count(Direction::GovernanceToSageMaker),
+        count(Direction::SageMakerToGovernance),
+        count(Direction::Bidirectional),
+    )
+    .map_err(|e| e.to_string())
+}
+
+fn mapping_show(file: Option<&Path>, output: Output, out: &mut dyn Write) -> Result<(), String> {
+    let (_, table) = load_mapping(file)?;
+    let text = match output {
+        Output::Table => table.render_text(),
+        Output::Json => {
+            serde_json::to_string_pretty(table.rows()).expect("mapping rows serialise to JSON")
+                + "\n"
+        }
+    };
+    out.write_all(text.as_bytes()).map_err(|e| e.to_string())
+}
+
+fn config_check(file: &Path, env: &[(String, String)], out: &mut dyn Write) -> Result<(), String> {
+    let config = Config::load(file, env).map_err(|e| e.to_string())?;
+    let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    config
+        .governance_secret(&lookup)
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let g = &config.governance;
+    let s = &config.sagemaker;
+    let y = &config.sync;
+    let or = |v: &Option<String>, default: &str| v.clone().unwrap_or_else(|| default.to_string());
+    let mut lines = vec![
+        format!("{}: valid", file.display()),
+        format!(
+            "  governance       {} (auth: {})",
+            g.base_url,
+            g.auth.kind()
+        ),
+        format!(
+            "  model type       {} (status field \"{}\", link field \"{}\", {} rows a page)",
+            g.model_type, g.status_field, g.link_field, g.page_size
+        ),
+        format!(
+            "  sagemaker        region {}, endpoint {}, groups {}",
+            or(&s.region, "from the AWS default chain"),
+            or(&s.endpoint_url, "AWS default"),
+            if s.model_package_groups.is_empty() {
+                "all".to_string()
+            } else {
+                s.model_package_groups.join(", ")
+            }
+        ),
+        format!(
+            "  sync             every {}, conflict policy {:?}, decommission to \"{}\", archive stage \"{}\", \
+             at most {} decommissions a cycle, {} writes at once",
+            humantime::format_duration(y.interval),
+            y.policy.conflict,
+            y.policy.decommission_status,
+            y.policy.archive_stage,
+            y.policy.max_decommissions_per_cycle,
+            y.concurrency
+        ),
+        format!(
+            "  mapping          {} ({} rows)",
+            config.mapping_source(),
+            config.mapping.rows().len()
+        ),
+        format!("  state store      {}", config.state_path),
+        format!("  http             {}", config.listen),
+    ];
+    for o in &config.overrides {
+        lines.push(format!("  override         {} from {}", o.key, o.var));
+    }
+    writeln!(out, "{}", lines.join("\n")).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn mapping_check_summarises_the_built_in_table() {
+        let mut out = Vec::new();
+        mapping_check(None, &mut out).expect("valid");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert_eq!(
+            text,
+            "<built-in mapping.toml>: valid, 19 rows (16 governance → SageMaker, 1 SageMaker → governance, 2 bidirectional)\n"
+        );
+    }
+
+    #[test]
+    fn mapping_show_json_round_trips_the_rows() {
+        let mut out = Vec::new();
+        mapping_show(None, Output::Json, &mut out).expect("valid");
+        let rows: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!(rows.as_array().map(Vec::len), Some(19));
+        assert_eq!(
+            rows[12],
+            serde_json::json!({"governance_status": "Deployed", "stage": "Deployment",
+                               "stage_status": "Complete", "direction": "sagemaker-to-governance"})
+        );
+    }
+}

@@ -1,0 +1,373 @@
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+
+const MINIMAL: &str = r#"
+[governance]
+base_url = "https://op.example.com/opgrc/api/v2/"
+[governance.auth]
+kind = "basic"
+username = "u"
+password_env = "PW"
+"#;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn load(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::from_toml(text, Path::new("g.toml"), &env(vars))
+}
+
+fn refused(text: &str, vars: &[(&str, &str)]) -> String {
+    load(text, vars).expect_err("must be refused").to_string()
+}
+
+/// MINIMAL with one more section body appended.
+fn with(extra: &str) -> String {
+    format!("{MINIMAL}{extra}\n")
+}
+
+#[test]
+fn the_shipped_example_is_valid_and_loads_its_mapping() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/govsync.toml");
+    let config = Config::load(&file, &[]).expect("the example is valid");
+    assert_eq!(config.mapping.rows().len(), 19);
+    assert_eq!(
+        config.sync.mapping_file.as_deref(),
+        Some(file.parent().expect("dir").join("mapping.toml").as_path())
+    );
+    assert_eq!(config.governance.auth.kind(), "basic");
+}
+
+#[test]
+fn the_shipped_example_mentions_every_setting() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/govsync.toml"))
+            .expect("example");
+    for key in schema().keys() {
+        let leaf = key.rsplit('.').next().expect("leaf");
+        assert!(
+            text.lines().any(|l| l
+                .trim_start_matches(['#', ' '])
+                .starts_with(&format!("{leaf} ="))),
+            "config/govsync.toml does not show `{key}`"
+        );
+    }
+}
+
+#[test]
+fn minimal_config_takes_the_defaults() {
+    let config = load(MINIMAL, &[]).expect("valid");
+    assert_eq!(
+        config.governance.base_url,
+        "https://op.example.com/opgrc/api/v2"
+    );
+    assert_eq!(config.governance.status_field, "MRG-Model:Status");
+    assert_eq!(config.governance.link_field, "Integration:External ID");
+    assert_eq!(config.governance.page_size, 500);
+    assert_eq!(config.sync.interval, Duration::from_secs(60));
+    assert_eq!(config.sync.policy, Policy::default());
+    assert_eq!(config.sync.concurrency, 8);
+    assert_eq!(config.sagemaker.max_attempts, 3);
+    assert_eq!(config.sagemaker.retry_mode, RetryMode::Standard);
+    assert!(config.sagemaker.model_package_groups.is_empty());
+    assert_eq!(config.listen.to_string(), "127.0.0.1:9464");
+    assert_eq!(config.mapping.rows().len(), 19, "built-in table");
+    assert_eq!(config.mapping_source(), crate::mapping::BUILT_IN_NAME);
+    assert_eq!(
+        config.governance.auth,
+        AuthConfig::Basic {
+            username: "u".into(),
+            password: SecretSource::Env("PW".into())
+        }
+    );
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let message = refused(&with("[sync]\nintervl = \"5s\""), &[]);
+    assert!(
+        message.starts_with("g.toml: `sync.intervl`: unknown field `intervl`"),
+        "{message}"
+    );
+    let message = refused(&with("[metrics]\nport = 1"), &[]);
+    assert!(
+        message.contains("`metrics`: unknown field `metrics`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn missing_required_keys_are_named() {
+    let message = refused(
+        "[governance.auth]\nkind = \"iam\"\napi_key_env = \"K\"\n",
+        &[],
+    );
+    assert!(
+        message.contains("`governance`: missing field `base_url`"),
+        "{message}"
+    );
+    let message = refused("[sync]\ninterval = \"5s\"\n", &[]);
+    assert!(message.contains("missing field `governance`"), "{message}");
+}
+
+#[test]
+fn bad_values_are_named_with_their_key() {
+    for (extra, key, why) in [
+        (
+            "[sync]\ninterval = \"soon\"",
+            "sync.interval",
+            "is not a duration",
+        ),
+        (
+            "[sync]\ninterval = \"0s\"",
+            "sync.interval",
+            "longer than zero",
+        ),
+        (
+            "[sync]\nconflict_policy = \"newest-wins\"",
+            "sync.conflict_policy",
+            "unknown variant `newest-wins`",
+        ),
+        (
+            "[sync]\nconcurrency = 0",
+            "sync.concurrency",
+            "out of range",
+        ),
+        (
+            "[sync]\nmax_decommissions_per_cycle = -1",
+            "sync.max_decommissions_per_cycle",
+            "out of range",
+        ),
+        (
+            "[sync]\narchive_stage = \"Old Stuff\"",
+            "sync.archive_stage",
+            "not a valid SageMaker lifecycle name",
+        ),
+        (
+            "[sync]\ndecommission_status = \" \"",
+            "sync.decommission_status",
+            "must not be empty",
+        ),
+        ("[sync]\ninterval = 60", "sync.interval", "invalid type"),
+        (
+            "[sagemaker]\nregion = \"US East\"",
+            "sagemaker.region",
+            "not an AWS region",
+        ),
+        (
+            "[sagemaker]\nmodel_package_groups = [\"ok\", \"not ok\"]",
+            "sagemaker.model_package_groups[1]",
+            "not a letter",
+        ),
+        (
+            "[sagemaker]\nmax_attempts = 11",
+            "sagemaker.max_attempts",
+            "out of range",
+        ),
+        (
+            "[sagemaker]\nretry_mode = \"legacy\"",
+            "sagemaker.retry_mode",
+            "unknown variant `legacy`",
+        ),
+        (
+            "[sagemaker]\nendpoint_url = \"localhost:4566\"",
+            "sagemaker.endpoint_url",
+            "not an http://",
+        ),
+        (
+            "[server]\nlisten = \"9464\"",
+            "server.listen",
+            "is not an address",
+        ),
+        ("[state]\npath = \"\"", "state.path", ":memory:"),
+    ] {
+        let message = refused(&with(extra), &[]);
+        assert!(
+            message.starts_with(&format!("g.toml: `{key}`: ")),
+            "{extra}: {message}"
+        );
+        assert!(message.contains(why), "{extra}: {message}");
+    }
+}
+
+#[test]
+fn governance_names_that_could_break_a_query_are_refused() {
+    let text = MINIMAL.replace(
+        "[governance.auth]",
+        "status_field = \"Status] OR [x\"\n[governance.auth]",
+    );
+    let message = refused(&text, &[]);
+    assert!(
+        message.contains("`governance.status_field`") && message.contains("']'"),
+        "{message}"
+    );
+    let text = MINIMAL.replace("https://op.example.com/opgrc/api/v2/", "ftp://x");
+    assert!(refused(&text, &[]).contains("`governance.base_url`"));
+}
+
+#[test]
+fn auth_kinds_require_their_own_settings() {
+    let auth = |body: &str| {
+        format!("[governance]\nbase_url = \"https://x/api/v2\"\n[governance.auth]\n{body}\n")
+    };
+    for (body, key, why) in [
+        (
+            "kind = \"basic\"\npassword_env = \"P\"",
+            "governance.auth.username",
+            "needs a username",
+        ),
+        (
+            "kind = \"basic\"\nusername = \"u\"",
+            "governance.auth.password_env",
+            "needs the password",
+        ),
+        (
+            "kind = \"basic\"\nusername = \"u\"\npassword_env = \"P\"\npassword_file = \"f\"",
+            "governance.auth.password_env",
+            "not both",
+        ),
+        (
+            "kind = \"basic\"\nusername = \"u\"\npassword_env = \"P\"\napi_key_env = \"K\"",
+            "governance.auth.api_key_env",
+            "not used with kind = \"basic\"",
+        ),
+        (
+            "kind = \"iam\"\nusername = \"u\"\napi_key_env = \"K\"",
+            "governance.auth.username",
+            "not used with kind = \"iam\"",
+        ),
+        (
+            "kind = \"iam\"",
+            "governance.auth.api_key_env",
+            "needs the api_key",
+        ),
+        (
+            "kind = \"zen\"\napi_key_env = \"K\"",
+            "governance.auth.username",
+            "needs a username",
+        ),
+        (
+            "kind = \"oauth\"",
+            "governance.auth.kind",
+            "expected one of: basic, iam, zen",
+        ),
+        (
+            "kind = \"iam\"\napi_key = \"literal\"",
+            "governance.auth.api_key",
+            "unknown field",
+        ),
+    ] {
+        let message = refused(&auth(body), &[]);
+        assert!(message.contains(&format!("`{key}`")), "{body}: {message}");
+        assert!(message.contains(why), "{body}: {message}");
+    }
+    let config = load(&auth("kind = \"iam\"\napi_key_file = \"secret/key\""), &[]).expect("valid");
+    assert_eq!(
+        config.governance.auth,
+        AuthConfig::Iam {
+            api_key: SecretSource::File("secret/key".into()),
+            token_url: DEFAULT_IAM_TOKEN_URL.into()
+        }
+    );
+}
+
+#[test]
+fn environment_overrides_win_and_are_named_in_errors() {
+    let config = load(
+        MINIMAL,
+        &[
+            ("GOVSYNC_SYNC_INTERVAL", "15s"),
+            ("GOVSYNC_SAGEMAKER_MODEL_PACKAGE_GROUPS", "churn, fraud"),
+            ("GOVSYNC_GOVERNANCE_PAGE_SIZE", "250"),
+            ("GOVSYNC_SYNC_CONFLICT_POLICY", "skip"),
+        ],
+    )
+    .expect("valid");
+    assert_eq!(config.sync.interval, Duration::from_secs(15));
+    assert_eq!(config.sagemaker.model_package_groups, ["churn", "fraud"]);
+    assert_eq!(config.governance.page_size, 250);
+    assert_eq!(config.sync.policy.conflict, ConflictPolicy::Skip);
+    assert_eq!(config.overrides.len(), 4);
+
+    let message = refused(MINIMAL, &[("GOVSYNC_SYNC_INTERVAL", "often")]);
+    assert!(
+        message.starts_with(
+            "g.toml: `sync.interval` (set by GOVSYNC_SYNC_INTERVAL): \"often\" is not a duration"
+        ),
+        "{message}"
+    );
+    let message = refused(MINIMAL, &[("GOVSYNC_SYNC_CONCURENCY", "4")]);
+    assert!(
+        message.contains("GOVSYNC_SYNC_CONCURENCY does not override any setting"),
+        "{message}"
+    );
+    let message = refused(MINIMAL, &[("GOVSYNC_GOVERNANCE_PAGE_SIZE", "lots")]);
+    assert!(
+        message.contains("GOVSYNC_GOVERNANCE_PAGE_SIZE (setting `governance.page_size`)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_required_key_can_come_from_the_environment_alone() {
+    let text = MINIMAL.replace("base_url = \"https://op.example.com/opgrc/api/v2/\"", "");
+    let config = load(
+        &text,
+        &[(
+            "GOVSYNC_GOVERNANCE_BASE_URL",
+            "http://127.0.0.1:8443/opgrc/api/v2",
+        )],
+    )
+    .expect("valid");
+    assert_eq!(
+        config.governance.base_url,
+        "http://127.0.0.1:8443/opgrc/api/v2"
+    );
+}
+
+#[test]
+fn a_secret_variable_with_the_prefix_is_not_an_override() {
+    let text = MINIMAL.replace("\"PW\"", "\"GOVSYNC_PASSWORD\"");
+    let config = load(&text, &[("GOVSYNC_PASSWORD", "hunter2")]).expect("valid");
+    let secret = config
+        .governance_secret(&|name| (name == "GOVSYNC_PASSWORD").then(|| "hunter2".to_string()))
+        .expect("set");
+    assert_eq!(secrecy::ExposeSecret::expose_secret(&secret), "hunter2");
+    assert!(!format!("{config:?}").contains("hunter2"));
+}
+
+#[test]
+fn syntax_errors_carry_line_and_column() {
+    let message = refused(&with("[sync\ninterval = \"5s\""), &[]);
+    assert!(message.starts_with("g.toml:8:6: "), "{message}");
+}
+
+#[test]
+fn a_bad_mapping_file_is_refused_with_its_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("m.toml"),
+        "[[row]]\ngovernance_status = \"A\"\n",
+    )
+    .expect("write");
+    let text = with("[sync]\nmapping_file = \"m.toml\"");
+    let message = Config::from_toml(&text, &dir.path().join("g.toml"), &[])
+        .expect_err("bad mapping")
+        .to_string();
+    assert!(
+        message.contains("m.toml: row 1 (line 1): missing field `stage`"),
+        "{message}"
+    );
+
+    let message = refused(&with("[sync]\nmapping_file = \"nowhere.toml\""), &[]);
+    assert!(
+        message.contains("nowhere.toml: cannot read the mapping table"),
+        "{message}"
+    );
+}

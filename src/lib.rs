@@ -1,0 +1,31 @@
+//! govsync keeps IBM watsonx.governance model statuses and Amazon SageMaker Model
+//! Registry lifecycles (`ModelLifeCycle` stage and stage status) in step, row by row
+//! of a mapping table, each row in its documented direction, and decommissions the
+//! governance model when its SageMaker package is deleted or archived.
+//!
+//! # Layout
+//!
+//! A cycle is observe → plan → apply → record:
+//!
+//! - [`domain`], [`arn`]: the values both systems are reduced to (models, packages,
+//!   lifecycles) and the identifiers that must not be mixed up.
+//! - [`mapping`]: the mapping table, loaded from TOML and validated.
+//! - [`plan`]: the pure planner, where every sync rule lives. No IO, no clock.
+//! - [`governance`], [`sagemaker`]: the two remote systems, each behind one small trait
+//!   ([`governance::Governance`], [`sagemaker::Registry`]); [`remote`] holds what
+//!   both hand back.
+//! - [`config`]: `govsync.toml` with `GOVSYNC_…` overrides, validated at start-up.
+//! - [`cli`]: the command line; `main.rs` only wires it up.
+//! - [`render`], `toml_text`: small shared helpers for text output and TOML positions.
+
+pub mod arn;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod governance;
+pub mod mapping;
+pub mod plan;
+pub mod remote;
+pub mod render;
+pub mod sagemaker;
+mod toml_text;

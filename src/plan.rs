@@ -1,0 +1,617 @@
+//! The planner: a pure function from what both systems hold now (plus the baseline,
+//! the mapping table and the policy) to one decision per linked model.
+//!
+//! No IO, no clock, no randomness: every rule of DESIGN.md lives here and is tested
+//! without a server. The engine performs the writes the decisions ask for.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    GovernanceModel, GovernanceStatus, Lifecycle, ModelCardStatus, ModelId, ModelPackage,
+    PackageArn, PackageStatus,
+};
+use crate::mapping::{MappingRow, MappingTable};
+
+/// What to do when both sides may be written and both changed since the baseline
+/// (or there is no baseline yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConflictPolicy {
+    /// Write governance's status to SageMaker (the default).
+    #[default]
+    GovernanceWins,
+    /// Write SageMaker's lifecycle to governance.
+    SagemakerWins,
+    /// Write nothing; report the conflict until a person resolves it.
+    Skip,
+}
+
+/// The settings the planner follows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Conflict resolution when both sides changed.
+    pub conflict: ConflictPolicy,
+    /// The governance status a deleted or archived package's model is set to.
+    pub decommission_status: GovernanceStatus,
+    /// The SageMaker stage that means "archived".
+    pub archive_stage: String,
+    /// More decommissions than this in one plan withholds all of them (a wrong
+    /// account or region makes every package look deleted).
+    pub max_decommissions_per_cycle: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            conflict: ConflictPolicy::GovernanceWins,
+            decommission_status: GovernanceStatus::new("Decommissioned"),
+            archive_stage: "Archived".to_string(),
+            max_decommissions_per_cycle: 10,
+        }
+    }
+}
+
+/// The last pair seen in sync for one model: lets the planner tell which side changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BaselineEntry {
+    /// The package the model was linked to then; a baseline for another package is ignored.
+    pub arn: PackageArn,
+    /// Governance status at that time.
+    pub governance_status: GovernanceStatus,
+    /// SageMaker lifecycle at that time.
+    pub lifecycle: Lifecycle,
+}
+
+/// Baselines by model.
+pub type Baseline = HashMap<ModelId, BaselineEntry>;
+
+/// Everything the planner looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanInput<'a> {
+    /// Every governance model observed (linked or not).
+    pub models: &'a [GovernanceModel],
+    /// Every SageMaker package observed (listed, or described to confirm it exists).
+    pub packages: &'a [ModelPackage],
+    /// Linked packages confirmed not to exist any more.
+    pub gone: &'a HashSet<PackageArn>,
+    /// Last pairs seen in sync.
+    pub baseline: &'a Baseline,
+    /// The mapping table.
+    pub mapping: &'a MappingTable,
+    /// The policy.
+    pub policy: &'a Policy,
+}
+
+/// Why a model is being decommissioned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DecommissionCause {
+    /// The package was confirmed not to exist.
+    PackageDeleted,
+    /// The package's status is `Deleting`.
+    PackageDeleting,
+    /// The package's lifecycle stage is the archive stage.
+    ArchivedStage,
+    /// The package's model card status is `Archived`.
+    ArchivedModelCard,
+}
+
+/// Why a linked model cannot be synced: reported, nothing written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriftKind {
+    /// Neither the governance status nor the lifecycle is in the table.
+    Unmapped,
+    /// Both are mapped (or one is) but no row lets either value flow to the other side.
+    NoPermittedDirection,
+    /// Several governance models link the same package; writing would make them fight.
+    PackageLinkedTwice,
+}
+
+/// What the engine should do for one linked model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Action {
+    /// Both sides are in the same row: nothing to write; record the baseline.
+    InSync,
+    /// Write this lifecycle to the SageMaker package.
+    Push {
+        /// The lifecycle to set.
+        to: Lifecycle,
+        /// True when both sides could be written and the conflict policy chose this.
+        conflict: bool,
+    },
+    /// Write this status to the governance model.
+    Pull {
+        /// The status to set.
+        to: GovernanceStatus,
+        /// True when both sides could be written and the conflict policy chose this.
+        conflict: bool,
+    },
+    /// Set the governance model to the decommission status.
+    Decommission {
+        /// The decommission status.
+        to: GovernanceStatus,
+        /// Why.
+        cause: DecommissionCause,
+        /// When the package still exists and the decommission status's row pushes to
+        /// SageMaker, the lifecycle to write there next (so the next cycle finds both
+        /// sides in sync instead of making that write then).
+        then_push: Option<Lifecycle>,
+    },
+    /// A decommission the safety valve held back this cycle.
+    DecommissionWithheld {
+        /// The status it would have set.
+        to: GovernanceStatus,
+        /// Why it would have.
+        cause: DecommissionCause,
+    },
+    /// The package is gone and governance already shows the decommission status.
+    AlreadyDecommissioned,
+    /// Both sides changed and the conflict policy is `skip`: reported, nothing written.
+    Conflict,
+    /// The pair cannot be synced by the table: reported, nothing written.
+    Drift {
+        /// What kind of drift.
+        drift: DriftKind,
+    },
+    /// The linked package was neither listed nor confirmed gone (for example it is in
+    /// a group outside the configured scope): nothing written.
+    PackageNotObserved,
+}
+
+impl Action {
+    /// True if the engine must write to a remote system for this action.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Action::Push { .. } | Action::Pull { .. } | Action::Decommission { .. }
+        )
+    }
+
+    /// A short, fixed name (used for metric labels and tables).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::InSync => "in-sync",
+            Action::Push { .. } => "push",
+            Action::Pull { .. } => "pull",
+            Action::Decommission { .. } => "decommission",
+            Action::DecommissionWithheld { .. } => "decommission-withheld",
+            Action::AlreadyDecommissioned => "already-decommissioned",
+            Action::Conflict => "conflict",
+            Action::Drift { .. } => "drift",
+            Action::PackageNotObserved => "package-not-observed",
+        }
+    }
+}
+
+/// The planner's answer for one linked model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// The governance model.
+    pub model_id: ModelId,
+    /// Its display name.
+    pub model_name: String,
+    /// The linked package.
+    pub arn: PackageArn,
+    /// Governance status observed.
+    pub governance_status: Option<GovernanceStatus>,
+    /// SageMaker lifecycle observed (`None`: none set, or the package is gone).
+    pub lifecycle: Option<Lifecycle>,
+    /// What to do.
+    pub action: Action,
+    /// Why, in words a person can check against the table.
+    pub reason: String,
+}
+
+impl Decision {
+    /// The baseline to record once this decision's writes have succeeded (or right
+    /// away, for `InSync`); `None` when the result is not a pair in sync.
+    pub fn baseline_after(&self) -> Option<BaselineEntry> {
+        let entry = |status: &GovernanceStatus, lifecycle: &Lifecycle| {
+            Some(BaselineEntry {
+                arn: self.arn.clone(),
+                governance_status: status.clone(),
+                lifecycle: lifecycle.clone(),
+            })
+        };
+        match &self.action {
+            Action::InSync => entry(self.governance_status.as_ref()?, self.lifecycle.as_ref()?),
+            Action::Push { to, .. } => entry(self.governance_status.as_ref()?, to),
+            Action::Pull { to, .. } => entry(to, self.lifecycle.as_ref()?),
+            Action::Decommission {
+                to,
+                then_push: Some(lifecycle),
+                ..
+            } => entry(to, lifecycle),
+            _ => None,
+        }
+    }
+}
+
+/// The safety valve tripped: `count` decommissions were planned, more than `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SafetyValveTrip {
+    /// Decommissions the plan would have made.
+    pub count: usize,
+    /// The configured limit.
+    pub limit: usize,
+}
+
+impl fmt::Display for SafetyValveTrip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "safety valve: {} models would be decommissioned in one cycle, more than the limit of {}; \
+             none were. Check that govsync looks at the right AWS account, region and model package \
+             groups, then raise sync.max_decommissions_per_cycle if the decommissions are real",
+            self.count, self.limit
+        )
+    }
+}
+
+/// The whole plan for one cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// One decision per linked model, in the order governance listed the models.
+    pub decisions: Vec<Decision>,
+    /// Governance models with no link: counted, never touched.
+    pub unlinked_models: usize,
+    /// Observed packages that no governance model links: counted, never touched.
+    pub unlinked_packages: usize,
+    /// Set when the safety valve withheld this plan's decommissions.
+    pub safety_valve: Option<SafetyValveTrip>,
+}
+
+impl Plan {
+    /// The decisions that write to a remote system.
+    pub fn writes(&self) -> impl Iterator<Item = &Decision> {
+        self.decisions.iter().filter(|d| d.action.writes())
+    }
+}
+
+/// Plans one cycle. Pure: the same input always gives the same plan.
+pub fn plan(input: &PlanInput<'_>) -> Plan {
+    let packages: HashMap<&PackageArn, &ModelPackage> =
+        input.packages.iter().map(|p| (&p.arn, p)).collect();
+    let mut links: HashMap<&PackageArn, usize> = HashMap::new();
+    for arn in input.models.iter().filter_map(|m| m.link.as_ref()) {
+        *links.entry(arn).or_default() += 1;
+    }
+    let decommission_statuses = decommission_statuses(input.mapping, input.policy);
+    let planner = Planner {
+        input,
+        decommission_statuses,
+    };
+
+    let mut decisions = Vec::with_capacity(links.len());
+    let mut unlinked_models = 0;
+    for model in input.models {
+        let Some(arn) = &model.link else {
+            unlinked_models += 1;
+            continue;
+        };
+        let package = packages.get(arn).copied();
+        let (action, reason) = if links[arn] > 1 {
+            (
+                Action::Drift {
+                    drift: DriftKind::PackageLinkedTwice,
+                },
+                format!(
+                    "{} governance models link this package; link it from one model only",
+                    links[arn]
+                ),
+            )
+        } else {
+            planner.decide(model, arn, package)
+        };
+        decisions.push(Decision {
+            model_id: model.id.clone(),
+            model_name: model.name.clone(),
+            arn: arn.clone(),
+            governance_status: model.status.clone(),
+            lifecycle: package.and_then(|p| p.lifecycle.clone()),
+            action,
+            reason,
+        });
+    }
+
+    let safety_valve = apply_safety_valve(&mut decisions, input.policy.max_decommissions_per_cycle);
+    let unlinked_packages = input
+        .packages
+        .iter()
+        .filter(|p| !links.contains_key(&p.arn))
+        .count();
+    Plan {
+        decisions,
+        unlinked_models,
+        unlinked_packages,
+        safety_valve,
+    }
+}
+
+/// Governance statuses that already mean "being or been decommissioned": the
+/// decommission status and every status whose row's stage is the archive stage
+/// (`Decommissioning` and `Decommissioned` in the default table).
+fn decommission_statuses<'a>(mapping: &'a MappingTable, policy: &'a Policy) -> HashSet<&'a str> {
+    mapping
+        .rows()
+        .iter()
+        .filter(|row| row.lifecycle.stage == policy.archive_stage)
+        .map(|row| row.governance_status.as_str())
+        .chain([policy.decommission_status.as_str()])
+        .collect()
+}
+
+/// Withholds every decommission when there are more than `limit` of them.
+fn apply_safety_valve(decisions: &mut [Decision], limit: usize) -> Option<SafetyValveTrip> {
+    let count = decisions
+        .iter()
+        .filter(|d| matches!(d.action, Action::Decommission { .. }))
+        .count();
+    if count <= limit {
+        return None;
+    }
+    let trip = SafetyValveTrip { count, limit };
+    for decision in decisions.iter_mut() {
+        if let Action::Decommission { to, cause, .. } = &decision.action {
+            decision.action = Action::DecommissionWithheld {
+                to: to.clone(),
+                cause: *cause,
+            };
+            decision.reason = format!("{}; withheld: {trip}", decision.reason);
+        }
+    }
+    Some(trip)
+}
+
+struct Planner<'a> {
+    input: &'a PlanInput<'a>,
+    decommission_statuses: HashSet<&'a str>,
+}
+
+impl Planner<'_> {
+    fn decide(
+        &self,
+        model: &GovernanceModel,
+        arn: &PackageArn,
+        package: Option<&ModelPackage>,
+    ) -> (Action, String) {
+        let policy = self.input.policy;
+        let status = model.status.as_ref();
+        let in_decommission =
+            status.is_some_and(|s| self.decommission_statuses.contains(s.as_str()));
+
+        // Rule 1: deleted.
+        let deleted = if self.input.gone.contains(arn) {
+            Some(DecommissionCause::PackageDeleted)
+        } else if package.is_some_and(|p| p.status == PackageStatus::Deleting) {
+            Some(DecommissionCause::PackageDeleting)
+        } else {
+            None
+        };
+        if let Some(cause) = deleted {
+            let what = match cause {
+                DecommissionCause::PackageDeleting => "the package is being deleted",
+                _ => "the package no longer exists",
+            };
+            if status == Some(&policy.decommission_status) {
+                return (
+                    Action::AlreadyDecommissioned,
+                    format!(
+                        "{what}; governance already shows \"{}\"",
+                        policy.decommission_status
+                    ),
+                );
+            }
+            return (
+                Action::Decommission {
+                    to: policy.decommission_status.clone(),
+                    cause,
+                    then_push: None,
+                },
+                format!("{what}: decommission the governance model"),
+            );
+        }
+
+        let Some(package) = package else {
+            return (
+                Action::PackageNotObserved,
+                "the package was not in the listing and was not confirmed deleted \
+                 (outside the configured model package groups?)"
+                    .to_string(),
+            );
+        };
+        let lifecycle = package.lifecycle.as_ref();
+
+        // Rule 2: archived in SageMaker.
+        let archived = if lifecycle.is_some_and(|l| l.stage == policy.archive_stage) {
+            Some(DecommissionCause::ArchivedStage)
+        } else if package.model_card_status == Some(ModelCardStatus::Archived) {
+            Some(DecommissionCause::ArchivedModelCard)
+        } else {
+            None
+        };
+        if let Some(cause) = archived
+            && !in_decommission
+        {
+            let then_push = self
+                .input
+                .mapping
+                .by_governance_status(policy.decommission_status.as_str())
+                .filter(|row| row.direction.allows_push() && Some(&row.lifecycle) != lifecycle)
+                .map(|row| row.lifecycle.clone());
+            let what = match cause {
+                DecommissionCause::ArchivedStage => {
+                    format!(
+                        "the package is in the archive stage \"{}\"",
+                        policy.archive_stage
+                    )
+                }
+                _ => "the package's model card is Archived".to_string(),
+            };
+            return (
+                Action::Decommission {
+                    to: policy.decommission_status.clone(),
+                    cause,
+                    then_push,
+                },
+                format!("{what}: decommission the governance model"),
+            );
+        }
+
+        // Rule 3: the table. An archived package never pulls a model out of
+        // decommissioning, or the next cycle would decommission it again.
+        self.by_table(model, arn, lifecycle, archived.is_some())
+    }
+
+    fn by_table(
+        &self,
+        model: &GovernanceModel,
+        arn: &PackageArn,
+        lifecycle: Option<&Lifecycle>,
+        archived: bool,
+    ) -> (Action, String) {
+        let mapping = self.input.mapping;
+        let status = model.status.as_ref();
+        let g = status.and_then(|s| mapping.by_governance_status(s.as_str()));
+        let s = lifecycle.and_then(|l| mapping.by_lifecycle(l));
+        let describe = Describe { status, lifecycle };
+
+        if let (Some(g), Some(s)) = (g, s)
+            && g.governance_status == s.governance_status
+        {
+            return (
+                Action::InSync,
+                format!("both sides are in row \"{}\"", g.governance_status),
+            );
+        }
+        let may_push = g.filter(|row| row.direction.allows_push());
+        let may_pull = s.filter(|row| row.direction.allows_pull() && !archived);
+        let push = |row: &MappingRow, conflict: bool, why: String| {
+            (
+                Action::Push {
+                    to: row.lifecycle.clone(),
+                    conflict,
+                },
+                format!(
+                    "{why}governance status \"{}\" maps to {} ({}); SageMaker has {}",
+                    row.governance_status,
+                    row.lifecycle,
+                    row.direction.arrow(),
+                    describe.lifecycle()
+                ),
+            )
+        };
+        let pull = |row: &MappingRow, conflict: bool, why: String| {
+            (
+                Action::Pull {
+                    to: row.governance_status.clone(),
+                    conflict,
+                },
+                format!(
+                    "{why}SageMaker lifecycle {} maps to \"{}\" ({}); governance has {}",
+                    row.lifecycle,
+                    row.governance_status,
+                    row.direction.arrow(),
+                    describe.status()
+                ),
+            )
+        };
+
+        match (may_push, may_pull) {
+            (Some(g), None) => push(g, false, String::new()),
+            (None, Some(s)) => pull(s, false, String::new()),
+            (Some(g), Some(s)) => {
+                let baseline = self.input.baseline.get(&model.id).filter(|b| &b.arn == arn);
+                let changed = baseline.map(|b| {
+                    (
+                        status != Some(&b.governance_status),
+                        lifecycle != Some(&b.lifecycle),
+                    )
+                });
+                match changed {
+                    Some((true, false)) => {
+                        push(g, false, "governance changed since the last sync: ".into())
+                    }
+                    Some((false, true)) => {
+                        pull(s, false, "SageMaker changed since the last sync: ".into())
+                    }
+                    _ => {
+                        let why = if baseline.is_some() {
+                            "conflict: both sides changed since the last sync"
+                        } else {
+                            "conflict: no baseline yet to tell which side changed"
+                        };
+                        match self.input.policy.conflict {
+                            ConflictPolicy::GovernanceWins => {
+                                push(g, true, format!("{why}, governance wins: "))
+                            }
+                            ConflictPolicy::SagemakerWins => {
+                                pull(s, true, format!("{why}, SageMaker wins: "))
+                            }
+                            ConflictPolicy::Skip => (
+                                Action::Conflict,
+                                format!(
+                                    "{why}; governance has {} and SageMaker has {}; policy is skip, \
+                                     set one side by hand",
+                                    describe.status(),
+                                    describe.lifecycle()
+                                ),
+                            ),
+                        }
+                    }
+                }
+            }
+            (None, None) => {
+                let drift = if g.is_none() && s.is_none() {
+                    DriftKind::Unmapped
+                } else {
+                    DriftKind::NoPermittedDirection
+                };
+                let side = |mapped: Option<&MappingRow>, what: String, flow: &str| match mapped {
+                    None => format!("{what} is not in the mapping table"),
+                    Some(row) => format!("{what} only flows {} ({flow})", row.direction.arrow()),
+                };
+                let mut reason = format!(
+                    "{}; {}",
+                    side(
+                        g,
+                        format!("governance status {}", describe.status()),
+                        "cannot be pushed"
+                    ),
+                    side(
+                        s,
+                        format!("SageMaker lifecycle {}", describe.lifecycle()),
+                        "cannot be pulled"
+                    ),
+                );
+                if archived && s.is_some_and(|row| row.direction.allows_pull()) {
+                    reason.push_str("; an archived package is never pulled into governance");
+                }
+                (Action::Drift { drift }, reason)
+            }
+        }
+    }
+}
+
+/// Quoted or placeholder renderings of the observed values, for reasons.
+struct Describe<'a> {
+    status: Option<&'a GovernanceStatus>,
+    lifecycle: Option<&'a Lifecycle>,
+}
+
+impl Describe<'_> {
+    fn status(&self) -> String {
+        self.status
+            .map_or_else(|| "no status".to_string(), |s| format!("\"{s}\""))
+    }
+
+    fn lifecycle(&self) -> String {
+        self.lifecycle
+            .map_or_else(|| "no lifecycle".to_string(), ToString::to_string)
+    }
+}

@@ -1,0 +1,85 @@
+//! Builders shared by the planner tests.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::collections::HashSet;
+
+use govsync::domain::{
+    GovernanceModel, GovernanceStatus, Lifecycle, ModelCardStatus, ModelId, ModelPackage,
+    PackageArn, PackageStatus,
+};
+use govsync::mapping::MappingTable;
+use govsync::plan::{Baseline, BaselineEntry, Plan, PlanInput, Policy, plan};
+
+pub fn arn(n: usize) -> PackageArn {
+    PackageArn::parse(&format!(
+        "arn:aws:sagemaker:us-east-1:123456789012:model-package/group-{}/{}",
+        n % 3,
+        n + 1
+    ))
+    .expect("test ARN is valid")
+}
+
+pub fn model(id: &str, status: Option<&str>, link: Option<PackageArn>) -> GovernanceModel {
+    GovernanceModel {
+        id: ModelId::new(id),
+        name: format!("model {id}"),
+        status: status.map(GovernanceStatus::new),
+        link,
+    }
+}
+
+pub fn package(arn: PackageArn, lifecycle: Option<&Lifecycle>) -> ModelPackage {
+    ModelPackage {
+        arn,
+        status: PackageStatus::Completed,
+        lifecycle: lifecycle.cloned(),
+        model_card_status: None,
+    }
+}
+
+pub fn with_card(mut package: ModelPackage, card: ModelCardStatus) -> ModelPackage {
+    package.model_card_status = Some(card);
+    package
+}
+
+pub fn baseline_entry(arn: PackageArn, status: &str, lifecycle: &Lifecycle) -> BaselineEntry {
+    BaselineEntry {
+        arn,
+        governance_status: GovernanceStatus::new(status),
+        lifecycle: lifecycle.clone(),
+    }
+}
+
+/// Everything one planner call needs, owned.
+pub struct World {
+    pub models: Vec<GovernanceModel>,
+    pub packages: Vec<ModelPackage>,
+    pub gone: HashSet<PackageArn>,
+    pub baseline: Baseline,
+    pub mapping: MappingTable,
+    pub policy: Policy,
+}
+
+impl World {
+    pub fn new() -> World {
+        World {
+            models: Vec::new(),
+            packages: Vec::new(),
+            gone: HashSet::new(),
+            baseline: Baseline::new(),
+            mapping: MappingTable::built_in(),
+            policy: Policy::default(),
+        }
+    }
+
+    pub fn plan(&self) -> Plan {
+        plan(&PlanInput {
+            models: &self.models,
+            packages: &self.packages,
+            gone: &self.gone,
+            baseline: &self.baseline,
+            mapping: &self.mapping,
+            policy: &self.policy,
+        })
+    }
+}
