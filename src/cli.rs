@@ -224,10 +224,10 @@ fn config_check(file: &Path, env: &[(String, String)], out: &mut dyn Write) -> R
             }
         ),
         format!(
-            "  sync             every {}, conflict policy {:?}, decommission to \"{}\", archive stage \"{}\", \
+            "  sync             every {}, conflict policy {}, decommission to \"{}\", archive stage \"{}\", \
              at most {} decommissions a cycle, {} writes at once",
             humantime::format_duration(y.interval),
-            y.policy.conflict,
+            y.policy.conflict.as_str(),
             y.policy.decommission_status,
             y.policy.archive_stage,
             y.policy.max_decommissions_per_cycle,

@@ -29,6 +29,17 @@ pub enum ConflictPolicy {
     Skip,
 }
 
+impl ConflictPolicy {
+    /// The config-file spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictPolicy::GovernanceWins => "governance-wins",
+            ConflictPolicy::SagemakerWins => "sagemaker-wins",
+            ConflictPolicy::Skip => "skip",
+        }
+    }
+}
+
 /// The settings the planner follows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {

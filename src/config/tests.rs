@@ -371,3 +371,22 @@ fn a_bad_mapping_file_is_refused_with_its_name() {
         "{message}"
     );
 }
+
+#[test]
+fn conflict_policy_spelling_matches_the_config_file() {
+    for policy in [
+        ConflictPolicy::GovernanceWins,
+        ConflictPolicy::SagemakerWins,
+        ConflictPolicy::Skip,
+    ] {
+        let config = load(
+            &with(&format!(
+                "[sync]\nconflict_policy = \"{}\"",
+                policy.as_str()
+            )),
+            &[],
+        )
+        .expect("valid");
+        assert_eq!(config.sync.policy.conflict, policy);
+    }
+}

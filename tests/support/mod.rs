@@ -51,6 +51,7 @@ pub fn baseline_entry(arn: PackageArn, status: &str, lifecycle: &Lifecycle) -> B
 }
 
 /// Everything one planner call needs, owned.
+#[derive(Debug)]
 pub struct World {
     pub models: Vec<GovernanceModel>,
     pub packages: Vec<ModelPackage>,

@@ -1,0 +1,96 @@
+//! The binary's exit codes and output, as a user or a script sees them.
+
+use std::process::{Command, Output};
+
+fn govsync(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_govsync"));
+    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command.output().expect("the binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn mapping_check_passes_on_the_shipped_table() {
+    let out = govsync(&["mapping", "check", "config/mapping.toml"], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("config/mapping.toml: valid, 19 rows"));
+}
+
+#[test]
+fn an_invalid_mapping_exits_1_naming_the_row() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("m.toml");
+    std::fs::write(&file, "[[row]]\ngovernance_status = \"A\"\nstage = \"S\"\nstage_status = \"X\"\ndirection = \"up\"\n")
+        .expect("write");
+    let out = govsync(
+        &["mapping", "check", file.to_str().expect("utf-8 path")],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("m.toml: row 1 (line 1): unknown direction \"up\""),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn config_check_reads_the_secret_without_printing_it() {
+    let secret = "pa55-w0rd-never-shown";
+    let out = govsync(
+        &["config", "check"],
+        &[
+            ("OPENPAGES_PASSWORD", secret),
+            ("GOVSYNC_SYNC_INTERVAL", "2m"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("every 2m") && stdout.contains("sync.interval from GOVSYNC_SYNC_INTERVAL"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(secret) && !text(&out.stderr).contains(secret));
+}
+
+#[test]
+fn config_check_exits_1_when_the_secret_is_missing() {
+    let out = Command::new(env!("CARGO_BIN_EXE_govsync"))
+        .args(["config", "check", "config/govsync.toml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("OPENPAGES_PASSWORD")
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("OPENPAGES_PASSWORD, which is not set"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_bad_override_exits_1_naming_the_variable() {
+    let out = govsync(
+        &["config", "check"],
+        &[
+            ("OPENPAGES_PASSWORD", "x"),
+            ("GOVSYNC_SYNC_INTERVAL", "often"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "`sync.interval` (set by GOVSYNC_SYNC_INTERVAL): \"often\" is not a duration"
+        ),
+        "{stderr}"
+    );
+}
