@@ -52,12 +52,8 @@ pub enum Command {
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Run a mock SageMaker or governance server for tests and demos.
-    /// (Not available yet in this version.)
-    Mock {
-        /// Which mock.
-        #[arg(value_enum)]
-        system: MockSystem,
-    },
+    #[command(subcommand)]
+    Mock(MockCommand),
     /// Run both mock servers and govsync against them with seeded models, and show the result.
     /// (Not available yet in this version.)
     Demo,
@@ -81,13 +77,80 @@ pub struct ReconcileArgs {
     pub dry_run: bool,
 }
 
-/// Which mock server.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum MockSystem {
-    /// SageMaker (AWS JSON 1.1).
-    Sagemaker,
-    /// watsonx.governance (OpenPages REST API v2).
-    Governance,
+/// `govsync mock …`.
+#[derive(Debug, Subcommand)]
+pub enum MockCommand {
+    /// A mock SageMaker Model Registry speaking AWS JSON 1.1, usable by any AWS client
+    /// (`aws --endpoint-url http://127.0.0.1:4566 sagemaker list-model-packages
+    /// --model-package-type Versioned`). Runs until Ctrl-C or SIGTERM.
+    Sagemaker(MockSageMakerArgs),
+}
+
+/// Fault injection flags, shared by the mocks (changeable later over `/_mock/faults`).
+#[derive(Debug, Args)]
+pub struct FaultArgs {
+    /// Share of requests (0–1) answered as throttled.
+    #[arg(long, default_value_t = 0.0)]
+    pub throttle_rate: f64,
+    /// Share of requests (0–1) answered with a 5xx.
+    #[arg(long, default_value_t = 0.0)]
+    pub error_rate: f64,
+    /// Share of requests (0–1) whose connection is dropped mid-response.
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_rate: f64,
+    /// Milliseconds added to every request.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Up to this many further random milliseconds per request.
+    #[arg(long, default_value_t = 0)]
+    pub jitter_ms: u64,
+    /// Requests per second each operation accepts before throttling (0: no limit).
+    #[arg(long, default_value_t = 0.0)]
+    pub rate_limit: f64,
+    /// Retry-after hint sent with throttling, in milliseconds (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub retry_after_ms: u64,
+    /// Seed of the fault dice, for reproducible runs (0: random).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl FaultArgs {
+    fn faults(&self) -> crate::mock::Faults {
+        crate::mock::Faults {
+            throttle_rate: self.throttle_rate,
+            error_rate: self.error_rate,
+            drop_rate: self.drop_rate,
+            latency_ms: self.latency_ms,
+            jitter_ms: self.jitter_ms,
+            rate_limit: self.rate_limit,
+            retry_after_ms: self.retry_after_ms,
+            seed: self.seed,
+        }
+    }
+}
+
+/// Arguments of `govsync mock sagemaker`.
+#[derive(Debug, Args)]
+pub struct MockSageMakerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:4566")]
+    pub listen: String,
+    /// Region in the ARNs and events it makes.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// Account ID in the ARNs and events it makes.
+    #[arg(long, default_value = "123456789012")]
+    pub account: String,
+    /// Keep the registry in this JSON file across restarts.
+    #[arg(long)]
+    pub state_file: Option<PathBuf>,
+    /// Append every EventBridge-shaped event to this file as a JSON line.
+    #[arg(long)]
+    pub events_file: Option<PathBuf>,
+    /// Faults to inject from the start.
+    #[command(flatten, next_help_heading = "Fault injection")]
+    pub faults: FaultArgs,
 }
 
 /// `govsync mapping …`.
@@ -140,11 +203,8 @@ pub fn run(cli: Cli, env: &[(String, String)]) -> ExitCode {
             mapping_show(file.as_deref(), output, &mut out)
         }
         Command::Config(ConfigCommand::Check { file }) => config_check(&file, env, &mut out),
-        Command::Run(_)
-        | Command::Reconcile(_)
-        | Command::History(_)
-        | Command::Mock { .. }
-        | Command::Demo => {
+        Command::Mock(MockCommand::Sagemaker(args)) => mock_sagemaker(args),
+        Command::Run(_) | Command::Reconcile(_) | Command::History(_) | Command::Demo => {
             Err("this command is not available yet in this version of govsync".to_string())
         }
     };
@@ -155,6 +215,62 @@ pub fn run(cli: Cli, env: &[(String, String)]) -> ExitCode {
             ExitCode::from(exit::CONFIG)
         }
     }
+}
+
+/// A multi-threaded runtime for the commands that talk to the network.
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// Resolves when the process gets Ctrl-C (SIGINT) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}
+
+fn mock_sagemaker(args: MockSageMakerArgs) -> Result<(), String> {
+    use crate::mock::sagemaker::{MockSageMaker, Options};
+    let mock = MockSageMaker::new(Options {
+        region: args.region,
+        account: args.account,
+        faults: args.faults.faults(),
+        state_file: args.state_file,
+        events_file: args.events_file,
+    })
+    .map_err(|e| e.to_string())?;
+    runtime()?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        let mut handle = mock.spawn(listener).map_err(|e| e.to_string())?;
+        eprintln!(
+            "mock SageMaker listening on {} (admin under {}/_mock/); Ctrl-C to stop",
+            handle.url(),
+            handle.url()
+        );
+        shutdown_signal().await;
+        handle.signal_stop();
+        handle.wait().await.map_err(|e| e.to_string())
+    })
 }
 
 fn load_mapping(file: Option<&Path>) -> Result<(String, MappingTable), String> {

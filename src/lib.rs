@@ -14,6 +14,7 @@
 //! - [`governance`], [`sagemaker`]: the two remote systems, each behind one small trait
 //!   ([`governance::Governance`], [`sagemaker::Registry`]); [`remote`] holds what
 //!   both hand back.
+//! - [`mock`]: mock servers speaking both systems' wire protocols, for tests and the demo.
 //! - [`config`]: `govsync.toml` with `GOVSYNC_…` overrides, validated at start-up.
 //! - [`cli`]: the command line; `main.rs` only wires it up.
 //! - [`render`], `toml_text`: small shared helpers for text output and TOML positions.
@@ -24,6 +25,7 @@ pub mod config;
 pub mod domain;
 pub mod governance;
 pub mod mapping;
+pub mod mock;
 pub mod plan;
 pub mod remote;
 pub mod render;

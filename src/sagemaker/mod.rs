@@ -1,10 +1,14 @@
 //! The SageMaker side (Model Registry via aws-sdk-sagemaker): the trait the engine
 //! uses. The SDK adapter and the mock server live beside it.
 
+pub mod client;
+
 use std::future::Future;
 
 use crate::domain::{Lifecycle, ModelPackage, PackageArn};
 use crate::remote::{Listing, RemoteError, WriteOutcome};
+
+pub use client::SageMakerRegistry;
 
 /// The answer to "does this package exist?".
 #[derive(Debug, Clone, PartialEq, Eq)]

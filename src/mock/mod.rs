@@ -1,0 +1,307 @@
+//! Mock servers that speak the real wire protocols of both remote systems, for tests
+//! and the demo: SageMaker's AWS JSON 1.1 ([`sagemaker`]) and the OpenPages REST v2
+//! subset govsync uses. Both share what is here: fault injection, per-operation
+//! request counters, and a handle that owns the server task and its shutdown.
+
+pub mod sagemaker;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Faults a mock injects into the requests it serves, each with a probability
+/// (0.0–1.0) per request. Settable from flags at start and over the admin endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Faults {
+    /// Share of requests answered as throttled (SageMaker: `ThrottlingException`; governance: 429).
+    pub throttle_rate: f64,
+    /// Share answered with a 5xx.
+    pub error_rate: f64,
+    /// Share whose connection is dropped before a full response.
+    pub drop_rate: f64,
+    /// Delay added to every request, in milliseconds.
+    pub latency_ms: u64,
+    /// A further random delay of 0 to this many milliseconds per request.
+    pub jitter_ms: u64,
+    /// Requests per second each operation accepts (a token bucket holding one
+    /// second's worth); beyond it requests are throttled. 0 means no limit.
+    pub rate_limit: f64,
+    /// The retry-after hint sent with throttling, in milliseconds (keeps client retries fast).
+    pub retry_after_ms: u64,
+    /// Seed of the fault dice, for reproducible runs; 0 picks one at random.
+    pub seed: u64,
+}
+
+/// Which fault a request drew.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer as throttled.
+    Throttle,
+    /// Answer with a 5xx.
+    ServerError,
+    /// Drop the connection.
+    Drop,
+}
+
+impl Faults {
+    /// Checks the rates; the message names the bad one.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, rate) in [
+            ("throttle_rate", self.throttle_rate),
+            ("error_rate", self.error_rate),
+            ("drop_rate", self.drop_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!("{name} {rate} is not between 0 and 1"));
+            }
+        }
+        if !(self.rate_limit >= 0.0 && self.rate_limit.is_finite()) {
+            return Err(format!(
+                "rate_limit {} is not a number of requests per second",
+                self.rate_limit
+            ));
+        }
+        if self.throttle_rate + self.error_rate + self.drop_rate > 1.0 {
+            return Err("throttle_rate + error_rate + drop_rate is more than 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Fault settings with their dice and the per-operation token buckets.
+#[derive(Debug)]
+pub struct FaultInjector {
+    state: Mutex<Dice>,
+}
+
+#[derive(Debug)]
+struct Dice {
+    faults: Faults,
+    rng: fastrand::Rng,
+    /// Per operation: tokens left and when they were last topped up.
+    buckets: BTreeMap<String, (f64, Instant)>,
+}
+
+impl Dice {
+    fn new(faults: Faults) -> Dice {
+        Dice {
+            rng: rng_for(&faults),
+            faults,
+            buckets: BTreeMap::new(),
+        }
+    }
+
+    /// Takes a token from `operation`'s bucket; false when it is empty.
+    fn take_token(&mut self, operation: &str, now: Instant) -> bool {
+        let rate = self.faults.rate_limit;
+        if rate == 0.0 {
+            return true;
+        }
+        let capacity = rate.max(1.0);
+        let (tokens, last) = self
+            .buckets
+            .entry(operation.to_string())
+            .or_insert((capacity, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(capacity);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl FaultInjector {
+    /// Starts with these faults.
+    pub fn new(faults: Faults) -> FaultInjector {
+        FaultInjector {
+            state: Mutex::new(Dice::new(faults)),
+        }
+    }
+
+    /// Replaces the faults (reseeds, and refills the buckets).
+    pub fn set(&self, faults: Faults) {
+        *self.state.lock().expect("fault lock poisoned") = Dice::new(faults);
+    }
+
+    /// The current faults.
+    pub fn get(&self) -> Faults {
+        self.state
+            .lock()
+            .expect("fault lock poisoned")
+            .faults
+            .clone()
+    }
+
+    /// Applies the latency, then rolls the dice for one request to `operation`.
+    pub async fn roll(&self, operation: &str) -> Option<Fault> {
+        let (latency, fault) = {
+            let mut dice = self.state.lock().expect("fault lock poisoned");
+            let x = dice.rng.f64();
+            let jitter = match dice.faults.jitter_ms {
+                0 => 0,
+                j => dice.rng.u64(0..=j),
+            };
+            let within_rate = dice.take_token(operation, Instant::now());
+            let faults = &dice.faults;
+            let fault = if !within_rate || x < faults.throttle_rate {
+                Some(Fault::Throttle)
+            } else if x < faults.throttle_rate + faults.error_rate {
+                Some(Fault::ServerError)
+            } else if x < faults.throttle_rate + faults.error_rate + faults.drop_rate {
+                Some(Fault::Drop)
+            } else {
+                None
+            };
+            (faults.latency_ms + jitter, fault)
+        };
+        if latency > 0 {
+            tokio::time::sleep(Duration::from_millis(latency)).await;
+        }
+        fault
+    }
+}
+
+fn rng_for(faults: &Faults) -> fastrand::Rng {
+    if faults.seed == 0 {
+        fastrand::Rng::new()
+    } else {
+        fastrand::Rng::with_seed(faults.seed)
+    }
+}
+
+/// Requests served, by operation, counting faulted ones too (a retried call counts
+/// once per attempt).
+#[derive(Debug, Default)]
+pub struct Counters(Mutex<BTreeMap<String, u64>>);
+
+impl Counters {
+    /// Counts one request to `operation`.
+    pub fn hit(&self, operation: &str) {
+        *self
+            .0
+            .lock()
+            .expect("counter lock poisoned")
+            .entry(operation.to_string())
+            .or_default() += 1;
+    }
+
+    /// Requests to one operation so far.
+    pub fn get(&self, operation: &str) -> u64 {
+        self.0
+            .lock()
+            .expect("counter lock poisoned")
+            .get(operation)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Every counter.
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        self.0.lock().expect("counter lock poisoned").clone()
+    }
+
+    /// Sets every counter back to zero.
+    pub fn reset(&self) {
+        self.0.lock().expect("counter lock poisoned").clear();
+    }
+}
+
+/// A response body that fails after the headers: the client sees the connection end
+/// before a complete response, as when a load balancer drops it.
+pub fn dropped_connection() -> axum::response::Response {
+    let failing = futures_util::stream::once(async {
+        Err::<axum::body::Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "mock: dropped connection",
+        ))
+    });
+    axum::response::Response::builder()
+        .status(200)
+        .header("content-length", "1024")
+        .body(axum::body::Body::from_stream(failing))
+        .expect("static response parts are valid")
+}
+
+/// A running mock server: its address, and the means to stop it.
+#[derive(Debug)]
+pub struct MockHandle {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl MockHandle {
+    /// Serves `router` on `listener` until [`MockHandle::stop`] or drop.
+    pub fn spawn(listener: TcpListener, router: axum::Router) -> std::io::Result<MockHandle> {
+        let addr = listener.local_addr()?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        Ok(MockHandle {
+            addr,
+            shutdown: Some(tx),
+            task,
+        })
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits for the server.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match (&mut self.task).await {
+            Ok(result) => result,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+
+    /// Waits until the server ends (for the `govsync mock` command, which ends on Ctrl-C).
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        match (&mut self.task).await {
+            Ok(result) => result,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+
+    /// Asks the server to stop without waiting.
+    pub fn signal_stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Drop for MockHandle {
+    fn drop(&mut self) {
+        self.signal_stop();
+    }
+}
+
+/// Seconds since the Unix epoch, with milliseconds: AWS JSON's timestamp form.
+pub fn epoch_seconds(time: std::time::SystemTime) -> f64 {
+    let since = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (since.as_millis() as f64) / 1000.0
+}

@@ -1,0 +1,278 @@
+//! The SageMaker Model Registry adapter: aws-sdk-sagemaker behind the [`Registry`]
+//! trait. Retries and timeouts are the SDK's own, configured from
+//! [`SageMakerConfig`]; nothing here retries a second time.
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sagemaker::Client;
+use aws_sdk_sagemaker::config::http::HttpResponse;
+use aws_sdk_sagemaker::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sagemaker::types::{ModelLifeCycle, ModelPackageSummary, ModelPackageType};
+
+use super::{Described, Registry};
+use crate::config::{RetryMode, SageMakerConfig};
+use crate::domain::{Lifecycle, ModelCardStatus, ModelPackage, PackageArn, PackageStatus};
+use crate::remote::{ErrorKind, Listing, RejectedRow, RemoteError, WriteOutcome};
+
+/// Page size of `ListModelPackages`: the API's maximum, so N packages cost ceil(N/100) calls.
+pub const LIST_PAGE_SIZE: i32 = 100;
+
+/// The most `StageDescription` may hold.
+pub const STAGE_DESCRIPTION_MAX: usize = 1024;
+
+/// The SageMaker operations govsync calls: the IAM policy must allow exactly these.
+pub const OPERATIONS: [&str; 3] = [
+    "ListModelPackages",
+    "DescribeModelPackage",
+    "UpdateModelPackage",
+];
+
+/// Error codes that mean the caller's credentials or permissions were refused.
+const AUTH_CODES: [&str; 6] = [
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+    "MissingAuthenticationTokenException",
+    "IncompleteSignature",
+];
+
+/// Error codes worth trying again in a later cycle (the SDK already retried them).
+const RETRYABLE_CODES: [&str; 6] = [
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "RequestTimeout",
+];
+
+/// Loads the AWS configuration the way every AWS tool does: credentials from the
+/// environment, shared profile, web identity (IRSA), ECS task role or instance
+/// profile; region and endpoint from `config` or the standard variables
+/// (`AWS_REGION`, `AWS_ENDPOINT_URL_SAGEMAKER`, `AWS_ENDPOINT_URL`). Retries and
+/// timeouts are applied by [`SageMakerRegistry::new`].
+pub async fn load_sdk_config(config: &SageMakerConfig) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(region) = &config.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    loader.load().await
+}
+
+fn retry_config(config: &SageMakerConfig) -> RetryConfig {
+    let base = match config.retry_mode {
+        RetryMode::Standard => RetryConfig::standard(),
+        RetryMode::Adaptive => RetryConfig::adaptive(),
+    };
+    base.with_max_attempts(config.max_attempts)
+}
+
+fn timeout_config(config: &SageMakerConfig) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .operation_timeout(config.operation_timeout)
+        .operation_attempt_timeout(config.attempt_timeout)
+        .build()
+}
+
+/// The Model Registry through aws-sdk-sagemaker.
+#[derive(Debug, Clone)]
+pub struct SageMakerRegistry {
+    client: Client,
+    groups: Vec<String>,
+}
+
+impl SageMakerRegistry {
+    /// An adapter over an SDK configuration (from [`load_sdk_config`], or built by a
+    /// test with static credentials). The settings of `config` that the SDK reads
+    /// (retries, timeouts, endpoint, region) are applied on top of `sdk`.
+    pub fn new(sdk: &SdkConfig, config: &SageMakerConfig) -> SageMakerRegistry {
+        let mut builder = aws_sdk_sagemaker::config::Builder::from(sdk)
+            .retry_config(retry_config(config))
+            .timeout_config(timeout_config(config));
+        if let Some(region) = &config.region {
+            builder = builder.region(Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &config.endpoint_url {
+            builder = builder.endpoint_url(endpoint.clone());
+        }
+        SageMakerRegistry {
+            client: Client::from_conf(builder.build()),
+            groups: config.model_package_groups.clone(),
+        }
+    }
+
+    /// Lists one scope (a group, or every versioned package) page by page.
+    async fn list_scope(
+        &self,
+        group: Option<&str>,
+        listing: &mut Listing<ModelPackage>,
+    ) -> Result<(), RemoteError> {
+        let mut token: Option<String> = None;
+        loop {
+            // Without a group the documented default type is Unversioned, which would
+            // miss every Model Registry package: ask for versioned ones explicitly.
+            let request = self
+                .client
+                .list_model_packages()
+                .max_results(LIST_PAGE_SIZE)
+                .model_package_type(ModelPackageType::Versioned)
+                .set_model_package_group_name(group.map(str::to_string))
+                .set_next_token(token.take());
+            let page = request
+                .send()
+                .await
+                .map_err(|e| remote_error("ListModelPackages", group.unwrap_or("all groups"), e))?;
+            for summary in page.model_package_summary_list() {
+                match package_from_summary(summary) {
+                    Ok(package) => listing.items.push(package),
+                    Err(rejected) => listing.rejected.push(rejected),
+                }
+            }
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                _ => return Ok(()),
+            }
+        }
+    }
+}
+
+impl Registry for SageMakerRegistry {
+    async fn list_packages(&self) -> Result<Listing<ModelPackage>, RemoteError> {
+        let mut listing = Listing::default();
+        if self.groups.is_empty() {
+            self.list_scope(None, &mut listing).await?;
+        } else {
+            for group in &self.groups {
+                self.list_scope(Some(group), &mut listing).await?;
+            }
+        }
+        Ok(listing)
+    }
+
+    async fn describe_package(&self, arn: &PackageArn) -> Result<Described, RemoteError> {
+        let result = self
+            .client
+            .describe_model_package()
+            .model_package_name(arn.as_str())
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(e) if is_does_not_exist(&e) => return Ok(Described::NotFound),
+            Err(e) => return Err(remote_error("DescribeModelPackage", arn.as_str(), e)),
+        };
+        Ok(Described::Found(ModelPackage {
+            arn: arn.clone(),
+            status: output
+                .model_package_status()
+                .map_or(PackageStatus::Other(String::new()), |s| {
+                    PackageStatus::parse(s.as_str())
+                }),
+            lifecycle: output.model_life_cycle().and_then(lifecycle_of),
+            model_card_status: output
+                .model_card()
+                .and_then(|c| c.model_card_status())
+                .map(|s| ModelCardStatus::parse(s.as_str())),
+        }))
+    }
+
+    async fn set_lifecycle(
+        &self,
+        arn: &PackageArn,
+        lifecycle: &Lifecycle,
+        description: &str,
+    ) -> WriteOutcome {
+        let description: String = description.chars().take(STAGE_DESCRIPTION_MAX).collect();
+        let result = self
+            .client
+            .update_model_package()
+            .model_package_arn(arn.as_str())
+            .model_life_cycle(
+                ModelLifeCycle::builder()
+                    .stage(&lifecycle.stage)
+                    .stage_status(&lifecycle.stage_status)
+                    .stage_description(description)
+                    .build(),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => WriteOutcome::Applied,
+            Err(e) if is_does_not_exist(&e) => WriteOutcome::NotFound,
+            Err(e) => {
+                let error = remote_error("UpdateModelPackage", arn.as_str(), e);
+                match error.kind {
+                    ErrorKind::Rejected => WriteOutcome::Refused(error.message),
+                    _ => WriteOutcome::Failed(error),
+                }
+            }
+        }
+    }
+}
+
+/// `Stage` and `StageStatus` are required members of `ModelLifeCycle`; a lifecycle
+/// missing either is read as no lifecycle at all.
+fn lifecycle_of(l: &ModelLifeCycle) -> Option<Lifecycle> {
+    Some(Lifecycle::new(l.stage()?, l.stage_status()?))
+}
+
+/// One summary row, or why it was skipped.
+fn package_from_summary(summary: &ModelPackageSummary) -> Result<ModelPackage, RejectedRow> {
+    let raw_arn = summary.model_package_arn().unwrap_or_default();
+    let arn = PackageArn::parse(raw_arn).map_err(|e| RejectedRow {
+        row: if raw_arn.is_empty() {
+            "a model package summary".into()
+        } else {
+            raw_arn.to_string()
+        },
+        reason: e.to_string(),
+    })?;
+    let status = summary.model_package_status().ok_or_else(|| RejectedRow {
+        row: arn.to_string(),
+        reason: "the summary has no ModelPackageStatus".into(),
+    })?;
+    Ok(ModelPackage {
+        arn,
+        status: PackageStatus::parse(status.as_str()),
+        lifecycle: summary.model_life_cycle().and_then(lifecycle_of),
+        model_card_status: None,
+    })
+}
+
+/// SageMaker answers a missing package with a `ValidationException` whose message
+/// says it does not exist (there is no 404).
+fn is_does_not_exist<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    error.code() == Some("ValidationException")
+        && error
+            .message()
+            .is_some_and(|m| m.contains("does not exist"))
+}
+
+/// Classifies an SDK error (after the SDK's own retries) and names the operation and
+/// the package or scope it was about.
+fn remote_error<E>(operation: &str, subject: &str, error: SdkError<E, HttpResponse>) -> RemoteError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let kind = match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            ErrorKind::Retryable
+        }
+        SdkError::ServiceError(service) => match error.code() {
+            Some(code) if RETRYABLE_CODES.contains(&code) => ErrorKind::Retryable,
+            Some(code) if AUTH_CODES.contains(&code) => ErrorKind::Auth,
+            _ if service.raw().status().is_server_error() => ErrorKind::Retryable,
+            _ => ErrorKind::Rejected,
+        },
+        _ => ErrorKind::Other,
+    };
+    RemoteError {
+        kind,
+        message: format!(
+            "SageMaker {operation} for {subject}: {}",
+            DisplayErrorContext(&error)
+        ),
+    }
+}

@@ -1,0 +1,384 @@
+//! The SageMaker adapter (aws-sdk-sagemaker) against the in-process mock server,
+//! over real HTTP and AWS JSON 1.1 with static test credentials.
+
+use std::time::Duration;
+
+use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use govsync::config::{RetryMode, SageMakerConfig};
+use govsync::domain::{Lifecycle, PackageArn, PackageStatus};
+use govsync::mock::Faults;
+use govsync::mock::MockHandle;
+use govsync::mock::sagemaker::{MockSageMaker, Options};
+use govsync::remote::{ErrorKind, WriteOutcome};
+use govsync::sagemaker::{Described, Registry, SageMakerRegistry};
+use serde_json::json;
+
+struct Setup {
+    mock: MockSageMaker,
+    handle: MockHandle,
+}
+
+async fn start(faults: Faults) -> Setup {
+    let mock = MockSageMaker::new(Options {
+        faults,
+        ..Options::default()
+    })
+    .expect("mock options are valid");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let handle = mock.spawn(listener).expect("serve");
+    Setup { mock, handle }
+}
+
+fn config(endpoint: &str, groups: &[&str], max_attempts: u32) -> SageMakerConfig {
+    SageMakerConfig {
+        region: Some("us-east-1".into()),
+        endpoint_url: Some(endpoint.into()),
+        model_package_groups: groups.iter().map(|g| g.to_string()).collect(),
+        retry_mode: RetryMode::Standard,
+        max_attempts,
+        operation_timeout: Duration::from_secs(60),
+        attempt_timeout: Duration::from_secs(5),
+    }
+}
+
+fn registry(setup: &Setup, groups: &[&str], max_attempts: u32) -> SageMakerRegistry {
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "AKIDTEST",
+            "test-secret",
+            None,
+            None,
+            "test",
+        )))
+        .build();
+    SageMakerRegistry::new(&sdk, &config(&setup.handle.url(), groups, max_attempts))
+}
+
+/// Creates `per_group` packages in each of `groups`, the n-th in `Development/InProgress`.
+fn seed(mock: &MockSageMaker, groups: &[&str], per_group: usize) -> Vec<String> {
+    let mut arns = Vec::new();
+    for group in groups {
+        mock.call(
+            "CreateModelPackageGroup",
+            json!({ "ModelPackageGroupName": group }),
+        )
+        .expect("create group");
+        for _ in 0..per_group {
+            let out = mock
+                .call(
+                    "CreateModelPackage",
+                    json!({
+                        "ModelPackageGroupName": group,
+                        "ModelLifeCycle": { "Stage": "Development", "StageStatus": "InProgress" },
+                    }),
+                )
+                .expect("create package");
+            arns.push(out["ModelPackageArn"].as_str().expect("arn").to_string());
+        }
+    }
+    arns
+}
+
+fn arn(text: &str) -> PackageArn {
+    PackageArn::parse(text).expect("mock ARNs parse")
+}
+
+#[tokio::test]
+async fn listing_1000_packages_across_groups_takes_exactly_10_list_calls() {
+    let setup = start(Faults::default()).await;
+    let groups = ["fraud", "churn", "credit-risk", "pricing"];
+    let arns = seed(&setup.mock, &groups, 250);
+    let listing = registry(&setup, &[], 3)
+        .list_packages()
+        .await
+        .expect("list");
+    assert_eq!(listing.items.len(), 1000);
+    assert!(listing.rejected.is_empty());
+    let mut listed: Vec<String> = listing.items.iter().map(|p| p.arn.to_string()).collect();
+    let mut expected = arns.clone();
+    listed.sort();
+    expected.sort();
+    assert_eq!(listed, expected, "every package exactly once");
+    assert!(
+        listing
+            .items
+            .iter()
+            .all(|p| p.lifecycle == Some(Lifecycle::new("Development", "InProgress")))
+    );
+    assert_eq!(setup.mock.counters().get("ListModelPackages"), 10);
+    assert_eq!(
+        setup.mock.counters().get("DescribeModelPackage"),
+        0,
+        "the summaries carry the lifecycle"
+    );
+}
+
+#[tokio::test]
+async fn listing_only_configured_groups_pages_each_group() {
+    let setup = start(Faults::default()).await;
+    seed(&setup.mock, &["a", "b", "c"], 150);
+    let listing = registry(&setup, &["a", "c"], 3)
+        .list_packages()
+        .await
+        .expect("list");
+    assert_eq!(listing.items.len(), 300);
+    assert!(listing.items.iter().all(|p| p.arn.group() != "b"));
+    // ceil(150/100) = 2 pages per group.
+    assert_eq!(setup.mock.counters().get("ListModelPackages"), 4);
+}
+
+#[tokio::test]
+async fn update_then_list_shows_the_new_lifecycle_and_emits_an_event() {
+    let setup = start(Faults::default()).await;
+    let arns = seed(&setup.mock, &["fraud"], 3);
+    let registry = registry(&setup, &[], 3);
+    let target = arn(&arns[1]);
+    let outcome = registry
+        .set_lifecycle(
+            &target,
+            &Lifecycle::new("Development", "Complete"),
+            "govsync: governance status Ready for Test",
+        )
+        .await;
+    assert_eq!(outcome, WriteOutcome::Applied);
+    let listing = registry.list_packages().await.expect("list");
+    let updated = listing
+        .items
+        .iter()
+        .find(|p| p.arn == target)
+        .expect("listed");
+    assert_eq!(
+        updated.lifecycle,
+        Some(Lifecycle::new("Development", "Complete"))
+    );
+    let others = listing.items.iter().filter(|p| p.arn != target);
+    assert!(
+        others
+            .into_iter()
+            .all(|p| p.lifecycle == Some(Lifecycle::new("Development", "InProgress")))
+    );
+    assert_eq!(setup.mock.counters().get("UpdateModelPackage"), 1);
+
+    let events = setup.mock.events();
+    let last = events.last().expect("an event");
+    assert_eq!(last["source"], "aws.sagemaker");
+    assert_eq!(last["detail-type"], "SageMaker Model Package State Change");
+    assert_eq!(last["resources"], json!([arns[1]]));
+    assert_eq!(last["detail"]["ModelLifeCycle"]["Stage"], "Development");
+    assert_eq!(last["detail"]["ModelLifeCycle"]["StageStatus"], "Complete");
+    assert_eq!(
+        last["detail"]["ModelLifeCycle"]["StageDescription"],
+        "govsync: governance status Ready for Test"
+    );
+}
+
+#[tokio::test]
+async fn a_long_stage_description_is_cut_to_what_sagemaker_accepts() {
+    let setup = start(Faults::default()).await;
+    let arns = seed(&setup.mock, &["fraud"], 1);
+    let long = "x".repeat(3000);
+    let outcome = registry(&setup, &[], 3)
+        .set_lifecycle(
+            &arn(&arns[0]),
+            &Lifecycle::new("Staging", "InProgress"),
+            &long,
+        )
+        .await;
+    assert_eq!(outcome, WriteOutcome::Applied);
+    let described = setup
+        .mock
+        .call(
+            "DescribeModelPackage",
+            json!({ "ModelPackageName": arns[0] }),
+        )
+        .expect("describe");
+    assert_eq!(
+        described["ModelLifeCycle"]["StageDescription"]
+            .as_str()
+            .map(str::len),
+        Some(1024)
+    );
+}
+
+#[tokio::test]
+async fn describe_tells_a_live_package_from_a_deleted_one() {
+    let setup = start(Faults::default()).await;
+    let arns = seed(&setup.mock, &["fraud"], 2);
+    setup
+        .mock
+        .call(
+            "UpdateModelPackage",
+            json!({ "ModelPackageArn": arns[0], "ModelCard": { "ModelCardStatus": "Archived" } }),
+        )
+        .expect("archive the card");
+    setup
+        .mock
+        .call("DeleteModelPackage", json!({ "ModelPackageName": arns[1] }))
+        .expect("delete");
+    let registry = registry(&setup, &[], 3);
+
+    match registry
+        .describe_package(&arn(&arns[0]))
+        .await
+        .expect("describe")
+    {
+        Described::Found(p) => {
+            assert_eq!(p.status, PackageStatus::Completed);
+            assert_eq!(
+                p.model_card_status,
+                Some(govsync::domain::ModelCardStatus::Archived)
+            );
+        }
+        Described::NotFound => panic!("the package exists"),
+    }
+    assert_eq!(
+        registry
+            .describe_package(&arn(&arns[1]))
+            .await
+            .expect("describe"),
+        Described::NotFound
+    );
+    // A deleted package's update is a typed "not found" too.
+    assert_eq!(
+        registry
+            .set_lifecycle(
+                &arn(&arns[1]),
+                &Lifecycle::new("Development", "Complete"),
+                "x"
+            )
+            .await,
+        WriteOutcome::NotFound
+    );
+}
+
+#[tokio::test]
+async fn a_deleting_package_is_listed_as_deleting() {
+    let setup = start(Faults::default()).await;
+    let arns = seed(&setup.mock, &["fraud"], 1);
+    setup
+        .mock
+        .set_package_status(&arns[0], "Deleting")
+        .expect("admin");
+    let listing = registry(&setup, &[], 3)
+        .list_packages()
+        .await
+        .expect("list");
+    assert_eq!(listing.items[0].status, PackageStatus::Deleting);
+}
+
+#[tokio::test]
+async fn an_invalid_stage_is_refused_by_validation_and_not_retried() {
+    let setup = start(Faults::default()).await;
+    let arns = seed(&setup.mock, &["fraud"], 1);
+    let outcome = registry(&setup, &[], 5)
+        .set_lifecycle(
+            &arn(&arns[0]),
+            &Lifecycle::new("Not a stage!", "Complete"),
+            "x",
+        )
+        .await;
+    match outcome {
+        WriteOutcome::Refused(message) => {
+            assert!(message.contains("ValidationException"), "{message}");
+            assert!(message.contains(&arns[0]), "names the package: {message}");
+            assert!(message.contains("modelLifeCycle.stage"), "{message}");
+        }
+        other => panic!("expected Refused, got {other:?}"),
+    }
+    assert_eq!(
+        setup.mock.counters().get("UpdateModelPackage"),
+        1,
+        "validation errors are not retried"
+    );
+}
+
+#[tokio::test]
+async fn throttling_and_5xx_at_30_percent_are_absorbed_by_the_sdk_retry() {
+    let setup = start(Faults {
+        throttle_rate: 0.15,
+        error_rate: 0.15,
+        retry_after_ms: 5,
+        seed: 42,
+        ..Faults::default()
+    })
+    .await;
+    let arns = seed(&setup.mock, &["fraud", "churn"], 150);
+    let registry = registry(&setup, &[], 10);
+
+    for target in arns.iter().step_by(30) {
+        let outcome = registry
+            .set_lifecycle(
+                &arn(target),
+                &Lifecycle::new("Staging", "Complete"),
+                "govsync",
+            )
+            .await;
+        assert_eq!(outcome, WriteOutcome::Applied, "{target}");
+    }
+    let listing = registry.list_packages().await.expect("list despite faults");
+    assert_eq!(listing.items.len(), 300);
+    let staged = listing
+        .items
+        .iter()
+        .filter(|p| p.lifecycle == Some(Lifecycle::new("Staging", "Complete")))
+        .count();
+    assert_eq!(staged, 10, "exactly the updated packages changed");
+
+    let counters = setup.mock.counters();
+    let calls = counters.get("ListModelPackages") + counters.get("UpdateModelPackage");
+    assert!(
+        calls > 13,
+        "faults were injected and retried: {calls} requests for 13 calls"
+    );
+}
+
+#[tokio::test]
+async fn persistent_throttling_surfaces_as_a_retryable_error_after_max_attempts() {
+    let setup = start(Faults {
+        throttle_rate: 1.0,
+        retry_after_ms: 1,
+        seed: 7,
+        ..Faults::default()
+    })
+    .await;
+    let error = registry(&setup, &[], 3)
+        .list_packages()
+        .await
+        .expect_err("always throttled");
+    assert_eq!(error.kind, ErrorKind::Retryable);
+    assert!(
+        error.message.contains("ThrottlingException"),
+        "{}",
+        error.message
+    );
+    assert_eq!(
+        setup.mock.counters().get("ListModelPackages"),
+        3,
+        "max_attempts is the SDK's"
+    );
+}
+
+#[tokio::test]
+async fn dropped_connections_are_retried() {
+    let setup = start(Faults {
+        drop_rate: 0.5,
+        seed: 11,
+        ..Faults::default()
+    })
+    .await;
+    seed(&setup.mock, &["fraud"], 250);
+    let listing = registry(&setup, &[], 10)
+        .list_packages()
+        .await
+        .expect("list despite drops");
+    assert_eq!(listing.items.len(), 250);
+    let requests = setup.mock.counters().get("ListModelPackages");
+    assert!(
+        requests > 3,
+        "connections were dropped and retried: {requests} requests for 3 pages"
+    );
+}
