@@ -84,6 +84,39 @@ pub enum MockCommand {
     /// (`aws --endpoint-url http://127.0.0.1:4566 sagemaker list-model-packages
     /// --model-package-type Versioned`). Runs until Ctrl-C or SIGTERM.
     Sagemaker(MockSageMakerArgs),
+    /// A mock watsonx.governance speaking the OpenPages REST API v2 subset govsync uses
+    /// (under /opgrc/api/v2), with a mock IBM Cloud IAM token endpoint (/identity/token).
+    /// It accepts Basic and ZenApiKey for --username and the secret, and bearer tokens
+    /// issued for the secret as API key. Runs until Ctrl-C or SIGTERM.
+    Governance(MockGovernanceArgs),
+}
+
+/// Arguments of `govsync mock governance`.
+#[derive(Debug, Args)]
+pub struct MockGovernanceArgs {
+    /// Address to listen on (plain HTTP).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: String,
+    /// The user for Basic and ZenApiKey auth.
+    #[arg(long, default_value = "govsync")]
+    pub username: String,
+    /// The environment variable holding the password / API key the mock accepts.
+    #[arg(long, default_value = "MOCK_GOVERNANCE_SECRET")]
+    pub secret_env: String,
+    /// Lifetime of the IAM tokens it issues (e.g. 30s, 1h).
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub token_lifetime: std::time::Duration,
+    /// The statuses the workflow allows, comma-separated (default: every status of the
+    /// built-in mapping table, and Decommissioned).
+    #[arg(long, value_delimiter = ',')]
+    pub statuses: Vec<String>,
+    /// Keep the models in this JSON file across restarts.
+    #[arg(long)]
+    pub state_file: Option<PathBuf>,
+    /// Faults to inject from the start (throttling is a 429 with Retry-After in whole
+    /// seconds, server errors are 503).
+    #[command(flatten, next_help_heading = "Fault injection")]
+    pub faults: FaultArgs,
 }
 
 /// Fault injection flags, shared by the mocks (changeable later over `/_mock/faults`).
@@ -204,6 +237,7 @@ pub fn run(cli: Cli, env: &[(String, String)]) -> ExitCode {
         }
         Command::Config(ConfigCommand::Check { file }) => config_check(&file, env, &mut out),
         Command::Mock(MockCommand::Sagemaker(args)) => mock_sagemaker(args),
+        Command::Mock(MockCommand::Governance(args)) => mock_governance(args, env),
         Command::Run(_) | Command::Reconcile(_) | Command::History(_) | Command::Demo => {
             Err("this command is not available yet in this version of govsync".to_string())
         }
@@ -257,15 +291,48 @@ fn mock_sagemaker(args: MockSageMakerArgs) -> Result<(), String> {
         events_file: args.events_file,
     })
     .map_err(|e| e.to_string())?;
+    serve_mock("mock SageMaker", &args.listen, mock.router(), "")
+}
+
+fn mock_governance(args: MockGovernanceArgs, env: &[(String, String)]) -> Result<(), String> {
+    use crate::mock::governance::{API_BASE, MockGovernance, Options, TOKEN_PATH};
+    let secret = env
+        .iter()
+        .find(|(k, v)| *k == args.secret_env && !v.is_empty())
+        .map(|(_, v)| secrecy::SecretString::from(v.clone()))
+        .ok_or_else(|| {
+            format!(
+                "set {} to the password / API key the mock should accept (or name another variable with --secret-env)",
+                args.secret_env
+            )
+        })?;
+    let mut options = Options::new(&args.username, secret);
+    if !args.statuses.is_empty() {
+        options.schema.statuses = args.statuses;
+    }
+    options.token_lifetime = args.token_lifetime;
+    options.faults = args.faults.faults();
+    options.state_file = args.state_file;
+    let mock = MockGovernance::new(options).map_err(|e| e.to_string())?;
+    serve_mock(
+        "mock governance",
+        &args.listen,
+        mock.router(),
+        &format!("; API at {API_BASE}, IAM tokens at {TOKEN_PATH}"),
+    )
+}
+
+/// Serves a mock's router until Ctrl-C or SIGTERM.
+fn serve_mock(name: &str, listen: &str, router: axum::Router, note: &str) -> Result<(), String> {
     runtime()?.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
+        let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-        let mut handle = mock.spawn(listener).map_err(|e| e.to_string())?;
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let mut handle =
+            crate::mock::MockHandle::spawn(listener, router).map_err(|e| e.to_string())?;
         eprintln!(
-            "mock SageMaker listening on {} (admin under {}/_mock/); Ctrl-C to stop",
-            handle.url(),
-            handle.url()
+            "{name} listening on {url}{note} (admin under {url}/_mock/); Ctrl-C to stop",
+            url = handle.url()
         );
         shutdown_signal().await;
         handle.signal_stop();

@@ -1,6 +1,9 @@
 //! The governance side (IBM watsonx.governance, OpenPages REST API v2): the trait the
 //! engine uses. The OpenPages client, its auth and the mock server live beside it.
 
+pub(crate) mod auth;
+pub mod client;
+
 use std::future::Future;
 
 use crate::domain::{GovernanceModel, GovernanceStatus, ModelId};
@@ -14,6 +17,12 @@ pub trait Governance: Send + Sync {
         &self,
     ) -> impl Future<Output = Result<Listing<GovernanceModel>, RemoteError>> + Send;
 
+    /// One model by resource ID; `None` when governance has no such object.
+    fn get_model(
+        &self,
+        model: &ModelId,
+    ) -> impl Future<Output = Result<Option<GovernanceModel>, RemoteError>> + Send;
+
     /// Sets one model's status field.
     fn set_status(
         &self,
@@ -21,3 +30,5 @@ pub trait Governance: Send + Sync {
         status: &GovernanceStatus,
     ) -> impl Future<Output = WriteOutcome> + Send;
 }
+
+pub use client::{OpenPagesClient, RetryPolicy};

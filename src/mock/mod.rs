@@ -3,6 +3,7 @@
 //! subset govsync uses. Both share what is here: fault injection, per-operation
 //! request counters, and a handle that owns the server task and its shutdown.
 
+pub mod governance;
 pub mod sagemaker;
 
 use std::collections::BTreeMap;
@@ -128,9 +129,11 @@ impl FaultInjector {
         }
     }
 
-    /// Replaces the faults (reseeds, and refills the buckets).
-    pub fn set(&self, faults: Faults) {
+    /// Replaces the faults (reseeds, and refills the buckets); refuses bad rates.
+    pub fn set(&self, faults: Faults) -> Result<(), String> {
+        faults.validate()?;
         *self.state.lock().expect("fault lock poisoned") = Dice::new(faults);
+        Ok(())
     }
 
     /// The current faults.
@@ -304,4 +307,78 @@ pub fn epoch_seconds(time: std::time::SystemTime) -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     (since.as_millis() as f64) / 1000.0
+}
+
+/// What the shared admin endpoints need from a mock.
+pub trait Admin: Clone + Send + Sync + 'static {
+    /// Its request counters.
+    fn counters(&self) -> &Counters;
+    /// Its fault injector.
+    fn faults(&self) -> &FaultInjector;
+}
+
+/// `GET|DELETE /_mock/counters` and `GET|PUT /_mock/faults`, the same on every mock.
+pub fn admin_routes<M: Admin>() -> axum::Router<M> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route(
+            "/_mock/counters",
+            get(get_counters::<M>).delete(reset_counters::<M>),
+        )
+        .route("/_mock/faults", get(get_faults::<M>).put(put_faults::<M>))
+}
+
+async fn get_counters<M: Admin>(
+    axum::extract::State(mock): axum::extract::State<M>,
+) -> axum::Json<BTreeMap<String, u64>> {
+    axum::Json(mock.counters().snapshot())
+}
+
+async fn reset_counters<M: Admin>(
+    axum::extract::State(mock): axum::extract::State<M>,
+) -> axum::http::StatusCode {
+    mock.counters().reset();
+    axum::http::StatusCode::NO_CONTENT
+}
+
+async fn get_faults<M: Admin>(
+    axum::extract::State(mock): axum::extract::State<M>,
+) -> axum::Json<Faults> {
+    axum::Json(mock.faults().get())
+}
+
+async fn put_faults<M: Admin>(
+    axum::extract::State(mock): axum::extract::State<M>,
+    axum::Json(faults): axum::Json<Faults>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match mock.faults().set(faults) {
+        Ok(()) => axum::http::StatusCode::NO_CONTENT.into_response(),
+        Err(e) => (
+            axum::http::StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({ "message": format!("faults: {e}") })),
+        )
+            .into_response(),
+    }
+}
+
+/// Writes `text` to `file` through a temporary file and a rename, so a crash never
+/// leaves half a file.
+pub fn write_atomically(file: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let tmp = file.with_extension("tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(tmp, file)
+}
+
+/// Loads a mock's persisted state, or `None` when the file does not exist yet.
+pub fn load_state<T: serde::de::DeserializeOwned>(
+    file: &std::path::Path,
+) -> Result<Option<T>, String> {
+    if !file.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", file.display()))
 }

@@ -28,8 +28,19 @@ use tokio::net::TcpListener;
 pub use store::{ApiError, Change, Store};
 
 use super::{
-    Counters, Fault, FaultInjector, Faults, MockHandle, dropped_connection, epoch_seconds,
+    Admin, Counters, Fault, FaultInjector, Faults, MockHandle, admin_routes, dropped_connection,
+    epoch_seconds, load_state, write_atomically,
 };
+
+impl Admin for MockSageMaker {
+    fn counters(&self) -> &Counters {
+        &self.shared.counters
+    }
+
+    fn faults(&self) -> &FaultInjector {
+        &self.shared.faults
+    }
+}
 
 /// The AWS JSON 1.1 content type.
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
@@ -79,13 +90,8 @@ pub struct MockSageMaker {
 #[derive(Debug, thiserror::Error)]
 pub enum MockError {
     /// The state file exists but cannot be read or parsed.
-    #[error("mock SageMaker state file {file}: {reason}")]
-    StateFile {
-        /// The file.
-        file: PathBuf,
-        /// Why.
-        reason: String,
-    },
+    #[error("mock SageMaker state file {0}")]
+    StateFile(String),
     /// The fault settings are out of range.
     #[error("mock SageMaker faults: {0}")]
     Faults(String),
@@ -95,17 +101,11 @@ impl MockSageMaker {
     /// A mock with the given options (loading its state file if there is one).
     pub fn new(options: Options) -> Result<MockSageMaker, MockError> {
         options.faults.validate().map_err(MockError::Faults)?;
-        let store = match &options.state_file {
-            Some(file) if file.exists() => {
-                let fail = |reason: String| MockError::StateFile {
-                    file: file.clone(),
-                    reason,
-                };
-                let text = std::fs::read_to_string(file).map_err(|e| fail(e.to_string()))?;
-                serde_json::from_str(&text).map_err(|e| fail(e.to_string()))?
-            }
-            _ => Store::new(&options.region, &options.account),
+        let loaded = match &options.state_file {
+            Some(file) => load_state(file).map_err(MockError::StateFile)?,
+            None => None,
         };
+        let store = loaded.unwrap_or_else(|| Store::new(&options.region, &options.account));
         Ok(MockSageMaker {
             shared: Arc::new(Shared {
                 store: Mutex::new(store),
@@ -121,10 +121,9 @@ impl MockSageMaker {
     pub fn router(&self) -> axum::Router {
         axum::Router::new()
             .route("/", post(aws_json))
-            .route("/_mock/counters", get(counters).delete(reset_counters))
             .route("/_mock/events", get(events))
-            .route("/_mock/faults", get(get_faults).put(put_faults))
             .route("/_mock/package-status", post(package_status))
+            .merge(admin_routes())
             .with_state(self.clone())
     }
 
@@ -149,9 +148,7 @@ impl MockSageMaker {
 
     /// Replaces the fault settings.
     pub fn set_faults(&self, faults: Faults) -> Result<(), MockError> {
-        faults.validate().map_err(MockError::Faults)?;
-        self.shared.faults.set(faults);
-        Ok(())
+        self.shared.faults.set(faults).map_err(MockError::Faults)
     }
 
     /// Runs an operation directly (no faults, not counted): seeds tests and the demo
@@ -255,12 +252,6 @@ fn append_line(file: &Path, value: &Value) -> std::io::Result<()> {
     writeln!(f, "{value}")
 }
 
-fn write_atomically(file: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = file.with_extension("tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(tmp, file)
-}
-
 /// An AWS JSON 1.1 error response.
 fn error_response(error: &ApiError) -> Response {
     (
@@ -360,32 +351,8 @@ async fn aws_json(State(mock): State<MockSageMaker>, headers: HeaderMap, body: B
     }
 }
 
-async fn counters(State(mock): State<MockSageMaker>) -> Json<Value> {
-    Json(json!(mock.shared.counters.snapshot()))
-}
-
-async fn reset_counters(State(mock): State<MockSageMaker>) -> StatusCode {
-    mock.shared.counters.reset();
-    StatusCode::NO_CONTENT
-}
-
 async fn events(State(mock): State<MockSageMaker>) -> Json<Value> {
     Json(Value::Array(mock.events()))
-}
-
-async fn get_faults(State(mock): State<MockSageMaker>) -> Json<Faults> {
-    Json(mock.shared.faults.get())
-}
-
-async fn put_faults(State(mock): State<MockSageMaker>, Json(faults): Json<Faults>) -> Response {
-    match mock.set_faults(faults) {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "message": e.to_string() })),
-        )
-            .into_response(),
-    }
 }
 
 #[derive(Deserialize)]

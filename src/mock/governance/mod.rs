@@ -1,0 +1,456 @@
+//! A mock watsonx.governance: the OpenPages REST API v2 subset govsync uses, under
+//! `/opgrc/api/v2`, and a mock IBM Cloud IAM token endpoint at `/identity/token`.
+//!
+//! - `POST /opgrc/api/v2/query` — `{"statement", "offset", "limit"}`; see [`query`]
+//!   for the statements it understands.
+//! - `GET|PUT /opgrc/api/v2/contents/{id}`, `POST /opgrc/api/v2/contents`.
+//! - The status field is an enum that only accepts the configured workflow's statuses.
+//! - Auth: every API request needs `Basic base64(user:secret)`, `ZenApiKey
+//!   base64(user:secret)` or `Bearer <token>` from `/identity/token` (form
+//!   `grant_type=urn:ibm:params:oauth:grant-type:apikey&apikey=<secret>`), whose
+//!   tokens live `token_lifetime`.
+//!
+//! Admin, under `/_mock/`: `counters`, `faults` (as on the SageMaker mock),
+//! `PUT /_mock/models/{id}/status` (`{"status": …}`, as a person in the governance
+//! console would), `POST /_mock/revoke-tokens`, `POST /_mock/rows` (rows every query
+//! appends verbatim, to test malformed data).
+
+pub mod query;
+mod store;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use base64::Engine;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+pub use store::{Object, OpError, Schema, Store};
+
+use super::{
+    Admin, Counters, Fault, FaultInjector, Faults, MockHandle, admin_routes, dropped_connection,
+    load_state, write_atomically,
+};
+
+/// The API base path.
+pub const API_BASE: &str = "/opgrc/api/v2";
+
+/// The IAM token path.
+pub const TOKEN_PATH: &str = "/identity/token";
+
+/// How to start the mock.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The user for Basic and ZenApiKey.
+    pub username: String,
+    /// The password (Basic) and API key (IAM, ZenApiKey).
+    pub secret: SecretString,
+    /// Object type, status field, workflow statuses, string fields.
+    pub schema: Schema,
+    /// Lifetime of the IAM tokens it issues.
+    pub token_lifetime: Duration,
+    /// Faults from the start (throttling is a 429 with `Retry-After`, server errors 503).
+    pub faults: Faults,
+    /// Keep the objects in this JSON file across restarts.
+    pub state_file: Option<PathBuf>,
+}
+
+impl Options {
+    /// A mock for `username` and `secret`, with govsync's default object type and
+    /// fields, and a workflow allowing every status of the built-in mapping table plus
+    /// `Decommissioned`.
+    pub fn new(username: &str, secret: SecretString) -> Options {
+        let table = crate::mapping::MappingTable::built_in();
+        let mut statuses: Vec<String> = table
+            .rows()
+            .iter()
+            .map(|r| r.governance_status.as_str().to_string())
+            .collect();
+        if !statuses.iter().any(|s| s == "Decommissioned") {
+            statuses.push("Decommissioned".into());
+        }
+        Options {
+            username: username.to_string(),
+            secret,
+            schema: Schema {
+                model_type: "Model".into(),
+                status_field: "MRG-Model:Status".into(),
+                statuses,
+                string_fields: vec!["Integration:External ID".into(), "Description".into()],
+            },
+            token_lifetime: Duration::from_secs(3600),
+            faults: Faults::default(),
+            state_file: None,
+        }
+    }
+}
+
+struct Shared {
+    store: Mutex<Store>,
+    tokens: Mutex<HashMap<String, Instant>>,
+    faults: FaultInjector,
+    counters: Counters,
+    options: Options,
+}
+
+/// The mock governance server. Cheap to clone; clones share state.
+#[derive(Clone)]
+pub struct MockGovernance {
+    shared: Arc<Shared>,
+}
+
+impl Admin for MockGovernance {
+    fn counters(&self) -> &Counters {
+        &self.shared.counters
+    }
+
+    fn faults(&self) -> &FaultInjector {
+        &self.shared.faults
+    }
+}
+
+/// Why the mock could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MockError {
+    /// The state file exists but cannot be read or parsed.
+    #[error("mock governance state file {0}")]
+    StateFile(String),
+    /// The fault settings are out of range.
+    #[error("mock governance faults: {0}")]
+    Faults(String),
+}
+
+fn op_response(error: &OpError) -> Response {
+    (
+        StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
+        Json(json!({ "message": error.message })),
+    )
+        .into_response()
+}
+
+impl MockGovernance {
+    /// A mock with these options (loading its state file if there is one).
+    pub fn new(options: Options) -> Result<MockGovernance, MockError> {
+        options.faults.validate().map_err(MockError::Faults)?;
+        let store = match &options.state_file {
+            Some(file) => load_state(file).map_err(MockError::StateFile)?,
+            None => None,
+        }
+        .unwrap_or_default();
+        Ok(MockGovernance {
+            shared: Arc::new(Shared {
+                store: Mutex::new(store),
+                tokens: Mutex::new(HashMap::new()),
+                faults: FaultInjector::new(options.faults.clone()),
+                counters: Counters::default(),
+                options,
+            }),
+        })
+    }
+
+    /// The routes: the API, the IAM token endpoint and the admin endpoints.
+    pub fn router(&self) -> axum::Router {
+        axum::Router::new()
+            .route(&format!("{API_BASE}/query"), post(query_handler))
+            .route(&format!("{API_BASE}/contents"), post(create_handler))
+            .route(
+                &format!("{API_BASE}/contents/{{id}}"),
+                get(get_handler).put(put_handler),
+            )
+            .route(TOKEN_PATH, post(token_handler))
+            .route("/_mock/models/{id}/status", put(admin_status))
+            .route("/_mock/revoke-tokens", post(revoke_tokens))
+            .route("/_mock/rows", post(inject_rows))
+            .merge(admin_routes())
+            .with_state(self.clone())
+    }
+
+    /// Serves on `listener` (bind port 0 in tests).
+    pub fn spawn(&self, listener: TcpListener) -> std::io::Result<MockHandle> {
+        MockHandle::spawn(listener, self.router())
+    }
+
+    /// Requests served so far, by endpoint (`query`, `contents.get`, `contents.put`,
+    /// `contents.post`, `token`), and `unauthorized` for each 401 sent.
+    pub fn counters(&self) -> &Counters {
+        &self.shared.counters
+    }
+
+    /// Replaces the fault settings.
+    pub fn set_faults(&self, faults: Faults) -> Result<(), MockError> {
+        self.shared.faults.set(faults).map_err(MockError::Faults)
+    }
+
+    /// Creates a model directly (no auth, faults or counting): seeds tests and the demo.
+    /// Returns its resource ID.
+    pub fn create_model(
+        &self,
+        name: &str,
+        status: Option<&str>,
+        link: Option<&str>,
+    ) -> Result<String, OpError> {
+        let schema = &self.shared.options.schema;
+        let mut fields = Vec::new();
+        if let Some(s) = status {
+            fields.push(json!({ "name": schema.status_field, "value": { "name": s } }));
+        }
+        if let Some(l) = link
+            && let Some(link_field) = schema.string_fields.first()
+        {
+            fields.push(json!({ "name": link_field, "value": l }));
+        }
+        let body =
+            json!({ "name": name, "type_definition_id": schema.model_type, "fields": fields });
+        let created = self.mutate(|store, schema| store.create(schema, body))?;
+        Ok(created["id"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// A model's status as the mock holds it.
+    pub fn status_of(&self, id: &str) -> Option<String> {
+        let store = self.shared.store.lock().expect("store lock poisoned");
+        let object = store.get(id).ok()?;
+        object
+            .fields
+            .get(&self.shared.options.schema.status_field)
+            .cloned()
+    }
+
+    /// Sets a status as a person in the governance console would.
+    pub fn set_status(&self, id: &str, status: &str) -> Result<(), OpError> {
+        self.mutate(|store, schema| store.set_status(schema, id, status))
+    }
+
+    /// Forgets every issued token: the next bearer request gets a 401.
+    pub fn revoke_tokens(&self) {
+        self.shared
+            .tokens
+            .lock()
+            .expect("token lock poisoned")
+            .clear();
+    }
+
+    /// Adds rows that every query returns verbatim (malformed-data tests).
+    pub fn inject_rows(&self, rows: Vec<Value>) {
+        self.shared
+            .store
+            .lock()
+            .expect("store lock poisoned")
+            .inject_rows(rows);
+    }
+
+    /// Runs a change on the store and persists it.
+    fn mutate<T>(
+        &self,
+        change: impl FnOnce(&mut Store, &Schema) -> Result<T, OpError>,
+    ) -> Result<T, OpError> {
+        let mut store = self.shared.store.lock().expect("store lock poisoned");
+        let out = change(&mut store, &self.shared.options.schema)?;
+        if let Some(file) = &self.shared.options.state_file {
+            let text = serde_json::to_string_pretty(&*store).expect("the store serialises");
+            if let Err(e) = write_atomically(file, &text) {
+                tracing::warn!(file = %file.display(), error = %e, "mock governance could not persist its state");
+            }
+        }
+        Ok(out)
+    }
+
+    /// Counts, checks auth, and injects faults; `Some` is the response to send instead.
+    async fn gate(&self, endpoint: &str, headers: &HeaderMap) -> Option<Response> {
+        self.shared.counters.hit(endpoint);
+        if !self.authorized(headers) {
+            self.shared.counters.hit("unauthorized");
+            return Some(
+                (
+                    StatusCode::UNAUTHORIZED,
+                    [("www-authenticate", "Basic realm=\"OpenPages\", Bearer")],
+                    Json(json!({ "message": "OP-00401: Authentication is required or the credentials are not valid." })),
+                )
+                    .into_response(),
+            );
+        }
+        match self.shared.faults.roll(endpoint).await {
+            Some(Fault::Throttle) => {
+                let retry_after = self.shared.faults.get().retry_after_ms.div_ceil(1000);
+                let mut response = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(json!({ "message": "OP-00429: Too many requests." })),
+                )
+                    .into_response();
+                if retry_after > 0 {
+                    response
+                        .headers_mut()
+                        .insert("retry-after", retry_after.into());
+                }
+                Some(response)
+            }
+            Some(Fault::ServerError) => Some(
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({ "message": "OP-00503: The service is temporarily unavailable." })),
+                )
+                    .into_response(),
+            ),
+            Some(Fault::Drop) => Some(dropped_connection()),
+            None => None,
+        }
+    }
+
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        let options = &self.shared.options;
+        let expected = format!("{}:{}", options.username, options.secret.expose_secret());
+        let decoded_matches = |encoded: &str| {
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .is_ok_and(|d| d == expected.as_bytes())
+        };
+        match value.split_once(' ') {
+            Some(("Basic", encoded)) | Some(("ZenApiKey", encoded)) => decoded_matches(encoded),
+            Some(("Bearer", token)) => self
+                .shared
+                .tokens
+                .lock()
+                .expect("token lock poisoned")
+                .get(token.trim())
+                .is_some_and(|expires| Instant::now() < *expires),
+            _ => false,
+        }
+    }
+}
+
+async fn query_handler(
+    State(mock): State<MockGovernance>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(refused) = mock.gate("query", &headers).await {
+        return refused;
+    }
+    let store = mock.shared.store.lock().expect("store lock poisoned");
+    match store.query(&mock.shared.options.schema, body) {
+        Ok(rows) => Json(rows).into_response(),
+        Err(e) => op_response(&e),
+    }
+}
+
+async fn get_handler(
+    State(mock): State<MockGovernance>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = mock.gate("contents.get", &headers).await {
+        return refused;
+    }
+    let store = mock.shared.store.lock().expect("store lock poisoned");
+    match store.get(&id) {
+        Ok(object) => Json(mock.shared.options.schema.object_json(object)).into_response(),
+        Err(e) => op_response(&e),
+    }
+}
+
+async fn put_handler(
+    State(mock): State<MockGovernance>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(refused) = mock.gate("contents.put", &headers).await {
+        return refused;
+    }
+    match mock.mutate(|store, schema| store.update(schema, &id, body)) {
+        Ok(object) => Json(object).into_response(),
+        Err(e) => op_response(&e),
+    }
+}
+
+async fn create_handler(
+    State(mock): State<MockGovernance>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(refused) = mock.gate("contents.post", &headers).await {
+        return refused;
+    }
+    match mock.mutate(|store, schema| store.create(schema, body)) {
+        Ok(object) => (StatusCode::CREATED, Json(object)).into_response(),
+        Err(e) => op_response(&e),
+    }
+}
+
+async fn token_handler(
+    State(mock): State<MockGovernance>,
+    axum::Form(form): axum::Form<HashMap<String, String>>,
+) -> Response {
+    mock.shared.counters.hit("token");
+    let iam_error = |code: &str, message: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "errorCode": code, "errorMessage": message, "context": {} })),
+        )
+            .into_response()
+    };
+    if form.get("grant_type").map(String::as_str) != Some("urn:ibm:params:oauth:grant-type:apikey")
+    {
+        return iam_error("BXNIM0109E", "Property missing or empty: grant_type");
+    }
+    if form.get("apikey").map(String::as_str) != Some(mock.shared.options.secret.expose_secret()) {
+        return iam_error("BXNIM0415E", "Provided API key could not be found.");
+    }
+    let lifetime = mock.shared.options.token_lifetime;
+    let token = format!("mock-iam-{:032x}", fastrand::u128(..));
+    mock.shared
+        .tokens
+        .lock()
+        .expect("token lock poisoned")
+        .insert(token.clone(), Instant::now() + lifetime);
+    let now = super::epoch_seconds(std::time::SystemTime::now()) as u64;
+    Json(json!({
+        "access_token": token,
+        "refresh_token": "not_supported",
+        "token_type": "Bearer",
+        "expires_in": lifetime.as_secs(),
+        "expiration": now + lifetime.as_secs(),
+        "scope": "ibm openid",
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct StatusBody {
+    status: String,
+}
+
+async fn admin_status(
+    State(mock): State<MockGovernance>,
+    Path(id): Path<String>,
+    Json(body): Json<StatusBody>,
+) -> Response {
+    match mock.set_status(&id, &body.status) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => op_response(&e),
+    }
+}
+
+async fn revoke_tokens(State(mock): State<MockGovernance>) -> StatusCode {
+    mock.revoke_tokens();
+    StatusCode::NO_CONTENT
+}
+
+async fn inject_rows(
+    State(mock): State<MockGovernance>,
+    Json(rows): Json<Vec<Value>>,
+) -> StatusCode {
+    mock.inject_rows(rows);
+    StatusCode::NO_CONTENT
+}

@@ -1,0 +1,375 @@
+//! The mock governance server's objects and what the OpenPages v2 subset does with
+//! them: queries, contents reads and writes, with enum validation of the status field.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::query::{self, Query};
+
+/// The largest `limit` a query accepts.
+pub const MAX_LIMIT: u64 = 100_000;
+
+/// An OpenPages-style error: HTTP status and a message with an `OP-NNNNN` code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpError {
+    /// HTTP status.
+    pub status: u16,
+    /// The message, starting with its code.
+    pub message: String,
+}
+
+impl OpError {
+    fn bad_request(code: &str, message: impl std::fmt::Display) -> OpError {
+        OpError {
+            status: 400,
+            message: format!("{code}: {message}"),
+        }
+    }
+
+    fn not_found(id: &str) -> OpError {
+        OpError {
+            status: 404,
+            message: format!("OP-00404: The object with ID '{id}' does not exist."),
+        }
+    }
+}
+
+/// The object type and its fields: which is the enum status field and what values
+/// the workflow allows, and which are plain strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schema {
+    /// The object type (`Model`).
+    pub model_type: String,
+    /// The enum status field (`MRG-Model:Status`).
+    pub status_field: String,
+    /// The statuses the workflow allows.
+    pub statuses: Vec<String>,
+    /// Plain string fields (the link field among them).
+    pub string_fields: Vec<String>,
+}
+
+/// One object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Object {
+    /// Resource ID.
+    pub id: u64,
+    /// Name.
+    pub name: String,
+    /// Field values by name (the status as its enum value's name).
+    pub fields: BTreeMap<String, String>,
+}
+
+/// Every object, persisted as JSON when the mock has a state file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Store {
+    objects: BTreeMap<u64, Object>,
+    next_id: u64,
+    /// Rows appended verbatim to every query's results (admin), to test how a client
+    /// copes with malformed rows. Not persisted.
+    #[serde(skip)]
+    injected_rows: Vec<Value>,
+}
+
+/// A field in a request body: `{"name": …, "value": …}`.
+#[derive(Debug, Deserialize)]
+struct FieldIn {
+    name: String,
+    #[serde(default)]
+    value: Value,
+}
+
+impl Schema {
+    fn is_field(&self, name: &str) -> bool {
+        name == "Resource ID"
+            || name == "Name"
+            || name == self.status_field
+            || self.string_fields.iter().any(|f| f == name)
+    }
+
+    fn check_type(&self, type_name: &str) -> Result<(), OpError> {
+        if type_name == self.model_type {
+            Ok(())
+        } else {
+            Err(OpError::bad_request(
+                "OP-01010",
+                format!("The object type '{type_name}' does not exist."),
+            ))
+        }
+    }
+
+    fn check_field(&self, name: &str) -> Result<(), OpError> {
+        if self.is_field(name) {
+            Ok(())
+        } else {
+            Err(OpError::bad_request(
+                "OP-01004",
+                format!(
+                    "The field '{name}' is not defined for the object type '{}'.",
+                    self.model_type
+                ),
+            ))
+        }
+    }
+
+    /// Validates a status value as the workflow would.
+    pub fn check_status(&self, status: &str) -> Result<(), OpError> {
+        if self.statuses.iter().any(|s| s == status) {
+            Ok(())
+        } else {
+            Err(OpError::bad_request(
+                "OP-10253",
+                format!(
+                    "'{status}' is not a valid value of the enumerated field '{}'. Valid values: {}.",
+                    self.status_field,
+                    self.statuses.join(", ")
+                ),
+            ))
+        }
+    }
+
+    /// A field value as OpenPages shows it (enum values as objects).
+    fn show(&self, object: &Object, field: &str) -> Value {
+        match field {
+            "Resource ID" => json!(object.id.to_string()),
+            "Name" => json!(object.name),
+            f if f == self.status_field => object
+                .fields
+                .get(f)
+                .map_or(Value::Null, |s| json!({ "name": s, "localized_label": s })),
+            f => object.fields.get(f).map_or(Value::Null, |s| json!(s)),
+        }
+    }
+
+    fn data_type(&self, field: &str) -> &'static str {
+        if field == self.status_field {
+            "ENUM_TYPE"
+        } else {
+            "STRING_TYPE"
+        }
+    }
+
+    /// A contents object as `GET /contents/{id}` returns it.
+    pub fn object_json(&self, object: &Object) -> Value {
+        let fields: Vec<Value> = std::iter::once(&self.status_field)
+            .chain(&self.string_fields)
+            .map(|f| json!({ "name": f, "data_type": self.data_type(f), "value": self.show(object, f) }))
+            .collect();
+        json!({
+            "id": object.id.to_string(),
+            "name": object.name,
+            "type_definition_id": self.model_type,
+            "fields": fields,
+        })
+    }
+
+    /// Applies `{"name", "value"}` fields to `object`, all or none.
+    fn apply_fields(&self, object: &mut Object, fields: Vec<FieldIn>) -> Result<(), OpError> {
+        let mut updated = object.clone();
+        for f in fields {
+            self.check_field(&f.name)?;
+            if f.name == "Resource ID" {
+                return Err(OpError::bad_request(
+                    "OP-01020",
+                    "The field 'Resource ID' is read-only.",
+                ));
+            }
+            let text = match (&f.value, f.name == self.status_field) {
+                (Value::Null, _) => None,
+                (Value::Object(o), true) => match o.get("name") {
+                    Some(Value::String(s)) => Some(s.clone()),
+                    _ => {
+                        return Err(OpError::bad_request(
+                            "OP-10252",
+                            format!("An enum value of '{}' needs a \"name\".", f.name),
+                        ));
+                    }
+                },
+                (Value::String(s), _) => Some(s.clone()),
+                (other, _) => {
+                    return Err(OpError::bad_request(
+                        "OP-10251",
+                        format!("The value {other} is not valid for the field '{}'.", f.name),
+                    ));
+                }
+            };
+            if f.name == self.status_field
+                && let Some(s) = &text
+            {
+                self.check_status(s)?;
+            }
+            match (f.name.as_str(), text) {
+                ("Name", Some(n)) => updated.name = n,
+                ("Name", None) => {
+                    return Err(OpError::bad_request(
+                        "OP-01021",
+                        "The field 'Name' is required.",
+                    ));
+                }
+                (name, Some(v)) => {
+                    updated.fields.insert(name.to_string(), v);
+                }
+                (name, None) => {
+                    updated.fields.remove(name);
+                }
+            }
+        }
+        *object = updated;
+        Ok(())
+    }
+}
+
+fn parse_body<T: for<'de> Deserialize<'de>>(body: Value) -> Result<T, OpError> {
+    serde_json::from_value(body).map_err(|e| {
+        OpError::bad_request("OP-00400", format!("The request body is not valid: {e}"))
+    })
+}
+
+impl Store {
+    /// The object with this ID.
+    pub fn get(&self, id: &str) -> Result<&Object, OpError> {
+        id.parse::<u64>()
+            .ok()
+            .and_then(|n| self.objects.get(&n))
+            .ok_or_else(|| OpError::not_found(id))
+    }
+
+    /// `POST /query`: `{"statement", "offset", "limit"}` → `{"rows": […]}`.
+    pub fn query(&self, schema: &Schema, body: Value) -> Result<Value, OpError> {
+        #[derive(Deserialize)]
+        struct In {
+            statement: String,
+            #[serde(default)]
+            offset: u64,
+            limit: Option<u64>,
+        }
+        let i: In = parse_body(body)?;
+        let Query {
+            fields,
+            from,
+            conditions,
+            order,
+        } = query::parse(&i.statement).map_err(|e| {
+            OpError::bad_request("OP-00210", format!("The query is not valid: {e}"))
+        })?;
+        schema.check_type(&from)?;
+        for f in fields
+            .iter()
+            .chain(conditions.iter().map(|(f, _)| f))
+            .chain(order.iter().map(|(f, _)| f))
+        {
+            schema.check_field(f)?;
+        }
+        let limit = i.limit.unwrap_or(50);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(OpError::bad_request(
+                "OP-00211",
+                format!("limit {limit} is not between 1 and {MAX_LIMIT}"),
+            ));
+        }
+        let mut matching: Vec<&Object> = self
+            .objects
+            .values()
+            .filter(|o| {
+                conditions.iter().all(|(f, v)| {
+                    let shown = schema.show(o, f);
+                    shown.as_str() == Some(v.as_str())
+                        || shown.get("name").and_then(Value::as_str) == Some(v.as_str())
+                })
+            })
+            .collect();
+        if let Some((field, descending)) = &order {
+            let key = |o: &Object| match field.as_str() {
+                "Resource ID" => format!("{:020}", o.id),
+                f => {
+                    let v = schema.show(o, f);
+                    v.get("name")
+                        .or(Some(&v))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                }
+            };
+            matching.sort_by_cached_key(|o| key(o));
+            if *descending {
+                matching.reverse();
+            }
+        }
+        let rows: Vec<Value> = matching
+            .into_iter()
+            .map(|o| {
+                let fields: Vec<Value> = fields
+                    .iter()
+                    .map(|f| json!({ "name": f, "data_type": schema.data_type(f), "value": schema.show(o, f) }))
+                    .collect();
+                json!({ "fields": fields })
+            })
+            .chain(self.injected_rows.iter().cloned())
+            .skip(i.offset as usize)
+            .take(limit as usize)
+            .collect();
+        Ok(json!({ "rows": rows }))
+    }
+
+    /// `POST /contents`: creates an object.
+    pub fn create(&mut self, schema: &Schema, body: Value) -> Result<Value, OpError> {
+        #[derive(Deserialize)]
+        struct In {
+            name: String,
+            type_definition_id: String,
+            #[serde(default)]
+            fields: Vec<FieldIn>,
+        }
+        let i: In = parse_body(body)?;
+        schema.check_type(&i.type_definition_id)?;
+        if i.name.trim().is_empty() {
+            return Err(OpError::bad_request(
+                "OP-01021",
+                "The field 'Name' is required.",
+            ));
+        }
+        self.next_id += 1;
+        let mut object = Object {
+            id: self.next_id,
+            name: i.name,
+            fields: BTreeMap::new(),
+        };
+        schema.apply_fields(&mut object, i.fields)?;
+        let out = schema.object_json(&object);
+        self.objects.insert(object.id, object);
+        Ok(out)
+    }
+
+    /// `PUT /contents/{id}`: sets the given fields.
+    pub fn update(&mut self, schema: &Schema, id: &str, body: Value) -> Result<Value, OpError> {
+        #[derive(Deserialize)]
+        struct In {
+            #[serde(default)]
+            fields: Vec<FieldIn>,
+        }
+        self.get(id)?;
+        let i: In = parse_body(body)?;
+        let key = id.parse::<u64>().expect("found above");
+        let object = self.objects.get_mut(&key).expect("found above");
+        schema.apply_fields(object, i.fields)?;
+        Ok(schema.object_json(object))
+    }
+
+    /// Admin: sets a status as a person in the console would (only workflow statuses).
+    pub fn set_status(&mut self, schema: &Schema, id: &str, status: &str) -> Result<(), OpError> {
+        schema.check_status(status)?;
+        self.get(id)?;
+        let key = id.parse::<u64>().expect("found above");
+        let object = self.objects.get_mut(&key).expect("found above");
+        object
+            .fields
+            .insert(schema.status_field.clone(), status.to_string());
+        Ok(())
+    }
+
+    /// Admin: appends rows that every query returns verbatim after the real ones.
+    pub fn inject_rows(&mut self, rows: Vec<Value>) {
+        self.injected_rows.extend(rows);
+    }
+}

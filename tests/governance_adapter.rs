@@ -1,0 +1,516 @@
+//! The OpenPages adapter (reqwest) against the in-process mock governance server,
+//! in each auth mode, with faults, token expiry and malformed rows.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use govsync::config::{AuthConfig, GovernanceConfig, SecretSource};
+use govsync::domain::{GovernanceStatus, ModelId};
+use govsync::governance::{Governance, OpenPagesClient, RetryPolicy};
+use govsync::mock::governance::{API_BASE, MockGovernance, Options, TOKEN_PATH};
+use govsync::mock::{Faults, MockHandle};
+use govsync::remote::{ErrorKind, WriteOutcome};
+use secrecy::SecretString;
+use serde_json::json;
+
+const SECRET: &str = "s3cr3t-api-key-0123456789";
+const ARN: &str = "arn:aws:sagemaker:us-east-1:123456789012:model-package/fraud/1";
+
+#[derive(Clone, Copy)]
+enum Mode {
+    Basic,
+    Iam,
+    Zen,
+}
+
+struct Setup {
+    mock: MockGovernance,
+    handle: MockHandle,
+}
+
+async fn start(options: Options) -> Setup {
+    let mock = MockGovernance::new(options).expect("options");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let handle = mock.spawn(listener).expect("serve");
+    Setup { mock, handle }
+}
+
+fn options() -> Options {
+    Options::new("govsync", SecretString::from(SECRET))
+}
+
+fn config(setup: &Setup, mode: Mode, page_size: u32) -> GovernanceConfig {
+    let secret = SecretSource::Env("UNUSED_IN_TESTS".into());
+    GovernanceConfig {
+        base_url: format!("{}{API_BASE}", setup.handle.url()),
+        model_type: "Model".into(),
+        status_field: "MRG-Model:Status".into(),
+        link_field: "Integration:External ID".into(),
+        page_size,
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(10),
+        ca_bundle: None,
+        auth: match mode {
+            Mode::Basic => AuthConfig::Basic {
+                username: "govsync".into(),
+                password: secret,
+            },
+            Mode::Iam => AuthConfig::Iam {
+                api_key: secret,
+                token_url: format!("{}{TOKEN_PATH}", setup.handle.url()),
+            },
+            Mode::Zen => AuthConfig::Zen {
+                username: "govsync".into(),
+                api_key: secret,
+            },
+        },
+    }
+}
+
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 10,
+        min_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(20),
+    }
+}
+
+fn client_with(setup: &Setup, mode: Mode, page_size: u32, secret: &str) -> OpenPagesClient {
+    OpenPagesClient::new(&config(setup, mode, page_size), SecretString::from(secret))
+        .expect("client")
+        .with_retry(fast_retries())
+}
+
+fn client(setup: &Setup, mode: Mode, page_size: u32) -> OpenPagesClient {
+    client_with(setup, mode, page_size, SECRET)
+}
+
+fn seed(mock: &MockGovernance, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let link = format!(
+                "arn:aws:sagemaker:us-east-1:123456789012:model-package/g{}/{}",
+                i % 7,
+                i + 1
+            );
+            mock.create_model(
+                &format!("model {i}"),
+                Some("Under Development"),
+                Some(&link),
+            )
+            .expect("seed")
+        })
+        .collect()
+}
+
+fn status(s: &str) -> GovernanceStatus {
+    GovernanceStatus::new(s)
+}
+
+#[tokio::test]
+async fn listing_2000_models_in_pages_of_500_takes_4_queries() {
+    let setup = start(options()).await;
+    let ids = seed(&setup.mock, 2000);
+    let listing = client(&setup, Mode::Basic, 500)
+        .list_models()
+        .await
+        .expect("list");
+    assert_eq!(listing.items.len(), 2000);
+    assert!(listing.rejected.is_empty());
+    let mut listed: Vec<&str> = listing.items.iter().map(|m| m.id.as_str()).collect();
+    listed.sort();
+    let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
+    expected.sort();
+    assert_eq!(listed, expected, "every model exactly once");
+    let m = &listing.items[0];
+    assert_eq!(m.status, Some(status("Under Development")));
+    assert!(m.link.is_some());
+    assert_eq!(setup.mock.counters().get("query"), 4);
+}
+
+#[tokio::test]
+async fn a_listing_that_does_not_fill_its_last_page_takes_ceil_n_over_page_queries() {
+    let setup = start(options()).await;
+    seed(&setup.mock, 1201);
+    let listing = client(&setup, Mode::Basic, 500)
+        .list_models()
+        .await
+        .expect("list");
+    assert_eq!(listing.items.len(), 1201);
+    assert_eq!(setup.mock.counters().get("query"), 3);
+}
+
+#[tokio::test]
+async fn set_status_then_list_shows_it_in_every_auth_mode() {
+    for mode in [Mode::Basic, Mode::Iam, Mode::Zen] {
+        let setup = start(options()).await;
+        let ids = seed(&setup.mock, 3);
+        let client = client(&setup, mode, 500);
+        let target = ModelId::new(&ids[1]);
+        assert_eq!(
+            client
+                .set_status(&target, &status("Development Complete"))
+                .await,
+            WriteOutcome::Applied
+        );
+        let listing = client.list_models().await.expect("list");
+        let changed = listing
+            .items
+            .iter()
+            .find(|m| m.id == target)
+            .expect("listed");
+        assert_eq!(changed.status, Some(status("Development Complete")));
+        assert_eq!(
+            setup.mock.status_of(&ids[1]).as_deref(),
+            Some("Development Complete")
+        );
+        assert_eq!(setup.mock.counters().get("unauthorized"), 0);
+
+        let got = client
+            .get_model(&target)
+            .await
+            .expect("get")
+            .expect("exists");
+        assert_eq!(got.status, Some(status("Development Complete")));
+        assert_eq!(got.name, "model 1");
+        assert_eq!(
+            client
+                .get_model(&ModelId::new("999999"))
+                .await
+                .expect("get"),
+            None
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_status_the_workflow_refuses_is_typed_refused_and_not_retried() {
+    let setup = start(options()).await;
+    let ids = seed(&setup.mock, 1);
+    let outcome = client(&setup, Mode::Basic, 500)
+        .set_status(&ModelId::new(&ids[0]), &status("Shipped To Mars"))
+        .await;
+    match outcome {
+        WriteOutcome::Refused(message) => {
+            assert!(message.contains("OP-10253"), "{message}");
+            assert!(message.contains(&ids[0]), "names the model: {message}");
+        }
+        other => panic!("expected Refused, got {other:?}"),
+    }
+    assert_eq!(setup.mock.counters().get("contents.put"), 1);
+    assert_eq!(
+        setup.mock.status_of(&ids[0]).as_deref(),
+        Some("Under Development")
+    );
+    assert_eq!(
+        client(&setup, Mode::Basic, 500)
+            .set_status(&ModelId::new("424242"), &status("Development Complete"))
+            .await,
+        WriteOutcome::NotFound
+    );
+}
+
+#[tokio::test]
+async fn an_iam_token_about_to_expire_is_refreshed_without_a_failed_call() {
+    let mut options = options();
+    options.token_lifetime = Duration::from_secs(2);
+    let setup = start(options).await;
+    seed(&setup.mock, 10);
+    let client = client(&setup, Mode::Iam, 500);
+    client.list_models().await.expect("first list");
+    client.list_models().await.expect("second list, same token");
+    assert_eq!(setup.mock.counters().get("token"), 1, "the token is cached");
+    // Past 80% of the token's life: the next call renews it before it runs out.
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    client.list_models().await.expect("third list");
+    assert_eq!(setup.mock.counters().get("token"), 2);
+    assert_eq!(
+        setup.mock.counters().get("unauthorized"),
+        0,
+        "no call failed"
+    );
+}
+
+#[tokio::test]
+async fn a_401_triggers_exactly_one_reauthentication() {
+    let setup = start(options()).await;
+    seed(&setup.mock, 5);
+    let client = client(&setup, Mode::Iam, 500);
+    client.list_models().await.expect("list");
+    setup.mock.revoke_tokens();
+    let listing = client.list_models().await.expect("list after revocation");
+    assert_eq!(listing.items.len(), 5);
+    let counters = setup.mock.counters();
+    assert_eq!(counters.get("unauthorized"), 1);
+    assert_eq!(counters.get("token"), 2, "one re-authentication");
+    assert_eq!(counters.get("query"), 3);
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_an_auth_error_without_a_retry_storm() {
+    let setup = start(options()).await;
+    for mode in [Mode::Basic, Mode::Zen] {
+        setup.mock.counters().reset();
+        let error = client_with(&setup, mode, 500, "wrong-secret")
+            .list_models()
+            .await
+            .expect_err("refused");
+        assert_eq!(error.kind, ErrorKind::Auth, "{}", error.message);
+        assert!(error.message.contains("401"), "{}", error.message);
+        assert_eq!(setup.mock.counters().get("unauthorized"), 1);
+    }
+    let error = client_with(&setup, Mode::Iam, 500, "wrong-key")
+        .list_models()
+        .await
+        .expect_err("refused");
+    assert_eq!(error.kind, ErrorKind::Auth);
+    assert!(
+        error.message.contains("API key could not be found"),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test]
+async fn throttling_and_503_at_30_percent_are_absorbed() {
+    let mut options = options();
+    options.faults = Faults {
+        throttle_rate: 0.15,
+        error_rate: 0.15,
+        seed: 99,
+        ..Faults::default()
+    };
+    let setup = start(options).await;
+    let ids = seed(&setup.mock, 2000);
+    let client = client(&setup, Mode::Iam, 500);
+    for id in ids.iter().step_by(100) {
+        assert_eq!(
+            client
+                .set_status(&ModelId::new(id), &status("Development Complete"))
+                .await,
+            WriteOutcome::Applied
+        );
+    }
+    let listing = client.list_models().await.expect("list despite faults");
+    assert_eq!(listing.items.len(), 2000);
+    let ready = listing
+        .items
+        .iter()
+        .filter(|m| m.status == Some(status("Development Complete")))
+        .count();
+    assert_eq!(ready, 20);
+    let counters = setup.mock.counters();
+    let requests = counters.get("query") + counters.get("contents.put");
+    assert!(
+        requests > 24,
+        "faults were injected and retried: {requests} requests for 24 calls"
+    );
+}
+
+#[tokio::test]
+async fn dropped_connections_are_retried() {
+    let mut options = options();
+    options.faults = Faults {
+        drop_rate: 0.4,
+        seed: 5,
+        ..Faults::default()
+    };
+    let setup = start(options).await;
+    seed(&setup.mock, 1000);
+    let listing = client(&setup, Mode::Basic, 100)
+        .list_models()
+        .await
+        .expect("list despite drops");
+    assert_eq!(listing.items.len(), 1000);
+    assert!(setup.mock.counters().get("query") > 10);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let mut options = options();
+    options.faults = Faults {
+        throttle_rate: 1.0,
+        retry_after_ms: 1000,
+        ..Faults::default()
+    };
+    let setup = start(options).await;
+    let ids = seed(&setup.mock, 1);
+    let mock = setup.mock.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        mock.set_faults(Faults::default()).expect("faults");
+    });
+    let started = Instant::now();
+    let outcome = client(&setup, Mode::Basic, 500)
+        .set_status(&ModelId::new(&ids[0]), &status("Development Complete"))
+        .await;
+    assert_eq!(outcome, WriteOutcome::Applied);
+    assert_eq!(setup.mock.counters().get("contents.put"), 2);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "waited for Retry-After (1 s), not the 1 ms backoff: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn persistent_503s_end_as_a_retryable_error_after_the_retries() {
+    let mut options = options();
+    options.faults = Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    };
+    let setup = start(options).await;
+    let error = client(&setup, Mode::Basic, 500)
+        .list_models()
+        .await
+        .expect_err("always 503");
+    assert_eq!(error.kind, ErrorKind::Retryable);
+    assert!(error.message.contains("503"), "{}", error.message);
+    assert_eq!(
+        setup.mock.counters().get("query"),
+        11,
+        "1 attempt + 10 retries"
+    );
+}
+
+#[tokio::test]
+async fn malformed_rows_are_skipped_and_reported() {
+    let setup = start(options()).await;
+    seed(&setup.mock, 3);
+    let ids = seed(&setup.mock, 0);
+    assert!(ids.is_empty());
+    let bad_link = setup
+        .mock
+        .create_model("bad link", Some("Deployed"), Some("not-an-arn"))
+        .expect("create");
+    setup.mock.inject_rows(vec![
+        json!({ "fields": [{ "name": "Name", "value": "no id" }] }),
+        json!({ "fields": [{ "name": "Resource ID", "value": "9001" }, { "name": "MRG-Model:Status", "value": 17 }] }),
+        json!({ "fields": [{ "name": "Resource ID", "value": "9002" }, { "name": "Integration:External ID", "value": ["x"] }] }),
+        json!({ "no_fields": true }),
+    ]);
+    let listing = client(&setup, Mode::Basic, 500)
+        .list_models()
+        .await
+        .expect("list");
+    assert_eq!(listing.items.len(), 3);
+    let reasons: Vec<String> = listing.rejected.iter().map(ToString::to_string).collect();
+    assert_eq!(reasons.len(), 5, "{reasons:#?}");
+    assert!(
+        reasons[0].starts_with(&format!("model {bad_link}: ")) && reasons[0].contains("not-an-arn"),
+        "{}",
+        reasons[0]
+    );
+    assert!(reasons[1].contains("no Resource ID"), "{}", reasons[1]);
+    assert!(
+        reasons[2].starts_with("model 9001")
+            && reasons[2].contains("MRG-Model:Status is not a string"),
+        "{}",
+        reasons[2]
+    );
+    assert!(
+        reasons[3].starts_with("model 9002")
+            && reasons[3].contains("Integration:External ID is not a string"),
+        "{}",
+        reasons[3]
+    );
+    assert!(reasons[4].contains("no \"fields\""), "{}", reasons[4]);
+}
+
+#[tokio::test]
+async fn the_query_statement_is_built_from_the_configured_names() {
+    let setup = start(options()).await;
+    let client = client(&setup, Mode::Basic, 500);
+    assert_eq!(
+        client.statement(),
+        "SELECT [Resource ID], [Name], [MRG-Model:Status], [Integration:External ID] FROM [Model] \
+         ORDER BY [Resource ID] ASC"
+    );
+    let _ = ARN;
+}
+
+/// A `Write` that appends to a shared buffer, for capturing log output.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn no_secret_appears_in_any_log_line_or_error() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let mut options = options();
+    options.faults = Faults {
+        throttle_rate: 0.2,
+        error_rate: 0.2,
+        seed: 4,
+        ..Faults::default()
+    };
+    let setup = start(options).await;
+    let ids = seed(&setup.mock, 50);
+    let mut errors = Vec::new();
+    for mode in [Mode::Basic, Mode::Iam, Mode::Zen] {
+        let client = client(&setup, mode, 10);
+        client.list_models().await.expect("list");
+        setup.mock.revoke_tokens();
+        let _ = client
+            .set_status(&ModelId::new(&ids[0]), &status("Nope"))
+            .await;
+        let _ = client
+            .set_status(&ModelId::new(&ids[0]), &status("Deployed"))
+            .await;
+        errors.push(format!(
+            "{:?}",
+            client_with(&setup, mode, 10, "wrong-secret-value")
+                .list_models()
+                .await
+        ));
+    }
+    let text = String::from_utf8(logs.0.lock().expect("lock").clone()).expect("utf-8");
+    assert!(
+        text.contains("retrying"),
+        "the capture works and saw the retries:\n{text}"
+    );
+    assert!(text.contains("renewing the IAM token"), "{text}");
+    let b64 = |s: &str| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("govsync:{s}"))
+    };
+    for secret in [
+        SECRET.to_string(),
+        b64(SECRET),
+        "wrong-secret-value".into(),
+        b64("wrong-secret-value"),
+        "mock-iam-".into(),
+    ] {
+        assert!(
+            !text.contains(&secret),
+            "a secret ({secret}) is in the logs"
+        );
+        for e in &errors {
+            assert!(
+                !e.contains(&secret),
+                "a secret ({secret}) is in an error: {e}"
+            );
+        }
+    }
+}
