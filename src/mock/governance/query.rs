@@ -74,7 +74,7 @@ fn tokens(statement: &str) -> Result<Vec<Token>, String> {
                 }
                 out.push(Token::Text(text));
             }
-            c if c.is_ascii_alphabetic() => {
+            c if c.is_ascii_alphanumeric() => {
                 let mut word = c.to_string();
                 while let Some((_, c)) = chars
                     .peek()
