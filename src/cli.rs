@@ -15,12 +15,19 @@ pub mod exit {
     pub const OK: u8 = 0;
     /// Invalid configuration or mapping, or another start-up error.
     pub const CONFIG: u8 = 1;
+    /// Some writes failed.
+    pub const FAILED: u8 = 2;
+    /// Drift or conflicts remain.
+    pub const UNRESOLVED: u8 = 3;
 }
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  success
-  1  invalid configuration or mapping table, or another start-up error";
+  0  success (reconcile: every model in sync or its change applied)
+  1  invalid configuration or mapping table, or another start-up error
+     (reconcile: also when either system cannot be read; nothing is written then)
+  2  reconcile: some writes failed or were refused
+  3  reconcile: drift or conflicts remain (or the safety valve held decommissions back)";
 
 /// govsync keeps IBM watsonx.governance model statuses and Amazon SageMaker Model
 /// Registry lifecycle stages in step, row by row of a mapping table, and
@@ -40,11 +47,11 @@ pub enum Command {
     /// (Not available yet in this version.)
     Run(ConfigArg),
     /// Run one reconcile cycle and exit: for cron, CI and people at a terminal.
-    /// (Not available yet in this version.)
+    /// Exit codes: 0 all applied or in sync, 1 config or start-up error (or a side
+    /// could not be read), 2 some writes failed, 3 drift or conflicts remain.
     Reconcile(ReconcileArgs),
     /// Show the audit journal of every action govsync took.
-    /// (Not available yet in this version.)
-    History(ConfigArg),
+    History(HistoryArgs),
     /// Check or print a mapping table.
     #[command(subcommand)]
     Mapping(MappingCommand),
@@ -72,9 +79,31 @@ pub struct ConfigArg {
 pub struct ReconcileArgs {
     #[command(flatten)]
     config: ConfigArg,
-    /// Print the plan and write nothing anywhere.
+    /// Print the plan and write nothing anywhere (not even the state store).
     #[arg(long)]
     pub dry_run: bool,
+    /// Only this governance model (its resource ID).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+/// Arguments of `govsync history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Only this governance model (its resource ID).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Only entries at or after this time (RFC 3339, e.g. 2026-11-01T00:00:00Z).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
 }
 
 /// `govsync mock …`.
@@ -238,7 +267,9 @@ pub fn run(cli: Cli, env: &[(String, String)]) -> ExitCode {
         Command::Config(ConfigCommand::Check { file }) => config_check(&file, env, &mut out),
         Command::Mock(MockCommand::Sagemaker(args)) => mock_sagemaker(args),
         Command::Mock(MockCommand::Governance(args)) => mock_governance(args, env),
-        Command::Run(_) | Command::Reconcile(_) | Command::History(_) | Command::Demo => {
+        Command::Reconcile(args) => return reconcile(args, env, &mut out),
+        Command::History(args) => history(args, env, &mut out),
+        Command::Run(_) | Command::Demo => {
             Err("this command is not available yet in this version of govsync".to_string())
         }
     };
@@ -338,6 +369,108 @@ fn serve_mock(name: &str, listen: &str, router: axum::Router, note: &str) -> Res
         handle.signal_stop();
         handle.wait().await.map_err(|e| e.to_string())
     })
+}
+
+/// The engine and store for a configuration (reads the governance secret, loads the
+/// AWS configuration).
+async fn build(
+    config: &Config,
+    env: &[(String, String)],
+) -> Result<
+    crate::engine::Engine<crate::governance::OpenPagesClient, crate::sagemaker::SageMakerRegistry>,
+    String,
+> {
+    let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let secret = config
+        .governance_secret(&lookup)
+        .map_err(|e| format!("{}: {e}", config.file.display()))?;
+    let governance = crate::governance::OpenPagesClient::new(&config.governance, secret)
+        .map_err(|e| e.to_string())?;
+    let sdk = crate::sagemaker::client::load_sdk_config(&config.sagemaker).await;
+    let registry = crate::sagemaker::SageMakerRegistry::new(&sdk, &config.sagemaker);
+    Ok(crate::engine::Engine {
+        governance,
+        registry,
+        mapping: config.mapping.clone(),
+        policy: config.sync.policy.clone(),
+        concurrency: config.sync.concurrency,
+        groups: config.sagemaker.model_package_groups.clone(),
+    })
+}
+
+fn reconcile(args: ReconcileArgs, env: &[(String, String)], out: &mut dyn Write) -> ExitCode {
+    let result = (|| -> Result<u8, String> {
+        let config = Config::load(&args.config.config, env).map_err(|e| e.to_string())?;
+        let mut store = crate::store::Store::open(&config.state_path).map_err(|e| e.to_string())?;
+        let options = crate::engine::CycleOptions {
+            dry_run: args.dry_run,
+            model: args.model.map(crate::domain::ModelId::new),
+        };
+        let report = runtime()?.block_on(async {
+            let engine = build(&config, env).await?;
+            engine
+                .cycle(Some(&mut store), &options)
+                .await
+                .map_err(|e| e.to_string())
+        })?;
+        let text = match args.output {
+            Output::Table => crate::report::table(&report),
+            Output::Json => crate::report::json(&report),
+        };
+        out.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+        Ok(report.exit_code())
+    })();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(exit::CONFIG)
+        }
+    }
+}
+
+fn history(args: HistoryArgs, env: &[(String, String)], out: &mut dyn Write) -> Result<(), String> {
+    let config = Config::load(&args.config.config, env).map_err(|e| e.to_string())?;
+    if let Some(since) = &args.since {
+        humantime::parse_rfc3339_weak(since)
+            .map_err(|e| format!("--since {since:?} is not an RFC 3339 time: {e}"))?;
+    }
+    let store = crate::store::Store::open(&config.state_path).map_err(|e| e.to_string())?;
+    let entries = store
+        .history(&crate::store::HistoryFilter {
+            model: args.model,
+            since: args.since,
+        })
+        .map_err(|e| e.to_string())?;
+    let text = match args.output {
+        Output::Json => {
+            serde_json::to_string_pretty(&entries).expect("journal entries serialise") + "\n"
+        }
+        Output::Table => {
+            let rows: Vec<[String; 8]> = entries
+                .iter()
+                .map(|e| {
+                    [
+                        e.at.clone(),
+                        e.model_id.clone(),
+                        e.model_name.clone(),
+                        e.action.clone(),
+                        e.from.clone().unwrap_or_default(),
+                        e.to.clone().unwrap_or_default(),
+                        e.outcome.clone(),
+                        e.error.clone().unwrap_or_else(|| e.reason.clone()),
+                    ]
+                })
+                .collect();
+            crate::render::columns(
+                &[
+                    "TIME", "MODEL", "NAME", "ACTION", "FROM", "TO", "OUTCOME", "WHY",
+                ],
+                &rows,
+            )
+        }
+    };
+    out.write_all(text.as_bytes()).map_err(|e| e.to_string())
 }
 
 fn load_mapping(file: Option<&Path>) -> Result<(String, MappingTable), String> {

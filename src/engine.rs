@@ -1,0 +1,464 @@
+//! One sync cycle: observe both sides in bulk → confirm suspected deletions → plan
+//! (the pure planner) → apply the writes with bounded concurrency → record the
+//! baseline and the audit journal.
+//!
+//! A failure to observe either side ends the cycle before any write. One failed
+//! write never stops the others.
+
+use std::collections::{HashMap, HashSet};
+
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::domain::{GovernanceModel, ModelId, ModelPackage, PackageArn};
+use crate::governance::Governance;
+use crate::mapping::MappingTable;
+use crate::plan::{Action, BaselineEntry, Decision, Plan, PlanInput, Policy, plan};
+use crate::remote::{RejectedRow, RemoteError, WriteOutcome};
+use crate::sagemaker::{Described, Registry};
+use crate::store::{JournalEntry, Store, StoreError, now_rfc3339};
+
+/// What a cycle is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct CycleOptions {
+    /// Plan only: no write anywhere, not even the store.
+    pub dry_run: bool,
+    /// Only this governance model.
+    pub model: Option<ModelId>,
+}
+
+/// What became of one decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", content = "detail", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Nothing to write (in sync, already decommissioned).
+    Nothing,
+    /// Written.
+    Applied,
+    /// Reported only (drift, conflict under `skip`, package not observed).
+    Reported,
+    /// Held back by the safety valve.
+    Withheld,
+    /// Would be written (dry run).
+    Planned,
+    /// The remote system refused the value.
+    Refused(String),
+    /// The object is gone.
+    NotFound(String),
+    /// The write failed.
+    Failed(String),
+}
+
+impl Outcome {
+    /// A short name (tables, metrics, the journal).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Nothing => "none",
+            Outcome::Applied => "applied",
+            Outcome::Reported => "reported",
+            Outcome::Withheld => "withheld",
+            Outcome::Planned => "planned",
+            Outcome::Refused(_) => "refused",
+            Outcome::NotFound(_) => "not-found",
+            Outcome::Failed(_) => "failed",
+        }
+    }
+
+    /// The error of a failed write.
+    pub fn error(&self) -> Option<String> {
+        match self {
+            Outcome::Refused(e) | Outcome::NotFound(e) | Outcome::Failed(e) => Some(e.clone()),
+            _ => None,
+        }
+    }
+
+    /// True when a write was attempted and did not happen.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Refused(_) | Outcome::NotFound(_) | Outcome::Failed(_)
+        )
+    }
+}
+
+/// A decision and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelResult {
+    /// What the planner decided.
+    #[serde(flatten)]
+    pub decision: Decision,
+    /// What happened (`"outcome"`, and `"detail"` for an error).
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// Everything one cycle saw and did.
+#[derive(Debug, Clone, Serialize)]
+pub struct CycleReport {
+    /// Per linked model, in governance order.
+    pub results: Vec<ModelResult>,
+    /// Governance models with no link.
+    pub unlinked_models: usize,
+    /// Packages no model links.
+    pub unlinked_packages: usize,
+    /// Rows skipped as malformed, from governance.
+    pub rejected_models: Vec<String>,
+    /// Rows skipped as malformed, from SageMaker.
+    pub rejected_packages: Vec<String>,
+    /// Linked packages confirmed deleted this cycle.
+    pub confirmed_deleted: usize,
+    /// The safety valve's message, when it tripped.
+    pub safety_valve: Option<String>,
+    /// True for a dry run.
+    pub dry_run: bool,
+}
+
+impl CycleReport {
+    /// Count of results whose action has this kind.
+    pub fn count(&self, kind: &str) -> usize {
+        self.results
+            .iter()
+            .filter(|r| r.decision.action.kind() == kind)
+            .count()
+    }
+
+    /// Writes that failed.
+    pub fn failures(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| r.outcome.is_failure())
+            .count()
+    }
+
+    /// Models left in drift or conflict (or withheld by the safety valve).
+    pub fn unresolved(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.decision.action,
+                    Action::Drift { .. } | Action::Conflict | Action::DecommissionWithheld { .. }
+                )
+            })
+            .count()
+    }
+
+    /// The exit code of `reconcile`: 2 if a write failed, else 3 if drift or
+    /// conflicts remain, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.failures() > 0 {
+            2
+        } else if self.unresolved() > 0 || self.safety_valve.is_some() {
+            3
+        } else {
+            0
+        }
+    }
+}
+
+/// Why a cycle stopped before applying anything.
+#[derive(Debug, thiserror::Error)]
+pub enum CycleError {
+    /// Governance could not be listed.
+    #[error("cannot list governance models: {0}")]
+    Governance(RemoteError),
+    /// SageMaker could not be listed.
+    #[error("cannot list SageMaker model packages: {0}")]
+    SageMaker(RemoteError),
+    /// The state store failed.
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// The engine: both remote systems, the table and the policy.
+pub struct Engine<G, R> {
+    /// Governance.
+    pub governance: G,
+    /// SageMaker.
+    pub registry: R,
+    /// The mapping table.
+    pub mapping: MappingTable,
+    /// The planner's policy.
+    pub policy: Policy,
+    /// Writes in flight at once.
+    pub concurrency: usize,
+    /// The configured model package groups (empty: all), to tell a package outside
+    /// the scope from a deleted one.
+    pub groups: Vec<String>,
+}
+
+/// The `StageDescription` govsync writes with a lifecycle.
+fn stage_description(decision: &Decision, status: &str) -> String {
+    format!(
+        "Set by govsync from watsonx.governance model {} ({}) status \"{status}\"",
+        decision.model_id, decision.model_name
+    )
+}
+
+impl<G: Governance, R: Registry> Engine<G, R> {
+    /// Runs one cycle. With a store, reads the baseline from it and records the
+    /// outcome; a dry run never writes to it.
+    pub async fn cycle(
+        &self,
+        store: Option<&mut Store>,
+        options: &CycleOptions,
+    ) -> Result<CycleReport, CycleError> {
+        // Observe, both sides at once; either failing ends the cycle with no writes.
+        let (models, packages) =
+            tokio::join!(self.governance.list_models(), self.registry.list_packages());
+        let models = models.map_err(CycleError::Governance)?;
+        let packages = packages.map_err(CycleError::SageMaker)?;
+        let mut model_rows: Vec<GovernanceModel> = models.items;
+        if let Some(only) = &options.model {
+            model_rows.retain(|m| &m.id == only);
+        }
+        let mut package_rows: Vec<ModelPackage> = packages.items;
+
+        let (gone, confirmed) = self.confirm_missing(&model_rows, &mut package_rows).await;
+        let baseline = match store.as_deref() {
+            Some(s) => s.baseline()?,
+            None => Default::default(),
+        };
+        let plan: Plan = plan(&PlanInput {
+            models: &model_rows,
+            packages: &package_rows,
+            gone: &gone,
+            baseline: &baseline,
+            mapping: &self.mapping,
+            policy: &self.policy,
+        });
+        if let Some(trip) = &plan.safety_valve {
+            tracing::error!(count = trip.count, limit = trip.limit, "{trip}");
+        }
+
+        let outcomes: Vec<Outcome> = if options.dry_run {
+            plan.decisions
+                .iter()
+                .map(|d| {
+                    if d.action.writes() {
+                        Outcome::Planned
+                    } else {
+                        passive(&d.action)
+                    }
+                })
+                .collect()
+        } else {
+            self.apply(&plan.decisions).await
+        };
+        let results: Vec<ModelResult> = plan
+            .decisions
+            .iter()
+            .cloned()
+            .zip(outcomes)
+            .map(|(decision, outcome)| ModelResult { decision, outcome })
+            .collect();
+
+        if !options.dry_run
+            && let Some(store) = store
+        {
+            record(store, &results)?;
+        }
+        Ok(CycleReport {
+            results,
+            unlinked_models: plan.unlinked_models,
+            unlinked_packages: plan.unlinked_packages,
+            rejected_models: models.rejected.iter().map(RejectedRow::to_string).collect(),
+            rejected_packages: packages
+                .rejected
+                .iter()
+                .map(RejectedRow::to_string)
+                .collect(),
+            confirmed_deleted: confirmed,
+            safety_valve: plan.safety_valve.map(|t| t.to_string()),
+            dry_run: options.dry_run,
+        })
+    }
+
+    /// Describes each linked package in scope that the listing did not show: gone
+    /// ones are returned, found ones join the packages.
+    async fn confirm_missing(
+        &self,
+        models: &[GovernanceModel],
+        packages: &mut Vec<ModelPackage>,
+    ) -> (HashSet<PackageArn>, usize) {
+        let listed: HashSet<&PackageArn> = packages.iter().map(|p| &p.arn).collect();
+        let mut missing: Vec<PackageArn> = models
+            .iter()
+            .filter_map(|m| m.link.as_ref())
+            .filter(|arn| !listed.contains(arn))
+            .filter(|arn| self.groups.is_empty() || self.groups.iter().any(|g| g == arn.group()))
+            .cloned()
+            .collect();
+        missing.sort();
+        missing.dedup();
+        let described: Vec<(PackageArn, Result<Described, RemoteError>)> =
+            futures_util::stream::iter(missing)
+                .map(|arn| async move {
+                    let d = self.registry.describe_package(&arn).await;
+                    (arn, d)
+                })
+                .buffer_unordered(self.concurrency.max(1))
+                .collect()
+                .await;
+        let mut gone = HashSet::new();
+        for (arn, result) in described {
+            match result {
+                Ok(Described::NotFound) => {
+                    gone.insert(arn);
+                }
+                Ok(Described::Found(p)) => packages.push(p),
+                Err(e) => {
+                    tracing::warn!(arn = %arn, error = %e, "could not confirm whether a linked package still exists")
+                }
+            }
+        }
+        let n = gone.len();
+        (gone, n)
+    }
+
+    /// Performs every write of the plan, at most `concurrency` at once.
+    async fn apply(&self, decisions: &[Decision]) -> Vec<Outcome> {
+        let mut outcomes: Vec<Outcome> = decisions.iter().map(|d| passive(&d.action)).collect();
+        let writes: Vec<(usize, Outcome)> = futures_util::stream::iter(
+            decisions
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| d.action.writes()),
+        )
+        .map(|(i, d)| async move { (i, self.write(d).await) })
+        .buffer_unordered(self.concurrency.max(1))
+        .collect()
+        .await;
+        for (i, outcome) in writes {
+            let d = &decisions[i];
+            tracing::info!(
+                target: "govsync::transition",
+                model = %d.model_id,
+                name = %d.model_name,
+                arn = %d.arn,
+                action = d.action.kind(),
+                from = %describe_from(d),
+                to = %describe_to(&d.action),
+                outcome = outcome.as_str(),
+                error = outcome.error().unwrap_or_default(),
+                "transition"
+            );
+            outcomes[i] = outcome;
+        }
+        outcomes
+    }
+
+    async fn write(&self, d: &Decision) -> Outcome {
+        match &d.action {
+            Action::Push { to, .. } => {
+                let status = d.governance_status.as_ref().map_or("", |s| s.as_str());
+                outcome_of(
+                    self.registry
+                        .set_lifecycle(&d.arn, to, &stage_description(d, status))
+                        .await,
+                )
+            }
+            Action::Pull { to, .. } => {
+                outcome_of(self.governance.set_status(&d.model_id, to).await)
+            }
+            Action::Decommission { to, then_push, .. } => {
+                let first = outcome_of(self.governance.set_status(&d.model_id, to).await);
+                match (first, then_push) {
+                    (Outcome::Applied, Some(lifecycle)) => outcome_of(
+                        self.registry
+                            .set_lifecycle(&d.arn, lifecycle, &stage_description(d, to.as_str()))
+                            .await,
+                    ),
+                    (first, _) => first,
+                }
+            }
+            other => passive(other),
+        }
+    }
+}
+
+fn outcome_of(w: WriteOutcome) -> Outcome {
+    match w {
+        WriteOutcome::Applied => Outcome::Applied,
+        WriteOutcome::Refused(m) => Outcome::Refused(m),
+        WriteOutcome::NotFound => Outcome::NotFound("the object does not exist".into()),
+        WriteOutcome::Failed(e) => Outcome::Failed(e.message),
+    }
+}
+
+/// The outcome of an action that writes nothing.
+fn passive(action: &Action) -> Outcome {
+    match action {
+        Action::InSync | Action::AlreadyDecommissioned => Outcome::Nothing,
+        Action::DecommissionWithheld { .. } => Outcome::Withheld,
+        _ => Outcome::Reported,
+    }
+}
+
+/// The pair as observed: `status ⇄ stage/status`.
+pub fn describe_from(d: &Decision) -> String {
+    format!(
+        "{} | {}",
+        d.governance_status
+            .as_ref()
+            .map_or("(none)", |s| s.as_str()),
+        d.lifecycle
+            .as_ref()
+            .map_or_else(|| "(none)".to_string(), ToString::to_string)
+    )
+}
+
+/// The value an action writes, if any.
+pub fn describe_to(action: &Action) -> String {
+    match action {
+        Action::Push { to, .. } => to.to_string(),
+        Action::Pull { to, .. }
+        | Action::Decommission { to, .. }
+        | Action::DecommissionWithheld { to, .. } => to.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Records a cycle: baselines of pairs now in sync, and journal entries for every
+/// write and for reports that changed since the model's last entry.
+fn record(store: &mut Store, results: &[ModelResult]) -> Result<(), StoreError> {
+    let latest = store.latest_by_model()?;
+    let mut baselines: Vec<(ModelId, BaselineEntry)> = Vec::new();
+    let mut entries = Vec::new();
+    let at = now_rfc3339();
+    for r in results {
+        let d = &r.decision;
+        let done = matches!(r.outcome, Outcome::Applied) || matches!(d.action, Action::InSync);
+        if done && let Some(b) = d.baseline_after() {
+            baselines.push((d.model_id.clone(), b));
+        }
+        let from = describe_from(d);
+        let action = match (&d.action, &r.outcome) {
+            (_, Outcome::Refused(_)) => "refused".to_string(),
+            (Action::InSync | Action::AlreadyDecommissioned, _) => continue,
+            (a, _) => a.kind().to_string(),
+        };
+        let reported = !d.action.writes();
+        if reported && latest.get(d.model_id.as_str()) == Some(&(action.clone(), from.clone())) {
+            continue;
+        }
+        let to = describe_to(&d.action);
+        entries.push(JournalEntry {
+            at: at.clone(),
+            model_id: d.model_id.to_string(),
+            model_name: d.model_name.clone(),
+            package_arn: d.arn.to_string(),
+            action,
+            from: Some(from),
+            to: (!to.is_empty()).then_some(to),
+            reason: d.reason.clone(),
+            outcome: r.outcome.as_str().to_string(),
+            error: r.outcome.error(),
+        });
+    }
+    store.record(&baselines, &entries)
+}
+
+/// Per model: its latest journal entry's action and "from", to tell a new report
+/// from one already journaled.
+pub type Latest = HashMap<String, (String, String)>;

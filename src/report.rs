@@ -1,0 +1,103 @@
+//! How a cycle's report is shown: a table for people, stable JSON for programs.
+
+use serde_json::json;
+
+use crate::engine::{CycleReport, describe_to};
+
+/// The report as aligned columns, with a summary line.
+pub fn table(report: &CycleReport) -> String {
+    let rows: Vec<[String; 7]> = report
+        .results
+        .iter()
+        .map(|r| {
+            let d = &r.decision;
+            [
+                d.model_id.to_string(),
+                d.model_name.clone(),
+                d.governance_status
+                    .as_ref()
+                    .map_or("(none)".into(), ToString::to_string),
+                d.lifecycle
+                    .as_ref()
+                    .map_or("(none)".into(), ToString::to_string),
+                match describe_to(&d.action) {
+                    to if to.is_empty() => d.action.kind().to_string(),
+                    to => format!("{} → {to}", d.action.kind()),
+                },
+                r.outcome.as_str().to_string(),
+                d.reason.clone(),
+            ]
+        })
+        .collect();
+    let mut out = crate::render::columns(
+        &[
+            "MODEL",
+            "NAME",
+            "GOVERNANCE",
+            "SAGEMAKER",
+            "ACTION",
+            "OUTCOME",
+            "WHY",
+        ],
+        &rows,
+    );
+    for r in report.results.iter().filter(|r| r.outcome.is_failure()) {
+        out.push_str(&format!(
+            "error: model {}: {}\n",
+            r.decision.model_id,
+            r.outcome.error().unwrap_or_default()
+        ));
+    }
+    for rejected in report
+        .rejected_models
+        .iter()
+        .chain(&report.rejected_packages)
+    {
+        out.push_str(&format!("skipped malformed row: {rejected}\n"));
+    }
+    if let Some(valve) = &report.safety_valve {
+        out.push_str(&format!("error: {valve}\n"));
+    }
+    out.push_str(&format!(
+        "{}{} linked: {} in sync, {} pushed, {} pulled, {} decommissioned, {} drift, {} conflict, {} failed; {} unlinked models, {} unlinked packages\n",
+        if report.dry_run { "dry run (nothing written): " } else { "" },
+        report.results.len(),
+        report.count("in-sync"),
+        report.count("push"),
+        report.count("pull"),
+        report.count("decommission"),
+        report.count("drift"),
+        report.count("conflict"),
+        report.failures(),
+        report.unlinked_models,
+        report.unlinked_packages,
+    ));
+    out
+}
+
+/// The report as JSON: `{"dry_run", "exit_code", "summary": {…}, "models": [{model_id,
+/// model_name, arn, governance_status, lifecycle, action: {kind, …}, reason, outcome, detail}],
+/// "rejected_rows": […], "safety_valve"}`.
+pub fn json(report: &CycleReport) -> String {
+    let value = json!({
+        "dry_run": report.dry_run,
+        "exit_code": report.exit_code(),
+        "summary": {
+            "linked": report.results.len(),
+            "in_sync": report.count("in-sync"),
+            "push": report.count("push"),
+            "pull": report.count("pull"),
+            "decommission": report.count("decommission"),
+            "drift": report.count("drift"),
+            "conflict": report.count("conflict"),
+            "failed": report.failures(),
+            "unlinked_models": report.unlinked_models,
+            "unlinked_packages": report.unlinked_packages,
+            "confirmed_deleted": report.confirmed_deleted,
+        },
+        "models": report.results,
+        "rejected_rows": report.rejected_models.iter().chain(&report.rejected_packages).collect::<Vec<_>>(),
+        "safety_valve": report.safety_valve,
+    });
+    serde_json::to_string_pretty(&value).expect("reports serialise") + "\n"
+}

@@ -1,0 +1,466 @@
+//! The state store (embedded SQLite): the baseline — per linked model, the last
+//! pair seen in sync — and the append-only audit journal of every action.
+//!
+//! The schema is versioned with `PRAGMA user_version`; each migration runs in a
+//! transaction, and a file written by a newer govsync is refused.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::domain::{GovernanceStatus, Lifecycle, ModelId, PackageArn};
+use crate::plan::{Baseline, BaselineEntry};
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const MIGRATIONS: [&str; 1] = ["
+    CREATE TABLE baseline (
+        model_id          TEXT PRIMARY KEY,
+        package_arn       TEXT NOT NULL,
+        governance_status TEXT NOT NULL,
+        stage             TEXT NOT NULL,
+        stage_status      TEXT NOT NULL,
+        updated_at        TEXT NOT NULL
+    );
+    CREATE TABLE journal (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          TEXT NOT NULL,
+        model_id    TEXT NOT NULL,
+        model_name  TEXT NOT NULL,
+        package_arn TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        from_value  TEXT,
+        to_value    TEXT,
+        reason      TEXT NOT NULL,
+        outcome     TEXT NOT NULL,
+        error       TEXT
+    );
+    CREATE INDEX journal_model ON journal (model_id, seq);
+    CREATE INDEX journal_at ON journal (at);
+"];
+
+/// Why the store cannot be used. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file was written by a newer govsync.
+    #[error(
+        "state store {path}: schema version {found} was written by a newer govsync (this one knows up to {SCHEMA_VERSION}); upgrade govsync or point state.path at another file"
+    )]
+    TooNew {
+        /// The file.
+        path: String,
+        /// Its version.
+        found: i64,
+    },
+    /// Another process holds the file.
+    #[error(
+        "state store {path} is locked by another process (is another govsync running on it?): {reason}"
+    )]
+    Locked {
+        /// The file.
+        path: String,
+        /// SQLite's words.
+        reason: String,
+    },
+    /// Anything else SQLite said (corrupt file, no permission, disk full).
+    #[error("state store {path}: {reason}")]
+    Sqlite {
+        /// The file.
+        path: String,
+        /// SQLite's words.
+        reason: String,
+    },
+}
+
+/// One journal entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JournalEntry {
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// The governance model.
+    pub model_id: String,
+    /// Its name.
+    pub model_name: String,
+    /// The linked package.
+    pub package_arn: String,
+    /// push, pull, decommission, conflict, drift, refused, …
+    pub action: String,
+    /// The value before.
+    pub from: Option<String>,
+    /// The value written (or that would have been).
+    pub to: Option<String>,
+    /// Why.
+    pub reason: String,
+    /// applied, refused, failed, reported, withheld.
+    pub outcome: String,
+    /// The error, when it failed.
+    pub error: Option<String>,
+}
+
+/// A filter for [`Store::history`].
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    /// Only this model.
+    pub model: Option<String>,
+    /// Only entries at or after this RFC 3339 time.
+    pub since: Option<String>,
+}
+
+/// The state store.
+pub struct Store {
+    conn: Connection,
+    path: String,
+}
+
+impl Store {
+    /// Opens (creating and migrating) the store at `path`, or an in-memory one for `:memory:`.
+    pub fn open(path: &str) -> Result<Store, StoreError> {
+        let conn = if path == ":memory:" {
+            Connection::open_in_memory()
+        } else {
+            Connection::open_with_flags(
+                Path::new(path),
+                OpenFlags::SQLITE_OPEN_READ_WRITE
+                    | OpenFlags::SQLITE_OPEN_CREATE
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        }
+        .map_err(|e| sqlite_error(path, &e))?;
+        let mut store = Store {
+            conn,
+            path: path.to_string(),
+        };
+        store
+            .conn
+            .busy_timeout(Duration::from_secs(2))
+            .map_err(|e| sqlite_error(path, &e))?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn fail(&self, e: &rusqlite::Error) -> StoreError {
+        sqlite_error(&self.path, e)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        // Reading the version is the first real read: a file that is not a database fails here.
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.fail(&e))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: version,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let path = self.path.clone();
+            let tx = self
+                .conn
+                .transaction()
+                .map_err(|e| sqlite_error(&path, &e))?;
+            tx.execute_batch(sql).map_err(|e| sqlite_error(&path, &e))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(|e| sqlite_error(&path, &e))?;
+            tx.commit().map_err(|e| sqlite_error(&path, &e))?;
+        }
+        Ok(())
+    }
+
+    /// The whole baseline.
+    pub fn baseline(&self) -> Result<Baseline, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT model_id, package_arn, governance_status, stage, stage_status FROM baseline")
+            .map_err(|e| self.fail(&e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })
+            .map_err(|e| self.fail(&e))?;
+        let mut baseline = Baseline::new();
+        for row in rows {
+            let (model, arn, status, stage, stage_status) = row.map_err(|e| self.fail(&e))?;
+            // A row whose ARN no longer parses (edited by hand) is dropped: without a
+            // baseline the planner falls back to the conflict policy, which is safe.
+            if let Ok(arn) = PackageArn::parse(&arn) {
+                baseline.insert(
+                    ModelId::new(model),
+                    BaselineEntry {
+                        arn,
+                        governance_status: GovernanceStatus::new(status),
+                        lifecycle: Lifecycle::new(stage, stage_status),
+                    },
+                );
+            }
+        }
+        Ok(baseline)
+    }
+
+    /// Records a cycle's outcome in one transaction: baselines to set and journal entries.
+    pub fn record(
+        &mut self,
+        baselines: &[(ModelId, BaselineEntry)],
+        entries: &[JournalEntry],
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let now = now_rfc3339();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| sqlite_error(&path, &e))?;
+        {
+            let mut upsert = tx
+                .prepare_cached(
+                    "INSERT INTO baseline (model_id, package_arn, governance_status, stage, stage_status, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (model_id) DO UPDATE SET package_arn = ?2, governance_status = ?3,
+                         stage = ?4, stage_status = ?5, updated_at = ?6
+                     WHERE package_arn IS NOT ?2 OR governance_status IS NOT ?3 OR stage IS NOT ?4 OR stage_status IS NOT ?5",
+                )
+                .map_err(|e| sqlite_error(&path, &e))?;
+            for (model, entry) in baselines {
+                upsert
+                    .execute(params![
+                        model.as_str(),
+                        entry.arn.as_str(),
+                        entry.governance_status.as_str(),
+                        entry.lifecycle.stage,
+                        entry.lifecycle.stage_status,
+                        now
+                    ])
+                    .map_err(|e| sqlite_error(&path, &e))?;
+            }
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO journal (at, model_id, model_name, package_arn, action, from_value, to_value, reason, outcome, error)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(|e| sqlite_error(&path, &e))?;
+            for e in entries {
+                insert
+                    .execute(params![
+                        e.at,
+                        e.model_id,
+                        e.model_name,
+                        e.package_arn,
+                        e.action,
+                        e.from,
+                        e.to,
+                        e.reason,
+                        e.outcome,
+                        e.error
+                    ])
+                    .map_err(|err| sqlite_error(&path, &err))?;
+            }
+        }
+        tx.commit().map_err(|e| sqlite_error(&path, &e))
+    }
+
+    /// Journal entries, oldest first.
+    pub fn history(&self, filter: &HistoryFilter) -> Result<Vec<JournalEntry>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT at, model_id, model_name, package_arn, action, from_value, to_value, reason, outcome, error
+                 FROM journal WHERE (?1 IS NULL OR model_id = ?1) AND (?2 IS NULL OR at >= ?2) ORDER BY seq",
+            )
+            .map_err(|e| self.fail(&e))?;
+        let rows = stmt
+            .query_map(params![filter.model, filter.since], |r| {
+                Ok(JournalEntry {
+                    at: r.get(0)?,
+                    model_id: r.get(1)?,
+                    model_name: r.get(2)?,
+                    package_arn: r.get(3)?,
+                    action: r.get(4)?,
+                    from: r.get(5)?,
+                    to: r.get(6)?,
+                    reason: r.get(7)?,
+                    outcome: r.get(8)?,
+                    error: r.get(9)?,
+                })
+            })
+            .map_err(|e| self.fail(&e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
+    }
+
+    /// Per model, the action and "from" of its latest journal entry.
+    pub fn latest_by_model(&self) -> Result<crate::engine::Latest, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT j.model_id, j.action, COALESCE(j.from_value, '') FROM journal j
+                 JOIN (SELECT model_id, MAX(seq) AS seq FROM journal GROUP BY model_id) m ON j.seq = m.seq",
+            )
+            .map_err(|e| self.fail(&e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    (r.get::<_, String>(1)?, r.get::<_, String>(2)?),
+                ))
+            })
+            .map_err(|e| self.fail(&e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
+    }
+
+    /// The number of journal entries (tests and `history`'s summary).
+    pub fn journal_len(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM journal", [], |r| r.get(0))
+            .optional()
+            .map(|n| n.unwrap_or(0))
+            .map_err(|e| self.fail(&e))
+    }
+}
+
+fn sqlite_error(path: &str, e: &rusqlite::Error) -> StoreError {
+    let reason = e.to_string();
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Locked {
+                path: path.to_string(),
+                reason,
+            }
+        }
+        Some(rusqlite::ErrorCode::NotADatabase) => StoreError::Sqlite {
+            path: path.to_string(),
+            reason: format!("{reason} (the file is not a govsync state store, or it is corrupt)"),
+        },
+        _ => StoreError::Sqlite {
+            path: path.to_string(),
+            reason,
+        },
+    }
+}
+
+/// Now, as RFC 3339 UTC with seconds.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(model: &str, action: &str) -> JournalEntry {
+        JournalEntry {
+            at: now_rfc3339(),
+            model_id: model.into(),
+            model_name: format!("model {model}"),
+            package_arn: "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1".into(),
+            action: action.into(),
+            from: Some("a".into()),
+            to: Some("b".into()),
+            reason: "because".into(),
+            outcome: "applied".into(),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn baseline_and_journal_round_trip_through_a_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        let path = path.to_str().expect("utf-8");
+        let arn = PackageArn::parse("arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1")
+            .expect("arn");
+        {
+            let mut store = Store::open(path).expect("open");
+            let base = BaselineEntry {
+                arn: arn.clone(),
+                governance_status: GovernanceStatus::new("Deployed"),
+                lifecycle: Lifecycle::new("Deployment", "Complete"),
+            };
+            store
+                .record(
+                    &[(ModelId::new("7"), base)],
+                    &[entry("7", "pull"), entry("8", "drift")],
+                )
+                .expect("record");
+        }
+        let store = Store::open(path).expect("reopen");
+        let baseline = store.baseline().expect("baseline");
+        assert_eq!(
+            baseline[&ModelId::new("7")].lifecycle,
+            Lifecycle::new("Deployment", "Complete")
+        );
+        assert_eq!(store.journal_len().expect("len"), 2);
+        let only_8 = store
+            .history(&HistoryFilter {
+                model: Some("8".into()),
+                since: None,
+            })
+            .expect("history");
+        assert_eq!(only_8.len(), 1);
+        assert_eq!(only_8[0].action, "drift");
+        let future = store
+            .history(&HistoryFilter {
+                model: None,
+                since: Some("2999-01-01T00:00:00Z".into()),
+            })
+            .expect("history");
+        assert!(future.is_empty());
+    }
+
+    #[test]
+    fn a_store_from_a_newer_govsync_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        let conn = Connection::open(&path).expect("create");
+        conn.pragma_update(None, "user_version", 99)
+            .expect("pragma");
+        drop(conn);
+        let error = Store::open(path.to_str().expect("utf-8"))
+            .err()
+            .expect("refused");
+        let message = error.to_string();
+        assert!(
+            message.contains("schema version 99") && message.contains("newer govsync"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_corrupt_file_is_a_clear_error_not_a_panic() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        std::fs::write(
+            &path,
+            "this is not a database, just some text that is long enough".repeat(100),
+        )
+        .expect("write");
+        let error = Store::open(path.to_str().expect("utf-8"))
+            .err()
+            .expect("refused");
+        let message = error.to_string();
+        assert!(
+            message.contains("state.db") && message.contains("not a govsync state store"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_locked_file_is_reported_as_locked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        let path = path.to_str().expect("utf-8");
+        drop(Store::open(path).expect("create"));
+        let holder = Connection::open(path).expect("open");
+        holder.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+        let error = Store::open(path).err().expect("locked");
+        assert!(matches!(error, StoreError::Locked { .. }), "{error}");
+        assert!(error.to_string().contains("another govsync"), "{error}");
+    }
+}

@@ -1,0 +1,451 @@
+//! The engine end to end over HTTP against both mock servers: every mapping row in
+//! its direction, decommissioning, conflicts, idempotence, crash recovery, the API
+//! budget and dry runs.
+
+use std::time::Duration;
+
+use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use govsync::config::{AuthConfig, GovernanceConfig, RetryMode, SageMakerConfig, SecretSource};
+use govsync::domain::ModelId;
+use govsync::engine::{CycleOptions, Engine};
+use govsync::governance::OpenPagesClient;
+use govsync::mapping::MappingTable;
+use govsync::mock::MockHandle;
+use govsync::mock::governance::{API_BASE, MockGovernance};
+use govsync::mock::sagemaker::MockSageMaker;
+use govsync::plan::Policy;
+use govsync::sagemaker::SageMakerRegistry;
+use govsync::store::{HistoryFilter, Store};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+struct World {
+    sm: MockSageMaker,
+    gov: MockGovernance,
+    _handles: (MockHandle, MockHandle),
+    engine: Engine<OpenPagesClient, SageMakerRegistry>,
+    store: Store,
+}
+
+async fn world(policy: Policy) -> World {
+    let sm = MockSageMaker::new(Default::default()).expect("sm");
+    let gov = MockGovernance::new(govsync::mock::governance::Options::new(
+        "govsync",
+        SecretString::from("pw"),
+    ))
+    .expect("gov");
+    let sm_handle = sm
+        .spawn(
+            tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind"),
+        )
+        .expect("serve");
+    let gov_handle = gov
+        .spawn(
+            tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind"),
+        )
+        .expect("serve");
+    let governance = OpenPagesClient::new(
+        &GovernanceConfig {
+            base_url: format!("{}{API_BASE}", gov_handle.url()),
+            model_type: "Model".into(),
+            status_field: "MRG-Model:Status".into(),
+            link_field: "Integration:External ID".into(),
+            page_size: 500,
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(10),
+            ca_bundle: None,
+            auth: AuthConfig::Basic {
+                username: "govsync".into(),
+                password: SecretSource::Env("UNUSED".into()),
+            },
+        },
+        SecretString::from("pw"),
+    )
+    .expect("client");
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "AKID", "secret", None, None, "test",
+        )))
+        .build();
+    let registry = SageMakerRegistry::new(
+        &sdk,
+        &SageMakerConfig {
+            region: Some("us-east-1".into()),
+            endpoint_url: Some(sm_handle.url()),
+            model_package_groups: vec![],
+            retry_mode: RetryMode::Standard,
+            max_attempts: 3,
+            operation_timeout: Duration::from_secs(30),
+            attempt_timeout: Duration::from_secs(5),
+        },
+    );
+    sm.call(
+        "CreateModelPackageGroup",
+        json!({ "ModelPackageGroupName": "fraud" }),
+    )
+    .expect("group");
+    sm.call(
+        "CreateModelPackageGroup",
+        json!({ "ModelPackageGroupName": "churn" }),
+    )
+    .expect("group");
+    World {
+        sm,
+        gov,
+        _handles: (sm_handle, gov_handle),
+        engine: Engine {
+            governance,
+            registry,
+            mapping: MappingTable::built_in(),
+            policy,
+            concurrency: 8,
+            groups: vec![],
+        },
+        store: Store::open(":memory:").expect("store"),
+    }
+}
+
+impl World {
+    /// A package (with an optional lifecycle) and a governance model linked to it.
+    fn pair(
+        &self,
+        name: &str,
+        status: Option<&str>,
+        lifecycle: Option<(&str, &str)>,
+    ) -> (String, String) {
+        let mut input = json!({ "ModelPackageGroupName": if name.len().is_multiple_of(2) { "fraud" } else { "churn" } });
+        if let Some((stage, stage_status)) = lifecycle {
+            input["ModelLifeCycle"] = json!({ "Stage": stage, "StageStatus": stage_status });
+        }
+        let arn = self.sm.call("CreateModelPackage", input).expect("package")["ModelPackageArn"]
+            .as_str()
+            .expect("arn")
+            .to_string();
+        let id = self
+            .gov
+            .create_model(name, status, Some(&arn))
+            .expect("model");
+        (id, arn)
+    }
+
+    fn lifecycle(&self, arn: &str) -> Option<(String, String)> {
+        let d = self
+            .sm
+            .call("DescribeModelPackage", json!({ "ModelPackageName": arn }))
+            .expect("describe");
+        let l = d.get("ModelLifeCycle")?;
+        Some((
+            l["Stage"].as_str()?.to_string(),
+            l["StageStatus"].as_str()?.to_string(),
+        ))
+    }
+
+    fn writes(&self) -> (u64, u64) {
+        (
+            self.sm.counters().get("UpdateModelPackage"),
+            self.gov.counters().get("contents.put"),
+        )
+    }
+
+    async fn cycle(&mut self) -> govsync::engine::CycleReport {
+        self.engine
+            .cycle(Some(&mut self.store), &CycleOptions::default())
+            .await
+            .expect("cycle")
+    }
+}
+
+fn owned(l: (&str, &str)) -> Option<(String, String)> {
+    Some((l.0.to_string(), l.1.to_string()))
+}
+
+#[tokio::test]
+async fn every_row_propagates_in_its_direction_and_never_the_other() {
+    let mut w = world(Policy::default()).await;
+    let table = MappingTable::built_in();
+    let mut checks = Vec::new();
+    for (i, row) in table.rows().iter().enumerate() {
+        let (g, lc) = (
+            row.governance_status.as_str(),
+            (
+                row.lifecycle.stage.as_str(),
+                row.lifecycle.stage_status.as_str(),
+            ),
+        );
+        // Governance holds the row's status, SageMaker no lifecycle: only a push can apply.
+        let push = w.pair(&format!("push-{i}"), Some(g), None);
+        // SageMaker holds the row's lifecycle, governance no status: only a pull can apply.
+        let pull = w.pair(&format!("pull-{i}"), None, Some(lc));
+        checks.push((row.clone(), push, pull));
+    }
+    let report = w.cycle().await;
+    assert_eq!(report.failures(), 0);
+    for (row, (_, push_arn), (pull_id, _)) in &checks {
+        let lc = (
+            row.lifecycle.stage.as_str(),
+            row.lifecycle.stage_status.as_str(),
+        );
+        if row.direction.allows_push() {
+            assert_eq!(
+                w.lifecycle(push_arn),
+                owned(lc),
+                "row {} pushes",
+                row.governance_status
+            );
+        } else {
+            assert_eq!(
+                w.lifecycle(push_arn),
+                None,
+                "row {} must not push",
+                row.governance_status
+            );
+        }
+        let archived = row.lifecycle.stage == "Archived";
+        if row.direction.allows_pull() {
+            assert_eq!(
+                w.gov.status_of(pull_id).as_deref(),
+                Some(row.governance_status.as_str()),
+                "row pulls"
+            );
+        } else if !archived {
+            assert_eq!(
+                w.gov.status_of(pull_id),
+                None,
+                "row {} must not pull",
+                row.governance_status
+            );
+        } else {
+            // The archive stage decommissions whatever the direction (DESIGN rule 2).
+            assert_eq!(w.gov.status_of(pull_id).as_deref(), Some("Decommissioned"));
+        }
+    }
+    let bidirectional = table
+        .rows()
+        .iter()
+        .filter(|r| r.direction.allows_push() && r.direction.allows_pull())
+        .count();
+    assert_eq!(bidirectional, 2);
+}
+
+#[tokio::test]
+async fn a_second_cycle_writes_nothing_and_a_crash_before_recording_converges() {
+    let mut w = world(Policy::default()).await;
+    for i in 0..10 {
+        w.pair(
+            &format!("m{i}"),
+            Some("Development Complete"),
+            Some(("Development", "InProgress")),
+        );
+    }
+    let deployed = w.pair("deployed", None, Some(("Deployment", "Complete")));
+    // The "crash": the first cycle applies its writes but records nothing.
+    let first = w
+        .engine
+        .cycle(None, &CycleOptions::default())
+        .await
+        .expect("cycle");
+    assert_eq!(first.count("push"), 10);
+    assert_eq!(first.count("pull"), 1);
+    assert_eq!(w.gov.status_of(&deployed.0).as_deref(), Some("Deployed"));
+    let after_first = w.writes();
+    assert_eq!(after_first, (10, 1));
+    // Restart with the store: nothing is written twice.
+    let second = w.cycle().await;
+    assert_eq!(second.count("in-sync"), 11);
+    assert_eq!(w.writes(), after_first, "no duplicate write");
+    let third = w.cycle().await;
+    assert_eq!(third.exit_code(), 0);
+    assert_eq!(w.writes(), after_first);
+    assert_eq!(w.store.baseline().expect("baseline").len(), 11);
+}
+
+#[tokio::test]
+async fn deleted_deleting_and_archived_packages_decommission_their_models() {
+    let mut w = world(Policy::default()).await;
+    let deleted = w.pair(
+        "deleted",
+        Some("Deployed"),
+        Some(("Deployment", "Complete")),
+    );
+    let deleting = w.pair(
+        "deleting",
+        Some("Deployed"),
+        Some(("Deployment", "Complete")),
+    );
+    let archived = w.pair(
+        "archived",
+        Some("Deployed"),
+        Some(("Deployment", "Complete")),
+    );
+    let fine = w.pair("fine", Some("Deployed"), Some(("Deployment", "Complete")));
+    w.cycle().await;
+    w.sm.call(
+        "DeleteModelPackage",
+        json!({ "ModelPackageName": deleted.1 }),
+    )
+    .expect("delete");
+    w.sm.set_package_status(&deleting.1, "Deleting")
+        .expect("deleting");
+    w.sm.call(
+        "UpdateModelPackage",
+        json!({ "ModelPackageArn": archived.1, "ModelLifeCycle": { "Stage": "Archived", "StageStatus": "Complete" } }),
+    )
+    .expect("archive");
+    let report = w.cycle().await;
+    assert_eq!(report.count("decommission"), 3);
+    assert_eq!(report.confirmed_deleted, 1);
+    assert_eq!(
+        w.sm.counters().get("DescribeModelPackage"),
+        1,
+        "one describe per missing package"
+    );
+    for id in [&deleted.0, &deleting.0, &archived.0] {
+        assert_eq!(w.gov.status_of(id).as_deref(), Some("Decommissioned"));
+    }
+    assert_eq!(w.gov.status_of(&fine.0).as_deref(), Some("Deployed"));
+    let journal = w
+        .store
+        .history(&HistoryFilter {
+            model: Some(deleted.0.clone()),
+            since: None,
+        })
+        .expect("history");
+    assert_eq!(
+        journal.last().map(|e| e.action.as_str()),
+        Some("decommission")
+    );
+}
+
+#[tokio::test]
+async fn the_safety_valve_decommissions_nothing_when_too_many_vanish() {
+    let mut w = world(Policy {
+        max_decommissions_per_cycle: 2,
+        ..Policy::default()
+    })
+    .await;
+    let pairs: Vec<_> = (0..3)
+        .map(|i| {
+            w.pair(
+                &format!("m{i}"),
+                Some("Deployed"),
+                Some(("Deployment", "Complete")),
+            )
+        })
+        .collect();
+    w.cycle().await;
+    for (_, arn) in &pairs {
+        w.sm.call("DeleteModelPackage", json!({ "ModelPackageName": arn }))
+            .expect("delete");
+    }
+    let report = w.cycle().await;
+    assert!(
+        report
+            .safety_valve
+            .as_deref()
+            .is_some_and(|m| m.contains("3 models") && m.contains("limit of 2"))
+    );
+    assert_eq!(report.exit_code(), 3);
+    assert_eq!(w.writes(), (0, 0));
+    for (id, _) in &pairs {
+        assert_eq!(w.gov.status_of(id).as_deref(), Some("Deployed"));
+    }
+}
+
+#[tokio::test]
+async fn when_both_sides_changed_the_conflict_policy_decides_and_it_is_reported() {
+    let mut w = world(Policy::default()).await;
+    let (id, arn) = w.pair(
+        "both",
+        Some("Under Development"),
+        Some(("Development", "InProgress")),
+    );
+    assert_eq!(w.cycle().await.count("in-sync"), 1);
+    w.gov
+        .set_status(&id, "Development Complete")
+        .expect("console");
+    w.sm.call(
+        "UpdateModelPackage",
+        json!({ "ModelPackageArn": arn, "ModelLifeCycle": { "Stage": "Deployment", "StageStatus": "Complete" } }),
+    )
+    .expect("update");
+    let report = w.cycle().await;
+    let value = serde_json::to_value(&report.results[0]).expect("json");
+    assert_eq!(value["action"]["kind"], "push");
+    assert_eq!(value["action"]["conflict"], true, "{value}");
+    assert_eq!(
+        w.lifecycle(&arn),
+        owned(("Development", "Complete")),
+        "governance wins by default"
+    );
+    assert_eq!(
+        w.gov.status_of(&id).as_deref(),
+        Some("Development Complete")
+    );
+}
+
+#[tokio::test]
+async fn a_cycle_over_1000_linked_models_in_sync_stays_within_the_api_budget() {
+    let mut w = world(Policy::default()).await;
+    for i in 0..1000 {
+        w.pair(
+            &format!("m{i}"),
+            Some("Deployed"),
+            Some(("Deployment", "Complete")),
+        );
+    }
+    w.cycle().await;
+    w.sm.counters().reset();
+    w.gov.counters().reset();
+    let report = w.cycle().await;
+    assert_eq!(report.count("in-sync"), 1000);
+    assert_eq!(w.sm.counters().get("ListModelPackages"), 10);
+    assert_eq!(w.sm.counters().get("DescribeModelPackage"), 0);
+    assert_eq!(w.gov.counters().get("query"), 2);
+    assert_eq!(w.writes(), (0, 0));
+}
+
+#[tokio::test]
+async fn a_dry_run_writes_nothing_anywhere() {
+    let mut w = world(Policy::default()).await;
+    let (id, arn) = w.pair(
+        "m",
+        Some("Development Complete"),
+        Some(("Development", "InProgress")),
+    );
+    let report = w
+        .engine
+        .cycle(
+            Some(&mut w.store),
+            &CycleOptions {
+                dry_run: true,
+                model: None,
+            },
+        )
+        .await
+        .expect("cycle");
+    let value: Value = serde_json::to_value(&report.results[0]).expect("json");
+    assert_eq!(value["outcome"], "planned");
+    assert_eq!(w.writes(), (0, 0));
+    assert_eq!(w.store.journal_len().expect("len"), 0);
+    assert!(w.store.baseline().expect("baseline").is_empty());
+    assert_eq!(w.lifecycle(&arn), owned(("Development", "InProgress")));
+    let only = w
+        .engine
+        .cycle(
+            Some(&mut w.store),
+            &CycleOptions {
+                dry_run: false,
+                model: Some(ModelId::new("nope")),
+            },
+        )
+        .await
+        .expect("cycle");
+    assert!(only.results.is_empty());
+    let _ = id;
+}
