@@ -322,7 +322,7 @@ fn mock_sagemaker(args: MockSageMakerArgs) -> Result<(), String> {
         events_file: args.events_file,
     })
     .map_err(|e| e.to_string())?;
-    serve_mock("mock SageMaker", &args.listen, mock.router(), "")
+    serve_mock(&mock, &args.listen, "")
 }
 
 fn mock_governance(args: MockGovernanceArgs, env: &[(String, String)]) -> Result<(), String> {
@@ -346,21 +346,20 @@ fn mock_governance(args: MockGovernanceArgs, env: &[(String, String)]) -> Result
     options.state_file = args.state_file;
     let mock = MockGovernance::new(options).map_err(|e| e.to_string())?;
     serve_mock(
-        "mock governance",
+        &mock,
         &args.listen,
-        mock.router(),
         &format!("; API at {API_BASE}, IAM tokens at {TOKEN_PATH}"),
     )
 }
 
 /// Serves a mock's router until Ctrl-C or SIGTERM.
-fn serve_mock(name: &str, listen: &str, router: axum::Router, note: &str) -> Result<(), String> {
+fn serve_mock<M: crate::mock::Admin>(mock: &M, listen: &str, note: &str) -> Result<(), String> {
+    let name = M::NAME;
     runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-        let mut handle =
-            crate::mock::MockHandle::spawn(listener, router).map_err(|e| e.to_string())?;
+        let mut handle = mock.spawn(listener).map_err(|e| e.to_string())?;
         eprintln!(
             "{name} listening on {url}{note} (admin under {url}/_mock/); Ctrl-C to stop",
             url = handle.url()

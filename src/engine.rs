@@ -5,7 +5,7 @@
 //! A failure to observe either side ends the cycle before any write. One failed
 //! write never stops the others.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -214,7 +214,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         }
         let mut package_rows: Vec<ModelPackage> = packages.items;
 
-        let (gone, confirmed) = self.confirm_missing(&model_rows, &mut package_rows).await;
+        let gone = self.confirm_missing(&model_rows, &mut package_rows).await;
         let baseline = match store.as_deref() {
             Some(s) => s.baseline()?,
             None => Default::default(),
@@ -268,7 +268,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 .iter()
                 .map(RejectedRow::to_string)
                 .collect(),
-            confirmed_deleted: confirmed,
+            confirmed_deleted: gone.len(),
             safety_valve: plan.safety_valve.map(|t| t.to_string()),
             dry_run: options.dry_run,
         })
@@ -280,7 +280,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         &self,
         models: &[GovernanceModel],
         packages: &mut Vec<ModelPackage>,
-    ) -> (HashSet<PackageArn>, usize) {
+    ) -> HashSet<PackageArn> {
         let listed: HashSet<&PackageArn> = packages.iter().map(|p| &p.arn).collect();
         let mut missing: Vec<PackageArn> = models
             .iter()
@@ -312,8 +312,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 }
             }
         }
-        let n = gone.len();
-        (gone, n)
+        gone
     }
 
     /// Performs every write of the plan, at most `concurrency` at once.
@@ -458,7 +457,3 @@ fn record(store: &mut Store, results: &[ModelResult]) -> Result<(), StoreError> 
     }
     store.record(&baselines, &entries)
 }
-
-/// Per model: its latest journal entry's action and "from", to tell a new report
-/// from one already journaled.
-pub type Latest = HashMap<String, (String, String)>;

@@ -42,6 +42,10 @@ const MIGRATIONS: [&str; 1] = ["
     CREATE INDEX journal_at ON journal (at);
 "];
 
+/// Per model: its latest journal entry's action and "from", to tell a new report
+/// from one already journaled.
+pub type Latest = std::collections::HashMap<String, (String, String)>;
+
 /// Why the store cannot be used. Each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -296,7 +300,7 @@ impl Store {
     }
 
     /// Per model, the action and "from" of its latest journal entry.
-    pub fn latest_by_model(&self) -> Result<crate::engine::Latest, StoreError> {
+    pub fn latest_by_model(&self) -> Result<Latest, StoreError> {
         let mut stmt = self
             .conn
             .prepare(

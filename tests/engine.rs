@@ -2,14 +2,14 @@
 //! its direction, decommissioning, conflicts, idempotence, crash recovery, the API
 //! budget and dry runs.
 
-use std::time::Duration;
+mod support;
 
-use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
-use govsync::config::{AuthConfig, GovernanceConfig, RetryMode, SageMakerConfig, SecretSource};
+use govsync::config::{AuthConfig, SecretSource};
 use govsync::domain::ModelId;
 use govsync::engine::{CycleOptions, Engine};
 use govsync::governance::OpenPagesClient;
 use govsync::mapping::MappingTable;
+use govsync::mock::Admin;
 use govsync::mock::MockHandle;
 use govsync::mock::governance::{API_BASE, MockGovernance};
 use govsync::mock::sagemaker::MockSageMaker;
@@ -49,42 +49,18 @@ async fn world(policy: Policy) -> World {
         )
         .expect("serve");
     let governance = OpenPagesClient::new(
-        &GovernanceConfig {
-            base_url: format!("{}{API_BASE}", gov_handle.url()),
-            model_type: "Model".into(),
-            status_field: "MRG-Model:Status".into(),
-            link_field: "Integration:External ID".into(),
-            page_size: 500,
-            connect_timeout: Duration::from_secs(2),
-            request_timeout: Duration::from_secs(10),
-            ca_bundle: None,
-            auth: AuthConfig::Basic {
+        &support::remote::governance_config(
+            format!("{}{API_BASE}", gov_handle.url()),
+            AuthConfig::Basic {
                 username: "govsync".into(),
                 password: SecretSource::Env("UNUSED".into()),
             },
-        },
+            500,
+        ),
         SecretString::from("pw"),
     )
     .expect("client");
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "AKID", "secret", None, None, "test",
-        )))
-        .build();
-    let registry = SageMakerRegistry::new(
-        &sdk,
-        &SageMakerConfig {
-            region: Some("us-east-1".into()),
-            endpoint_url: Some(sm_handle.url()),
-            model_package_groups: vec![],
-            retry_mode: RetryMode::Standard,
-            max_attempts: 3,
-            operation_timeout: Duration::from_secs(30),
-            attempt_timeout: Duration::from_secs(5),
-        },
-    );
+    let registry = support::remote::registry(&sm_handle.url(), &[], 3);
     sm.call(
         "CreateModelPackageGroup",
         json!({ "ModelPackageGroupName": "fraud" }),

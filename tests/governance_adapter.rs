@@ -1,6 +1,8 @@
 //! The OpenPages adapter (reqwest) against the in-process mock governance server,
 //! in each auth mode, with faults, token expiry and malformed rows.
 
+mod support;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -8,6 +10,7 @@ use std::time::{Duration, Instant};
 use govsync::config::{AuthConfig, GovernanceConfig, SecretSource};
 use govsync::domain::{GovernanceStatus, ModelId};
 use govsync::governance::{Governance, OpenPagesClient, RetryPolicy};
+use govsync::mock::Admin;
 use govsync::mock::governance::{API_BASE, MockGovernance, Options, TOKEN_PATH};
 use govsync::mock::{Faults, MockHandle};
 use govsync::remote::{ErrorKind, WriteOutcome};
@@ -44,30 +47,21 @@ fn options() -> Options {
 
 fn config(setup: &Setup, mode: Mode, page_size: u32) -> GovernanceConfig {
     let secret = SecretSource::Env("UNUSED_IN_TESTS".into());
-    GovernanceConfig {
-        base_url: format!("{}{API_BASE}", setup.handle.url()),
-        model_type: "Model".into(),
-        status_field: "MRG-Model:Status".into(),
-        link_field: "Integration:External ID".into(),
-        page_size,
-        connect_timeout: Duration::from_secs(2),
-        request_timeout: Duration::from_secs(10),
-        ca_bundle: None,
-        auth: match mode {
-            Mode::Basic => AuthConfig::Basic {
-                username: "govsync".into(),
-                password: secret,
-            },
-            Mode::Iam => AuthConfig::Iam {
-                api_key: secret,
-                token_url: format!("{}{TOKEN_PATH}", setup.handle.url()),
-            },
-            Mode::Zen => AuthConfig::Zen {
-                username: "govsync".into(),
-                api_key: secret,
-            },
+    let auth = match mode {
+        Mode::Basic => AuthConfig::Basic {
+            username: "govsync".into(),
+            password: secret,
         },
-    }
+        Mode::Iam => AuthConfig::Iam {
+            api_key: secret,
+            token_url: format!("{}{TOKEN_PATH}", setup.handle.url()),
+        },
+        Mode::Zen => AuthConfig::Zen {
+            username: "govsync".into(),
+            api_key: secret,
+        },
+    };
+    support::remote::governance_config(format!("{}{API_BASE}", setup.handle.url()), auth, page_size)
 }
 
 fn fast_retries() -> RetryPolicy {

@@ -1,6 +1,7 @@
 //! The mock governance server on the wire: raw HTTP in the OpenPages REST API v2
 //! shapes, the mock IAM token endpoint, auth enforcement, faults and persistence.
 
+use govsync::mock::Admin;
 use govsync::mock::MockHandle;
 use govsync::mock::governance::{API_BASE, MockGovernance, Options, TOKEN_PATH};
 use reqwest::StatusCode;

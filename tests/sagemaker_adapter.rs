@@ -1,11 +1,10 @@
 //! The SageMaker adapter (aws-sdk-sagemaker) against the in-process mock server,
 //! over real HTTP and AWS JSON 1.1 with static test credentials.
 
-use std::time::Duration;
+mod support;
 
-use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
-use govsync::config::{RetryMode, SageMakerConfig};
 use govsync::domain::{Lifecycle, PackageArn, PackageStatus};
+use govsync::mock::Admin;
 use govsync::mock::Faults;
 use govsync::mock::MockHandle;
 use govsync::mock::sagemaker::{MockSageMaker, Options};
@@ -31,31 +30,8 @@ async fn start(faults: Faults) -> Setup {
     Setup { mock, handle }
 }
 
-fn config(endpoint: &str, groups: &[&str], max_attempts: u32) -> SageMakerConfig {
-    SageMakerConfig {
-        region: Some("us-east-1".into()),
-        endpoint_url: Some(endpoint.into()),
-        model_package_groups: groups.iter().map(|g| g.to_string()).collect(),
-        retry_mode: RetryMode::Standard,
-        max_attempts,
-        operation_timeout: Duration::from_secs(60),
-        attempt_timeout: Duration::from_secs(5),
-    }
-}
-
 fn registry(setup: &Setup, groups: &[&str], max_attempts: u32) -> SageMakerRegistry {
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "AKIDTEST",
-            "test-secret",
-            None,
-            None,
-            "test",
-        )))
-        .build();
-    SageMakerRegistry::new(&sdk, &config(&setup.handle.url(), groups, max_attempts))
+    support::remote::registry(&setup.handle.url(), groups, max_attempts)
 }
 
 /// Creates `per_group` packages in each of `groups`, the n-th in `Development/InProgress`.

@@ -1,6 +1,7 @@
 //! The mock SageMaker server on the wire: raw HTTP requests in AWS JSON 1.1, as any
 //! AWS client sends them, checking status codes, headers and JSON shapes.
 
+use govsync::mock::Admin;
 use govsync::mock::MockHandle;
 use govsync::mock::sagemaker::{MockSageMaker, Options};
 use reqwest::StatusCode;

@@ -74,6 +74,12 @@ impl Attempt {
             Attempt::Transient { error, .. } | Attempt::Final(error) => error,
         }
     }
+
+    fn error(&self) -> &RemoteError {
+        match self {
+            Attempt::Transient { error, .. } | Attempt::Final(error) => error,
+        }
+    }
 }
 
 /// A response that reached govsync (any status), with its body.
@@ -247,7 +253,7 @@ impl OpenPagesClient {
                 (_, delay) => delay,
             })
             .notify(|e, delay| {
-                tracing::warn!(operation, error = %DisplayAttempt(e), retry_in = ?delay, "governance call failed; retrying");
+                tracing::warn!(operation, error = %e.error(), retry_in = ?delay, "governance call failed; retrying");
             })
             .await
             .map_err(Attempt::into_error)
@@ -289,28 +295,22 @@ impl OpenPagesClient {
                 },
                 retry_after,
             };
-            let response = match request.send().await {
-                Ok(r) => r,
-                Err(e) if e.is_timeout() => {
-                    return Err(Attempt::Final(RemoteError {
+            // A timeout is not retried here (it already took the whole request
+            // timeout); other transport failures (refused, reset) are.
+            let transport = |e: reqwest::Error| {
+                if e.is_timeout() {
+                    Attempt::Final(RemoteError {
                         kind: ErrorKind::Retryable,
                         message: format!("governance {what}: {}", describe_reqwest(&e)),
-                    }));
+                    })
+                } else {
+                    transient(describe_reqwest(&e), None)
                 }
-                Err(e) => return Err(transient(describe_reqwest(&e), None)),
             };
+            let response = request.send().await.map_err(transport)?;
             let status = response.status();
             let after = retry_after(response.headers());
-            let bytes = match response.bytes().await {
-                Ok(b) => b,
-                Err(e) if e.is_timeout() => {
-                    return Err(Attempt::Final(RemoteError {
-                        kind: ErrorKind::Retryable,
-                        message: format!("governance {what}: {}", describe_reqwest(&e)),
-                    }));
-                }
-                Err(e) => return Err(transient(describe_reqwest(&e), None)),
-            };
+            let bytes = response.bytes().await.map_err(transport)?;
             tracing::debug!(operation, %status, "governance call");
             match status.as_u16() {
                 401 if !renewed && self.auth.can_renew() => {
@@ -450,16 +450,6 @@ impl OpenPagesClient {
             status,
             link,
         })
-    }
-}
-
-struct DisplayAttempt<'a>(&'a Attempt);
-
-impl std::fmt::Display for DisplayAttempt<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Attempt::Transient { error, .. } | Attempt::Final(error) => f.write_str(&error.message),
-        }
     }
 }
 

@@ -309,12 +309,77 @@ pub fn epoch_seconds(time: std::time::SystemTime) -> f64 {
     (since.as_millis() as f64) / 1000.0
 }
 
-/// What the shared admin endpoints need from a mock.
+/// What every mock has: its routes, request counters and faults. The shared admin
+/// endpoints, serving and changing faults are built on these.
 pub trait Admin: Clone + Send + Sync + 'static {
-    /// Its request counters.
+    /// The mock's name in messages (`mock SageMaker`).
+    const NAME: &'static str;
+
+    /// Its HTTP routes: the API and the admin endpoints.
+    fn router(&self) -> axum::Router;
+
+    /// Requests served so far, per operation or endpoint (faulted and refused ones too;
+    /// a retried call counts once per attempt).
     fn counters(&self) -> &Counters;
+
     /// Its fault injector.
     fn faults(&self) -> &FaultInjector;
+
+    /// Serves on `listener` (bind port 0 in tests).
+    fn spawn(&self, listener: TcpListener) -> std::io::Result<MockHandle> {
+        MockHandle::spawn(listener, self.router())
+    }
+
+    /// Replaces the fault settings; refuses bad rates.
+    fn set_faults(&self, faults: Faults) -> Result<(), MockError> {
+        self.faults()
+            .set(faults)
+            .map_err(|reason| MockError::Faults {
+                system: Self::NAME,
+                reason,
+            })
+    }
+}
+
+/// Why a mock could not start or take new faults.
+#[derive(Debug, thiserror::Error)]
+pub enum MockError {
+    /// The state file exists but cannot be read or parsed.
+    #[error("{system} state file {reason}")]
+    StateFile {
+        /// Which mock.
+        system: &'static str,
+        /// The file and why.
+        reason: String,
+    },
+    /// The fault settings are out of range.
+    #[error("{system} faults: {reason}")]
+    Faults {
+        /// Which mock.
+        system: &'static str,
+        /// Which rate and why.
+        reason: String,
+    },
+}
+
+/// What a mock starts from: its fault injector (faults checked) and its persisted
+/// state, `None` when there is no state file yet.
+pub fn start_state<M: Admin, T: serde::de::DeserializeOwned>(
+    faults: &Faults,
+    state_file: Option<&std::path::Path>,
+) -> Result<(FaultInjector, Option<T>), MockError> {
+    faults.validate().map_err(|reason| MockError::Faults {
+        system: M::NAME,
+        reason,
+    })?;
+    let state = match state_file {
+        Some(file) => load_state(file).map_err(|reason| MockError::StateFile {
+            system: M::NAME,
+            reason,
+        })?,
+        None => None,
+    };
+    Ok((FaultInjector::new(faults.clone()), state))
 }
 
 /// `GET|DELETE /_mock/counters` and `GET|PUT /_mock/faults`, the same on every mock.
@@ -371,9 +436,7 @@ pub fn write_atomically(file: &std::path::Path, text: &str) -> std::io::Result<(
 }
 
 /// Loads a mock's persisted state, or `None` when the file does not exist yet.
-pub fn load_state<T: serde::de::DeserializeOwned>(
-    file: &std::path::Path,
-) -> Result<Option<T>, String> {
+fn load_state<T: serde::de::DeserializeOwned>(file: &std::path::Path) -> Result<Option<T>, String> {
     if !file.exists() {
         return Ok(None);
     }

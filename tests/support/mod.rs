@@ -1,5 +1,7 @@
-//! Builders shared by the planner tests.
+//! Builders shared by the tests.
 #![allow(dead_code)] // each test binary uses a different subset
+
+pub mod remote;
 
 use std::collections::HashSet;
 

@@ -10,6 +10,9 @@
 //!   `grant_type=urn:ibm:params:oauth:grant-type:apikey&apikey=<secret>`), whose
 //!   tokens live `token_lifetime`.
 //!
+//! Requests are counted per endpoint (`query`, `contents.get`, `contents.put`,
+//! `contents.post`, `token`), and `unauthorized` for each 401 sent.
+//!
 //! Admin, under `/_mock/`: `counters`, `faults` (as on the SageMaker mock),
 //! `PUT /_mock/models/{id}/status` (`{"status": …}`, as a person in the governance
 //! console would), `POST /_mock/revoke-tokens`, `POST /_mock/rows` (rows every query
@@ -32,13 +35,12 @@ use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
 pub use store::{Object, OpError, Schema, Store};
 
 use super::{
-    Admin, Counters, Fault, FaultInjector, Faults, MockHandle, admin_routes, dropped_connection,
-    load_state, write_atomically,
+    Admin, Counters, Fault, FaultInjector, Faults, MockError, admin_routes, dropped_connection,
+    start_state, write_atomically,
 };
 
 /// The API base path.
@@ -109,56 +111,10 @@ pub struct MockGovernance {
 }
 
 impl Admin for MockGovernance {
-    fn counters(&self) -> &Counters {
-        &self.shared.counters
-    }
-
-    fn faults(&self) -> &FaultInjector {
-        &self.shared.faults
-    }
-}
-
-/// Why the mock could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum MockError {
-    /// The state file exists but cannot be read or parsed.
-    #[error("mock governance state file {0}")]
-    StateFile(String),
-    /// The fault settings are out of range.
-    #[error("mock governance faults: {0}")]
-    Faults(String),
-}
-
-fn op_response(error: &OpError) -> Response {
-    (
-        StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
-        Json(json!({ "message": error.message })),
-    )
-        .into_response()
-}
-
-impl MockGovernance {
-    /// A mock with these options (loading its state file if there is one).
-    pub fn new(options: Options) -> Result<MockGovernance, MockError> {
-        options.faults.validate().map_err(MockError::Faults)?;
-        let store = match &options.state_file {
-            Some(file) => load_state(file).map_err(MockError::StateFile)?,
-            None => None,
-        }
-        .unwrap_or_default();
-        Ok(MockGovernance {
-            shared: Arc::new(Shared {
-                store: Mutex::new(store),
-                tokens: Mutex::new(HashMap::new()),
-                faults: FaultInjector::new(options.faults.clone()),
-                counters: Counters::default(),
-                options,
-            }),
-        })
-    }
+    const NAME: &'static str = "mock governance";
 
     /// The routes: the API, the IAM token endpoint and the admin endpoints.
-    pub fn router(&self) -> axum::Router {
+    fn router(&self) -> axum::Router {
         axum::Router::new()
             .route(&format!("{API_BASE}/query"), post(query_handler))
             .route(&format!("{API_BASE}/contents"), post(create_handler))
@@ -174,20 +130,38 @@ impl MockGovernance {
             .with_state(self.clone())
     }
 
-    /// Serves on `listener` (bind port 0 in tests).
-    pub fn spawn(&self, listener: TcpListener) -> std::io::Result<MockHandle> {
-        MockHandle::spawn(listener, self.router())
-    }
-
-    /// Requests served so far, by endpoint (`query`, `contents.get`, `contents.put`,
-    /// `contents.post`, `token`), and `unauthorized` for each 401 sent.
-    pub fn counters(&self) -> &Counters {
+    fn counters(&self) -> &Counters {
         &self.shared.counters
     }
 
-    /// Replaces the fault settings.
-    pub fn set_faults(&self, faults: Faults) -> Result<(), MockError> {
-        self.shared.faults.set(faults).map_err(MockError::Faults)
+    fn faults(&self) -> &FaultInjector {
+        &self.shared.faults
+    }
+}
+
+fn op_response(error: &OpError) -> Response {
+    (
+        StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
+        Json(json!({ "message": error.message })),
+    )
+        .into_response()
+}
+
+impl MockGovernance {
+    /// A mock with these options (loading its state file if there is one).
+    pub fn new(options: Options) -> Result<MockGovernance, MockError> {
+        let (faults, loaded) =
+            start_state::<MockGovernance, Store>(&options.faults, options.state_file.as_deref())?;
+        let store = loaded.unwrap_or_default();
+        Ok(MockGovernance {
+            shared: Arc::new(Shared {
+                store: Mutex::new(store),
+                tokens: Mutex::new(HashMap::new()),
+                faults,
+                counters: Counters::default(),
+                options,
+            }),
+        })
     }
 
     /// Creates a model directly (no auth, faults or counting): seeds tests and the demo.

@@ -23,16 +23,27 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
 pub use store::{ApiError, Change, Store};
 
 use super::{
-    Admin, Counters, Fault, FaultInjector, Faults, MockHandle, admin_routes, dropped_connection,
-    epoch_seconds, load_state, write_atomically,
+    Admin, Counters, Fault, FaultInjector, Faults, MockError, admin_routes, dropped_connection,
+    epoch_seconds, start_state, write_atomically,
 };
 
 impl Admin for MockSageMaker {
+    const NAME: &'static str = "mock SageMaker";
+
+    /// The HTTP routes: the AWS JSON 1.1 endpoint and the admin endpoints.
+    fn router(&self) -> axum::Router {
+        axum::Router::new()
+            .route("/", post(aws_json))
+            .route("/_mock/events", get(events))
+            .route("/_mock/package-status", post(package_status))
+            .merge(admin_routes())
+            .with_state(self.clone())
+    }
+
     fn counters(&self) -> &Counters {
         &self.shared.counters
     }
@@ -86,55 +97,21 @@ pub struct MockSageMaker {
     shared: Arc<Shared>,
 }
 
-/// Why the mock could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum MockError {
-    /// The state file exists but cannot be read or parsed.
-    #[error("mock SageMaker state file {0}")]
-    StateFile(String),
-    /// The fault settings are out of range.
-    #[error("mock SageMaker faults: {0}")]
-    Faults(String),
-}
-
 impl MockSageMaker {
     /// A mock with the given options (loading its state file if there is one).
     pub fn new(options: Options) -> Result<MockSageMaker, MockError> {
-        options.faults.validate().map_err(MockError::Faults)?;
-        let loaded = match &options.state_file {
-            Some(file) => load_state(file).map_err(MockError::StateFile)?,
-            None => None,
-        };
+        let (faults, loaded) =
+            start_state::<MockSageMaker, Store>(&options.faults, options.state_file.as_deref())?;
         let store = loaded.unwrap_or_else(|| Store::new(&options.region, &options.account));
         Ok(MockSageMaker {
             shared: Arc::new(Shared {
                 store: Mutex::new(store),
-                faults: FaultInjector::new(options.faults.clone()),
+                faults,
                 counters: Counters::default(),
                 events: Mutex::new(Vec::new()),
                 options,
             }),
         })
-    }
-
-    /// The HTTP routes: the AWS JSON 1.1 endpoint and the admin endpoints.
-    pub fn router(&self) -> axum::Router {
-        axum::Router::new()
-            .route("/", post(aws_json))
-            .route("/_mock/events", get(events))
-            .route("/_mock/package-status", post(package_status))
-            .merge(admin_routes())
-            .with_state(self.clone())
-    }
-
-    /// Serves on `listener` (bind port 0 in tests).
-    pub fn spawn(&self, listener: TcpListener) -> std::io::Result<MockHandle> {
-        MockHandle::spawn(listener, self.router())
-    }
-
-    /// Requests served so far, by operation.
-    pub fn counters(&self) -> &Counters {
-        &self.shared.counters
     }
 
     /// Every event so far.
@@ -144,11 +121,6 @@ impl MockSageMaker {
             .lock()
             .expect("events lock poisoned")
             .clone()
-    }
-
-    /// Replaces the fault settings.
-    pub fn set_faults(&self, faults: Faults) -> Result<(), MockError> {
-        self.shared.faults.set(faults).map_err(MockError::Faults)
     }
 
     /// Runs an operation directly (no faults, not counted): seeds tests and the demo
