@@ -5,15 +5,19 @@
 //! A failure to observe either side ends the cycle before any write. One failed
 //! write never stops the others.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use futures_util::StreamExt;
 use serde::Serialize;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::domain::{GovernanceModel, ModelId, ModelPackage, PackageArn};
 use crate::governance::Governance;
 use crate::mapping::MappingTable;
-use crate::plan::{Action, BaselineEntry, Decision, Plan, PlanInput, Policy, plan};
+use crate::plan::{
+    Action, BaselineEntry, Decision, Plan, PlanInput, Policy, decommission_statuses, plan,
+};
 use crate::remote::{RejectedRow, RemoteError, WriteOutcome};
 use crate::sagemaker::{Described, Registry};
 use crate::store::{JournalEntry, Store, StoreError, now_rfc3339};
@@ -25,6 +29,34 @@ pub struct CycleOptions {
     pub dry_run: bool,
     /// Only this governance model.
     pub model: Option<ModelId>,
+    /// Cancelled on shutdown: a cycle still observing stops with
+    /// [`CycleError::Cancelled`]; one applying starts no new write, lets the writes in
+    /// flight finish, and records them.
+    pub cancel: CancellationToken,
+    /// Where the cycle reports how far it got (for a progress line on a terminal).
+    pub progress: Option<watch::Sender<Progress>>,
+}
+
+/// How far a cycle got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Progress {
+    /// Listing both sides.
+    #[default]
+    Observing,
+    /// Describing linked packages (missing from the listing, or for their model cards).
+    Describing {
+        /// Packages to describe.
+        total: usize,
+    },
+    /// Writing.
+    Applying {
+        /// Writes finished.
+        done: usize,
+        /// Writes planned.
+        total: usize,
+    },
+    /// Finished.
+    Done,
 }
 
 /// What became of one decision.
@@ -41,6 +73,8 @@ pub enum Outcome {
     Withheld,
     /// Would be written (dry run).
     Planned,
+    /// Not started: the process is shutting down (the next cycle will make it).
+    Cancelled,
     /// The remote system refused the value.
     Refused(String),
     /// The object is gone.
@@ -58,6 +92,7 @@ impl Outcome {
             Outcome::Reported => "reported",
             Outcome::Withheld => "withheld",
             Outcome::Planned => "planned",
+            Outcome::Cancelled => "cancelled",
             Outcome::Refused(_) => "refused",
             Outcome::NotFound(_) => "not-found",
             Outcome::Failed(_) => "failed",
@@ -168,6 +203,9 @@ pub enum CycleError {
     /// The state store failed.
     #[error("{0}")]
     Store(#[from] StoreError),
+    /// Shutdown began before any write.
+    #[error("the cycle was cancelled by shutdown before any write")]
+    Cancelled,
 }
 
 /// The engine: both remote systems, the table and the policy.
@@ -185,6 +223,8 @@ pub struct Engine<G, R> {
     /// The configured model package groups (empty: all), to tell a package outside
     /// the scope from a deleted one.
     pub groups: Vec<String>,
+    /// Describe every linked package each cycle to read its model card status.
+    pub read_model_cards: bool,
 }
 
 /// The `StageDescription` govsync writes with a lifecycle.
@@ -203,25 +243,40 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         store: Option<&mut Store>,
         options: &CycleOptions,
     ) -> Result<CycleReport, CycleError> {
-        // Observe, both sides at once; either failing ends the cycle with no writes.
-        let (models, packages) =
-            tokio::join!(self.governance.list_models(), self.registry.list_packages());
-        let models = models.map_err(CycleError::Governance)?;
-        let packages = packages.map_err(CycleError::SageMaker)?;
-        let mut model_rows: Vec<GovernanceModel> = models.items;
-        if let Some(only) = &options.model {
-            model_rows.retain(|m| &m.id == only);
-        }
-        let mut package_rows: Vec<ModelPackage> = packages.items;
-
-        let gone = self.confirm_missing(&model_rows, &mut package_rows).await;
+        let report = |p: Progress| {
+            if let Some(tx) = &options.progress {
+                tx.send_replace(p);
+            }
+        };
+        report(Progress::Observing);
+        // Observe, both sides at once; either failing ends the cycle with no writes,
+        // and so does shutdown (nothing has been written yet).
+        let observe = async {
+            let (models, packages) =
+                tokio::join!(self.governance.list_models(), self.registry.list_packages());
+            let models = models.map_err(CycleError::Governance)?;
+            let mut packages = packages.map_err(CycleError::SageMaker)?;
+            let mut model_rows: Vec<GovernanceModel> = models.items;
+            if let Some(only) = &options.model {
+                model_rows.retain(|m| &m.id == only);
+            }
+            let gone = self
+                .describe_linked(&model_rows, &mut packages.items, &report)
+                .await;
+            Ok::<_, CycleError>((model_rows, models.rejected, packages, gone))
+        };
+        let (model_rows, rejected_models, packages, gone) = tokio::select! {
+            biased;
+            () = options.cancel.cancelled() => return Err(CycleError::Cancelled),
+            observed = observe => observed?,
+        };
         let baseline = match store.as_deref() {
             Some(s) => s.baseline()?,
             None => Default::default(),
         };
         let plan: Plan = plan(&PlanInput {
             models: &model_rows,
-            packages: &package_rows,
+            packages: &packages.items,
             gone: &gone,
             baseline: &baseline,
             mapping: &self.mapping,
@@ -229,6 +284,9 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         });
         if let Some(trip) = &plan.safety_valve {
             tracing::error!(count = trip.count, limit = trip.limit, "{trip}");
+        }
+        if options.cancel.is_cancelled() {
+            return Err(CycleError::Cancelled);
         }
 
         let outcomes: Vec<Outcome> = if options.dry_run {
@@ -243,7 +301,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 })
                 .collect()
         } else {
-            self.apply(&plan.decisions).await
+            self.apply(&plan.decisions, &options.cancel, &report).await
         };
         let results: Vec<ModelResult> = plan
             .decisions
@@ -258,11 +316,12 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         {
             record(store, &results)?;
         }
+        report(Progress::Done);
         Ok(CycleReport {
             results,
             unlinked_models: plan.unlinked_models,
             unlinked_packages: plan.unlinked_packages,
-            rejected_models: models.rejected.iter().map(RejectedRow::to_string).collect(),
+            rejected_models: rejected_models.iter().map(RejectedRow::to_string).collect(),
             rejected_packages: packages
                 .rejected
                 .iter()
@@ -274,25 +333,49 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         })
     }
 
-    /// Describes each linked package in scope that the listing did not show: gone
-    /// ones are returned, found ones join the packages.
-    async fn confirm_missing(
+    /// Describes, one call each: every linked package in scope that the listing did
+    /// not show (to confirm a deletion), and with `read_model_cards` every listed
+    /// linked package whose model is not already decommissioning (the listing does not
+    /// carry the model card). Gone packages are returned; described ones replace or
+    /// join the listed ones.
+    async fn describe_linked(
         &self,
         models: &[GovernanceModel],
         packages: &mut Vec<ModelPackage>,
+        report: &(dyn Fn(Progress) + Sync),
     ) -> HashSet<PackageArn> {
-        let listed: HashSet<&PackageArn> = packages.iter().map(|p| &p.arn).collect();
-        let mut missing: Vec<PackageArn> = models
+        let mut position: HashMap<PackageArn, usize> = packages
             .iter()
-            .filter_map(|m| m.link.as_ref())
-            .filter(|arn| !listed.contains(arn))
-            .filter(|arn| self.groups.is_empty() || self.groups.iter().any(|g| g == arn.group()))
-            .cloned()
+            .enumerate()
+            .map(|(i, p)| (p.arn.clone(), i))
             .collect();
-        missing.sort();
-        missing.dedup();
+        let decommissioning = decommission_statuses(&self.mapping, &self.policy);
+        let mut wanted: Vec<PackageArn> = models
+            .iter()
+            .filter_map(|m| {
+                let arn = m.link.as_ref()?;
+                let wanted = if position.contains_key(arn) {
+                    self.read_model_cards
+                        && !m
+                            .status
+                            .as_ref()
+                            .is_some_and(|s| decommissioning.contains(s.as_str()))
+                } else {
+                    self.groups.is_empty() || self.groups.iter().any(|g| g == arn.group())
+                };
+                wanted.then(|| arn.clone())
+            })
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        if wanted.is_empty() {
+            return HashSet::new();
+        }
+        report(Progress::Describing {
+            total: wanted.len(),
+        });
         let described: Vec<(PackageArn, Result<Described, RemoteError>)> =
-            futures_util::stream::iter(missing)
+            futures_util::stream::iter(wanted)
                 .map(|arn| async move {
                     let d = self.registry.describe_package(&arn).await;
                     (arn, d)
@@ -306,29 +389,47 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 Ok(Described::NotFound) => {
                     gone.insert(arn);
                 }
-                Ok(Described::Found(p)) => packages.push(p),
+                Ok(Described::Found(p)) => match position.get(&arn) {
+                    Some(&i) => packages[i] = p,
+                    None => {
+                        position.insert(arn, packages.len());
+                        packages.push(p);
+                    }
+                },
                 Err(e) => {
-                    tracing::warn!(arn = %arn, error = %e, "could not confirm whether a linked package still exists")
+                    tracing::warn!(arn = %arn, error = %e, "could not describe a linked package")
                 }
             }
         }
+        // A package listed a moment ago and gone now: drop its stale summary.
+        packages.retain(|p| !gone.contains(&p.arn));
         gone
     }
 
-    /// Performs every write of the plan, at most `concurrency` at once.
-    async fn apply(&self, decisions: &[Decision]) -> Vec<Outcome> {
+    /// Performs every write of the plan, at most `concurrency` at once. Once `cancel`
+    /// fires, no further write starts; those in flight finish.
+    async fn apply(
+        &self,
+        decisions: &[Decision],
+        cancel: &CancellationToken,
+        report: &(dyn Fn(Progress) + Sync),
+    ) -> Vec<Outcome> {
         let mut outcomes: Vec<Outcome> = decisions.iter().map(|d| passive(&d.action)).collect();
-        let writes: Vec<(usize, Outcome)> = futures_util::stream::iter(
-            decisions
-                .iter()
-                .enumerate()
-                .filter(|(_, d)| d.action.writes()),
-        )
-        .map(|(i, d)| async move { (i, self.write(d).await) })
-        .buffer_unordered(self.concurrency.max(1))
-        .collect()
-        .await;
-        for (i, outcome) in writes {
+        let planned: Vec<usize> = (0..decisions.len())
+            .filter(|&i| decisions[i].action.writes())
+            .collect();
+        for &i in &planned {
+            outcomes[i] = Outcome::Cancelled;
+        }
+        let total = planned.len();
+        report(Progress::Applying { done: 0, total });
+        let writes = futures_util::stream::iter(planned)
+            .take_until(cancel.cancelled())
+            .map(|i| async move { (i, self.write(&decisions[i]).await) })
+            .buffer_unordered(self.concurrency.max(1));
+        let mut writes = std::pin::pin!(writes);
+        let mut done = 0;
+        while let Some((i, outcome)) = writes.next().await {
             let d = &decisions[i];
             tracing::info!(
                 target: "govsync::transition",
@@ -343,6 +444,14 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 "transition"
             );
             outcomes[i] = outcome;
+            done += 1;
+            report(Progress::Applying { done, total });
+        }
+        if done < total {
+            tracing::warn!(
+                not_started = total - done,
+                "shutting down: writes not started are left to the next cycle"
+            );
         }
         outcomes
     }
@@ -433,6 +542,7 @@ fn record(store: &mut Store, results: &[ModelResult]) -> Result<(), StoreError> 
         }
         let from = describe_from(d);
         let action = match (&d.action, &r.outcome) {
+            (_, Outcome::Cancelled) => continue,
             (_, Outcome::Refused(_)) => "refused".to_string(),
             (Action::InSync | Action::AlreadyDecommissioned, _) => continue,
             (a, _) => a.kind().to_string(),

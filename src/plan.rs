@@ -347,7 +347,10 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
 /// Governance statuses that already mean "being or been decommissioned": the
 /// decommission status and every status whose row's stage is the archive stage
 /// (`Decommissioning` and `Decommissioned` in the default table).
-fn decommission_statuses<'a>(mapping: &'a MappingTable, policy: &'a Policy) -> HashSet<&'a str> {
+pub fn decommission_statuses<'a>(
+    mapping: &'a MappingTable,
+    policy: &'a Policy,
+) -> HashSet<&'a str> {
     mapping
         .rows()
         .iter()

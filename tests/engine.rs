@@ -60,7 +60,7 @@ async fn world(policy: Policy) -> World {
         SecretString::from("pw"),
     )
     .expect("client");
-    let registry = support::remote::registry(&sm_handle.url(), &[], 3);
+    let registry = support::remote::registry(&sm, &sm_handle.url(), &[], 3);
     sm.call(
         "CreateModelPackageGroup",
         json!({ "ModelPackageGroupName": "fraud" }),
@@ -82,6 +82,7 @@ async fn world(policy: Policy) -> World {
             policy,
             concurrency: 8,
             groups: vec![],
+            read_model_cards: false,
         },
         store: Store::open(":memory:").expect("store"),
     }
@@ -299,6 +300,122 @@ async fn deleted_deleting_and_archived_packages_decommission_their_models() {
 }
 
 #[tokio::test]
+async fn an_archived_model_card_decommissions_when_model_cards_are_read() {
+    let mut w = world(Policy::default()).await;
+    let carded = w.pair("carded", Some("Deployed"), Some(("Deployment", "Complete")));
+    let fine = w.pair("fine", Some("Deployed"), Some(("Deployment", "Complete")));
+    let gone = w.pair(
+        "gone",
+        Some("Decommissioned"),
+        Some(("Archived", "Complete")),
+    );
+    w.cycle().await;
+    w.sm.call(
+        "UpdateModelPackage",
+        json!({ "ModelPackageArn": carded.1, "ModelCard": { "ModelCardStatus": "Archived" } }),
+    )
+    .expect("archive the card");
+
+    // Off (the default): the listing does not carry the card, so nothing notices.
+    let report = w.cycle().await;
+    assert_eq!(report.count("decommission"), 0);
+    assert_eq!(w.sm.counters().get("DescribeModelPackage"), 0);
+
+    // On: one describe per linked package whose model is not already decommissioning.
+    w.engine.read_model_cards = true;
+    let report = w.cycle().await;
+    assert_eq!(report.count("decommission"), 1);
+    assert_eq!(w.sm.counters().get("DescribeModelPackage"), 2);
+    let d = &report
+        .results
+        .iter()
+        .find(|r| r.decision.model_id.as_str() == carded.0)
+        .expect("carded")
+        .decision;
+    assert!(d.reason.contains("model card is Archived"), "{}", d.reason);
+    assert_eq!(
+        w.gov.status_of(&carded.0).as_deref(),
+        Some("Decommissioned")
+    );
+    assert_eq!(w.gov.status_of(&fine.0).as_deref(), Some("Deployed"));
+    assert_eq!(w.gov.status_of(&gone.0).as_deref(), Some("Decommissioned"));
+}
+
+#[tokio::test]
+async fn shutdown_before_the_writes_stops_the_cycle_and_during_them_starts_no_new_one() {
+    let mut w = world(Policy::default()).await;
+    let pairs: Vec<_> = (0..4)
+        .map(|i| {
+            w.pair(
+                &format!("m{i}"),
+                Some("Development Complete"),
+                Some(("Development", "InProgress")),
+            )
+        })
+        .collect();
+
+    let cancelled = CycleOptions::default();
+    cancelled.cancel.cancel();
+    let early = w.engine.cycle(Some(&mut w.store), &cancelled).await;
+    assert!(
+        matches!(early, Err(govsync::engine::CycleError::Cancelled)),
+        "{early:?}"
+    );
+    assert_eq!(w.writes(), (0, 0));
+
+    // Cancel once the first write is in flight: with one write at a time, it finishes
+    // and is recorded; the other three never start.
+    w.engine.concurrency = 1;
+    w.sm.set_faults(govsync::mock::Faults {
+        latency_ms: 300,
+        ..Default::default()
+    })
+    .expect("faults");
+    let options = CycleOptions::default();
+    let cancel = options.cancel.clone();
+    let sm = w.sm.clone();
+    let watcher = tokio::spawn(async move {
+        while sm.counters().get("UpdateModelPackage") == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        cancel.cancel();
+    });
+    let report = w
+        .engine
+        .cycle(Some(&mut w.store), &options)
+        .await
+        .expect("cycle");
+    watcher.await.expect("watcher");
+    let outcomes: Vec<&str> = report.results.iter().map(|r| r.outcome.as_str()).collect();
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "applied").count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == "cancelled").count(),
+        3,
+        "{outcomes:?}"
+    );
+    assert_eq!(w.writes(), (1, 0));
+    assert_eq!(
+        w.store.journal_len().expect("len"),
+        1,
+        "the finished write is recorded"
+    );
+    assert_eq!(report.exit_code(), 0);
+
+    // The next cycle makes the three writes left.
+    w.sm.set_faults(govsync::mock::Faults::default())
+        .expect("faults");
+    let report = w.cycle().await;
+    assert_eq!(report.count("push"), 3);
+    for (_, arn) in &pairs {
+        assert_eq!(w.lifecycle(arn), owned(("Development", "Complete")));
+    }
+}
+
+#[tokio::test]
 async fn the_safety_valve_decommissions_nothing_when_too_many_vanish() {
     let mut w = world(Policy {
         max_decommissions_per_cycle: 2,
@@ -400,7 +517,7 @@ async fn a_dry_run_writes_nothing_anywhere() {
             Some(&mut w.store),
             &CycleOptions {
                 dry_run: true,
-                model: None,
+                ..CycleOptions::default()
             },
         )
         .await
@@ -416,8 +533,8 @@ async fn a_dry_run_writes_nothing_anywhere() {
         .cycle(
             Some(&mut w.store),
             &CycleOptions {
-                dry_run: false,
                 model: Some(ModelId::new("nope")),
+                ..CycleOptions::default()
             },
         )
         .await

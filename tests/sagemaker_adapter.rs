@@ -31,7 +31,7 @@ async fn start(faults: Faults) -> Setup {
 }
 
 fn registry(setup: &Setup, groups: &[&str], max_attempts: u32) -> SageMakerRegistry {
-    support::remote::registry(&setup.handle.url(), groups, max_attempts)
+    support::remote::registry(&setup.mock, &setup.handle.url(), groups, max_attempts)
 }
 
 /// Creates `per_group` packages in each of `groups`, the n-th in `Development/InProgress`.

@@ -178,6 +178,11 @@ pub struct SyncConfig {
     pub concurrency: usize,
     /// The mapping file; `None` means the built-in table.
     pub mapping_file: Option<PathBuf>,
+    /// How long `govsync run` waits for in-flight writes after SIGTERM/SIGINT.
+    pub shutdown_grace: Duration,
+    /// Describe every linked package each cycle to read its model card status (one
+    /// `DescribeModelPackage` per linked model not yet decommissioning).
+    pub read_model_cards: bool,
 }
 
 /// Everything govsync is configured with, validated.
@@ -282,6 +287,10 @@ struct RawSync {
     #[serde(default = "d::concurrency")]
     concurrency: i64,
     mapping_file: Option<PathBuf>,
+    #[serde(default = "d::shutdown_grace")]
+    shutdown_grace: String,
+    #[serde(default)]
+    read_model_cards: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -345,6 +354,9 @@ mod d {
     }
     pub fn concurrency() -> i64 {
         8
+    }
+    pub fn shutdown_grace() -> String {
+        "30s".into()
     }
     pub fn state_path() -> String {
         "govsync-state.db".into()
@@ -663,6 +675,8 @@ impl Validator<'_> {
             },
             concurrency: self.range("sync.concurrency", y.concurrency, 1, 256)? as usize,
             mapping_file: y.mapping_file.map(|p| relative_to(file, p)),
+            shutdown_grace: self.duration("sync.shutdown_grace", &y.shutdown_grace)?,
+            read_model_cards: y.read_model_cards,
         };
 
         if raw.state.path.trim().is_empty() {

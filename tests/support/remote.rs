@@ -3,23 +3,18 @@
 
 use std::time::Duration;
 
-use aws_sdk_sagemaker::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use govsync::config::{AuthConfig, GovernanceConfig, RetryMode, SageMakerConfig};
+use govsync::mock::sagemaker::MockSageMaker;
 use govsync::sagemaker::SageMakerRegistry;
 
-/// The SageMaker adapter for the mock at `endpoint`, with static test credentials.
-pub fn registry(endpoint: &str, groups: &[&str], max_attempts: u32) -> SageMakerRegistry {
-    let sdk = aws_config::SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "AKIDTEST",
-            "test-secret",
-            None,
-            None,
-            "test",
-        )))
-        .build();
+/// The SageMaker adapter for `mock` served at `endpoint`.
+pub fn registry(
+    mock: &MockSageMaker,
+    endpoint: &str,
+    groups: &[&str],
+    max_attempts: u32,
+) -> SageMakerRegistry {
+    let sdk = mock.client_config();
     let config = SageMakerConfig {
         region: Some("us-east-1".into()),
         endpoint_url: Some(endpoint.into()),

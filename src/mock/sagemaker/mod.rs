@@ -129,6 +129,24 @@ impl MockSageMaker {
         self.execute(operation, input)
     }
 
+    /// An AWS SDK configuration for clients of this mock: its region and static
+    /// credentials (the mock checks that a request is signed, not by whom).
+    pub fn client_config(&self) -> aws_config::SdkConfig {
+        use aws_config::{BehaviorVersion, Region};
+        use aws_sdk_sagemaker::config::{Credentials, SharedCredentialsProvider};
+        aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(self.shared.options.region.clone()))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "AKIDMOCK",
+                "mock-secret",
+                None,
+                None,
+                "govsync-mock",
+            )))
+            .build()
+    }
+
     /// Admin: sets a package's `ModelPackageStatus`.
     pub fn set_package_status(&self, arn: &str, status: &str) -> Result<(), ApiError> {
         let now = epoch_seconds(SystemTime::now());

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
+use crate::logging::LogFormat;
 use crate::mapping::{self, Direction, MappingTable};
 
 /// Exit codes, as documented in `--help` and README.
@@ -38,13 +39,19 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Log format: `auto` is human-readable on a terminal and JSON lines otherwise.
+    /// Logs go to standard error; `GOVSYNC_LOG` sets the filter (e.g. `debug`).
+    #[arg(long, global = true, value_enum, env = "GOVSYNC_LOG_FORMAT", default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the sync daemon: a reconcile cycle every interval, with health and metrics over HTTP.
-    /// (Not available yet in this version.)
+    /// Run the sync daemon: a cycle every `sync.interval` (±10% jitter), with /healthz,
+    /// /readyz and /metrics on `server.listen`. SIGTERM or Ctrl-C stops it: no new write
+    /// starts, writes in flight get `sync.shutdown_grace` to finish and are recorded,
+    /// and it exits 0.
     Run(ConfigArg),
     /// Run one reconcile cycle and exit: for cron, CI and people at a terminal.
     /// Exit codes: 0 all applied or in sync, 1 config or start-up error (or a side
@@ -61,9 +68,18 @@ pub enum Command {
     /// Run a mock SageMaker or governance server for tests and demos.
     #[command(subcommand)]
     Mock(MockCommand),
-    /// Run both mock servers and govsync against them with seeded models, and show the result.
-    /// (Not available yet in this version.)
-    Demo,
+    /// Show govsync at work in under a minute, with nothing to set up: starts both mock
+    /// servers on loopback, seeds 25 models, runs the daemon's loop against them and
+    /// plays a short script of changes on either side, printing each transition.
+    Demo(DemoArgs),
+}
+
+/// Arguments of `govsync demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Pause between the script's steps (e.g. 2s; 0s runs it straight through).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub pause: std::time::Duration,
 }
 
 /// `--config`, shared by the commands that read the configuration.
@@ -254,9 +270,20 @@ pub enum Output {
     Json,
 }
 
+mod mock;
+mod sync;
+
+pub use sync::{LiveEngine, build};
+
+/// The value of an environment variable in `env`.
+fn lookup<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
 /// Runs a parsed command line; `env` is the process environment.
 pub fn run(cli: Cli, env: &[(String, String)]) -> ExitCode {
     let mut out = std::io::stdout().lock();
+    let log_format = cli.log_format;
     let result = match cli.command {
         Command::Mapping(MappingCommand::Check { file }) => {
             mapping_check(file.as_deref(), &mut out)
@@ -265,13 +292,12 @@ pub fn run(cli: Cli, env: &[(String, String)]) -> ExitCode {
             mapping_show(file.as_deref(), output, &mut out)
         }
         Command::Config(ConfigCommand::Check { file }) => config_check(&file, env, &mut out),
-        Command::Mock(MockCommand::Sagemaker(args)) => mock_sagemaker(args),
-        Command::Mock(MockCommand::Governance(args)) => mock_governance(args, env),
-        Command::Reconcile(args) => return reconcile(args, env, &mut out),
-        Command::History(args) => history(args, env, &mut out),
-        Command::Run(_) | Command::Demo => {
-            Err("this command is not available yet in this version of govsync".to_string())
-        }
+        Command::Mock(MockCommand::Sagemaker(args)) => mock::mock_sagemaker(args),
+        Command::Mock(MockCommand::Governance(args)) => mock::mock_governance(args, env),
+        Command::Reconcile(args) => return sync::reconcile(args, env, log_format, &mut out),
+        Command::History(args) => sync::history(args, env, &mut out),
+        Command::Run(args) => sync::run(args, env, log_format),
+        Command::Demo(args) => crate::demo::run(args.pause, &mut out),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),
@@ -283,7 +309,7 @@ pub fn run(cli: Cli, env: &[(String, String)]) -> ExitCode {
 }
 
 /// A multi-threaded runtime for the commands that talk to the network.
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -310,166 +336,6 @@ pub async fn shutdown_signal() {
         () = interrupt => {}
         () = terminate => {}
     }
-}
-
-fn mock_sagemaker(args: MockSageMakerArgs) -> Result<(), String> {
-    use crate::mock::sagemaker::{MockSageMaker, Options};
-    let mock = MockSageMaker::new(Options {
-        region: args.region,
-        account: args.account,
-        faults: args.faults.faults(),
-        state_file: args.state_file,
-        events_file: args.events_file,
-    })
-    .map_err(|e| e.to_string())?;
-    serve_mock(&mock, &args.listen, "")
-}
-
-fn mock_governance(args: MockGovernanceArgs, env: &[(String, String)]) -> Result<(), String> {
-    use crate::mock::governance::{API_BASE, MockGovernance, Options, TOKEN_PATH};
-    let secret = env
-        .iter()
-        .find(|(k, v)| *k == args.secret_env && !v.is_empty())
-        .map(|(_, v)| secrecy::SecretString::from(v.clone()))
-        .ok_or_else(|| {
-            format!(
-                "set {} to the password / API key the mock should accept (or name another variable with --secret-env)",
-                args.secret_env
-            )
-        })?;
-    let mut options = Options::new(&args.username, secret);
-    if !args.statuses.is_empty() {
-        options.schema.statuses = args.statuses;
-    }
-    options.token_lifetime = args.token_lifetime;
-    options.faults = args.faults.faults();
-    options.state_file = args.state_file;
-    let mock = MockGovernance::new(options).map_err(|e| e.to_string())?;
-    serve_mock(
-        &mock,
-        &args.listen,
-        &format!("; API at {API_BASE}, IAM tokens at {TOKEN_PATH}"),
-    )
-}
-
-/// Serves a mock's router until Ctrl-C or SIGTERM.
-fn serve_mock<M: crate::mock::Admin>(mock: &M, listen: &str, note: &str) -> Result<(), String> {
-    let name = M::NAME;
-    runtime()?.block_on(async {
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-        let mut handle = mock.spawn(listener).map_err(|e| e.to_string())?;
-        eprintln!(
-            "{name} listening on {url}{note} (admin under {url}/_mock/); Ctrl-C to stop",
-            url = handle.url()
-        );
-        shutdown_signal().await;
-        handle.signal_stop();
-        handle.wait().await.map_err(|e| e.to_string())
-    })
-}
-
-/// The engine and store for a configuration (reads the governance secret, loads the
-/// AWS configuration).
-async fn build(
-    config: &Config,
-    env: &[(String, String)],
-) -> Result<
-    crate::engine::Engine<crate::governance::OpenPagesClient, crate::sagemaker::SageMakerRegistry>,
-    String,
-> {
-    let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let secret = config
-        .governance_secret(&lookup)
-        .map_err(|e| format!("{}: {e}", config.file.display()))?;
-    let governance = crate::governance::OpenPagesClient::new(&config.governance, secret)
-        .map_err(|e| e.to_string())?;
-    let sdk = crate::sagemaker::client::load_sdk_config(&config.sagemaker).await;
-    let registry = crate::sagemaker::SageMakerRegistry::new(&sdk, &config.sagemaker);
-    Ok(crate::engine::Engine {
-        governance,
-        registry,
-        mapping: config.mapping.clone(),
-        policy: config.sync.policy.clone(),
-        concurrency: config.sync.concurrency,
-        groups: config.sagemaker.model_package_groups.clone(),
-    })
-}
-
-fn reconcile(args: ReconcileArgs, env: &[(String, String)], out: &mut dyn Write) -> ExitCode {
-    let result = (|| -> Result<u8, String> {
-        let config = Config::load(&args.config.config, env).map_err(|e| e.to_string())?;
-        let mut store = crate::store::Store::open(&config.state_path).map_err(|e| e.to_string())?;
-        let options = crate::engine::CycleOptions {
-            dry_run: args.dry_run,
-            model: args.model.map(crate::domain::ModelId::new),
-        };
-        let report = runtime()?.block_on(async {
-            let engine = build(&config, env).await?;
-            engine
-                .cycle(Some(&mut store), &options)
-                .await
-                .map_err(|e| e.to_string())
-        })?;
-        let text = match args.output {
-            Output::Table => crate::report::table(&report),
-            Output::Json => crate::report::json(&report),
-        };
-        out.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
-        Ok(report.exit_code())
-    })();
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(exit::CONFIG)
-        }
-    }
-}
-
-fn history(args: HistoryArgs, env: &[(String, String)], out: &mut dyn Write) -> Result<(), String> {
-    let config = Config::load(&args.config.config, env).map_err(|e| e.to_string())?;
-    if let Some(since) = &args.since {
-        humantime::parse_rfc3339_weak(since)
-            .map_err(|e| format!("--since {since:?} is not an RFC 3339 time: {e}"))?;
-    }
-    let store = crate::store::Store::open(&config.state_path).map_err(|e| e.to_string())?;
-    let entries = store
-        .history(&crate::store::HistoryFilter {
-            model: args.model,
-            since: args.since,
-        })
-        .map_err(|e| e.to_string())?;
-    let text = match args.output {
-        Output::Json => {
-            serde_json::to_string_pretty(&entries).expect("journal entries serialise") + "\n"
-        }
-        Output::Table => {
-            let rows: Vec<[String; 8]> = entries
-                .iter()
-                .map(|e| {
-                    [
-                        e.at.clone(),
-                        e.model_id.clone(),
-                        e.model_name.clone(),
-                        e.action.clone(),
-                        e.from.clone().unwrap_or_default(),
-                        e.to.clone().unwrap_or_default(),
-                        e.outcome.clone(),
-                        e.error.clone().unwrap_or_else(|| e.reason.clone()),
-                    ]
-                })
-                .collect();
-            crate::render::columns(
-                &[
-                    "TIME", "MODEL", "NAME", "ACTION", "FROM", "TO", "OUTCOME", "WHY",
-                ],
-                &rows,
-            )
-        }
-    };
-    out.write_all(text.as_bytes()).map_err(|e| e.to_string())
 }
 
 fn load_mapping(file: Option<&Path>) -> Result<(String, MappingTable), String> {
@@ -509,9 +375,8 @@ fn mapping_show(file: Option<&Path>, output: Output, out: &mut dyn Write) -> Res
 
 fn config_check(file: &Path, env: &[(String, String)], out: &mut dyn Write) -> Result<(), String> {
     let config = Config::load(file, env).map_err(|e| e.to_string())?;
-    let lookup = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     config
-        .governance_secret(&lookup)
+        .governance_secret(&|name: &str| lookup(env, name).map(str::to_string))
         .map_err(|e| format!("{}: {e}", file.display()))?;
     let g = &config.governance;
     let s = &config.sagemaker;

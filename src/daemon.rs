@@ -1,0 +1,197 @@
+//! `govsync run`: a cycle every interval (with jitter, never two at once), the HTTP
+//! endpoints beside it, and a shutdown that finishes and records the writes in flight.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::{CycleError, CycleOptions, CycleReport, Engine};
+use crate::governance::Governance;
+use crate::metrics::Metrics;
+use crate::sagemaker::Registry;
+use crate::server::{ServerState, serve};
+use crate::store::Store;
+
+/// Each wait between cycle starts is the interval plus or minus up to this share of it,
+/// so that many instances do not hit the APIs in step.
+pub const JITTER: f64 = 0.1;
+
+/// How the loop is doing; the HTTP endpoints and the demo read it.
+#[derive(Debug, Clone)]
+pub struct LoopStatus {
+    /// When the loop began.
+    pub since: Instant,
+    /// When the last cycle started.
+    pub last_started: Option<Instant>,
+    /// Cycles finished (including failed ones).
+    pub cycles_finished: u64,
+    /// Whether the last finished cycle reached both systems, and if not why.
+    pub last_result: Option<Result<(), String>>,
+    /// The report of the last cycle that reached both systems.
+    pub last_report: Option<Arc<CycleReport>>,
+}
+
+impl LoopStatus {
+    /// A loop that began at `since` and has run no cycle.
+    pub fn new(since: Instant) -> LoopStatus {
+        LoopStatus {
+            since,
+            last_started: None,
+            cycles_finished: 0,
+            last_result: None,
+            last_report: None,
+        }
+    }
+}
+
+/// The loop's timing.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Time between the starts of two cycles (before jitter).
+    pub interval: Duration,
+    /// How long shutdown waits for writes in flight.
+    pub shutdown_grace: Duration,
+}
+
+/// The wait from one cycle's start to the next: `interval` moved by up to
+/// ±[`JITTER`] of itself; `unit` is a random number in 0..1.
+pub fn next_wait(interval: Duration, unit: f64) -> Duration {
+    interval.mul_f64(1.0 + JITTER * (2.0 * unit.clamp(0.0, 1.0) - 1.0))
+}
+
+/// Runs cycles until `shutdown` is cancelled. A cycle runs to its end before the next
+/// is scheduled; a cycle longer than the interval delays the next instead of piling
+/// up. On shutdown mid-cycle, no new write starts, the writes in flight get
+/// `shutdown_grace` to finish and are recorded; past that the cycle is abandoned (every
+/// write is idempotent, so the next run repairs what was not recorded).
+pub async fn run_loop<G: Governance, R: Registry>(
+    engine: &Engine<G, R>,
+    store: &mut Store,
+    settings: Settings,
+    metrics: &Metrics,
+    status: &watch::Sender<LoopStatus>,
+    shutdown: &CancellationToken,
+) {
+    let mut next = Instant::now();
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep_until(next) => {}
+        }
+        let started = Instant::now();
+        status.send_modify(|s| s.last_started = Some(started));
+        let options = CycleOptions {
+            cancel: shutdown.clone(),
+            ..CycleOptions::default()
+        };
+        let cycle = engine.cycle(Some(store), &options);
+        let grace_over = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(settings.shutdown_grace).await;
+        };
+        let result = tokio::select! {
+            result = cycle => result,
+            () = grace_over => {
+                tracing::error!(
+                    grace = %humantime::format_duration(settings.shutdown_grace),
+                    "writes in flight did not finish within the shutdown grace period; \
+                     they are not recorded and the next run will redo them"
+                );
+                break;
+            }
+        };
+        let elapsed = started.elapsed();
+        let unix_now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        metrics.cycle(&result, elapsed, unix_now);
+        log_cycle(&result, elapsed);
+        if !matches!(result, Err(CycleError::Cancelled)) {
+            status.send_modify(|s| {
+                s.cycles_finished += 1;
+                match result {
+                    Ok(report) => {
+                        s.last_result = Some(Ok(()));
+                        s.last_report = Some(Arc::new(report));
+                    }
+                    Err(e) => s.last_result = Some(Err(e.to_string())),
+                }
+            });
+        }
+        if shutdown.is_cancelled() {
+            break;
+        }
+        next = (started + next_wait(settings.interval, fastrand::f64())).max(Instant::now());
+    }
+}
+
+fn log_cycle(result: &Result<CycleReport, CycleError>, elapsed: Duration) {
+    let duration_ms = elapsed.as_millis() as u64;
+    match result {
+        Ok(r) => tracing::info!(
+            duration_ms,
+            models = r.results.len(),
+            pushed = r.count("push"),
+            pulled = r.count("pull"),
+            decommissioned = r.count("decommission"),
+            failed = r.failures(),
+            unresolved = r.unresolved(),
+            unlinked_models = r.unlinked_models,
+            rejected_rows = r.rejected_models.len() + r.rejected_packages.len(),
+            "cycle finished"
+        ),
+        Err(CycleError::Cancelled) => {
+            tracing::info!(duration_ms, "cycle cancelled by shutdown before any write")
+        }
+        Err(e) => tracing::error!(duration_ms, error = %e, "cycle failed"),
+    }
+}
+
+/// Runs the daemon: the HTTP endpoints on `listener` and the loop, until `shutdown` is
+/// cancelled and the loop has wound down. `status` receives the loop's progress.
+pub async fn run<G: Governance, R: Registry>(
+    engine: Engine<G, R>,
+    mut store: Store,
+    settings: Settings,
+    metrics: Arc<Metrics>,
+    listener: tokio::net::TcpListener,
+    status: watch::Sender<LoopStatus>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let stop_server = CancellationToken::new();
+    let server = tokio::spawn(serve(
+        listener,
+        ServerState {
+            metrics: metrics.clone(),
+            status: status.subscribe(),
+            interval: settings.interval,
+        },
+        stop_server.clone(),
+    ));
+    run_loop(&engine, &mut store, settings, &metrics, &status, &shutdown).await;
+    stop_server.cancel();
+    match server.await {
+        Ok(result) => result,
+        Err(e) => Err(std::io::Error::other(format!(
+            "the HTTP server task failed: {e}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wait_stays_within_ten_percent_of_the_interval() {
+        let i = Duration::from_secs(60);
+        assert_eq!(next_wait(i, 0.0), Duration::from_secs(54));
+        assert_eq!(next_wait(i, 0.5), Duration::from_secs(60));
+        assert_eq!(next_wait(i, 1.0), Duration::from_secs(66));
+        assert_eq!(next_wait(i, 7.0), Duration::from_secs(66));
+    }
+}

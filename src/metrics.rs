@@ -1,0 +1,273 @@
+//! Prometheus metrics of the sync loop, and the wrapper that counts every call to
+//! either remote system. Label values come from small fixed sets (system, operation,
+//! action kind, outcome, state), never a model ID or ARN.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry as PromRegistry;
+
+use crate::domain::{GovernanceModel, GovernanceStatus, Lifecycle, ModelId, PackageArn};
+use crate::engine::{CycleError, CycleReport, ModelResult, Outcome};
+use crate::governance::Governance;
+use crate::plan::{Action, DriftKind};
+use crate::remote::{Listing, RemoteError, WriteOutcome};
+use crate::sagemaker::{Described, Registry};
+
+type Labels<const N: usize> = [(&'static str, &'static str); N];
+
+/// Every metric govsync exports, registered under the `govsync_` prefix.
+pub struct Metrics {
+    registry: PromRegistry,
+    cycles: Family<Labels<1>, Counter>,
+    cycle_duration: Histogram,
+    actions: Family<Labels<2>, Counter>,
+    models: Family<Labels<1>, Gauge>,
+    remote_calls: Family<Labels<3>, Counter>,
+    last_success: Gauge<f64, AtomicU64>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// The state a linked model is left in by a cycle (the `state` label of `govsync_models`).
+pub fn model_state(result: &ModelResult) -> &'static str {
+    match (&result.decision.action, &result.outcome) {
+        (_, Outcome::Cancelled) | (_, Outcome::Planned) => "pending",
+        (_, o) if o.is_failure() => "failed",
+        (Action::Push { conflict: true, .. } | Action::Pull { conflict: true, .. }, _)
+        | (Action::Conflict, _) => "conflict",
+        (
+            Action::Drift {
+                drift: DriftKind::Unmapped,
+            },
+            _,
+        ) => "unmapped",
+        (Action::Drift { .. }, _) => "drift",
+        (Action::DecommissionWithheld { .. }, _) => "withheld",
+        (Action::PackageNotObserved, _) => "not-observed",
+        _ => "in-sync",
+    }
+}
+
+/// Every value of [`model_state`], and `unlinked`: the gauge shows each, zeros included.
+pub const MODEL_STATES: [&str; 9] = [
+    "in-sync",
+    "pending",
+    "failed",
+    "conflict",
+    "unmapped",
+    "drift",
+    "withheld",
+    "not-observed",
+    "unlinked",
+];
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Metrics {
+        let mut registry = PromRegistry::with_prefix("govsync");
+        let cycles = Family::<Labels<1>, Counter>::default();
+        registry.register(
+            "cycles",
+            "Sync cycles by outcome (ok, unresolved, failed, error, cancelled)",
+            cycles.clone(),
+        );
+        let cycle_duration = Histogram::new(exponential_buckets(0.05, 2.0, 14));
+        registry.register_with_unit(
+            "cycle_duration",
+            "Duration of one sync cycle",
+            prometheus_client::registry::Unit::Seconds,
+            cycle_duration.clone(),
+        );
+        let actions = Family::<Labels<2>, Counter>::default();
+        registry.register(
+            "actions",
+            "Planned actions by kind (push, pull, decommission, drift, conflict, ...) and outcome",
+            actions.clone(),
+        );
+        let models = Family::<Labels<1>, Gauge>::default();
+        registry.register(
+            "models",
+            "Governance models by state after the last cycle",
+            models.clone(),
+        );
+        let remote_calls = Family::<Labels<3>, Counter>::default();
+        registry.register(
+            "remote_calls",
+            "Calls to governance and SageMaker by system, operation and outcome",
+            remote_calls.clone(),
+        );
+        let last_success = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "last_successful_cycle_timestamp_seconds",
+            "Unix time at which the last cycle that reached both systems finished",
+            last_success.clone(),
+        );
+        Metrics {
+            registry,
+            cycles,
+            cycle_duration,
+            actions,
+            models,
+            remote_calls,
+            last_success,
+        }
+    }
+
+    /// Records one finished cycle; `unix_now` is the wall-clock time it finished.
+    pub fn cycle(
+        &self,
+        result: &Result<CycleReport, CycleError>,
+        duration: Duration,
+        unix_now: f64,
+    ) {
+        let outcome = match result {
+            Ok(report) if report.failures() > 0 => "failed",
+            Ok(report) if report.exit_code() != 0 => "unresolved",
+            Ok(_) => "ok",
+            Err(CycleError::Cancelled) => "cancelled",
+            Err(_) => "error",
+        };
+        self.cycles.get_or_create(&[("outcome", outcome)]).inc();
+        self.cycle_duration.observe(duration.as_secs_f64());
+        let Ok(report) = result else { return };
+        self.last_success.set(unix_now);
+        let mut states = [0i64; MODEL_STATES.len()];
+        for r in &report.results {
+            let state = model_state(r);
+            if let Some(i) = MODEL_STATES.iter().position(|s| *s == state) {
+                states[i] += 1;
+            }
+            if !matches!(r.decision.action, Action::InSync) {
+                self.actions
+                    .get_or_create(&[
+                        ("kind", r.decision.action.kind()),
+                        ("outcome", r.outcome.as_str()),
+                    ])
+                    .inc();
+            }
+        }
+        states[MODEL_STATES.len() - 1] = report.unlinked_models as i64;
+        for (state, count) in MODEL_STATES.iter().zip(states) {
+            self.models.get_or_create(&[("state", state)]).set(count);
+        }
+    }
+
+    /// Counts one remote call.
+    pub fn remote_call(
+        &self,
+        system: &'static str,
+        operation: &'static str,
+        outcome: &'static str,
+    ) {
+        self.remote_calls
+            .get_or_create(&[
+                ("system", system),
+                ("operation", operation),
+                ("outcome", outcome),
+            ])
+            .inc();
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}
+
+/// The label of a call that returned.
+fn result_label<T>(r: &Result<T, RemoteError>) -> &'static str {
+    match r {
+        Ok(_) => "ok",
+        Err(e) => e.kind.as_str(),
+    }
+}
+
+fn write_label(w: &WriteOutcome) -> &'static str {
+    match w {
+        WriteOutcome::Applied => "ok",
+        WriteOutcome::Refused(_) => "refused",
+        WriteOutcome::NotFound => "not-found",
+        WriteOutcome::Failed(e) => e.kind.as_str(),
+    }
+}
+
+/// A remote system whose every call is counted in `govsync_remote_calls_total`.
+pub struct Instrumented<T> {
+    /// The real client.
+    pub inner: T,
+    /// Where the counts go.
+    pub metrics: Arc<Metrics>,
+}
+
+const GOVERNANCE: &str = "governance";
+const SAGEMAKER: &str = "sagemaker";
+
+impl<G: Governance> Governance for Instrumented<G> {
+    async fn list_models(&self) -> Result<Listing<GovernanceModel>, RemoteError> {
+        let r = self.inner.list_models().await;
+        self.metrics
+            .remote_call(GOVERNANCE, "list_models", result_label(&r));
+        r
+    }
+
+    async fn get_model(&self, model: &ModelId) -> Result<Option<GovernanceModel>, RemoteError> {
+        let r = self.inner.get_model(model).await;
+        self.metrics
+            .remote_call(GOVERNANCE, "get_model", result_label(&r));
+        r
+    }
+
+    async fn set_status(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {
+        let w = self.inner.set_status(model, status).await;
+        self.metrics
+            .remote_call(GOVERNANCE, "set_status", write_label(&w));
+        w
+    }
+}
+
+impl<R: Registry> Registry for Instrumented<R> {
+    async fn list_packages(&self) -> Result<Listing<crate::domain::ModelPackage>, RemoteError> {
+        let r = self.inner.list_packages().await;
+        self.metrics
+            .remote_call(SAGEMAKER, "list_packages", result_label(&r));
+        r
+    }
+
+    async fn describe_package(&self, arn: &PackageArn) -> Result<Described, RemoteError> {
+        let r = self.inner.describe_package(arn).await;
+        self.metrics
+            .remote_call(SAGEMAKER, "describe_package", result_label(&r));
+        r
+    }
+
+    async fn set_lifecycle(
+        &self,
+        arn: &PackageArn,
+        lifecycle: &Lifecycle,
+        description: &str,
+    ) -> WriteOutcome {
+        let w = self.inner.set_lifecycle(arn, lifecycle, description).await;
+        self.metrics
+            .remote_call(SAGEMAKER, "set_lifecycle", write_label(&w));
+        w
+    }
+}

@@ -1,0 +1,143 @@
+//! The daemon's HTTP side: `/healthz` (the loop is alive), `/readyz` (the last cycle
+//! reached both systems) and `/metrics` (Prometheus / OpenMetrics text).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::daemon::LoopStatus;
+use crate::metrics::Metrics;
+
+/// A cycle must have started within this many intervals for `/healthz` to pass.
+pub const HEALTHY_INTERVALS: u32 = 3;
+
+/// What the endpoints read.
+#[derive(Debug, Clone)]
+pub struct ServerState {
+    /// The metrics to expose.
+    pub metrics: Arc<Metrics>,
+    /// The loop's progress.
+    pub status: watch::Receiver<LoopStatus>,
+    /// The configured interval.
+    pub interval: Duration,
+}
+
+/// Liveness: `Ok` while a cycle started (or the loop began) within
+/// [`HEALTHY_INTERVALS`] intervals of `now`. The `Err` says why not.
+pub fn liveness(status: &LoopStatus, interval: Duration, now: Instant) -> Result<String, String> {
+    let last = status.last_started.unwrap_or(status.since);
+    let age = now.saturating_duration_since(last);
+    let limit = interval * HEALTHY_INTERVALS;
+    let age_text = humantime::format_duration(Duration::from_secs(age.as_secs()));
+    if age <= limit {
+        Ok(format!("ok: last cycle started {age_text} ago\n"))
+    } else {
+        Err(format!(
+            "unhealthy: no cycle started for {age_text} (limit {} = {HEALTHY_INTERVALS} intervals)\n",
+            humantime::format_duration(limit)
+        ))
+    }
+}
+
+/// Readiness: `Ok` once the configuration is loaded (it is, if this runs) and the last
+/// finished cycle reached both systems.
+pub fn readiness(status: &LoopStatus) -> Result<String, String> {
+    match &status.last_result {
+        None => Err("not ready: no cycle has finished yet\n".to_string()),
+        Some(Ok(())) => Ok("ready\n".to_string()),
+        Some(Err(why)) => Err(format!("not ready: the last cycle failed: {why}\n")),
+    }
+}
+
+fn text(result: Result<String, String>) -> Response {
+    match result {
+        Ok(body) => (StatusCode::OK, body).into_response(),
+        Err(body) => (StatusCode::SERVICE_UNAVAILABLE, body).into_response(),
+    }
+}
+
+async fn healthz(State(state): State<ServerState>) -> Response {
+    text(liveness(
+        &state.status.borrow(),
+        state.interval,
+        Instant::now(),
+    ))
+}
+
+async fn readyz(State(state): State<ServerState>) -> Response {
+    text(readiness(&state.status.borrow()))
+}
+
+async fn metrics(State(state): State<ServerState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.encode(),
+    )
+        .into_response()
+}
+
+/// The routes.
+pub fn router(state: ServerState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Serves the routes on `listener` until `stop` is cancelled.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ServerState,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(since: Instant) -> LoopStatus {
+        LoopStatus::new(since)
+    }
+
+    #[test]
+    fn liveness_allows_three_intervals_since_the_last_start() {
+        let t0 = Instant::now();
+        let interval = Duration::from_secs(60);
+        let mut s = status(t0);
+        assert!(liveness(&s, interval, t0 + Duration::from_secs(180)).is_ok());
+        let late = liveness(&s, interval, t0 + Duration::from_secs(181)).expect_err("refused");
+        assert!(late.contains("no cycle started for 3m 1s"), "{late}");
+        s.last_started = Some(t0 + Duration::from_secs(170));
+        assert!(liveness(&s, interval, t0 + Duration::from_secs(300)).is_ok());
+    }
+
+    #[test]
+    fn readiness_needs_a_finished_cycle_that_reached_both_systems() {
+        let mut s = status(Instant::now());
+        assert!(
+            readiness(&s)
+                .expect_err("refused")
+                .contains("no cycle has finished")
+        );
+        s.last_result = Some(Err("cannot list governance models: 503".into()));
+        assert!(readiness(&s).expect_err("refused").contains("503"));
+        s.last_result = Some(Ok(()));
+        assert_eq!(readiness(&s), Ok("ready\n".to_string()));
+    }
+}
