@@ -1,0 +1,479 @@
+//! `govsync run`: the loop's timing (paused clock), the HTTP endpoints against both
+//! mock servers, and a clean shutdown of the real binary on SIGTERM mid-cycle.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use govsync::config::{AuthConfig, SecretSource};
+use govsync::daemon::{self, LoopStatus, Settings};
+use govsync::domain::{
+    GovernanceModel, GovernanceStatus, Lifecycle, ModelId, ModelPackage, PackageArn,
+};
+use govsync::engine::Engine;
+use govsync::governance::{Governance, OpenPagesClient};
+use govsync::mapping::MappingTable;
+use govsync::metrics::{Instrumented, Metrics};
+use govsync::mock::Admin;
+use govsync::mock::governance::{API_BASE, MockGovernance};
+use govsync::mock::sagemaker::MockSageMaker;
+use govsync::plan::Policy;
+use govsync::remote::{Listing, RemoteError, WriteOutcome};
+use govsync::sagemaker::{Described, Registry};
+use govsync::store::Store;
+use secrecy::SecretString;
+use serde_json::json;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+// ---- the loop's timing, with a paused clock and in-memory sides ----------------------
+
+/// Governance with no models.
+struct NoModels;
+
+impl Governance for NoModels {
+    async fn list_models(&self) -> Result<Listing<GovernanceModel>, RemoteError> {
+        Ok(Listing::default())
+    }
+    async fn get_model(&self, _: &ModelId) -> Result<Option<GovernanceModel>, RemoteError> {
+        Ok(None)
+    }
+    async fn set_status(&self, _: &ModelId, _: &GovernanceStatus) -> WriteOutcome {
+        WriteOutcome::Applied
+    }
+}
+
+/// A registry whose listing takes `durations[n]` on the n-th cycle, and which notes
+/// when each listing starts and how many run at once.
+#[derive(Default)]
+struct SlowListing {
+    durations: Vec<Duration>,
+    starts: std::sync::Mutex<Vec<Instant>>,
+    running: AtomicUsize,
+    most_at_once: AtomicUsize,
+}
+
+/// The registry handed to the engine; the test keeps another handle on the listing.
+struct Slow(Arc<SlowListing>);
+
+impl Registry for Slow {
+    async fn list_packages(&self) -> Result<Listing<ModelPackage>, RemoteError> {
+        let this = &self.0;
+        let n = {
+            let mut starts = this.starts.lock().expect("lock");
+            starts.push(Instant::now());
+            starts.len() - 1
+        };
+        let now = this.running.fetch_add(1, Ordering::SeqCst) + 1;
+        this.most_at_once.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(this.durations.get(n).copied().unwrap_or_default()).await;
+        this.running.fetch_sub(1, Ordering::SeqCst);
+        Ok(Listing::default())
+    }
+    async fn describe_package(&self, _: &PackageArn) -> Result<Described, RemoteError> {
+        Ok(Described::NotFound)
+    }
+    async fn set_lifecycle(&self, _: &PackageArn, _: &Lifecycle, _: &str) -> WriteOutcome {
+        WriteOutcome::Applied
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn cycles_start_every_interval_with_jitter_and_a_slow_one_delays_the_next() {
+    let interval = Duration::from_secs(60);
+    let registry = Arc::new(SlowListing {
+        // The third cycle takes 150 s: longer than two intervals.
+        durations: vec![
+            Duration::ZERO,
+            Duration::from_secs(1),
+            Duration::from_secs(150),
+        ],
+        ..SlowListing::default()
+    });
+    let engine = Engine {
+        governance: NoModels,
+        registry: Slow(registry.clone()),
+        mapping: MappingTable::built_in(),
+        policy: Policy::default(),
+        concurrency: 8,
+        groups: vec![],
+        read_model_cards: false,
+    };
+    let mut store = Store::open(":memory:").expect("store");
+    let metrics = Metrics::new();
+    let (status, watcher) = watch::channel(LoopStatus::new(Instant::now()));
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    let t0 = Instant::now();
+    let stopper = async {
+        tokio::time::sleep(Duration::from_secs(400)).await;
+        stop.cancel();
+    };
+    let settings = Settings {
+        interval,
+        shutdown_grace: Duration::from_secs(5),
+    };
+    tokio::join!(
+        daemon::run_loop(&engine, &mut store, settings, &metrics, &status, &shutdown),
+        stopper
+    );
+    let starts: Vec<Duration> = registry
+        .starts
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|s| s.duration_since(t0))
+        .collect();
+    assert_eq!(starts[0], Duration::ZERO, "the first cycle starts at once");
+    for pair in starts[..3].windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            (Duration::from_secs(54)..=Duration::from_secs(66)).contains(&gap),
+            "{starts:?}"
+        );
+    }
+    // The 150 s cycle ends after its next start was due: the next starts right after it.
+    assert_eq!(
+        starts[3],
+        starts[2] + Duration::from_secs(150),
+        "{starts:?}"
+    );
+    assert_eq!(
+        registry.most_at_once.load(Ordering::SeqCst),
+        1,
+        "never two cycles at once"
+    );
+    assert_eq!(watcher.borrow().cycles_finished, starts.len() as u64);
+    let text = metrics.encode();
+    assert!(
+        text.contains(&format!(
+            "govsync_cycles_total{{outcome=\"ok\"}} {}",
+            starts.len()
+        )),
+        "{text}"
+    );
+}
+
+// ---- the HTTP endpoints against both mocks ------------------------------------------
+
+async fn get(url: &str) -> (u16, String) {
+    let response = reqwest::get(url).await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body"))
+}
+
+/// The value of one sample line of the exposition, e.g. `govsync_models{state="in-sync"}`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn a_running_daemon_reports_health_readiness_and_metrics() {
+    let sm = MockSageMaker::new(Default::default()).expect("sm");
+    let gov = MockGovernance::new(govsync::mock::governance::Options::new(
+        "govsync",
+        SecretString::from("pw"),
+    ))
+    .expect("gov");
+    let bind = || async {
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind")
+    };
+    let sm_handle = sm.spawn(bind().await).expect("serve");
+    let gov_handle = gov.spawn(bind().await).expect("serve");
+    sm.call(
+        "CreateModelPackageGroup",
+        json!({ "ModelPackageGroupName": "fraud" }),
+    )
+    .expect("group");
+    for i in 0..3 {
+        let arn = sm
+            .call(
+                "CreateModelPackage",
+                json!({ "ModelPackageGroupName": "fraud",
+                        "ModelLifeCycle": { "Stage": "Deployment", "StageStatus": "Complete" } }),
+            )
+            .expect("package")["ModelPackageArn"]
+            .as_str()
+            .expect("arn")
+            .to_string();
+        let status = if i == 0 {
+            "Approved for Deployment"
+        } else {
+            "Deployed"
+        };
+        gov.create_model(&format!("m{i}"), Some(status), Some(&arn))
+            .expect("model");
+    }
+    gov.create_model("unlinked", Some("Proposed"), None)
+        .expect("model");
+
+    let metrics = Arc::new(Metrics::new());
+    let governance = OpenPagesClient::new(
+        &support::remote::governance_config(
+            format!("{}{API_BASE}", gov_handle.url()),
+            AuthConfig::Basic {
+                username: "govsync".into(),
+                password: SecretSource::Env("UNUSED".into()),
+            },
+            500,
+        ),
+        SecretString::from("pw"),
+    )
+    .expect("client");
+    let engine = Engine {
+        governance: Instrumented {
+            inner: governance,
+            metrics: metrics.clone(),
+        },
+        registry: Instrumented {
+            inner: support::remote::registry(&sm, &sm_handle.url(), &[], 3),
+            metrics: metrics.clone(),
+        },
+        mapping: MappingTable::built_in(),
+        policy: Policy::default(),
+        concurrency: 8,
+        groups: vec![],
+        read_model_cards: false,
+    };
+    let listener = bind().await;
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (status, mut watcher) = watch::channel(LoopStatus::new(Instant::now()));
+    let shutdown = CancellationToken::new();
+    let settings = Settings {
+        interval: Duration::from_secs(3600),
+        shutdown_grace: Duration::from_secs(5),
+    };
+    let daemon = tokio::spawn(daemon::run(
+        engine,
+        Store::open(":memory:").expect("store"),
+        settings,
+        metrics,
+        listener,
+        status,
+        shutdown.clone(),
+    ));
+    watcher
+        .wait_for(|s| s.cycles_finished >= 1)
+        .await
+        .expect("a cycle finishes");
+
+    assert_eq!(get(&format!("{url}/healthz")).await.0, 200);
+    assert_eq!(
+        get(&format!("{url}/readyz")).await,
+        (200, "ready\n".to_string())
+    );
+    let (code, text) = get(&format!("{url}/metrics")).await;
+    assert_eq!(code, 200);
+    // m0: Approved for Deployment while SageMaker says Deployment/Complete, no
+    // baseline: the conflict policy (governance wins) pushes it back.
+    assert_eq!(
+        sample(&text, r#"govsync_cycles_total{outcome="ok"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"govsync_models{state="in-sync"}"#),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"govsync_models{state="conflict"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"govsync_models{state="unlinked"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"govsync_actions_total{kind="push",outcome="applied"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"govsync_remote_calls_total{system="sagemaker",operation="set_lifecycle",outcome="ok"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"govsync_remote_calls_total{system="governance",operation="list_models",outcome="ok"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "govsync_cycle_duration_seconds_count"),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "govsync_last_successful_cycle_timestamp_seconds").is_some_and(|t| t > 1.7e9)
+    );
+    for line in text.lines().filter(|l| l.starts_with("govsync_")) {
+        assert!(
+            !line.contains("arn:") && !line.contains("m0"),
+            "no identifiers in labels: {line}"
+        );
+    }
+
+    shutdown.cancel();
+    daemon.await.expect("join").expect("daemon stops cleanly");
+    drop((sm_handle, gov_handle));
+}
+
+// ---- the real binary, stopped by SIGTERM mid-cycle -----------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_cycle_finishes_the_write_in_flight_records_it_and_exits_0() {
+    let sm = MockSageMaker::new(Default::default()).expect("sm");
+    let gov = MockGovernance::new(govsync::mock::governance::Options::new(
+        "govsync",
+        SecretString::from("pw"),
+    ))
+    .expect("gov");
+    let bind = || async {
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind")
+    };
+    let sm_handle = sm.spawn(bind().await).expect("serve");
+    let gov_handle = gov.spawn(bind().await).expect("serve");
+    sm.call(
+        "CreateModelPackageGroup",
+        json!({ "ModelPackageGroupName": "fraud" }),
+    )
+    .expect("group");
+    for i in 0..3 {
+        let arn = sm
+            .call(
+                "CreateModelPackage",
+                json!({ "ModelPackageGroupName": "fraud",
+                        "ModelLifeCycle": { "Stage": "Development", "StageStatus": "InProgress" } }),
+            )
+            .expect("package")["ModelPackageArn"]
+            .as_str()
+            .expect("arn")
+            .to_string();
+        gov.create_model(&format!("m{i}"), Some("Development Complete"), Some(&arn))
+            .expect("model");
+    }
+    // Each SageMaker call takes 400 ms, so the test can signal while a write is in flight.
+    sm.set_faults(govsync::mock::Faults {
+        latency_ms: 400,
+        ..Default::default()
+    })
+    .expect("faults");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state.db");
+    let config = dir.path().join("govsync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[governance]
+base_url = "{gov}{API_BASE}"
+auth = {{ kind = "basic", username = "govsync", password_env = "OPENPAGES_PASSWORD" }}
+[sagemaker]
+region = "us-east-1"
+endpoint_url = "{sm}"
+[sync]
+interval = "1h"
+concurrency = 1
+shutdown_grace = "20s"
+[state]
+path = "{state}"
+[server]
+listen = "127.0.0.1:0"
+"#,
+            gov = gov_handle.url(),
+            sm = sm_handle.url(),
+            state = state.display()
+        ),
+    )
+    .expect("config");
+    let nowhere = dir.path().join("none");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_govsync"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .env_clear()
+        .env("OPENPAGES_PASSWORD", "pw")
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "test-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", &nowhere)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &nowhere)
+        .env("GOVSYNC_LOG_FORMAT", "json")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn govsync");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sm.counters().get("UpdateModelPackage") == 0 {
+        assert!(Instant::now() < deadline, "no write started within 30 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("wait");
+    let logs = String::from_utf8_lossy(&output.stderr).to_string();
+    assert_eq!(output.status.code(), Some(0), "{logs}");
+
+    assert_eq!(
+        sm.counters().get("UpdateModelPackage"),
+        1,
+        "no write started after SIGTERM"
+    );
+    let events: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"))
+        })
+        .collect();
+    let transitions: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["target"] == "govsync::transition")
+        .collect();
+    assert_eq!(transitions.len(), 1, "{logs}");
+    assert_eq!(transitions[0]["action"], "push");
+    assert_eq!(transitions[0]["outcome"], "applied");
+    assert!(
+        events.iter().any(|e| e["message"] == "govsync stopped"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("\"pw\""),
+        "the password never reaches a log line"
+    );
+
+    let store = Store::open(state.to_str().expect("utf-8 path")).expect("store");
+    assert_eq!(
+        store.journal_len().expect("journal"),
+        1,
+        "the finished write is recorded"
+    );
+    drop((sm_handle, gov_handle));
+}
