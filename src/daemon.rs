@@ -8,16 +8,47 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::Config;
 use crate::engine::{CycleError, CycleOptions, CycleReport, Engine};
-use crate::governance::Governance;
-use crate::metrics::Metrics;
-use crate::sagemaker::Registry;
+use crate::governance::{Governance, OpenPagesClient};
+use crate::metrics::{Instrumented, Metrics};
+use crate::sagemaker::{Registry, SageMakerRegistry};
 use crate::server::{ServerState, serve};
 use crate::store::Store;
 
 /// Each wait between cycle starts is the interval plus or minus up to this share of it,
 /// so that many instances do not hit the APIs in step.
 pub const JITTER: f64 = 0.1;
+
+/// The engine govsync runs for real: both clients, each call counted in `metrics`.
+pub type LiveEngine = Engine<Instrumented<OpenPagesClient>, Instrumented<SageMakerRegistry>>;
+
+/// The engine for a configuration, given the governance secret and the AWS SDK
+/// configuration (credentials chain and region; the config's endpoint, retries and
+/// timeouts are applied on top).
+pub fn live_engine(
+    config: &Config,
+    secret: secrecy::SecretString,
+    sdk: &aws_config::SdkConfig,
+    metrics: Arc<Metrics>,
+) -> Result<LiveEngine, String> {
+    let governance = OpenPagesClient::new(&config.governance, secret).map_err(|e| e.to_string())?;
+    Ok(Engine {
+        governance: Instrumented {
+            inner: governance,
+            metrics: metrics.clone(),
+        },
+        registry: Instrumented {
+            inner: SageMakerRegistry::new(sdk, &config.sagemaker),
+            metrics,
+        },
+        mapping: config.mapping.clone(),
+        policy: config.sync.policy.clone(),
+        concurrency: config.sync.concurrency,
+        groups: config.sagemaker.model_package_groups.clone(),
+        read_model_cards: config.sync.read_model_cards,
+    })
+}
 
 /// How the loop is doing; the HTTP endpoints and the demo read it.
 #[derive(Debug, Clone)]
@@ -30,8 +61,17 @@ pub struct LoopStatus {
     pub cycles_finished: u64,
     /// Whether the last finished cycle reached both systems, and if not why.
     pub last_result: Option<Result<(), String>>,
-    /// The report of the last cycle that reached both systems.
-    pub last_report: Option<Arc<CycleReport>>,
+    /// The last cycle that reached both systems.
+    pub last_report: Option<FinishedCycle>,
+}
+
+/// A cycle that reached both systems.
+#[derive(Debug, Clone)]
+pub struct FinishedCycle {
+    /// When it started.
+    pub started: Instant,
+    /// What it saw and did.
+    pub report: Arc<CycleReport>,
 }
 
 impl LoopStatus {
@@ -116,7 +156,10 @@ pub async fn run_loop<G: Governance, R: Registry>(
                 match result {
                     Ok(report) => {
                         s.last_result = Some(Ok(()));
-                        s.last_report = Some(Arc::new(report));
+                        s.last_report = Some(FinishedCycle {
+                            started,
+                            report: Arc::new(report),
+                        });
                     }
                     Err(e) => s.last_result = Some(Err(e.to_string())),
                 }

@@ -1,6 +1,450 @@
-//! `govsync demo`.
+//! `govsync demo`: govsync at work with nothing to set up. Both mock servers run
+//! in-process on loopback, seeded with a realistic inventory; the daemon's loop runs
+//! against them over their real wire protocols while a short script changes one side
+//! or the other, and every transition is printed as the loop makes it.
 
-/// Runs the demo.
-pub fn run(_pause: std::time::Duration, _out: &mut dyn std::io::Write) -> Result<(), String> {
-    Err("todo".into())
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde_json::json;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::daemon::{self, LoopStatus, Settings};
+use crate::engine::{CycleReport, describe_from, describe_to};
+use crate::metrics::Metrics;
+use crate::mock::Admin;
+use crate::mock::governance::{API_BASE, MockGovernance, Options as GovernanceOptions};
+use crate::mock::sagemaker::MockSageMaker;
+use crate::plan::Action;
+use crate::store::Store;
+
+/// The cycle interval of the demo's loop.
+const INTERVAL: Duration = Duration::from_secs(1);
+/// The demo never waits longer than this for a cycle.
+const CYCLE_WAIT: Duration = Duration::from_secs(20);
+const PASSWORD_VAR: &str = "DEMO_GOVERNANCE_PASSWORD";
+
+/// The seeded inventory: (model package group, model name, governance status). The
+/// package of each model starts at the lifecycle of its status's row, so all start in
+/// sync.
+const INVENTORY: [(&str, &str, &str); 25] = [
+    ("churn-prediction", "churn-propensity-v1", "Proposed"),
+    (
+        "churn-prediction",
+        "churn-propensity-v2",
+        "Model Definition",
+    ),
+    ("churn-prediction", "churn-xgb-2026-10", "Under Development"),
+    ("churn-prediction", "churn-tabnet-v1", "Data Acquisition"),
+    (
+        "churn-prediction",
+        "churn-tabnet-v2",
+        "Data Acquisition Complete",
+    ),
+    (
+        "churn-prediction",
+        "churn-features-v3",
+        "Feature Engineering",
+    ),
+    (
+        "churn-prediction",
+        "churn-features-v4",
+        "Feature Engineering Complete",
+    ),
+    ("churn-prediction", "churn-lgbm-v5", "Development Complete"),
+    (
+        "churn-prediction",
+        "churn-lgbm-v6",
+        "Pre Implementation Review",
+    ),
+    ("churn-prediction", "churn-lgbm-v7", "Validation Complete"),
+    ("churn-prediction", "churn-lgbm-v8", "Awaiting Approval"),
+    (
+        "churn-prediction",
+        "churn-lgbm-v9",
+        "Approved for Deployment",
+    ),
+    ("churn-prediction", "churn-lgbm-v4", "Deployed"),
+    ("fraud-detection", "fraud-gbm-v3", "Deployed"),
+    ("fraud-detection", "fraud-gbm-v4", "Deployed"),
+    ("fraud-detection", "fraud-gbm-v5", "Deployed"),
+    (
+        "fraud-detection",
+        "fraud-gnn-v1",
+        "Model Change in Progress",
+    ),
+    ("fraud-detection", "fraud-gnn-v2", "Rejected"),
+    ("fraud-detection", "fraud-rules-v1", "On Hold - Proposal"),
+    ("fraud-detection", "fraud-rules-v2", "On Hold - Development"),
+    ("fraud-detection", "fraud-gbm-v1", "Decommissioning"),
+    ("fraud-detection", "fraud-gbm-v2", "Decommissioned"),
+    ("fraud-detection", "fraud-autoenc-v1", "Under Development"),
+    ("fraud-detection", "fraud-autoenc-v2", "Validation Complete"),
+    ("fraud-detection", "fraud-autoenc-v3", "Awaiting Approval"),
+];
+
+/// One seeded model.
+struct Seeded {
+    id: String,
+    arn: String,
+}
+
+/// One change of the script, made directly on a mock as a person or pipeline would.
+enum Change {
+    GovernanceStatus(&'static str),
+    Lifecycle(&'static str, &'static str),
+    DeletePackage,
+}
+
+/// The script: which model, what happens to it, and what govsync should do.
+const SCRIPT: [(&str, Change, &str); 5] = [
+    (
+        "churn-xgb-2026-10",
+        Change::GovernanceStatus("Development Complete"),
+        "watsonx.governance: a reviewer moves churn-xgb-2026-10 to \"Development Complete\"",
+    ),
+    (
+        "churn-lgbm-v9",
+        Change::Lifecycle("Deployment", "Complete"),
+        "SageMaker: the deployment pipeline marks churn-lgbm-v9 Deployment / Complete",
+    ),
+    (
+        "churn-lgbm-v4",
+        Change::DeletePackage,
+        "SageMaker: someone deletes churn-lgbm-v4's model package",
+    ),
+    (
+        "fraud-gbm-v3",
+        Change::Lifecycle("Archived", "Complete"),
+        "SageMaker: fraud-gbm-v3's package is archived (stage Archived / Complete)",
+    ),
+    (
+        "fraud-gbm-v4",
+        Change::Lifecycle("Production", "InService"),
+        "SageMaker: fraud-gbm-v4 is set to Production / InService, a lifecycle outside the table",
+    ),
+];
+
+/// Runs the demo, printing to `out`; `pause` is the wait between script steps.
+pub fn run(pause: Duration, out: &mut dyn Write) -> Result<(), String> {
+    crate::cli::runtime()?.block_on(async {
+        tokio::select! {
+            result = play(pause, out) => result,
+            () = crate::cli::shutdown_signal() => Err("interrupted".to_string()),
+        }
+    })
+}
+
+fn say(out: &mut dyn Write, text: impl AsRef<str>) -> Result<(), String> {
+    writeln!(out, "{}", text.as_ref())
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("cannot write the demo's output: {e}"))
+}
+
+async fn play(pause: Duration, out: &mut dyn Write) -> Result<(), String> {
+    let started = Instant::now();
+    let bind = || async {
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("cannot listen on loopback: {e}"))
+    };
+    let password = format!("demo-{}", fastrand::u64(..));
+    let gov = MockGovernance::new(GovernanceOptions::new(
+        "govsync",
+        SecretString::from(password.clone()),
+    ))
+    .map_err(|e| e.to_string())?;
+    let sm = MockSageMaker::new(Default::default()).map_err(|e| e.to_string())?;
+    let gov_handle = gov.spawn(bind().await?).map_err(|e| e.to_string())?;
+    let sm_handle = sm.spawn(bind().await?).map_err(|e| e.to_string())?;
+    say(
+        out,
+        format!(
+            "govsync demo: mock SageMaker at {}, mock watsonx.governance at {}{API_BASE}",
+            sm_handle.url(),
+            gov_handle.url()
+        ),
+    )?;
+
+    let config = Config::from_toml(
+        &format!(
+            r#"
+[governance]
+base_url = "{gov}{API_BASE}"
+auth = {{ kind = "basic", username = "govsync", password_env = "{PASSWORD_VAR}" }}
+[sagemaker]
+endpoint_url = "{sm}"
+region = "us-east-1"
+[sync]
+interval = "{interval}s"
+[state]
+path = ":memory:"
+"#,
+            gov = gov_handle.url(),
+            sm = sm_handle.url(),
+            interval = INTERVAL.as_secs()
+        ),
+        Path::new("<demo>"),
+        &[],
+    )
+    .map_err(|e| e.to_string())?;
+    let seeded = seed(&gov, &sm, &config)?;
+    say(
+        out,
+        format!(
+            "Seeded {} governance models: {} linked to packages in churn-prediction and \
+             fraud-detection, 1 not linked.",
+            seeded.len() + 1,
+            seeded.len()
+        ),
+    )?;
+
+    let metrics = Arc::new(Metrics::new());
+    let engine = daemon::live_engine(
+        &config,
+        SecretString::from(password),
+        &sm.client_config(),
+        metrics.clone(),
+    )?;
+    let listener = bind().await?;
+    let metrics_url = listener
+        .local_addr()
+        .map(|a| format!("http://{a}/metrics"))
+        .map_err(|e| e.to_string())?;
+    let (status, watcher) = watch::channel(LoopStatus::new(Instant::now()));
+    let shutdown = CancellationToken::new();
+    say(
+        out,
+        format!(
+            "Running the govsync loop: a cycle every {}s; Prometheus metrics at {metrics_url}\n",
+            INTERVAL.as_secs()
+        ),
+    )?;
+    let store = Store::open(":memory:").map_err(|e| e.to_string())?;
+    let settings = Settings {
+        interval: INTERVAL,
+        shutdown_grace: Duration::from_secs(5),
+    };
+    let loop_ = daemon::run(
+        engine,
+        store,
+        settings,
+        metrics.clone(),
+        listener,
+        status,
+        shutdown.clone(),
+    );
+    let script = async {
+        let result = script(out, &gov, &sm, &seeded, watcher, pause).await;
+        shutdown.cancel();
+        result
+    };
+    let (served, played) = tokio::join!(loop_, script);
+    let last = played?;
+    served.map_err(|e| e.to_string())?;
+
+    say(out, "\nThe last cycle, model by model:\n")?;
+    say(out, crate::report::table(&last).trim_end())?;
+    let (sm_writes, gov_writes) = (
+        sm.counters().get("UpdateModelPackage"),
+        gov.counters().get("contents.put"),
+    );
+    say(
+        out,
+        format!(
+            "\nWrites made: {sm_writes} UpdateModelPackage to SageMaker, {gov_writes} status \
+             updates to governance; {} ListModelPackages and {} governance queries in all.\n\
+             Done in {:.0?}. Run `govsync reconcile --help` or `govsync run --help` next.",
+            sm.counters().get("ListModelPackages"),
+            gov.counters().get("query"),
+            started.elapsed()
+        ),
+    )?;
+    drop((gov_handle, sm_handle));
+    Ok(())
+}
+
+/// Creates the inventory on both mocks.
+fn seed(
+    gov: &MockGovernance,
+    sm: &MockSageMaker,
+    config: &Config,
+) -> Result<Vec<(String, Seeded)>, String> {
+    let fail = |e: &dyn std::fmt::Display| format!("seeding the demo failed: {e}");
+    for group in ["churn-prediction", "fraud-detection"] {
+        sm.call(
+            "CreateModelPackageGroup",
+            json!({ "ModelPackageGroupName": group }),
+        )
+        .map_err(|e| fail(&e))?;
+    }
+    let mut seeded = Vec::new();
+    for (group, name, status) in INVENTORY {
+        let row = config
+            .mapping
+            .by_governance_status(status)
+            .ok_or_else(|| fail(&format!("\"{status}\" is not in the mapping table")))?;
+        let created = sm
+            .call(
+                "CreateModelPackage",
+                json!({
+                    "ModelPackageGroupName": group,
+                    "ModelPackageDescription": name,
+                    "ModelLifeCycle": {
+                        "Stage": row.lifecycle.stage,
+                        "StageStatus": row.lifecycle.stage_status,
+                    },
+                }),
+            )
+            .map_err(|e| fail(&e))?;
+        let arn = created["ModelPackageArn"]
+            .as_str()
+            .ok_or_else(|| fail(&"CreateModelPackage returned no ARN"))?
+            .to_string();
+        let id = gov
+            .create_model(name, Some(status), Some(&arn))
+            .map_err(|e| fail(&e))?;
+        seeded.push((name.to_string(), Seeded { id, arn }));
+    }
+    gov.create_model("fraud-notebook-experiment", Some("Proposed"), None)
+        .map_err(|e| fail(&e))?;
+    Ok(seeded)
+}
+
+/// Waits for the first finished cycle that started after `after` (any, for `None`).
+async fn next_cycle(
+    watcher: &mut watch::Receiver<LoopStatus>,
+    after: Option<Instant>,
+) -> Result<Arc<CycleReport>, String> {
+    let status = tokio::time::timeout(
+        CYCLE_WAIT,
+        watcher.wait_for(|s| {
+            s.last_report
+                .as_ref()
+                .is_some_and(|c| after.is_none_or(|after| c.started > after))
+        }),
+    )
+    .await
+    .map_err(|_| format!("no cycle finished within {}s", CYCLE_WAIT.as_secs()))?
+    .map_err(|_| "the govsync loop stopped".to_string())?;
+    let report = status
+        .last_report
+        .as_ref()
+        .map(|c| c.report.clone())
+        .expect("waited for a report");
+    Ok(report)
+}
+
+/// Prints what a cycle did that was not printed before; returns how many lines.
+fn print_transitions(
+    out: &mut dyn Write,
+    report: &CycleReport,
+    printed: &mut HashSet<(String, String, String)>,
+) -> Result<usize, String> {
+    let mut lines = 0;
+    for r in &report.results {
+        let d = &r.decision;
+        if matches!(d.action, Action::InSync | Action::AlreadyDecommissioned) {
+            continue;
+        }
+        let from = describe_from(d);
+        if !printed.insert((
+            d.model_id.to_string(),
+            d.action.kind().to_string(),
+            from.clone(),
+        )) {
+            continue;
+        }
+        let to = describe_to(&d.action);
+        let change = if to.is_empty() {
+            format!("{from} (nothing written)")
+        } else {
+            format!("{from}  →  {to}")
+        };
+        say(
+            out,
+            format!(
+                "    {:<13} {:<18} {change}  [{}]\n    {:<13} {}",
+                d.action.kind(),
+                d.model_name,
+                r.outcome.as_str(),
+                "",
+                d.reason
+            ),
+        )?;
+        lines += 1;
+    }
+    Ok(lines)
+}
+
+async fn script(
+    out: &mut dyn Write,
+    gov: &MockGovernance,
+    sm: &MockSageMaker,
+    seeded: &[(String, Seeded)],
+    mut watcher: watch::Receiver<LoopStatus>,
+    pause: Duration,
+) -> Result<Arc<CycleReport>, String> {
+    let mut printed = HashSet::new();
+    let first = next_cycle(&mut watcher, None).await?;
+    let in_sync = first
+        .results
+        .iter()
+        .filter(|r| matches!(r.decision.action, Action::InSync))
+        .count();
+    say(
+        out,
+        format!(
+            "First cycle: {in_sync} of {} linked models in sync, {} not linked (left alone).",
+            first.results.len(),
+            first.unlinked_models
+        ),
+    )?;
+    print_transitions(out, &first, &mut printed)?;
+    for (step, (name, change, story)) in SCRIPT.iter().enumerate() {
+        tokio::time::sleep(pause).await;
+        say(out, format!("\n[{}/{}] {story}", step + 1, SCRIPT.len()))?;
+        let model = seeded
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s)
+            .expect("the script names seeded models");
+        let changed = Instant::now();
+        let done = match change {
+            Change::GovernanceStatus(status) => {
+                gov.set_status(&model.id, status).map_err(|e| e.to_string())
+            }
+            Change::Lifecycle(stage, stage_status) => sm
+                .call(
+                    "UpdateModelPackage",
+                    json!({ "ModelPackageArn": model.arn,
+                            "ModelLifeCycle": { "Stage": stage, "StageStatus": stage_status } }),
+                )
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Change::DeletePackage => sm
+                .call(
+                    "DeleteModelPackage",
+                    json!({ "ModelPackageName": model.arn }),
+                )
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        };
+        done.map_err(|e| format!("step {} of the script failed: {e}", step + 1))?;
+        let report = next_cycle(&mut watcher, Some(changed)).await?;
+        if print_transitions(out, &report, &mut printed)? == 0 {
+            say(out, "    (no change)")?;
+        }
+    }
+    // One more cycle: everything written is now seen in sync; only the drift remains.
+    let last = next_cycle(&mut watcher, Some(Instant::now())).await?;
+    print_transitions(out, &last, &mut printed)?;
+    Ok(last)
 }

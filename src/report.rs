@@ -59,7 +59,7 @@ pub fn table(report: &CycleReport) -> String {
         out.push_str(&format!("error: {valve}\n"));
     }
     out.push_str(&format!(
-        "{}{} linked: {} in sync, {} pushed, {} pulled, {} decommissioned, {} drift, {} conflict, {} failed; {} unlinked models, {} unlinked packages\n",
+        "{}{} linked: {} in sync, {} pushed, {} pulled, {} decommissioned, {} drift, {} conflict, {} failed; unlinked: {} models, {} packages\n",
         if report.dry_run { "dry run (nothing written): " } else { "" },
         report.results.len(),
         report.count("in-sync"),

@@ -94,3 +94,24 @@ fn a_bad_override_exits_1_naming_the_variable() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_demo_plays_every_kind_of_transition_and_exits_0() {
+    let out = govsync(&["demo", "--pause", "0s"], &[]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    for expected in [
+        "First cycle: 25 of 25 linked models in sync, 1 not linked",
+        "push          churn-xgb-2026-10  Development Complete | Development/InProgress  →  Development/Complete  [applied]",
+        "pull          churn-lgbm-v9      Approved for Deployment | Deployment/Complete  →  Deployed  [applied]",
+        "decommission  churn-lgbm-v4      Deployed | (none)  →  Decommissioned  [applied]",
+        "decommission  fraud-gbm-v3       Deployed | Archived/Complete  →  Decommissioned  [applied]",
+        "drift         fraud-gbm-v4       Deployed | Production/InService (nothing written)  [reported]",
+        "Writes made: 1 UpdateModelPackage to SageMaker, 3 status updates to governance",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+}

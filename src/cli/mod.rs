@@ -273,7 +273,7 @@ pub enum Output {
 mod mock;
 mod sync;
 
-pub use sync::{LiveEngine, build};
+pub use sync::build;
 
 /// The value of an environment variable in `env`.
 fn lookup<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {

@@ -11,16 +11,11 @@ use super::{
     ConfigArg, HistoryArgs, Output, ReconcileArgs, exit, lookup, runtime, shutdown_signal,
 };
 use crate::config::Config;
-use crate::daemon::{self, LoopStatus};
-use crate::engine::{CycleOptions, Engine, Progress};
-use crate::governance::OpenPagesClient;
+use crate::daemon::{self, LiveEngine, LoopStatus};
+use crate::engine::{CycleOptions, Progress};
 use crate::logging::{self, LogFormat};
-use crate::metrics::{Instrumented, Metrics};
-use crate::sagemaker::SageMakerRegistry;
+use crate::metrics::Metrics;
 use crate::store::{HistoryFilter, Store};
-
-/// The engine govsync runs for real: both clients, each call counted in `metrics`.
-pub type LiveEngine = Engine<Instrumented<OpenPagesClient>, Instrumented<SageMakerRegistry>>;
 
 /// Builds the engine for a configuration: reads the governance secret, loads the AWS
 /// configuration (credentials chain, region, endpoint).
@@ -32,24 +27,8 @@ pub async fn build(
     let secret = config
         .governance_secret(&|name: &str| lookup(env, name).map(str::to_string))
         .map_err(|e| format!("{}: {e}", config.file.display()))?;
-    let governance = OpenPagesClient::new(&config.governance, secret).map_err(|e| e.to_string())?;
     let sdk = crate::sagemaker::client::load_sdk_config(&config.sagemaker).await;
-    let registry = SageMakerRegistry::new(&sdk, &config.sagemaker);
-    Ok(Engine {
-        governance: Instrumented {
-            inner: governance,
-            metrics: metrics.clone(),
-        },
-        registry: Instrumented {
-            inner: registry,
-            metrics,
-        },
-        mapping: config.mapping.clone(),
-        policy: config.sync.policy.clone(),
-        concurrency: config.sync.concurrency,
-        groups: config.sagemaker.model_package_groups.clone(),
-        read_model_cards: config.sync.read_model_cards,
-    })
+    daemon::live_engine(config, secret, &sdk, metrics)
 }
 
 fn init_logging(env: &[(String, String)], format: LogFormat, level: &str) -> Result<(), String> {

@@ -20,6 +20,12 @@ pub struct OpError {
     pub message: String,
 }
 
+impl std::fmt::Display for OpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HTTP {}: {}", self.status, self.message)
+    }
+}
+
 impl OpError {
     fn bad_request(code: &str, message: impl std::fmt::Display) -> OpError {
         OpError {
