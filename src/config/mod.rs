@@ -701,7 +701,12 @@ impl Validator<'_> {
             governance,
             sagemaker,
             sync,
-            state_path: raw.state.path,
+            state_path: match raw.state.path.as_str() {
+                ":memory:" => raw.state.path,
+                path => relative_to(file, PathBuf::from(path))
+                    .to_string_lossy()
+                    .into_owned(),
+            },
             listen,
         })
     }

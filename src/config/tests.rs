@@ -390,3 +390,18 @@ fn conflict_policy_spelling_matches_the_config_file() {
         assert_eq!(config.sync.policy.conflict, policy);
     }
 }
+
+#[test]
+fn a_relative_state_path_is_relative_to_the_config_file() {
+    let text = with("[state]\npath = \"data/state.db\"");
+    let config =
+        Config::from_toml(&text, Path::new("/etc/govsync/govsync.toml"), &[]).expect("valid");
+    assert_eq!(config.state_path, "/etc/govsync/data/state.db");
+    let memory = Config::from_toml(
+        &with("[state]\npath = \":memory:\""),
+        Path::new("/etc/govsync/govsync.toml"),
+        &[],
+    )
+    .expect("valid");
+    assert_eq!(memory.state_path, ":memory:");
+}
