@@ -265,6 +265,20 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
         .expect("a cycle finishes");
 
     assert_eq!(get(&format!("{url}/healthz")).await.0, 200);
+    // The container health check asks the same endpoint.
+    let base = url.clone();
+    let probe = move |path: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_govsync"))
+            .args(["healthcheck", "--url", &format!("{base}{path}")])
+            .output()
+            .expect("run govsync healthcheck")
+    };
+    let (healthy, missing) =
+        tokio::task::spawn_blocking(move || (probe("/healthz"), probe("/nowhere")))
+            .await
+            .expect("join");
+    assert!(healthy.status.success(), "{healthy:?}");
+    assert_eq!(missing.status.code(), Some(1), "{missing:?}");
     assert_eq!(
         get(&format!("{url}/readyz")).await,
         (200, "ready\n".to_string())

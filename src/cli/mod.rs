@@ -65,6 +65,9 @@ pub enum Command {
     /// Check a configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Ask a running daemon's /healthz and exit 0 if it is healthy, 1 if not: the
+    /// container health check of images with no shell or curl (ECS, Docker).
+    Healthcheck(HealthcheckArgs),
     /// Run a mock SageMaker or governance server for tests and demos.
     #[command(subcommand)]
     Mock(MockCommand),
@@ -80,6 +83,17 @@ pub struct DemoArgs {
     /// Pause between the script's steps (e.g. 2s; 0s runs it straight through).
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub pause: std::time::Duration,
+}
+
+/// Arguments of `govsync healthcheck`.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The endpoint to ask.
+    #[arg(long, default_value = "http://127.0.0.1:9464/healthz")]
+    pub url: String,
+    /// Give up after this long.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 /// `--config`, shared by the commands that read the configuration.
@@ -298,6 +312,7 @@ pub fn run(cli: Cli, env: &[(String, String)]) -> ExitCode {
         Command::History(args) => sync::history(args, env, &mut out),
         Command::Run(args) => sync::run(args, env, log_format),
         Command::Demo(args) => crate::demo::run(args.pause, &mut out),
+        Command::Healthcheck(args) => healthcheck(&args, &mut out),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),
@@ -336,6 +351,28 @@ pub async fn shutdown_signal() {
         () = interrupt => {}
         () = terminate => {}
     }
+}
+
+fn healthcheck(args: &HealthcheckArgs, out: &mut dyn Write) -> Result<(), String> {
+    let body = runtime()?.block_on(async {
+        let client = reqwest::Client::builder()
+            .timeout(args.timeout)
+            .build()
+            .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
+        let response = client
+            .get(&args.url)
+            .send()
+            .await
+            .map_err(|e| format!("{}: {e}", args.url))?;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(format!("{}: {status}: {}", args.url, body.trim()))
+        }
+    })?;
+    out.write_all(body.as_bytes()).map_err(|e| e.to_string())
 }
 
 fn load_mapping(file: Option<&Path>) -> Result<(String, MappingTable), String> {
