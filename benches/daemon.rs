@@ -1,0 +1,157 @@
+//! Sizing figures for the deployment manifests: the real `govsync run` binary against
+//! both mock servers (in this process) with N linked models, in sync. Prints cycle
+//! durations from the daemon's own /metrics and its peak resident memory (VmHWM from
+//! /proc) after a few cycles, the last of which pushes a change to 10% of the models.
+//!
+//! Run: `cargo bench --bench daemon` (Linux; builds the release binary first).
+
+use std::time::{Duration, Instant};
+
+use govsync::mock::Admin;
+use govsync::mock::governance::{API_BASE, MockGovernance, Options};
+use govsync::mock::sagemaker::MockSageMaker;
+use secrecy::SecretString;
+use serde_json::json;
+
+const GROUPS: [&str; 4] = ["churn", "fraud", "pricing", "risk"];
+
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn proc_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn metrics(url: &str) -> String {
+    match reqwest::get(url).await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+async fn wait_cycles(url: &str, n: f64) -> String {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let text = metrics(url).await;
+        if sample(&text, "govsync_cycle_duration_seconds_count").is_some_and(|c| c >= n) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not finish {n} cycles"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn measure(binary: &std::path::Path, n: usize) {
+    let sm = MockSageMaker::new(Default::default()).expect("sm");
+    let gov = MockGovernance::new(Options::new("govsync", SecretString::from("pw"))).expect("gov");
+    let bind = || async {
+        tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind")
+    };
+    let sm_handle = sm.spawn(bind().await).expect("serve");
+    let gov_handle = gov.spawn(bind().await).expect("serve");
+    for g in GROUPS {
+        sm.call(
+            "CreateModelPackageGroup",
+            json!({ "ModelPackageGroupName": g }),
+        )
+        .expect("group");
+    }
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let arn = sm
+            .call(
+                "CreateModelPackage",
+                json!({ "ModelPackageGroupName": GROUPS[i % GROUPS.len()],
+                        "ModelLifeCycle": { "Stage": "Development", "StageStatus": "InProgress" } }),
+            )
+            .expect("package")["ModelPackageArn"]
+            .as_str()
+            .expect("arn")
+            .to_string();
+        ids.push(
+            gov.create_model(&format!("m{i}"), Some("Under Development"), Some(&arn))
+                .expect("model"),
+        );
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = bind().await.local_addr().expect("addr").port();
+    let config = dir.path().join("govsync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[governance]\nbase_url = \"{}{API_BASE}\"\nauth = {{ kind = \"basic\", username = \"govsync\", password_env = \"PW\" }}\n\
+             [sagemaker]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n[sync]\ninterval = \"1s\"\n\
+             [state]\npath = \"{}\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n",
+            gov_handle.url(),
+            sm_handle.url(),
+            dir.path().join("state.db").display()
+        ),
+    )
+    .expect("config");
+    let mut child = std::process::Command::new(binary)
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("PW", "pw")
+        .env("AWS_ACCESS_KEY_ID", "AKIDBENCH")
+        .env("AWS_SECRET_ACCESS_KEY", "bench")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("GOVSYNC_LOG", "warn")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn govsync run");
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let in_sync = wait_cycles(&url, 3.0).await;
+    let quiet_sum = sample(&in_sync, "govsync_cycle_duration_seconds_sum").unwrap_or(0.0);
+    let quiet_rss = proc_kib(child.id(), "VmHWM:");
+    let changed = n / 10;
+    for id in ids.iter().take(changed) {
+        gov.set_status(id, "Development Complete").expect("status");
+    }
+    let after = wait_cycles(&url, 5.0).await;
+    let total = sample(&after, "govsync_cycle_duration_seconds_sum").unwrap_or(0.0);
+    let peak = proc_kib(child.id(), "VmHWM:");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    println!(
+        "N={n:>5}: mean in-sync cycle {:>6.1} ms (3 cycles); peak RSS {:>6.1} MiB in sync, {:>6.1} MiB after \
+         2 more cycles that pushed {changed} changes (cycles took {:.1} ms in all); \
+         mock counters: {} ListModelPackages, {} governance queries, {} UpdateModelPackage",
+        quiet_sum / 3.0 * 1000.0,
+        quiet_rss as f64 / 1024.0,
+        peak as f64 / 1024.0,
+        (total - quiet_sum) * 1000.0,
+        sm.counters().get("ListModelPackages"),
+        gov.counters().get("query"),
+        sm.counters().get("UpdateModelPackage"),
+    );
+    drop((sm_handle, gov_handle));
+}
+
+fn main() {
+    let binary = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/govsync");
+    let built = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--release", "--locked", "--bin", "govsync"])
+        .status()
+        .expect("cargo build");
+    assert!(built.success(), "cargo build --release failed");
+    println!("govsync run against in-process mocks (cargo bench --bench daemon):");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    for n in [1_000, 5_000] {
+        runtime.block_on(measure(&binary, n));
+    }
+}

@@ -1,0 +1,328 @@
+//! The deployment files in `deploy/` agree with the code: the IAM policy allows exactly
+//! the SageMaker operations the adapter calls and the stages the table can push, the
+//! EventBridge rule matches the event the mock emits for a `Development / Complete`
+//! push and not others, and the Kubernetes and ECS settings load as a valid config.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use govsync::config::Config;
+use govsync::domain::{Lifecycle, PackageArn};
+use govsync::mapping::MappingTable;
+use govsync::mock::Admin;
+use govsync::mock::sagemaker::MockSageMaker;
+use govsync::sagemaker::Registry;
+use govsync::sagemaker::client::OPERATIONS;
+use serde_json::{Value, json};
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn read_json(path: &str) -> Value {
+    let text = std::fs::read_to_string(repo(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A string or a list of strings, as IAM writes `Action`.
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|s| s.as_str().map(String::from))
+            .collect(),
+        _ => vec![],
+    }
+}
+
+#[tokio::test]
+async fn operations_is_what_the_adapter_calls() {
+    let sm = MockSageMaker::new(Default::default()).expect("mock");
+    let handle = sm
+        .spawn(
+            tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind"),
+        )
+        .expect("serve");
+    sm.call(
+        "CreateModelPackageGroup",
+        json!({ "ModelPackageGroupName": "g" }),
+    )
+    .expect("group");
+    let arn = sm
+        .call(
+            "CreateModelPackage",
+            json!({ "ModelPackageGroupName": "g" }),
+        )
+        .expect("package")["ModelPackageArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    let arn = PackageArn::parse(&arn).expect("arn");
+    let registry = support::remote::registry(&sm, &handle.url(), &[], 1);
+    // Every method of the trait, once.
+    registry.list_packages().await.expect("list");
+    registry.describe_package(&arn).await.expect("describe");
+    let lifecycle = Lifecycle::new("Development", "Complete");
+    let _ = registry.set_lifecycle(&arn, &lifecycle, "test").await;
+    let called: BTreeSet<String> = sm.counters().snapshot().into_keys().collect();
+    let declared: BTreeSet<String> = OPERATIONS.iter().map(|s| s.to_string()).collect();
+    assert_eq!(called, declared);
+}
+
+#[test]
+fn the_iam_policy_allows_exactly_the_operations_and_the_pushable_stages() {
+    let policy = read_json("deploy/iam/govsync-policy.json");
+    let statements = policy["Statement"].as_array().expect("statements");
+    let allowed: BTreeSet<String> = statements
+        .iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .flat_map(|s| strings(&s["Action"]))
+        .collect();
+    let expected: BTreeSet<String> = OPERATIONS
+        .iter()
+        .map(|op| format!("sagemaker:{op}"))
+        .collect();
+    assert_eq!(
+        allowed, expected,
+        "the policy must name every SageMaker action govsync calls and no other"
+    );
+    assert!(
+        statements
+            .iter()
+            .all(|s| s["NotAction"].is_null() && s["Effect"] == "Allow"),
+        "no NotAction or Deny tricks"
+    );
+
+    // UpdateModelPackage may set only the stages the built-in table can push.
+    let update = statements
+        .iter()
+        .find(|s| strings(&s["Action"]).contains(&"sagemaker:UpdateModelPackage".to_string()))
+        .expect("the update statement");
+    let stages: BTreeSet<String> =
+        strings(&update["Condition"]["StringEquals"]["sagemaker:ModelLifeCycle:stage"])
+            .into_iter()
+            .collect();
+    let pushable: BTreeSet<String> = MappingTable::built_in()
+        .rows()
+        .iter()
+        .filter(|r| r.direction.allows_push())
+        .map(|r| r.lifecycle.stage.clone())
+        .collect();
+    assert_eq!(stages, pushable);
+    assert_ne!(
+        update["Resource"], "*",
+        "updates are scoped to model packages"
+    );
+}
+
+// ---- EventBridge --------------------------------------------------------------------
+
+/// EventBridge's matching for the pattern forms the template uses: an object matches
+/// field by field, a list of values matches when the event's value equals one of them
+/// (or, for `{"prefix": …}`, starts with it).
+fn matches(pattern: &Value, event: &Value) -> bool {
+    match pattern {
+        Value::Object(fields) => fields
+            .iter()
+            .all(|(k, p)| event.get(k).is_some_and(|v| matches(p, v))),
+        Value::Array(accepted) => accepted.iter().any(|a| match (a, event) {
+            (Value::Object(o), Value::String(s)) => o
+                .get("prefix")
+                .and_then(Value::as_str)
+                .is_some_and(|p| s.starts_with(p)),
+            _ => a == event,
+        }),
+        _ => false,
+    }
+}
+
+/// The dotted paths of every leaf a pattern names.
+fn leaves(pattern: &Value, prefix: &str, out: &mut Vec<String>) {
+    if let Value::Object(fields) = pattern {
+        for (k, v) in fields {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                Value::Object(_) => leaves(v, &path, out),
+                _ => out.push(path),
+            }
+        }
+    }
+}
+
+fn at<'a>(event: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(event, |v, k| v.get(k))
+}
+
+#[test]
+fn the_eventbridge_rule_matches_the_mocks_development_complete_event_only() {
+    let template = read_json("deploy/eventbridge/development-complete.template.json");
+    let rule = &template["Resources"]["DevelopmentCompleteRule"];
+    assert_eq!(rule["Type"], "AWS::Events::Rule");
+    let pattern = &rule["Properties"]["EventPattern"];
+
+    let sm = MockSageMaker::new(Default::default()).expect("mock");
+    sm.call(
+        "CreateModelPackageGroup",
+        json!({ "ModelPackageGroupName": "churn" }),
+    )
+    .expect("group");
+    let arn = sm
+        .call(
+            "CreateModelPackage",
+            json!({ "ModelPackageGroupName": "churn" }),
+        )
+        .expect("package")["ModelPackageArn"]
+        .clone();
+    let push = |stage: &str, status: &str| {
+        sm.call(
+            "UpdateModelPackage",
+            json!({ "ModelPackageArn": arn, "ModelLifeCycle": { "Stage": stage, "StageStatus": status } }),
+        )
+        .expect("update");
+        sm.events().last().cloned().expect("an event")
+    };
+    let complete = push("Development", "Complete");
+    let in_progress = push("Development", "InProgress");
+    let testing = push("Testing", "Complete");
+
+    let mut paths = Vec::new();
+    leaves(pattern, "", &mut paths);
+    assert!(
+        paths.contains(&"detail.ModelLifeCycle.Stage".to_string()),
+        "{paths:?}"
+    );
+    for path in &paths {
+        let value =
+            at(&complete, path).unwrap_or_else(|| panic!("the event has no {path}: {complete}"));
+        let accepted = at(pattern, path).expect("pattern leaf");
+        assert!(
+            matches(accepted, value),
+            "{path}: {value} is not accepted by {accepted}"
+        );
+    }
+    assert!(matches(pattern, &complete), "{complete}");
+    assert!(!matches(pattern, &in_progress), "{in_progress}");
+    assert!(!matches(pattern, &testing), "{testing}");
+
+    // The target reads the ARN from the same event.
+    let paths = &rule["Properties"]["Targets"][0]["InputTransformer"]["InputPathsMap"];
+    for (name, path) in paths.as_object().expect("paths") {
+        let path = path.as_str().expect("path").trim_start_matches("$.");
+        assert!(
+            at(&complete, path).is_some(),
+            "input path {name} = {path} is not in {complete}"
+        );
+    }
+}
+
+// ---- the Kubernetes ConfigMap and the ECS task definition ---------------------------
+
+/// The text of a block scalar `key: |` at two spaces' indent in a manifest.
+fn block_scalar(manifest: &str, key: &str) -> String {
+    let header = format!("  {key}: |");
+    let mut lines = manifest.lines().skip_while(|l| *l != header);
+    assert!(lines.next().is_some(), "no {header} in the manifest");
+    let mut text = String::new();
+    for line in lines {
+        if line.is_empty() {
+            text.push('\n');
+        } else if let Some(rest) = line.strip_prefix("    ") {
+            text.push_str(rest);
+            text.push('\n');
+        } else {
+            break;
+        }
+    }
+    text.trim_end_matches('\n').to_string() + "\n"
+}
+
+#[test]
+fn the_kubernetes_configmap_holds_the_shipped_table_and_a_valid_config() {
+    let manifest =
+        std::fs::read_to_string(repo("deploy/kubernetes/base/configmap.yaml")).expect("configmap");
+    let mapping = block_scalar(&manifest, "mapping.toml");
+    assert_eq!(
+        mapping,
+        std::fs::read_to_string(repo("config/mapping.toml")).expect("mapping"),
+        "the ConfigMap's mapping.toml is config/mapping.toml"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("mapping.toml"), mapping).expect("write");
+    let file = dir.path().join("govsync.toml");
+    std::fs::write(&file, block_scalar(&manifest, "govsync.toml")).expect("write");
+    let config = Config::load(&file, &[]).expect("the ConfigMap's govsync.toml is valid");
+    assert_eq!(config.state_path, "/var/lib/govsync/state.db");
+    assert_eq!(config.listen.to_string(), "0.0.0.0:9464");
+    assert_eq!(config.mapping.rows().len(), 19);
+
+    // The Deployment mounts the Secret where the config looks for it.
+    let deployment =
+        std::fs::read_to_string(repo("deploy/kubernetes/deployment.yaml")).expect("deployment");
+    assert!(deployment.contains("mountPath: /run/secrets/govsync"));
+    assert!(
+        block_scalar(&manifest, "govsync.toml")
+            .contains("password_file = \"/run/secrets/govsync/password\"")
+    );
+    let secret =
+        std::fs::read_to_string(repo("deploy/kubernetes/secret.example.yaml")).expect("secret");
+    assert!(
+        secret.contains("\n  password: "),
+        "the Secret's key is the file name the config reads"
+    );
+}
+
+#[test]
+fn the_ecs_task_settings_load_over_the_image_config() {
+    let task = read_json("deploy/ecs/task-definition.json");
+    let container = &task["containerDefinitions"][0];
+    let mut env: Vec<(String, String)> = container["environment"]
+        .as_array()
+        .expect("environment")
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().expect("name").to_string(),
+                e["value"].as_str().expect("value").to_string(),
+            )
+        })
+        .collect();
+    for secret in container["secrets"].as_array().expect("secrets") {
+        env.push((
+            secret["name"].as_str().expect("name").to_string(),
+            "from-secrets-manager".into(),
+        ));
+    }
+    // The image carries config/ at /etc/govsync; the task sets the rest by environment.
+    let file = repo("config/govsync.toml");
+    let config = Config::load(&file, &env).expect("the task's overrides are valid");
+    config
+        .governance_secret(&|name: &str| {
+            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+        .expect("the secret the config names is one the task injects");
+    assert_eq!(config.state_path, "/var/lib/govsync/state.db");
+    assert_eq!(
+        container["healthCheck"]["command"],
+        json!(["CMD", "govsync", "healthcheck"])
+    );
+    assert_eq!(container["readonlyRootFilesystem"], true);
+    let mounted: Vec<&str> = container["mountPoints"]
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .filter_map(|m| m["containerPath"].as_str())
+        .collect();
+    assert!(
+        mounted.contains(&"/var/lib/govsync"),
+        "the state store is on the EFS volume"
+    );
+}
