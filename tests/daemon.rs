@@ -7,24 +7,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use govsync::config::{AuthConfig, SecretSource};
 use govsync::daemon::{self, LoopStatus, Settings};
 use govsync::domain::{
     GovernanceModel, GovernanceStatus, Lifecycle, ModelId, ModelPackage, PackageArn,
 };
 use govsync::engine::Engine;
-use govsync::governance::{Governance, OpenPagesClient};
+use govsync::governance::Governance;
 use govsync::mapping::MappingTable;
 use govsync::metrics::{Instrumented, Metrics};
 use govsync::mock::Admin;
-use govsync::mock::governance::{API_BASE, MockGovernance};
-use govsync::mock::sagemaker::MockSageMaker;
 use govsync::plan::Policy;
 use govsync::remote::{Listing, RemoteError, WriteOutcome};
 use govsync::sagemaker::{Described, Registry};
 use govsync::store::Store;
-use secrecy::SecretString;
-use serde_json::json;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -174,66 +169,33 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn a_running_daemon_reports_health_readiness_and_metrics() {
-    let sm = MockSageMaker::new(Default::default()).expect("sm");
-    let gov = MockGovernance::new(govsync::mock::governance::Options::new(
-        "govsync",
-        SecretString::from("pw"),
-    ))
-    .expect("gov");
-    let bind = || async {
-        tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind")
-    };
-    let sm_handle = sm.spawn(bind().await).expect("serve");
-    let gov_handle = gov.spawn(bind().await).expect("serve");
-    sm.call(
-        "CreateModelPackageGroup",
-        json!({ "ModelPackageGroupName": "fraud" }),
-    )
-    .expect("group");
+    let mocks = support::remote::Mocks::start(&["fraud"]).await;
     for i in 0..3 {
-        let arn = sm
-            .call(
-                "CreateModelPackage",
-                json!({ "ModelPackageGroupName": "fraud",
-                        "ModelLifeCycle": { "Stage": "Deployment", "StageStatus": "Complete" } }),
-            )
-            .expect("package")["ModelPackageArn"]
-            .as_str()
-            .expect("arn")
-            .to_string();
         let status = if i == 0 {
             "Approved for Deployment"
         } else {
             "Deployed"
         };
-        gov.create_model(&format!("m{i}"), Some(status), Some(&arn))
-            .expect("model");
+        mocks.pair(
+            "fraud",
+            &format!("m{i}"),
+            Some(status),
+            Some(("Deployment", "Complete")),
+        );
     }
-    gov.create_model("unlinked", Some("Proposed"), None)
+    mocks
+        .gov
+        .create_model("unlinked", Some("Proposed"), None)
         .expect("model");
 
     let metrics = Arc::new(Metrics::new());
-    let governance = OpenPagesClient::new(
-        &support::remote::governance_config(
-            format!("{}{API_BASE}", gov_handle.url()),
-            AuthConfig::Basic {
-                username: "govsync".into(),
-                password: SecretSource::Env("UNUSED".into()),
-            },
-            500,
-        ),
-        SecretString::from("pw"),
-    )
-    .expect("client");
     let engine = Engine {
         governance: Instrumented {
-            inner: governance,
+            inner: mocks.governance(500),
             metrics: metrics.clone(),
         },
         registry: Instrumented {
-            inner: support::remote::registry(&sm, &sm_handle.url(), &[], 3),
+            inner: mocks.registry(),
             metrics: metrics.clone(),
         },
         mapping: MappingTable::built_in(),
@@ -242,7 +204,9 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
         groups: vec![],
         read_model_cards: false,
     };
-    let listener = bind().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let (status, mut watcher) = watch::channel(LoopStatus::new(Instant::now()));
     let shutdown = CancellationToken::new();
@@ -348,45 +312,22 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
 
     shutdown.cancel();
     daemon.await.expect("join").expect("daemon stops cleanly");
-    drop((sm_handle, gov_handle));
 }
 
 // ---- the real binary, stopped by SIGTERM mid-cycle -----------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_cycle_finishes_the_write_in_flight_records_it_and_exits_0() {
-    let sm = MockSageMaker::new(Default::default()).expect("sm");
-    let gov = MockGovernance::new(govsync::mock::governance::Options::new(
-        "govsync",
-        SecretString::from("pw"),
-    ))
-    .expect("gov");
-    let bind = || async {
-        tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind")
-    };
-    let sm_handle = sm.spawn(bind().await).expect("serve");
-    let gov_handle = gov.spawn(bind().await).expect("serve");
-    sm.call(
-        "CreateModelPackageGroup",
-        json!({ "ModelPackageGroupName": "fraud" }),
-    )
-    .expect("group");
+    let mocks = support::remote::Mocks::start(&["fraud"]).await;
     for i in 0..3 {
-        let arn = sm
-            .call(
-                "CreateModelPackage",
-                json!({ "ModelPackageGroupName": "fraud",
-                        "ModelLifeCycle": { "Stage": "Development", "StageStatus": "InProgress" } }),
-            )
-            .expect("package")["ModelPackageArn"]
-            .as_str()
-            .expect("arn")
-            .to_string();
-        gov.create_model(&format!("m{i}"), Some("Development Complete"), Some(&arn))
-            .expect("model");
+        mocks.pair(
+            "fraud",
+            &format!("m{i}"),
+            Some("Development Complete"),
+            Some(("Development", "InProgress")),
+        );
     }
+    let sm = &mocks.sm;
     // Each SageMaker call takes 400 ms, so the test can signal while a write is in flight.
     sm.set_faults(govsync::mock::Faults {
         latency_ms: 400,
@@ -402,7 +343,7 @@ async fn sigterm_mid_cycle_finishes_the_write_in_flight_records_it_and_exits_0()
         format!(
             r#"
 [governance]
-base_url = "{gov}{API_BASE}"
+base_url = "{gov}"
 auth = {{ kind = "basic", username = "govsync", password_env = "OPENPAGES_PASSWORD" }}
 [sagemaker]
 region = "us-east-1"
@@ -416,8 +357,8 @@ path = "{state}"
 [server]
 listen = "127.0.0.1:0"
 "#,
-            gov = gov_handle.url(),
-            sm = sm_handle.url(),
+            gov = mocks.governance_url(),
+            sm = mocks.sm_handle.url(),
             state = state.display()
         ),
     )
@@ -489,5 +430,4 @@ listen = "127.0.0.1:0"
         1,
         "the finished write is recorded"
     );
-    drop((sm_handle, gov_handle));
 }

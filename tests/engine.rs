@@ -4,86 +4,41 @@
 
 mod support;
 
-use govsync::config::{AuthConfig, SecretSource};
 use govsync::domain::ModelId;
 use govsync::engine::{CycleOptions, Engine};
 use govsync::governance::OpenPagesClient;
 use govsync::mapping::MappingTable;
 use govsync::mock::Admin;
-use govsync::mock::MockHandle;
-use govsync::mock::governance::{API_BASE, MockGovernance};
+use govsync::mock::governance::MockGovernance;
 use govsync::mock::sagemaker::MockSageMaker;
 use govsync::plan::Policy;
 use govsync::sagemaker::SageMakerRegistry;
 use govsync::store::{HistoryFilter, Store};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 
 struct World {
     sm: MockSageMaker,
     gov: MockGovernance,
-    _handles: (MockHandle, MockHandle),
+    mocks: support::remote::Mocks,
     engine: Engine<OpenPagesClient, SageMakerRegistry>,
     store: Store,
 }
 
 async fn world(policy: Policy) -> World {
-    let sm = MockSageMaker::new(Default::default()).expect("sm");
-    let gov = MockGovernance::new(govsync::mock::governance::Options::new(
-        "govsync",
-        SecretString::from("pw"),
-    ))
-    .expect("gov");
-    let sm_handle = sm
-        .spawn(
-            tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind"),
-        )
-        .expect("serve");
-    let gov_handle = gov
-        .spawn(
-            tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind"),
-        )
-        .expect("serve");
-    let governance = OpenPagesClient::new(
-        &support::remote::governance_config(
-            format!("{}{API_BASE}", gov_handle.url()),
-            AuthConfig::Basic {
-                username: "govsync".into(),
-                password: SecretSource::Env("UNUSED".into()),
-            },
-            500,
-        ),
-        SecretString::from("pw"),
-    )
-    .expect("client");
-    let registry = support::remote::registry(&sm, &sm_handle.url(), &[], 3);
-    sm.call(
-        "CreateModelPackageGroup",
-        json!({ "ModelPackageGroupName": "fraud" }),
-    )
-    .expect("group");
-    sm.call(
-        "CreateModelPackageGroup",
-        json!({ "ModelPackageGroupName": "churn" }),
-    )
-    .expect("group");
+    let mocks = support::remote::Mocks::start(&["fraud", "churn"]).await;
     World {
-        sm,
-        gov,
-        _handles: (sm_handle, gov_handle),
+        sm: mocks.sm.clone(),
+        gov: mocks.gov.clone(),
         engine: Engine {
-            governance,
-            registry,
+            governance: mocks.governance(500),
+            registry: mocks.registry(),
             mapping: MappingTable::built_in(),
             policy,
             concurrency: 8,
             groups: vec![],
             read_model_cards: false,
         },
+        mocks,
         store: Store::open(":memory:").expect("store"),
     }
 }
@@ -96,19 +51,12 @@ impl World {
         status: Option<&str>,
         lifecycle: Option<(&str, &str)>,
     ) -> (String, String) {
-        let mut input = json!({ "ModelPackageGroupName": if name.len().is_multiple_of(2) { "fraud" } else { "churn" } });
-        if let Some((stage, stage_status)) = lifecycle {
-            input["ModelLifeCycle"] = json!({ "Stage": stage, "StageStatus": stage_status });
-        }
-        let arn = self.sm.call("CreateModelPackage", input).expect("package")["ModelPackageArn"]
-            .as_str()
-            .expect("arn")
-            .to_string();
-        let id = self
-            .gov
-            .create_model(name, status, Some(&arn))
-            .expect("model");
-        (id, arn)
+        let group = if name.len().is_multiple_of(2) {
+            "fraud"
+        } else {
+            "churn"
+        };
+        self.mocks.pair(group, name, status, lifecycle)
     }
 
     fn lifecycle(&self, arn: &str) -> Option<(String, String)> {
