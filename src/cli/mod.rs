@@ -26,7 +26,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success (reconcile: every model in sync or its change applied)
   1  invalid configuration or mapping table, or another start-up error
-     (reconcile: also when either system cannot be read; nothing is written then)
+     (reconcile: also when either system cannot be read; nothing is written then;
+     healthcheck: the daemon is not healthy or does not answer)
   2  reconcile: some writes failed or were refused
   3  reconcile: drift or conflicts remain (or the safety valve held decommissions back)";
 
@@ -442,13 +443,19 @@ fn config_check(file: &Path, env: &[(String, String)], out: &mut dyn Write) -> R
         ),
         format!(
             "  sync             every {}, conflict policy {}, decommission to \"{}\", archive stage \"{}\", \
-             at most {} decommissions a cycle, {} writes at once",
+             at most {} decommissions a cycle, {} writes at once, shutdown grace {}{}",
             humantime::format_duration(y.interval),
             y.policy.conflict.as_str(),
             y.policy.decommission_status,
             y.policy.archive_stage,
             y.policy.max_decommissions_per_cycle,
-            y.concurrency
+            y.concurrency,
+            humantime::format_duration(y.shutdown_grace),
+            if y.read_model_cards {
+                ", model cards read"
+            } else {
+                ""
+            }
         ),
         format!(
             "  mapping          {} ({} rows)",
