@@ -3,15 +3,14 @@
 //! durations from the daemon's own /metrics and its peak resident memory (VmHWM from
 //! /proc) after a few cycles, the last of which pushes a change to 10% of the models.
 //!
-//! Run: `cargo bench --bench daemon` (Linux; builds the release binary first).
+//! Run: `cargo bench --bench daemon` (Linux).
 
 use std::time::{Duration, Instant};
 
 use govsync::mock::Admin;
-use govsync::mock::governance::{API_BASE, MockGovernance, Options};
-use govsync::mock::sagemaker::MockSageMaker;
-use secrecy::SecretString;
-use serde_json::json;
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 const GROUPS: [&str; 4] = ["churn", "fraud", "pricing", "risk"];
 
@@ -53,50 +52,36 @@ async fn wait_cycles(url: &str, n: f64) -> String {
 }
 
 async fn measure(binary: &std::path::Path, n: usize) {
-    let sm = MockSageMaker::new(Default::default()).expect("sm");
-    let gov = MockGovernance::new(Options::new("govsync", SecretString::from("pw"))).expect("gov");
-    let bind = || async {
-        tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind")
-    };
-    let sm_handle = sm.spawn(bind().await).expect("serve");
-    let gov_handle = gov.spawn(bind().await).expect("serve");
-    for g in GROUPS {
-        sm.call(
-            "CreateModelPackageGroup",
-            json!({ "ModelPackageGroupName": g }),
-        )
-        .expect("group");
-    }
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        let arn = sm
-            .call(
-                "CreateModelPackage",
-                json!({ "ModelPackageGroupName": GROUPS[i % GROUPS.len()],
-                        "ModelLifeCycle": { "Stage": "Development", "StageStatus": "InProgress" } }),
-            )
-            .expect("package")["ModelPackageArn"]
-            .as_str()
-            .expect("arn")
-            .to_string();
-        ids.push(
-            gov.create_model(&format!("m{i}"), Some("Under Development"), Some(&arn))
-                .expect("model"),
-        );
-    }
+    let mocks = support::remote::Mocks::start(&GROUPS).await;
+    let ids: Vec<String> = (0..n)
+        .map(|i| {
+            mocks
+                .pair(
+                    GROUPS[i % GROUPS.len()],
+                    &format!("m{i}"),
+                    Some("Under Development"),
+                    Some(("Development", "InProgress")),
+                )
+                .0
+        })
+        .collect();
+    let (sm, gov) = (&mocks.sm, &mocks.gov);
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = bind().await.local_addr().expect("addr").port();
+    let port = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let config = dir.path().join("govsync.toml");
     std::fs::write(
         &config,
         format!(
-            "[governance]\nbase_url = \"{}{API_BASE}\"\nauth = {{ kind = \"basic\", username = \"govsync\", password_env = \"PW\" }}\n\
+            "[governance]\nbase_url = \"{}\"\nauth = {{ kind = \"basic\", username = \"govsync\", password_env = \"PW\" }}\n\
              [sagemaker]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n[sync]\ninterval = \"1s\"\n\
              [state]\npath = \"{}\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n",
-            gov_handle.url(),
-            sm_handle.url(),
+            mocks.governance_url(),
+            mocks.sm_handle.url(),
             dir.path().join("state.db").display()
         ),
     )
@@ -139,19 +124,14 @@ async fn measure(binary: &std::path::Path, n: usize) {
         gov.counters().get("query"),
         sm.counters().get("UpdateModelPackage"),
     );
-    drop((sm_handle, gov_handle));
 }
 
 fn main() {
-    let binary = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/govsync");
-    let built = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--release", "--locked", "--bin", "govsync"])
-        .status()
-        .expect("cargo build");
-    assert!(built.success(), "cargo build --release failed");
+    // Cargo builds the binary with this bench's profile (release) and sets its path.
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_govsync"));
     println!("govsync run against in-process mocks (cargo bench --bench daemon):");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     for n in [1_000, 5_000] {
-        runtime.block_on(measure(&binary, n));
+        runtime.block_on(measure(binary, n));
     }
 }
