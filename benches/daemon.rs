@@ -14,12 +14,6 @@ mod support;
 
 const GROUPS: [&str; 4] = ["churn", "fraud", "pricing", "risk"];
 
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
-}
-
 fn proc_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -40,7 +34,9 @@ async fn wait_cycles(url: &str, n: f64) -> String {
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let text = metrics(url).await;
-        if sample(&text, "govsync_cycle_duration_seconds_count").is_some_and(|c| c >= n) {
+        if support::metric_sample(&text, "govsync_cycle_duration_seconds_count")
+            .is_some_and(|c| c >= n)
+        {
             return text;
         }
         assert!(
@@ -99,14 +95,15 @@ async fn measure(binary: &std::path::Path, n: usize) {
         .expect("spawn govsync run");
     let url = format!("http://127.0.0.1:{port}/metrics");
     let in_sync = wait_cycles(&url, 3.0).await;
-    let quiet_sum = sample(&in_sync, "govsync_cycle_duration_seconds_sum").unwrap_or(0.0);
+    let quiet_sum =
+        support::metric_sample(&in_sync, "govsync_cycle_duration_seconds_sum").unwrap_or(0.0);
     let quiet_rss = proc_kib(child.id(), "VmHWM:");
     let changed = n / 10;
     for id in ids.iter().take(changed) {
         gov.set_status(id, "Development Complete").expect("status");
     }
     let after = wait_cycles(&url, 5.0).await;
-    let total = sample(&after, "govsync_cycle_duration_seconds_sum").unwrap_or(0.0);
+    let total = support::metric_sample(&after, "govsync_cycle_duration_seconds_sum").unwrap_or(0.0);
     let peak = proc_kib(child.id(), "VmHWM:");
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

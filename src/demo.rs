@@ -150,11 +150,6 @@ fn say(out: &mut dyn Write, text: impl AsRef<str>) -> Result<(), String> {
 
 async fn play(pause: Duration, out: &mut dyn Write) -> Result<(), String> {
     let started = Instant::now();
-    let bind = || async {
-        tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|e| format!("cannot listen on loopback: {e}"))
-    };
     let password = format!("demo-{}", fastrand::u64(..));
     let gov = MockGovernance::new(GovernanceOptions::new(
         "govsync",
@@ -162,8 +157,9 @@ async fn play(pause: Duration, out: &mut dyn Write) -> Result<(), String> {
     ))
     .map_err(|e| e.to_string())?;
     let sm = MockSageMaker::new(Default::default()).map_err(|e| e.to_string())?;
-    let gov_handle = gov.spawn(bind().await?).map_err(|e| e.to_string())?;
-    let sm_handle = sm.spawn(bind().await?).map_err(|e| e.to_string())?;
+    let loopback = |e: std::io::Error| format!("cannot listen on loopback: {e}");
+    let gov_handle = gov.spawn_on_loopback().await.map_err(loopback)?;
+    let sm_handle = sm.spawn_on_loopback().await.map_err(loopback)?;
     say(
         out,
         format!(
@@ -213,7 +209,9 @@ path = ":memory:"
         &sm.client_config(),
         metrics.clone(),
     )?;
-    let listener = bind().await?;
+    let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .await
+        .map_err(loopback)?;
     let metrics_url = listener
         .local_addr()
         .map(|a| format!("http://{a}/metrics"))

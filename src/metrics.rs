@@ -163,8 +163,12 @@ impl Metrics {
                     .inc();
             }
         }
-        states[MODEL_STATES.len() - 1] = report.unlinked_models as i64;
         for (state, count) in MODEL_STATES.iter().zip(states) {
+            let count = if *state == "unlinked" {
+                report.unlinked_models as i64
+            } else {
+                count
+            };
             self.models.get_or_create(&[("state", state)]).set(count);
         }
     }

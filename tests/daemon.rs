@@ -160,13 +160,6 @@ async fn get(url: &str) -> (u16, String) {
     (status, response.text().await.expect("body"))
 }
 
-/// The value of one sample line of the exposition, e.g. `govsync_models{state="in-sync"}`.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
-}
-
 #[tokio::test]
 async fn a_running_daemon_reports_health_readiness_and_metrics() {
     let mocks = support::remote::Mocks::start(&["fraud"]).await;
@@ -252,27 +245,27 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
     // m0: Approved for Deployment while SageMaker says Deployment/Complete, no
     // baseline: the conflict policy (governance wins) pushes it back.
     assert_eq!(
-        sample(&text, r#"govsync_cycles_total{outcome="ok"}"#),
+        support::metric_sample(&text, r#"govsync_cycles_total{outcome="ok"}"#),
         Some(1.0),
         "{text}"
     );
     assert_eq!(
-        sample(&text, r#"govsync_models{state="in-sync"}"#),
+        support::metric_sample(&text, r#"govsync_models{state="in-sync"}"#),
         Some(2.0),
         "{text}"
     );
     assert_eq!(
-        sample(&text, r#"govsync_models{state="conflict"}"#),
+        support::metric_sample(&text, r#"govsync_models{state="conflict"}"#),
         Some(1.0),
         "{text}"
     );
     assert_eq!(
-        sample(&text, r#"govsync_models{state="unlinked"}"#),
+        support::metric_sample(&text, r#"govsync_models{state="unlinked"}"#),
         Some(1.0),
         "{text}"
     );
     assert_eq!(
-        sample(
+        support::metric_sample(
             &text,
             r#"govsync_actions_total{kind="push",outcome="applied"}"#
         ),
@@ -280,7 +273,7 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
         "{text}"
     );
     assert_eq!(
-        sample(
+        support::metric_sample(
             &text,
             r#"govsync_remote_calls_total{system="sagemaker",operation="set_lifecycle",outcome="ok"}"#
         ),
@@ -288,7 +281,7 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
         "{text}"
     );
     assert_eq!(
-        sample(
+        support::metric_sample(
             &text,
             r#"govsync_remote_calls_total{system="governance",operation="list_models",outcome="ok"}"#
         ),
@@ -296,12 +289,13 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
         "{text}"
     );
     assert_eq!(
-        sample(&text, "govsync_cycle_duration_seconds_count"),
+        support::metric_sample(&text, "govsync_cycle_duration_seconds_count"),
         Some(1.0),
         "{text}"
     );
     assert!(
-        sample(&text, "govsync_last_successful_cycle_timestamp_seconds").is_some_and(|t| t > 1.7e9)
+        support::metric_sample(&text, "govsync_last_successful_cycle_timestamp_seconds")
+            .is_some_and(|t| t > 1.7e9)
     );
     for line in text.lines().filter(|l| l.starts_with("govsync_")) {
         assert!(

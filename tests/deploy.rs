@@ -41,13 +41,7 @@ fn strings(v: &Value) -> Vec<String> {
 #[tokio::test]
 async fn operations_is_what_the_adapter_calls() {
     let sm = MockSageMaker::new(Default::default()).expect("mock");
-    let handle = sm
-        .spawn(
-            tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind"),
-        )
-        .expect("serve");
+    let handle = sm.spawn_on_loopback().await.expect("serve");
     sm.call(
         "CreateModelPackageGroup",
         json!({ "ModelPackageGroupName": "g" }),

@@ -34,10 +34,7 @@ struct Setup {
 
 async fn start(options: Options) -> Setup {
     let mock = MockGovernance::new(options).expect("options");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let handle = mock.spawn(listener).expect("serve");
+    let handle = mock.spawn_on_loopback().await.expect("serve");
     Setup { mock, handle }
 }
 

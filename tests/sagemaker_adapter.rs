@@ -23,10 +23,7 @@ async fn start(faults: Faults) -> Setup {
         ..Options::default()
     })
     .expect("mock options are valid");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let handle = mock.spawn(listener).expect("serve");
+    let handle = mock.spawn_on_loopback().await.expect("serve");
     Setup { mock, handle }
 }
 

@@ -17,10 +17,7 @@ struct Wire {
 
 async fn start_with(options: Options) -> Wire {
     let mock = MockSageMaker::new(options).expect("options");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let handle = mock.spawn(listener).expect("serve");
+    let handle = mock.spawn_on_loopback().await.expect("serve");
     Wire {
         mock,
         handle,

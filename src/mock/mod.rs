@@ -330,6 +330,17 @@ pub trait Admin: Clone + Send + Sync + 'static {
         MockHandle::spawn(listener, self.router())
     }
 
+    /// Serves on an ephemeral port of 127.0.0.1 (tests, the demo, benchmarks).
+    fn spawn_on_loopback(
+        &self,
+    ) -> impl std::future::Future<Output = std::io::Result<MockHandle>> + Send {
+        let router = self.router();
+        async move {
+            let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+            MockHandle::spawn(listener, router)
+        }
+    }
+
     /// Replaces the fault settings; refuses bad rates.
     fn set_faults(&self, faults: Faults) -> Result<(), MockError> {
         self.faults()

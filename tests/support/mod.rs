@@ -12,6 +12,14 @@ use govsync::domain::{
 use govsync::mapping::MappingTable;
 use govsync::plan::{Baseline, BaselineEntry, Plan, PlanInput, Policy, plan};
 
+/// The value of one sample line of an OpenMetrics exposition, e.g. for the series
+/// `govsync_models{state="in-sync"}`.
+pub fn metric_sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 pub fn arn(n: usize) -> PackageArn {
     PackageArn::parse(&format!(
         "arn:aws:sagemaker:us-east-1:123456789012:model-package/group-{}/{}",

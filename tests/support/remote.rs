@@ -65,13 +65,8 @@ impl Mocks {
             govsync::mock::governance::Options::new("govsync", secrecy::SecretString::from("pw")),
         )
         .expect("gov");
-        let bind = || async {
-            tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind")
-        };
-        let sm_handle = sm.spawn(bind().await).expect("serve");
-        let gov_handle = gov.spawn(bind().await).expect("serve");
+        let sm_handle = sm.spawn_on_loopback().await.expect("serve");
+        let gov_handle = gov.spawn_on_loopback().await.expect("serve");
         for group in groups {
             sm.call(
                 "CreateModelPackageGroup",
