@@ -74,11 +74,12 @@ async fn measure(binary: &std::path::Path, n: usize) {
         &config,
         format!(
             "[governance]\nbase_url = \"{}\"\nauth = {{ kind = \"basic\", username = \"govsync\", password_env = \"PW\" }}\n\
-             [sagemaker]\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n[sync]\ninterval = \"1s\"\n\
+             [sagemaker]\nregion = \"us-east-1\"\nendpoint_url = \"{sm}\"\nsts_endpoint_url = \"{sm}\"\n\
+             [sync]\ninterval = \"1s\"\n\
              [state]\npath = \"{}\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n",
             mocks.governance_url(),
-            mocks.sm_handle.url(),
-            dir.path().join("state.db").display()
+            dir.path().join("state.db").display(),
+            sm = mocks.sm_handle.url(),
         ),
     )
     .expect("config");

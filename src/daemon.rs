@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::engine::{CycleError, CycleOptions, CycleReport, Engine};
 use crate::governance::{Governance, OpenPagesClient};
 use crate::metrics::{Instrumented, Metrics};
-use crate::sagemaker::{Registry, SageMakerRegistry};
+use crate::sagemaker::{Registry, SageMakerRegistry, ScopedRegistry};
 use crate::server::{ServerState, serve};
 use crate::store::Store;
 
@@ -23,13 +23,12 @@ pub const JITTER: f64 = 0.1;
 /// The engine govsync runs for real: both clients, each call counted in `metrics`.
 pub type LiveEngine = Engine<Instrumented<OpenPagesClient>, Instrumented<SageMakerRegistry>>;
 
-/// The engine for a configuration, given the governance secret and the AWS SDK
-/// configuration (credentials chain and region; the config's endpoint, retries and
-/// timeouts are applied on top).
+/// The engine for a configuration, given the governance secret and the SageMaker
+/// client of every scope (from [`crate::sagemaker::connect`]).
 pub fn live_engine(
     config: &Config,
     secret: secrecy::SecretString,
-    sdk: &aws_config::SdkConfig,
+    registries: Vec<ScopedRegistry<SageMakerRegistry>>,
     metrics: Arc<Metrics>,
 ) -> Result<LiveEngine, String> {
     let governance = OpenPagesClient::new(&config.governance, secret).map_err(|e| e.to_string())?;
@@ -38,14 +37,19 @@ pub fn live_engine(
             inner: governance,
             metrics: metrics.clone(),
         },
-        registry: Instrumented {
-            inner: SageMakerRegistry::new(sdk, &config.sagemaker),
-            metrics,
-        },
+        registries: registries
+            .into_iter()
+            .map(|r| ScopedRegistry {
+                scope: r.scope,
+                registry: Instrumented {
+                    inner: r.registry,
+                    metrics: metrics.clone(),
+                },
+            })
+            .collect(),
         mapping: config.mapping.clone(),
         policy: config.sync.policy.clone(),
         concurrency: config.sync.concurrency,
-        groups: config.sagemaker.model_package_groups.clone(),
         read_model_cards: config.sync.read_model_cards,
     })
 }

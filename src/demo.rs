@@ -177,6 +177,7 @@ base_url = "{gov}{API_BASE}"
 auth = {{ kind = "basic", username = "govsync", password_env = "{PASSWORD_VAR}" }}
 [sagemaker]
 endpoint_url = "{sm}"
+sts_endpoint_url = "{sm}"
 region = "us-east-1"
 [sync]
 interval = "{interval}s"
@@ -203,10 +204,14 @@ path = ":memory:"
     )?;
 
     let metrics = Arc::new(Metrics::new());
+    let registries =
+        crate::sagemaker::connect(&config.sagemaker, &sm.client_config(), &|_: &str| None)
+            .await
+            .map_err(|e| e.to_string())?;
     let engine = daemon::live_engine(
         &config,
         SecretString::from(password),
-        &sm.client_config(),
+        registries,
         metrics.clone(),
     )?;
     let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))

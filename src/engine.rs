@@ -16,10 +16,12 @@ use crate::domain::{GovernanceModel, ModelId, ModelPackage, PackageArn};
 use crate::governance::Governance;
 use crate::mapping::MappingTable;
 use crate::plan::{
-    Action, BaselineEntry, Decision, Plan, PlanInput, Policy, decommission_statuses, plan,
+    Action, BaselineEntry, Decision, Plan, PlanInput, Policy, SafetyValveTrip,
+    decommission_statuses, plan,
 };
-use crate::remote::{RejectedRow, RemoteError, WriteOutcome};
-use crate::sagemaker::{Described, Registry};
+use crate::remote::{Listing, RejectedRow, RemoteError, WriteOutcome};
+use crate::sagemaker::{Described, Registry, ScopedRegistry};
+use crate::scope::{ScopeId, Scopes};
 use crate::store::{JournalEntry, Store, StoreError, now_rfc3339};
 
 /// What a cycle is asked to do.
@@ -142,8 +144,10 @@ pub struct CycleReport {
     pub rejected_packages: Vec<String>,
     /// Linked packages confirmed deleted this cycle.
     pub confirmed_deleted: usize,
-    /// The safety valve's message, when it tripped.
-    pub safety_valve: Option<String>,
+    /// Per scope, whether it was listed and what it held.
+    pub scopes: Vec<ScopeReport>,
+    /// Each time the safety valve withheld decommissions (per scope, or in total).
+    pub safety_valve: Vec<SafetyValveTrip>,
     /// True for a dry run.
     pub dry_run: bool,
 }
@@ -165,14 +169,18 @@ impl CycleReport {
             .count()
     }
 
-    /// Models left in drift or conflict (or withheld by the safety valve).
+    /// Models left in drift or conflict, withheld by the safety valve, or not
+    /// observed because their scope could not be listed.
     pub fn unresolved(&self) -> usize {
         self.results
             .iter()
             .filter(|r| {
                 matches!(
                     r.decision.action,
-                    Action::Drift { .. } | Action::Conflict | Action::DecommissionWithheld { .. }
+                    Action::Drift { .. }
+                        | Action::Conflict
+                        | Action::DecommissionWithheld { .. }
+                        | Action::ScopeNotObserved
                 )
             })
             .count()
@@ -183,12 +191,25 @@ impl CycleReport {
     pub fn exit_code(&self) -> u8 {
         if self.failures() > 0 {
             2
-        } else if self.unresolved() > 0 || self.safety_valve.is_some() {
+        } else if self.unresolved() > 0 || !self.safety_valve.is_empty() {
             3
         } else {
             0
         }
     }
+}
+
+/// One scope's listing this cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScopeReport {
+    /// The scope.
+    pub scope: ScopeId,
+    /// True when it was listed in full.
+    pub observed: bool,
+    /// Packages listed (0 when not observed).
+    pub packages: usize,
+    /// Why it could not be listed.
+    pub error: Option<String>,
 }
 
 /// Why a cycle stopped before applying anything.
@@ -197,8 +218,8 @@ pub enum CycleError {
     /// Governance could not be listed.
     #[error("cannot list governance models: {0}")]
     Governance(RemoteError),
-    /// SageMaker could not be listed.
-    #[error("cannot list SageMaker model packages: {0}")]
+    /// No SageMaker scope could be listed.
+    #[error("cannot list SageMaker model packages in any scope: {0}")]
     SageMaker(RemoteError),
     /// The state store failed.
     #[error("{0}")]
@@ -212,17 +233,15 @@ pub enum CycleError {
 pub struct Engine<G, R> {
     /// Governance.
     pub governance: G,
-    /// SageMaker.
-    pub registry: R,
+    /// SageMaker: one client per scope, in the configured order. A linked ARN is
+    /// routed to the first scope that covers it.
+    pub registries: Vec<ScopedRegistry<R>>,
     /// The mapping table.
     pub mapping: MappingTable,
     /// The planner's policy.
     pub policy: Policy,
-    /// Writes in flight at once.
+    /// Writes (and scope listings) in flight at once.
     pub concurrency: usize,
-    /// The configured model package groups (empty: all), to tell a package outside
-    /// the scope from a deleted one.
-    pub groups: Vec<String>,
     /// Describe every linked package each cycle to read its model card status.
     pub read_model_cards: bool,
 }
@@ -249,23 +268,39 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             }
         };
         report(Progress::Observing);
-        // Observe, both sides at once; either failing ends the cycle with no writes,
-        // and so does shutdown (nothing has been written yet).
+        let scopes = Scopes::new(self.registries.iter().map(|r| r.scope.clone()).collect());
+        // Observe, both sides at once; governance failing, or every scope failing,
+        // ends the cycle with no writes, and so does shutdown (nothing has been
+        // written yet). A scope that fails alone leaves its models not observed.
         let observe = async {
-            let (models, packages) =
-                tokio::join!(self.governance.list_models(), self.registry.list_packages());
+            let (models, listings) =
+                tokio::join!(self.governance.list_models(), self.list_scopes());
             let models = models.map_err(CycleError::Governance)?;
-            let mut packages = packages.map_err(CycleError::SageMaker)?;
+            let observed = ScopesObserved::from(&scopes, listings)?;
+            let mut packages = observed.listing;
             let mut model_rows: Vec<GovernanceModel> = models.items;
             if let Some(only) = &options.model {
                 model_rows.retain(|m| &m.id == only);
             }
             let gone = self
-                .describe_linked(&model_rows, &mut packages.items, &report)
+                .describe_linked(
+                    &model_rows,
+                    &scopes,
+                    &observed.observed,
+                    &mut packages.items,
+                    &report,
+                )
                 .await;
-            Ok::<_, CycleError>((model_rows, models.rejected, packages, gone))
+            Ok::<_, CycleError>((
+                model_rows,
+                models.rejected,
+                packages,
+                gone,
+                observed.observed,
+                observed.reports,
+            ))
         };
-        let (model_rows, rejected_models, packages, gone) = tokio::select! {
+        let (model_rows, rejected_models, packages, gone, observed, scope_reports) = tokio::select! {
             biased;
             () = options.cancel.cancelled() => return Err(CycleError::Cancelled),
             observed = observe => observed?,
@@ -278,12 +313,19 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             models: &model_rows,
             packages: &packages.items,
             gone: &gone,
+            scopes: &scopes,
+            observed: &observed,
             baseline: &baseline,
             mapping: &self.mapping,
             policy: &self.policy,
         });
-        if let Some(trip) = &plan.safety_valve {
-            tracing::error!(count = trip.count, limit = trip.limit, "{trip}");
+        for trip in &plan.safety_valve {
+            tracing::error!(
+                count = trip.count,
+                limit = trip.limit,
+                scope = trip.scope.as_ref().map_or("(all)", |s| s.as_str()),
+                "{trip}"
+            );
         }
         if options.cancel.is_cancelled() {
             return Err(CycleError::Cancelled);
@@ -301,7 +343,8 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 })
                 .collect()
         } else {
-            self.apply(&plan.decisions, &options.cancel, &report).await
+            self.apply(&plan.decisions, &scopes, &options.cancel, &report)
+                .await
         };
         let results: Vec<ModelResult> = plan
             .decisions
@@ -328,19 +371,37 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 .map(RejectedRow::to_string)
                 .collect(),
             confirmed_deleted: gone.len(),
-            safety_valve: plan.safety_valve.map(|t| t.to_string()),
+            scopes: scope_reports,
+            safety_valve: plan.safety_valve,
             dry_run: options.dry_run,
         })
     }
 
-    /// Describes, one call each: every linked package in scope that the listing did
-    /// not show (to confirm a deletion), and with `read_model_cards` every listed
-    /// linked package whose model is not already decommissioning (the listing does not
-    /// carry the model card). Gone packages are returned; described ones replace or
-    /// join the listed ones.
+    /// Lists every scope, at most `concurrency` at once, each through its own client.
+    async fn list_scopes(&self) -> Vec<Result<Listing<ModelPackage>, RemoteError>> {
+        // By index, so that each future borrows `self` alone (a closure over
+        // `&ScopedRegistry` items makes the daemon's future not `Send`).
+        futures_util::stream::iter(0..self.registries.len())
+            .map(|i| {
+                let r = &self.registries[i];
+                r.registry.list_packages(&r.scope)
+            })
+            .buffered(self.concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    /// Describes, one call each through the package's scope: every linked package of
+    /// an observed scope that the listing did not show (to confirm a deletion), and
+    /// with `read_model_cards` every listed linked package whose model is not already
+    /// decommissioning (the listing does not carry the model card). Packages in no
+    /// scope, or in a scope not observed, are never described. Gone packages are
+    /// returned; described ones replace or join the listed ones.
     async fn describe_linked(
         &self,
         models: &[GovernanceModel],
+        scopes: &Scopes,
+        observed: &[bool],
         packages: &mut Vec<ModelPackage>,
         report: &(dyn Fn(Progress) + Sync),
     ) -> HashSet<PackageArn> {
@@ -350,20 +411,18 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             .map(|(i, p)| (p.arn.clone(), i))
             .collect();
         let decommissioning = decommission_statuses(&self.mapping, &self.policy);
-        let mut wanted: Vec<PackageArn> = models
+        let mut wanted: Vec<(PackageArn, usize)> = models
             .iter()
             .filter_map(|m| {
                 let arn = m.link.as_ref()?;
-                let wanted = if position.contains_key(arn) {
-                    self.read_model_cards
+                let scope = scopes.route(arn).filter(|&i| observed[i])?;
+                let wanted = !position.contains_key(arn)
+                    || (self.read_model_cards
                         && !m
                             .status
                             .as_ref()
-                            .is_some_and(|s| decommissioning.contains(s.as_str()))
-                } else {
-                    self.groups.is_empty() || self.groups.iter().any(|g| g == arn.group())
-                };
-                wanted.then(|| arn.clone())
+                            .is_some_and(|s| decommissioning.contains(s.as_str())));
+                wanted.then(|| (arn.clone(), scope))
             })
             .collect();
         wanted.sort();
@@ -376,8 +435,8 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         });
         let described: Vec<(PackageArn, Result<Described, RemoteError>)> =
             futures_util::stream::iter(wanted)
-                .map(|arn| async move {
-                    let d = self.registry.describe_package(&arn).await;
+                .map(|(arn, scope)| async move {
+                    let d = self.registries[scope].registry.describe_package(&arn).await;
                     (arn, d)
                 })
                 .buffer_unordered(self.concurrency.max(1))
@@ -411,6 +470,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
     async fn apply(
         &self,
         decisions: &[Decision],
+        scopes: &Scopes,
         cancel: &CancellationToken,
         report: &(dyn Fn(Progress) + Sync),
     ) -> Vec<Outcome> {
@@ -425,7 +485,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         report(Progress::Applying { done: 0, total });
         let writes = futures_util::stream::iter(planned)
             .take_until(cancel.cancelled())
-            .map(|i| async move { (i, self.write(&decisions[i]).await) })
+            .map(|i| async move { (i, self.write(&decisions[i], scopes).await) })
             .buffer_unordered(self.concurrency.max(1));
         let mut writes = std::pin::pin!(writes);
         let mut done = 0;
@@ -456,12 +516,19 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         outcomes
     }
 
-    async fn write(&self, d: &Decision) -> Outcome {
+    async fn write(&self, d: &Decision, scopes: &Scopes) -> Outcome {
+        // The planner writes only inside an observed scope, so every SageMaker write
+        // has one; were that ever not so, refuse rather than use another's client.
+        let registry = scopes.route(&d.arn).map(|i| &self.registries[i].registry);
+        let no_scope = || Outcome::Failed(format!("{} is in no configured scope", d.arn));
         match &d.action {
             Action::Push { to, .. } => {
+                let Some(registry) = registry else {
+                    return no_scope();
+                };
                 let status = d.governance_status.as_ref().map_or("", |s| s.as_str());
                 outcome_of(
-                    self.registry
+                    registry
                         .set_lifecycle(&d.arn, to, &stage_description(d, status))
                         .await,
                 )
@@ -471,16 +538,67 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             }
             Action::Decommission { to, then_push, .. } => {
                 let first = outcome_of(self.governance.set_status(&d.model_id, to).await);
-                match (first, then_push) {
-                    (Outcome::Applied, Some(lifecycle)) => outcome_of(
-                        self.registry
+                match (first, then_push, registry) {
+                    (Outcome::Applied, Some(lifecycle), Some(registry)) => outcome_of(
+                        registry
                             .set_lifecycle(&d.arn, lifecycle, &stage_description(d, to.as_str()))
                             .await,
                     ),
-                    (first, _) => first,
+                    (Outcome::Applied, Some(_), None) => no_scope(),
+                    (first, _, _) => first,
                 }
             }
             other => passive(other),
+        }
+    }
+}
+
+/// What the scope listings of one cycle add up to.
+struct ScopesObserved {
+    listing: Listing<ModelPackage>,
+    observed: Vec<bool>,
+    reports: Vec<ScopeReport>,
+}
+
+impl ScopesObserved {
+    /// Joins the listings (in the order of `scopes`); fails only when no scope at all
+    /// could be listed.
+    fn from(
+        scopes: &Scopes,
+        listings: Vec<Result<Listing<ModelPackage>, RemoteError>>,
+    ) -> Result<ScopesObserved, CycleError> {
+        let mut joined = ScopesObserved {
+            listing: Listing::default(),
+            observed: Vec::with_capacity(listings.len()),
+            reports: Vec::with_capacity(listings.len()),
+        };
+        let mut first_error = None;
+        for (scope, listing) in scopes.all().iter().zip(listings) {
+            let (observed, packages, error) = match listing {
+                Ok(mut listing) => {
+                    let n = listing.items.len();
+                    joined.listing.items.append(&mut listing.items);
+                    joined.listing.rejected.append(&mut listing.rejected);
+                    (true, n, None)
+                }
+                Err(e) => {
+                    tracing::error!(scope = %scope.id(), error = %e, "scope not observed this cycle");
+                    let message = e.message.clone();
+                    first_error.get_or_insert(e);
+                    (false, 0, Some(message))
+                }
+            };
+            joined.observed.push(observed);
+            joined.reports.push(ScopeReport {
+                scope: scope.id(),
+                observed,
+                packages,
+                error,
+            });
+        }
+        match first_error {
+            Some(e) if !joined.observed.contains(&true) => Err(CycleError::SageMaker(e)),
+            _ => Ok(joined),
         }
     }
 }

@@ -9,6 +9,8 @@
 //!
 //! - [`domain`], [`arn`]: the values both systems are reduced to (models, packages,
 //!   lifecycles) and the identifiers that must not be mixed up.
+//! - [`scope`]: what one SageMaker listing covers (account, region, groups) and the
+//!   routing of a package ARN to its scope.
 //! - [`mapping`]: the mapping table, loaded from TOML and validated.
 //! - [`plan`]: the pure planner, where every sync rule lives. No IO, no clock.
 //! - [`governance`], [`sagemaker`]: the two remote systems, each behind one small trait
@@ -36,6 +38,7 @@ pub mod remote;
 pub mod render;
 pub mod report;
 pub mod sagemaker;
+pub mod scope;
 pub mod server;
 pub mod store;
 mod toml_text;

@@ -19,6 +19,7 @@ use crate::governance::Governance;
 use crate::plan::{Action, DriftKind};
 use crate::remote::{Listing, RemoteError, WriteOutcome};
 use crate::sagemaker::{Described, Registry};
+use crate::scope::Scope;
 
 type Labels<const N: usize> = [(&'static str, &'static str); N];
 
@@ -31,7 +32,13 @@ pub struct Metrics {
     models: Family<Labels<1>, Gauge>,
     remote_calls: Family<Labels<3>, Counter>,
     last_success: Gauge<f64, AtomicU64>,
+    scope_observed: Family<ScopeLabel, Gauge>,
+    scope_packages: Family<ScopeLabel, Gauge>,
 }
+
+/// The label of per-scope series: `scope` is `<account>/<region>` of a configured
+/// scope, so there are as many series as the configuration lists scopes.
+type ScopeLabel = [(&'static str, String); 1];
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -60,13 +67,14 @@ pub fn model_state(result: &ModelResult) -> &'static str {
         ) => "unmapped",
         (Action::Drift { .. }, _) => "drift",
         (Action::DecommissionWithheld { .. }, _) => "withheld",
-        (Action::PackageNotObserved, _) => "not-observed",
+        (Action::PackageNotObserved | Action::ScopeNotObserved, _) => "not-observed",
+        (Action::OutOfScope, _) => "out-of-scope",
         _ => "in-sync",
     }
 }
 
 /// Every value of [`model_state`], and `unlinked`: the gauge shows each, zeros included.
-pub const MODEL_STATES: [&str; 9] = [
+pub const MODEL_STATES: [&str; 10] = [
     "in-sync",
     "pending",
     "failed",
@@ -75,6 +83,7 @@ pub const MODEL_STATES: [&str; 9] = [
     "drift",
     "withheld",
     "not-observed",
+    "out-of-scope",
     "unlinked",
 ];
 
@@ -119,8 +128,22 @@ impl Metrics {
             "Unix time at which the last cycle that reached both systems finished",
             last_success.clone(),
         );
+        let scope_observed = Family::<ScopeLabel, Gauge>::default();
+        registry.register(
+            "scope_observed",
+            "Whether the last cycle listed the scope in full (1) or not (0)",
+            scope_observed.clone(),
+        );
+        let scope_packages = Family::<ScopeLabel, Gauge>::default();
+        registry.register(
+            "scope_packages",
+            "Model packages the last cycle listed in the scope",
+            scope_packages.clone(),
+        );
         Metrics {
             registry,
+            scope_observed,
+            scope_packages,
             cycles,
             cycle_duration,
             actions,
@@ -148,6 +171,15 @@ impl Metrics {
         self.cycle_duration.observe(duration.as_secs_f64());
         let Ok(report) = result else { return };
         self.last_success.set(unix_now);
+        for scope in &report.scopes {
+            let label = [("scope", scope.scope.to_string())];
+            self.scope_observed
+                .get_or_create(&label)
+                .set(i64::from(scope.observed));
+            self.scope_packages
+                .get_or_create(&label)
+                .set(scope.packages as i64);
+        }
         let mut states = [0i64; MODEL_STATES.len()];
         for r in &report.results {
             let state = model_state(r);
@@ -249,8 +281,11 @@ impl<G: Governance> Governance for Instrumented<G> {
 }
 
 impl<R: Registry> Registry for Instrumented<R> {
-    async fn list_packages(&self) -> Result<Listing<crate::domain::ModelPackage>, RemoteError> {
-        let r = self.inner.list_packages().await;
+    async fn list_packages(
+        &self,
+        scope: &Scope,
+    ) -> Result<Listing<crate::domain::ModelPackage>, RemoteError> {
+        let r = self.inner.list_packages(scope).await;
         self.metrics
             .remote_call(SAGEMAKER, "list_packages", result_label(&r));
         r

@@ -4,7 +4,7 @@
 //! No IO, no clock, no randomness: every rule of DESIGN.md lives here and is tested
 //! without a server. The engine performs the writes the decisions ask for.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,7 @@ use crate::domain::{
     PackageArn, PackageStatus,
 };
 use crate::mapping::{MappingRow, MappingTable};
+use crate::scope::{ScopeId, Scopes};
 
 /// What to do when both sides may be written and both changed since the baseline
 /// (or there is no baseline yet).
@@ -52,6 +53,9 @@ pub struct Policy {
     /// More decommissions than this in one plan withholds all of them (a wrong
     /// account or region makes every package look deleted).
     pub max_decommissions_per_cycle: usize,
+    /// More decommissions than this in one scope withholds that scope's (a wrong role
+    /// in one account makes that account's packages look deleted).
+    pub max_decommissions_per_scope: usize,
 }
 
 impl Default for Policy {
@@ -61,6 +65,7 @@ impl Default for Policy {
             decommission_status: GovernanceStatus::new("Decommissioned"),
             archive_stage: "Archived".to_string(),
             max_decommissions_per_cycle: 10,
+            max_decommissions_per_scope: 10,
         }
     }
 }
@@ -88,6 +93,12 @@ pub struct PlanInput<'a> {
     pub packages: &'a [ModelPackage],
     /// Linked packages confirmed not to exist any more.
     pub gone: &'a HashSet<PackageArn>,
+    /// The configured scopes: every linked ARN is routed to one, or is out of scope.
+    pub scopes: &'a Scopes,
+    /// Per scope (in the order of `scopes`), whether it was listed in full this
+    /// cycle. Nothing is written, and nothing concluded deleted, for a model whose
+    /// scope was not.
+    pub observed: &'a [bool],
     /// Last pairs seen in sync.
     pub baseline: &'a Baseline,
     /// The mapping table.
@@ -169,9 +180,15 @@ pub enum Action {
         /// What kind of drift.
         drift: DriftKind,
     },
-    /// The linked package was neither listed nor confirmed gone (for example it is in
-    /// a group outside the configured scope): nothing written.
+    /// The linked package was neither listed nor confirmed gone (its scope was listed
+    /// but describing it failed): nothing written.
     PackageNotObserved,
+    /// The linked package's scope could not be listed this cycle: nothing written,
+    /// nothing decommissioned, until it can.
+    ScopeNotObserved,
+    /// The linked ARN is in no configured scope: reported, never described, never
+    /// written, never decommissioned.
+    OutOfScope,
 }
 
 impl Action {
@@ -195,6 +212,8 @@ impl Action {
             Action::Conflict => "conflict",
             Action::Drift { .. } => "drift",
             Action::PackageNotObserved => "package-not-observed",
+            Action::ScopeNotObserved => "scope-not-observed",
+            Action::OutOfScope => "out-of-scope",
         }
     }
 }
@@ -208,6 +227,8 @@ pub struct Decision {
     pub model_name: String,
     /// The linked package.
     pub arn: PackageArn,
+    /// The scope the package belongs to; `None`: out of scope.
+    pub scope: Option<ScopeId>,
     /// Governance status observed.
     pub governance_status: Option<GovernanceStatus>,
     /// SageMaker lifecycle observed (`None`: none set, or the package is gone).
@@ -243,24 +264,39 @@ impl Decision {
     }
 }
 
-/// The safety valve tripped: `count` decommissions were planned, more than `limit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// The safety valve tripped: `count` decommissions were planned, more than `limit`,
+/// in one scope (`scope`) or in the whole cycle (`scope` is `None`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SafetyValveTrip {
-    /// Decommissions the plan would have made.
+    /// Decommissions the plan would have made (in the scope, or in all).
     pub count: usize,
     /// The configured limit.
     pub limit: usize,
+    /// The scope whose decommissions were withheld; `None`: every scope's.
+    pub scope: Option<ScopeId>,
 }
 
 impl fmt::Display for SafetyValveTrip {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "safety valve: {} models would be decommissioned in one cycle, more than the limit of {}; \
-             none were. Check that govsync looks at the right AWS account, region and model package \
-             groups, then raise sync.max_decommissions_per_cycle if the decommissions are real",
-            self.count, self.limit
-        )
+        match &self.scope {
+            Some(scope) => write!(
+                f,
+                "safety valve: {} models of scope {scope} would be decommissioned in one cycle, \
+                 more than the limit of {} per scope; none of them were. Check that the \
+                 credentials (role) of scope {scope} reach the right AWS account, region and \
+                 model package groups, then raise sync.max_decommissions_per_scope if the \
+                 decommissions are real",
+                self.count, self.limit
+            ),
+            None => write!(
+                f,
+                "safety valve: {} models would be decommissioned in one cycle, more than the \
+                 limit of {}; none were. Check that govsync looks at the right AWS accounts, \
+                 regions and model package groups, then raise sync.max_decommissions_per_cycle \
+                 if the decommissions are real",
+                self.count, self.limit
+            ),
+        }
     }
 }
 
@@ -273,8 +309,8 @@ pub struct Plan {
     pub unlinked_models: usize,
     /// Observed packages that no governance model links: counted, never touched.
     pub unlinked_packages: usize,
-    /// Set when the safety valve withheld this plan's decommissions.
-    pub safety_valve: Option<SafetyValveTrip>,
+    /// Each time the safety valve withheld decommissions: per scope, then in total.
+    pub safety_valve: Vec<SafetyValveTrip>,
 }
 
 impl Plan {
@@ -306,8 +342,28 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             continue;
         };
         let package = packages.get(arn).copied();
-        let (action, reason) = if links[arn] > 1 {
-            (
+        let scope = input.scopes.route(arn);
+        let (action, reason) = match scope {
+            // Out of scope and unobserved scopes come first: whatever else is known
+            // about the package, nothing is concluded where nothing was observed.
+            None => (
+                Action::OutOfScope,
+                format!(
+                    "the package's account {} and region {} are in no configured scope \
+                     (sagemaker.scopes); nothing is read or written for it",
+                    arn.account(),
+                    arn.region()
+                ),
+            ),
+            Some(i) if !input.observed.get(i).copied().unwrap_or(false) => (
+                Action::ScopeNotObserved,
+                format!(
+                    "scope {} could not be listed this cycle; nothing is written for it \
+                     until it can",
+                    input.scopes.all()[i].id()
+                ),
+            ),
+            Some(_) if links[arn] > 1 => (
                 Action::Drift {
                     drift: DriftKind::PackageLinkedTwice,
                 },
@@ -315,14 +371,14 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                     "{} governance models link this package; link it from one model only",
                     links[arn]
                 ),
-            )
-        } else {
-            planner.decide(model, arn, package)
+            ),
+            Some(_) => planner.decide(model, arn, package),
         };
         decisions.push(Decision {
             model_id: model.id.clone(),
             model_name: model.name.clone(),
             arn: arn.clone(),
+            scope: scope.map(|i| input.scopes.all()[i].id()),
             governance_status: model.status.clone(),
             lifecycle: package.and_then(|p| p.lifecycle.clone()),
             action,
@@ -330,7 +386,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         });
     }
 
-    let safety_valve = apply_safety_valve(&mut decisions, input.policy.max_decommissions_per_cycle);
+    let safety_valve = apply_safety_valve(&mut decisions, input.policy);
     let unlinked_packages = input
         .packages
         .iter()
@@ -360,26 +416,51 @@ pub fn decommission_statuses<'a>(
         .collect()
 }
 
-/// Withholds every decommission when there are more than `limit` of them.
-fn apply_safety_valve(decisions: &mut [Decision], limit: usize) -> Option<SafetyValveTrip> {
-    let count = decisions
-        .iter()
-        .filter(|d| matches!(d.action, Action::Decommission { .. }))
-        .count();
-    if count <= limit {
-        return None;
+/// Withholds the decommissions of every scope that has more than the per-scope limit,
+/// then all of them if more than the per-cycle limit remain.
+fn apply_safety_valve(decisions: &mut [Decision], policy: &Policy) -> Vec<SafetyValveTrip> {
+    let is_decommission = |d: &Decision| matches!(d.action, Action::Decommission { .. });
+    let mut per_scope: BTreeMap<ScopeId, usize> = BTreeMap::new();
+    for d in decisions.iter().filter(|d| is_decommission(d)) {
+        if let Some(scope) = &d.scope {
+            *per_scope.entry(scope.clone()).or_default() += 1;
+        }
     }
-    let trip = SafetyValveTrip { count, limit };
-    for decision in decisions.iter_mut() {
+    let mut trips = Vec::new();
+    for (scope, count) in per_scope {
+        if count > policy.max_decommissions_per_scope {
+            withhold(decisions, |d| d.scope.as_ref() == Some(&scope));
+            trips.push(SafetyValveTrip {
+                count,
+                limit: policy.max_decommissions_per_scope,
+                scope: Some(scope),
+            });
+        }
+    }
+    let count = decisions.iter().filter(|d| is_decommission(d)).count();
+    if count > policy.max_decommissions_per_cycle {
+        withhold(decisions, |_| true);
+        trips.push(SafetyValveTrip {
+            count,
+            limit: policy.max_decommissions_per_cycle,
+            scope: None,
+        });
+    }
+    trips
+}
+
+/// Turns the decommissions of the decisions `which` picks into withheld ones. The
+/// reason says so once; the plan's `safety_valve` carries the whole story.
+fn withhold(decisions: &mut [Decision], which: impl Fn(&Decision) -> bool) {
+    for decision in decisions.iter_mut().filter(|d| which(d)) {
         if let Action::Decommission { to, cause, .. } = &decision.action {
             decision.action = Action::DecommissionWithheld {
                 to: to.clone(),
                 cause: *cause,
             };
-            decision.reason = format!("{}; withheld: {trip}", decision.reason);
+            decision.reason = format!("{}; withheld by the safety valve", decision.reason);
         }
     }
-    Some(trip)
 }
 
 struct Planner<'a> {
@@ -434,8 +515,8 @@ impl Planner<'_> {
         let Some(package) = package else {
             return (
                 Action::PackageNotObserved,
-                "the package was not in the listing and was not confirmed deleted \
-                 (outside the configured model package groups?)"
+                "the package was not in its scope's listing and could not be described to \
+                 confirm that it is gone; nothing is written until it can"
                     .to_string(),
             );
         };

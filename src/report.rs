@@ -55,11 +55,18 @@ pub fn table(report: &CycleReport) -> String {
     {
         out.push_str(&format!("skipped malformed row: {rejected}\n"));
     }
-    if let Some(valve) = &report.safety_valve {
+    for scope in report.scopes.iter().filter(|s| !s.observed) {
+        out.push_str(&format!(
+            "error: scope {} not observed (nothing written there): {}\n",
+            scope.scope,
+            scope.error.as_deref().unwrap_or_default()
+        ));
+    }
+    for valve in &report.safety_valve {
         out.push_str(&format!("error: {valve}\n"));
     }
     out.push_str(&format!(
-        "{}{} linked: {} in sync, {} pushed, {} pulled, {} decommissioned, {} drift, {} conflict, {} failed; unlinked: {} models, {} packages\n",
+        "{}{} linked: {} in sync, {} pushed, {} pulled, {} decommissioned, {} drift, {} conflict, {} not observed, {} out of scope, {} failed; unlinked: {} models, {} packages\n",
         if report.dry_run { "dry run (nothing written): " } else { "" },
         report.results.len(),
         report.count("in-sync"),
@@ -68,6 +75,8 @@ pub fn table(report: &CycleReport) -> String {
         report.count("decommission"),
         report.count("drift"),
         report.count("conflict"),
+        report.count("scope-not-observed") + report.count("package-not-observed"),
+        report.count("out-of-scope"),
         report.failures(),
         report.unlinked_models,
         report.unlinked_packages,
@@ -77,7 +86,8 @@ pub fn table(report: &CycleReport) -> String {
 
 /// The report as JSON: `{"dry_run", "exit_code", "summary": {…}, "models": [{model_id,
 /// model_name, arn, governance_status, lifecycle, action: {kind, …}, reason, outcome, detail}],
-/// "rejected_rows": […], "safety_valve"}`.
+/// "rejected_rows": […], "scopes": [{scope, observed, packages, error}],
+/// "safety_valve": [{count, limit, scope, message}]}`.
 pub fn json(report: &CycleReport) -> String {
     let value = json!({
         "dry_run": report.dry_run,
@@ -90,6 +100,8 @@ pub fn json(report: &CycleReport) -> String {
             "decommission": report.count("decommission"),
             "drift": report.count("drift"),
             "conflict": report.count("conflict"),
+            "not_observed": report.count("scope-not-observed") + report.count("package-not-observed"),
+            "out_of_scope": report.count("out-of-scope"),
             "failed": report.failures(),
             "unlinked_models": report.unlinked_models,
             "unlinked_packages": report.unlinked_packages,
@@ -97,7 +109,13 @@ pub fn json(report: &CycleReport) -> String {
         },
         "models": report.results,
         "rejected_rows": report.rejected_models.iter().chain(&report.rejected_packages).collect::<Vec<_>>(),
-        "safety_valve": report.safety_valve,
+        "scopes": report.scopes,
+        "safety_valve": report.safety_valve.iter().map(|trip| json!({
+            "count": trip.count,
+            "limit": trip.limit,
+            "scope": trip.scope,
+            "message": trip.to_string(),
+        })).collect::<Vec<_>>(),
     });
     serde_json::to_string_pretty(&value).expect("reports serialise") + "\n"
 }

@@ -18,7 +18,8 @@ use govsync::metrics::{Instrumented, Metrics};
 use govsync::mock::Admin;
 use govsync::plan::Policy;
 use govsync::remote::{Listing, RemoteError, WriteOutcome};
-use govsync::sagemaker::{Described, Registry};
+use govsync::sagemaker::{Described, Registry, ScopedRegistry};
+use govsync::scope::Scope;
 use govsync::store::Store;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -55,7 +56,7 @@ struct SlowListing {
 struct Slow(Arc<SlowListing>);
 
 impl Registry for Slow {
-    async fn list_packages(&self) -> Result<Listing<ModelPackage>, RemoteError> {
+    async fn list_packages(&self, _: &Scope) -> Result<Listing<ModelPackage>, RemoteError> {
         let this = &self.0;
         let n = {
             let mut starts = this.starts.lock().expect("lock");
@@ -90,11 +91,13 @@ async fn cycles_start_every_interval_with_jitter_and_a_slow_one_delays_the_next(
     });
     let engine = Engine {
         governance: NoModels,
-        registry: Slow(registry.clone()),
+        registries: vec![ScopedRegistry {
+            scope: support::remote::scope(&[]),
+            registry: Slow(registry.clone()),
+        }],
         mapping: MappingTable::built_in(),
         policy: Policy::default(),
         concurrency: 8,
-        groups: vec![],
         read_model_cards: false,
     };
     let mut store = Store::open(":memory:").expect("store");
@@ -187,14 +190,16 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
             inner: mocks.governance(500),
             metrics: metrics.clone(),
         },
-        registry: Instrumented {
-            inner: mocks.registry(),
-            metrics: metrics.clone(),
-        },
+        registries: vec![ScopedRegistry {
+            scope: support::remote::scope(&[]),
+            registry: Instrumented {
+                inner: mocks.registry(),
+                metrics: metrics.clone(),
+            },
+        }],
         mapping: MappingTable::built_in(),
         policy: Policy::default(),
         concurrency: 8,
-        groups: vec![],
         read_model_cards: false,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -342,6 +347,7 @@ auth = {{ kind = "basic", username = "govsync", password_env = "OPENPAGES_PASSWO
 [sagemaker]
 region = "us-east-1"
 endpoint_url = "{sm}"
+sts_endpoint_url = "{sm}"
 [sync]
 interval = "1h"
 concurrency = 1

@@ -57,9 +57,12 @@ async fn operations_is_what_the_adapter_calls() {
         .expect("arn")
         .to_string();
     let arn = PackageArn::parse(&arn).expect("arn");
-    let registry = support::remote::registry(&sm, &handle.url(), &[], 1);
+    let registry = support::remote::registry(&sm, &handle.url(), 1);
     // Every method of the trait, once.
-    registry.list_packages().await.expect("list");
+    registry
+        .list_packages(&support::remote::scope(&[]))
+        .await
+        .expect("list");
     registry.describe_package(&arn).await.expect("describe");
     let lifecycle = Lifecycle::new("Development", "Complete");
     let _ = registry.set_lifecycle(&arn, &lifecycle, "test").await;
@@ -70,7 +73,47 @@ async fn operations_is_what_the_adapter_calls() {
 
 #[test]
 fn the_iam_policy_allows_exactly_the_operations_and_the_pushable_stages() {
-    let policy = read_json("deploy/iam/govsync-policy.json");
+    check_sagemaker_policy(&read_json("deploy/iam/govsync-policy.json"));
+}
+
+#[test]
+fn the_spoke_role_is_trusted_by_the_hub_alone_and_allows_what_the_adapter_calls() {
+    let template = read_json("deploy/iam/spoke-role.template.json");
+    let role = &template["Resources"]["SpokeRole"]["Properties"];
+    let trust = role["AssumeRolePolicyDocument"]["Statement"]
+        .as_array()
+        .expect("trust statements");
+    assert_eq!(trust.len(), 1);
+    assert_eq!(trust[0]["Principal"]["AWS"]["Ref"], "HubRoleArn");
+    assert_eq!(trust[0]["Action"], "sts:AssumeRole");
+    assert_eq!(
+        trust[0]["Condition"]["Fn::If"][1]["StringEquals"]["sts:ExternalId"]["Ref"], "ExternalId",
+        "an external ID, when given, is required"
+    );
+    let policies = role["Policies"].as_array().expect("policies");
+    assert_eq!(policies.len(), 1);
+    check_sagemaker_policy(&policies[0]["PolicyDocument"]);
+}
+
+#[test]
+fn the_hub_policy_only_assumes_named_roles() {
+    let policy = read_json("deploy/iam/hub-policy.json");
+    let statements = policy["Statement"].as_array().expect("statements");
+    for statement in statements {
+        assert_eq!(statement["Effect"], "Allow");
+        assert_eq!(strings(&statement["Action"]), ["sts:AssumeRole"]);
+        for resource in strings(&statement["Resource"]) {
+            assert!(
+                resource.starts_with("arn:aws:iam::") && resource.contains(":role/"),
+                "{resource} is not a role ARN"
+            );
+        }
+    }
+}
+
+/// A SageMaker policy allows exactly the adapter's operations, and updates only to
+/// the stages the built-in table pushes, on model packages.
+fn check_sagemaker_policy(policy: &Value) {
     let statements = policy["Statement"].as_array().expect("statements");
     let allowed: BTreeSet<String> = statements
         .iter()

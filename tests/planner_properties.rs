@@ -10,6 +10,7 @@ use std::path::Path;
 use govsync::domain::{GovernanceStatus, Lifecycle, ModelCardStatus, ModelId, PackageStatus};
 use govsync::mapping::{Direction, MappingTable};
 use govsync::plan::{Action, ConflictPolicy, Plan};
+use govsync::scope::{Scope, Scopes};
 use proptest::prelude::*;
 use support::*;
 
@@ -79,6 +80,31 @@ fn conflict_policy() -> impl Strategy<Value = ConflictPolicy> {
     ]
 }
 
+/// A second scope: another account in another region.
+fn other_scope() -> Scope {
+    Scope {
+        partition: "aws".into(),
+        account: "210987654321".into(),
+        region: "eu-west-1".into(),
+        groups: vec![],
+    }
+}
+
+/// Package `n`'s ARN in place 0 (the test scope), 1 (the other scope) or 2 (no scope).
+fn arn_in(n: usize, place: usize) -> govsync::domain::PackageArn {
+    let (region, account) = [
+        ("us-east-1", "123456789012"),
+        ("eu-west-1", "210987654321"),
+        ("us-east-1", "999999999999"),
+    ][place];
+    govsync::domain::PackageArn::parse(&format!(
+        "arn:aws:sagemaker:{region}:{account}:model-package/group-{}/{}",
+        n % 3,
+        n + 1
+    ))
+    .expect("test ARN is valid")
+}
+
 /// (status index or None (7 = unmapped "Other"), link to package index or None, baseline (status, lifecycle))
 type ModelSpec = (Option<usize>, Option<usize>, Option<(usize, usize)>);
 
@@ -95,17 +121,35 @@ fn world() -> impl Strategy<Value = World> {
         ),
         prop::collection::vec(package_state(), 8),
         conflict_policy(),
+        (0..4usize, 0..4usize),
         0..4usize,
-        0..4usize,
+        (
+            prop::collection::vec(0..3usize, 8),
+            any::<bool>(),
+            any::<bool>(),
+        ),
     )
         .prop_map(
-            |(mapping, models, packages, conflict, limit, decommission)| {
+            |(
+                mapping,
+                models,
+                packages,
+                conflict,
+                (limit, scope_limit),
+                decommission,
+                (places, a, b),
+            )| {
                 let mut world = World::new();
                 world.mapping = mapping;
                 world.policy.conflict = conflict;
                 world.policy.max_decommissions_per_cycle = limit;
+                world.policy.max_decommissions_per_scope = scope_limit;
                 world.policy.decommission_status =
                     GovernanceStatus::new(STATUSES[decommission + 2]);
+                // Two scopes, each observed or not; a third place is in no scope.
+                world.scopes = Scopes::new(vec![test_scope(), other_scope()]);
+                world.observed = vec![a, b];
+                let arn = |n: usize| arn_in(n, places[n]);
                 let specs: Vec<ModelSpec> = models;
                 for (i, (status, link, base)) in specs.into_iter().enumerate() {
                     let status = status.map(|s| STATUSES.get(s).copied().unwrap_or("Other"));
@@ -242,9 +286,34 @@ proptest! {
                 other => prop_assert!(false, "{other:?} is not a write"),
             }
         }
-        if plan.safety_valve.is_some() {
-            let decommissions = plan.writes().filter(|d| matches!(d.action, Action::Decommission { .. })).count();
-            prop_assert_eq!(decommissions, 0);
+        let decommissions: Vec<_> = plan.writes().filter(|d| matches!(d.action, Action::Decommission { .. })).collect();
+        prop_assert!(decommissions.len() <= world.policy.max_decommissions_per_cycle);
+        for scope in world.scopes.all() {
+            let in_scope = decommissions.iter().filter(|d| d.scope == Some(scope.id())).count();
+            prop_assert!(in_scope <= world.policy.max_decommissions_per_scope, "{} decommissions in {}", in_scope, scope.id());
+        }
+        if plan.safety_valve.iter().any(|t| t.scope.is_none()) {
+            prop_assert_eq!(decommissions.len(), 0);
+        }
+    }
+
+    #[test]
+    fn nothing_is_written_or_decommissioned_outside_an_observed_scope(world in world()) {
+        let plan = world.plan();
+        for d in &plan.decisions {
+            match world.scopes.route(&d.arn) {
+                None => {
+                    prop_assert_eq!(&d.action, &Action::OutOfScope, "{} is in no scope", d.arn);
+                    prop_assert_eq!(d.scope.as_ref(), None);
+                }
+                Some(i) if !world.observed[i] => {
+                    prop_assert_eq!(&d.action, &Action::ScopeNotObserved, "{}'s scope was not observed", d.arn);
+                }
+                Some(i) => {
+                    prop_assert_eq!(d.scope.as_ref(), Some(&world.scopes.all()[i].id()));
+                    prop_assert!(!matches!(d.action, Action::OutOfScope | Action::ScopeNotObserved));
+                }
+            }
         }
     }
 

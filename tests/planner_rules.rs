@@ -504,6 +504,7 @@ fn safety_valve_at_below_and_above_its_limit() {
     let world_with = |deleted: usize, limit: usize| {
         let mut world = World::new();
         world.policy.max_decommissions_per_cycle = limit;
+        world.policy.max_decommissions_per_scope = 1000;
         for i in 0..deleted {
             world
                 .models
@@ -519,13 +520,17 @@ fn safety_valve_at_below_and_above_its_limit() {
     };
     for (deleted, limit) in [(2, 3), (3, 3)] {
         let plan = world_with(deleted, limit);
-        assert_eq!(plan.safety_valve, None, "{deleted} of {limit}");
+        assert_eq!(plan.safety_valve, vec![], "{deleted} of {limit}");
         assert_eq!(plan.writes().count(), deleted + 1);
     }
     let plan = world_with(4, 3);
     assert_eq!(
         plan.safety_valve,
-        Some(SafetyValveTrip { count: 4, limit: 3 })
+        vec![SafetyValveTrip {
+            count: 4,
+            limit: 3,
+            scope: None
+        }]
     );
     let withheld = plan
         .decisions
@@ -534,21 +539,27 @@ fn safety_valve_at_below_and_above_its_limit() {
         .count();
     assert_eq!(withheld, 4);
     assert_eq!(plan.writes().count(), 1, "only the push remains");
-    let message = plan.safety_valve.expect("tripped").to_string();
+    let message = plan.safety_valve[0].to_string();
     assert!(
         message.contains("4 models would be decommissioned") && message.contains("limit of 3"),
         "{message}"
     );
     assert!(
-        plan.decisions[0].reason.contains("withheld"),
-        "{}",
+        plan.decisions[0]
+            .reason
+            .ends_with("; withheld by the safety valve"),
+        "the reason says it once, without the whole message: {}",
         plan.decisions[0].reason
     );
 
     let plan = world_with(1, 0);
     assert_eq!(
         plan.safety_valve,
-        Some(SafetyValveTrip { count: 1, limit: 0 }),
+        vec![SafetyValveTrip {
+            count: 1,
+            limit: 0,
+            scope: None
+        }],
         "0 disables decommissioning"
     );
 }

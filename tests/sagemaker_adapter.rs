@@ -3,13 +3,14 @@
 
 mod support;
 
-use govsync::domain::{Lifecycle, PackageArn, PackageStatus};
+use govsync::domain::{Lifecycle, ModelPackage, PackageArn, PackageStatus};
 use govsync::mock::Admin;
 use govsync::mock::Faults;
 use govsync::mock::MockHandle;
 use govsync::mock::sagemaker::{MockSageMaker, Options};
-use govsync::remote::{ErrorKind, WriteOutcome};
+use govsync::remote::{ErrorKind, Listing, RemoteError, WriteOutcome};
 use govsync::sagemaker::{Described, Registry, SageMakerRegistry};
+use govsync::scope::Scope;
 use serde_json::json;
 
 struct Setup {
@@ -27,8 +28,36 @@ async fn start(faults: Faults) -> Setup {
     Setup { mock, handle }
 }
 
-fn registry(setup: &Setup, groups: &[&str], max_attempts: u32) -> SageMakerRegistry {
-    support::remote::registry(&setup.mock, &setup.handle.url(), groups, max_attempts)
+/// The adapter and the scope it lists (the mock's default account and region).
+struct Scoped {
+    registry: SageMakerRegistry,
+    scope: Scope,
+}
+
+impl Scoped {
+    async fn list_packages(&self) -> Result<Listing<ModelPackage>, RemoteError> {
+        self.registry.list_packages(&self.scope).await
+    }
+    async fn describe_package(&self, arn: &PackageArn) -> Result<Described, RemoteError> {
+        self.registry.describe_package(arn).await
+    }
+    async fn set_lifecycle(
+        &self,
+        arn: &PackageArn,
+        lifecycle: &Lifecycle,
+        description: &str,
+    ) -> WriteOutcome {
+        self.registry
+            .set_lifecycle(arn, lifecycle, description)
+            .await
+    }
+}
+
+fn registry(setup: &Setup, groups: &[&str], max_attempts: u32) -> Scoped {
+    Scoped {
+        registry: support::remote::registry(&setup.mock, &setup.handle.url(), max_attempts),
+        scope: support::remote::scope(groups),
+    }
 }
 
 /// Creates `per_group` packages in each of `groups`, the n-th in `Development/InProgress`.

@@ -4,10 +4,35 @@
 use super::{MockGovernanceArgs, MockSageMakerArgs, lookup, runtime, shutdown_signal};
 
 pub(super) fn mock_sagemaker(args: MockSageMakerArgs) -> Result<(), String> {
-    use crate::mock::sagemaker::{MockSageMaker, Options};
+    use crate::mock::sagemaker::{MockSageMaker, Options, StsSettings};
+    let mut account = "123456789012".to_string();
+    let mut accounts = std::collections::BTreeMap::new();
+    for given in &args.accounts {
+        let (key, id) = match given.split_once('=') {
+            Some((key, id)) => (Some(key), id),
+            None => (None, given.as_str()),
+        };
+        if !crate::arn::is_account_id(id) {
+            return Err(format!(
+                "--account {given}: \"{id}\" is not a 12-digit account ID"
+            ));
+        }
+        match key {
+            Some(key) if !key.is_empty() => {
+                accounts.insert(key.to_string(), id.to_string());
+            }
+            Some(_) => return Err(format!("--account {given}: the access key ID is empty")),
+            None => account = id.to_string(),
+        }
+    }
     let mock = MockSageMaker::new(Options {
         region: args.region,
-        account: args.account,
+        account,
+        accounts,
+        sts: StsSettings {
+            denied_roles: args.deny_roles.into_iter().collect(),
+            credential_lifetime_secs: args.credential_lifetime.as_secs().max(1),
+        },
         faults: args.faults.faults(),
         state_file: args.state_file,
         events_file: args.events_file,

@@ -229,12 +229,21 @@ pub struct MockSageMakerArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:4566")]
     pub listen: String,
-    /// Region in the ARNs and events it makes.
+    /// Region of requests whose signature names none, and of the packages the admin
+    /// endpoints make (requests are served in the region of their SigV4 scope).
     #[arg(long, default_value = "us-east-1")]
     pub region: String,
-    /// Account ID in the ARNs and events it makes.
-    #[arg(long, default_value = "123456789012")]
-    pub account: String,
+    /// Accounts: `ACCOUNT` is the account of credentials the mock was not told about
+    /// (default 123456789012); `AKID=ACCOUNT` says which account an access key ID
+    /// belongs to. Repeat for several accounts.
+    #[arg(long = "account", value_name = "[AKID=]ACCOUNT")]
+    pub accounts: Vec<String>,
+    /// A role ARN its STS refuses to let anyone assume (AccessDenied). Repeatable.
+    #[arg(long = "deny-role", value_name = "ROLE_ARN")]
+    pub deny_roles: Vec<String>,
+    /// How long credentials from its STS AssumeRole last.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub credential_lifetime: std::time::Duration,
     /// Keep the registry in this JSON file across restarts.
     #[arg(long)]
     pub state_file: Option<PathBuf>,
@@ -432,23 +441,19 @@ fn config_check(file: &Path, env: &[(String, String)], out: &mut dyn Write) -> R
             g.model_type, g.status_field, g.link_field, g.page_size
         ),
         format!(
-            "  sagemaker        region {}, endpoint {}, groups {}",
-            or(&s.region, "from the AWS default chain"),
+            "  sagemaker        endpoint {}, STS endpoint {}",
             or(&s.endpoint_url, "AWS default"),
-            if s.model_package_groups.is_empty() {
-                "all".to_string()
-            } else {
-                s.model_package_groups.join(", ")
-            }
+            or(&s.sts_endpoint_url, "AWS default"),
         ),
         format!(
             "  sync             every {}, conflict policy {}, decommission to \"{}\", archive stage \"{}\", \
-             at most {} decommissions a cycle, {} writes at once, shutdown grace {}{}",
+             at most {} decommissions a cycle and {} a scope, {} writes at once, shutdown grace {}{}",
             humantime::format_duration(y.interval),
             y.policy.conflict.as_str(),
             y.policy.decommission_status,
             y.policy.archive_stage,
             y.policy.max_decommissions_per_cycle,
+            y.policy.max_decommissions_per_scope,
             y.concurrency,
             humantime::format_duration(y.shutdown_grace),
             if y.read_model_cards {
@@ -457,6 +462,37 @@ fn config_check(file: &Path, env: &[(String, String)], out: &mut dyn Write) -> R
                 ""
             }
         ),
+    ];
+    if s.scopes.is_empty() {
+        lines.push(format!(
+            "  scope            the default credentials' own account (asked from STS at start-up) in region {}, groups {}",
+            or(&s.region, "from the AWS default chain"),
+            if s.model_package_groups.is_empty() {
+                "all".to_string()
+            } else {
+                s.model_package_groups.join(", ")
+            }
+        ));
+    }
+    for c in &s.scopes {
+        lines.push(format!(
+            "  scope            {}, {}",
+            c.scope,
+            c.role.as_ref().map_or_else(
+                || "default credentials (must belong to this account)".to_string(),
+                |r| format!(
+                    "role {} (session {}{})",
+                    r.role_arn,
+                    r.session_name,
+                    r.external_id_env
+                        .as_ref()
+                        .map(|v| format!(", external ID from {v}"))
+                        .unwrap_or_default()
+                )
+            )
+        ));
+    }
+    lines.extend([
         format!(
             "  mapping          {} ({} rows)",
             config.mapping_source(),
@@ -464,7 +500,7 @@ fn config_check(file: &Path, env: &[(String, String)], out: &mut dyn Write) -> R
         ),
         format!("  state store      {}", config.state_path),
         format!("  http             {}", config.listen),
-    ];
+    ]);
     for o in &config.overrides {
         lines.push(format!("  override         {} from {}", o.key, o.var));
     }

@@ -28,7 +28,15 @@ pub async fn build(
         .governance_secret(&|name: &str| lookup(env, name).map(str::to_string))
         .map_err(|e| format!("{}: {e}", config.file.display()))?;
     let sdk = crate::sagemaker::client::load_sdk_config(&config.sagemaker).await;
-    daemon::live_engine(config, secret, &sdk, metrics)
+    let registries = crate::sagemaker::connect(&config.sagemaker, &sdk, &|name: &str| {
+        lookup(env, name).map(str::to_string)
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    for r in &registries {
+        tracing::info!(scope = %r.scope, "SageMaker scope");
+    }
+    daemon::live_engine(config, secret, registries, metrics)
 }
 
 fn init_logging(env: &[(String, String)], format: LogFormat, level: &str) -> Result<(), String> {

@@ -3,6 +3,7 @@
 //! the key (and the variable, when an override set it).
 
 mod overrides;
+mod scopes;
 mod secret;
 
 use std::net::SocketAddr;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use overrides::{Override, RESERVED as RESERVED_ENV_VARS, Schema};
+pub use scopes::{AssumeRole, DEFAULT_SESSION_NAME, ScopeConfig};
 pub use secret::{SecretError, SecretSource};
 
 use crate::domain::GovernanceStatus;
@@ -151,12 +153,20 @@ pub enum RetryMode {
 /// SageMaker Model Registry settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SageMakerConfig {
-    /// The region; `None` uses the AWS default chain (`AWS_REGION`, profile, …).
+    /// The region of the default scope (no `scopes` configured); `None` uses the AWS
+    /// default chain (`AWS_REGION`, profile, …).
     pub region: Option<String>,
     /// A custom endpoint (the mock server); `None` uses the AWS default.
     pub endpoint_url: Option<String>,
-    /// Only these model package groups; empty means every group.
+    /// A custom STS endpoint (the mock server) for `GetCallerIdentity` and
+    /// `AssumeRole`; `None` uses the AWS default (`AWS_ENDPOINT_URL_STS` also works).
+    pub sts_endpoint_url: Option<String>,
+    /// The default scope's model package groups (no `scopes` configured); empty
+    /// means every group.
     pub model_package_groups: Vec<String>,
+    /// The configured scopes; empty: one scope, the default credentials' own account
+    /// (from STS `GetCallerIdentity`) in `region`.
+    pub scopes: Vec<ScopeConfig>,
     /// The SDK retry mode.
     pub retry_mode: RetryMode,
     /// Attempts per call, including the first.
@@ -259,8 +269,11 @@ struct RawAuth {
 struct RawSageMaker {
     region: Option<String>,
     endpoint_url: Option<String>,
+    sts_endpoint_url: Option<String>,
     #[serde(default)]
     model_package_groups: Vec<String>,
+    #[serde(default)]
+    scopes: Vec<scopes::RawScope>,
     #[serde(default = "d::retry_mode")]
     retry_mode: RetryMode,
     #[serde(default = "d::max_attempts")]
@@ -284,6 +297,7 @@ struct RawSync {
     archive_stage: String,
     #[serde(default = "d::max_decommissions")]
     max_decommissions_per_cycle: i64,
+    max_decommissions_per_scope: Option<i64>,
     #[serde(default = "d::concurrency")]
     concurrency: i64,
     mapping_file: Option<PathBuf>,
@@ -407,11 +421,23 @@ impl RawConfig {
             sagemaker: RawSageMaker {
                 region: some("us-east-1"),
                 endpoint_url: some("http://127.0.0.1:4566"),
+                sts_endpoint_url: some("http://127.0.0.1:4566"),
                 model_package_groups: vec!["g".into()],
+                // Lists of tables are not overridable; one entry shows the shape.
+                scopes: vec![scopes::RawScope {
+                    account_id: "111122223333".into(),
+                    regions: vec!["us-east-1".into()],
+                    partition: None,
+                    role_arn: None,
+                    external_id_env: None,
+                    session_name: None,
+                    model_package_groups: vec![],
+                }],
                 ..RawSageMaker::default()
             },
             sync: RawSync {
                 mapping_file: Some(PathBuf::from("mapping.toml")),
+                max_decommissions_per_scope: Some(d::max_decommissions()),
                 ..RawSync::default()
             },
             state: RawState::default(),
@@ -518,6 +544,13 @@ impl Config {
 /// Environment variables that the file (or an override) names as holding a secret:
 /// they are not overrides even if they start with `GOVSYNC_`.
 fn named_secret_vars(table: &toml::Table, env: &[(String, String)]) -> Vec<String> {
+    let external_ids = table
+        .get("sagemaker")
+        .and_then(|s| s.get("scopes"))
+        .and_then(|s| s.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|scope| scope.get("external_id_env")?.as_str().map(str::to_string));
     ["password_env", "api_key_env"]
         .iter()
         .flat_map(|key| {
@@ -532,6 +565,7 @@ fn named_secret_vars(table: &toml::Table, env: &[(String, String)]) -> Vec<Strin
             [from_file, from_env]
         })
         .flatten()
+        .chain(external_ids)
         .collect()
 }
 
@@ -639,13 +673,29 @@ impl Validator<'_> {
                 return self.fail(&format!("sagemaker.model_package_groups[{i}]"), why);
             }
         }
+        if !s.scopes.is_empty() {
+            let with_scopes = "applies only when no [[sagemaker.scopes]] are configured; \
+                               give each scope its regions and model_package_groups instead";
+            if s.region.is_some() {
+                return self.fail("sagemaker.region", with_scopes);
+            }
+            if !s.model_package_groups.is_empty() {
+                return self.fail("sagemaker.model_package_groups", with_scopes);
+            }
+        }
+        let scopes = scopes::validate(s.scopes, &|key, message| (self.key_error)(key, message))?;
         let sagemaker = SageMakerConfig {
             endpoint_url: s
                 .endpoint_url
                 .map(|u| self.url("sagemaker.endpoint_url", u))
                 .transpose()?,
+            sts_endpoint_url: s
+                .sts_endpoint_url
+                .map(|u| self.url("sagemaker.sts_endpoint_url", u))
+                .transpose()?,
             region: s.region,
             model_package_groups: s.model_package_groups,
+            scopes,
             retry_mode: s.retry_mode,
             max_attempts: self.range("sagemaker.max_attempts", s.max_attempts, 1, 10)? as u32,
             operation_timeout: self
@@ -660,18 +710,25 @@ impl Validator<'_> {
         if let Err(why) = mapping::check_lifecycle_name("archive_stage", &y.archive_stage) {
             return self.fail("sync.archive_stage", why);
         }
+        let max_decommissions_per_cycle = self.range(
+            "sync.max_decommissions_per_cycle",
+            y.max_decommissions_per_cycle,
+            0,
+            1_000_000,
+        )? as usize;
         let sync = SyncConfig {
             interval: self.duration("sync.interval", &y.interval)?,
             policy: Policy {
                 conflict: y.conflict_policy,
                 decommission_status: GovernanceStatus::new(y.decommission_status),
                 archive_stage: y.archive_stage,
-                max_decommissions_per_cycle: self.range(
-                    "sync.max_decommissions_per_cycle",
-                    y.max_decommissions_per_cycle,
-                    0,
-                    1_000_000,
-                )? as usize,
+                max_decommissions_per_cycle,
+                max_decommissions_per_scope: match y.max_decommissions_per_scope {
+                    Some(n) => {
+                        self.range("sync.max_decommissions_per_scope", n, 0, 1_000_000)? as usize
+                    }
+                    None => max_decommissions_per_cycle,
+                },
             },
             concurrency: self.range("sync.concurrency", y.concurrency, 1, 256)? as usize,
             mapping_file: y.mapping_file.map(|p| relative_to(file, p)),

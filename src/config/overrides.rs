@@ -105,6 +105,8 @@ fn collect(
             }
             toml::Value::Integer(_) => Some(Kind::Integer),
             toml::Value::Boolean(_) => Some(Kind::Boolean),
+            // A list of tables (`[[sagemaker.scopes]]`) has no one-variable form.
+            toml::Value::Array(items) if items.first().is_some_and(toml::Value::is_table) => None,
             toml::Value::Array(_) => Some(Kind::TextList),
             _ => Some(Kind::Text),
         };

@@ -405,3 +405,132 @@ fn a_relative_state_path_is_relative_to_the_config_file() {
     .expect("valid");
     assert_eq!(memory.state_path, ":memory:");
 }
+
+#[test]
+fn scopes_expand_per_region_with_their_groups_and_roles() {
+    let config = load(
+        &with(
+            r#"
+[[sagemaker.scopes]]
+account_id = "111122223333"
+regions = ["us-east-1", "eu-west-1"]
+role_arn = "arn:aws:iam::111122223333:role/govsync"
+external_id_env = "GOVSYNC_EXTERNAL_ID"
+model_package_groups = ["churn", "arn:aws:sagemaker:us-east-1:444455556666:model-package-group/shared"]
+
+[[sagemaker.scopes]]
+account_id = "555566667777"
+regions = ["cn-north-1"]
+"#,
+        ),
+        // A variable the config names as a secret is no override, prefix or not.
+        &[("GOVSYNC_EXTERNAL_ID", "x")],
+    )
+    .expect("valid scopes");
+    let scopes: Vec<String> = config
+        .sagemaker
+        .scopes
+        .iter()
+        .map(|s| s.scope.to_string())
+        .collect();
+    assert_eq!(
+        scopes,
+        [
+            "111122223333/us-east-1 (partition aws, groups churn, arn:aws:sagemaker:us-east-1:444455556666:model-package-group/shared)",
+            "111122223333/eu-west-1 (partition aws, groups churn)",
+            "555566667777/cn-north-1 (partition aws-cn, every group)",
+        ]
+    );
+    let role = config.sagemaker.scopes[0].role.as_ref().expect("role");
+    assert_eq!(role.session_name, DEFAULT_SESSION_NAME);
+    assert_eq!(role.external_id_env.as_deref(), Some("GOVSYNC_EXTERNAL_ID"));
+    assert!(config.sagemaker.scopes[2].role.is_none());
+}
+
+#[test]
+fn bad_scopes_are_refused_by_key_and_reason() {
+    let scope = |body: &str| with(&format!("[[sagemaker.scopes]]\n{body}"));
+    for (text, key, why) in [
+        (
+            scope("account_id = \"1111\"\nregions = [\"us-east-1\"]"),
+            "sagemaker.scopes[0].account_id",
+            "not an AWS account ID",
+        ),
+        (
+            scope("account_id = \"111122223333\"\nregions = []"),
+            "sagemaker.scopes[0].regions",
+            "at least one region",
+        ),
+        (
+            scope("account_id = \"111122223333\"\nregions = [\"useast1\"]"),
+            "sagemaker.scopes[0].regions[0]",
+            "not an AWS region name",
+        ),
+        (
+            scope("account_id = \"111122223333\"\nregions = [\"us-east-1\", \"us-east-1\"]"),
+            "sagemaker.scopes[0].regions",
+            "duplicate scope",
+        ),
+        (
+            format!(
+                "{}[[sagemaker.scopes]]\naccount_id = \"111122223333\"\nregions = [\"us-east-1\"]\n",
+                scope("account_id = \"111122223333\"\nregions = [\"eu-west-1\", \"us-east-1\"]")
+            ),
+            "sagemaker.scopes[1].regions",
+            "duplicate scope",
+        ),
+        (
+            scope(
+                "account_id = \"111122223333\"\nregions = [\"us-east-1\"]\nrole_arn = \"arn:aws:iam::111122223333:user/govsync\"",
+            ),
+            "sagemaker.scopes[0].role_arn",
+            "not an IAM role ARN",
+        ),
+        (
+            scope(
+                "account_id = \"111122223333\"\nregions = [\"us-east-1\"]\nrole_arn = \"arn:aws:iam::999988887777:role/govsync\"",
+            ),
+            "sagemaker.scopes[0].role_arn",
+            "the role is in account 999988887777",
+        ),
+        (
+            scope(
+                "account_id = \"111122223333\"\nregions = [\"us-east-1\"]\nexternal_id_env = \"X\"",
+            ),
+            "sagemaker.scopes[0].external_id_env",
+            "only used with role_arn",
+        ),
+        (
+            scope(
+                "account_id = \"111122223333\"\nregions = [\"us-east-1\"]\nmodel_package_groups = [\"arn:aws:sagemaker:eu-west-1:444455556666:model-package-group/g\"]",
+            ),
+            "sagemaker.scopes[0].model_package_groups[0]",
+            "region eu-west-1",
+        ),
+        (
+            scope(
+                "account_id = \"111122223333\"\nregions = [\"us-east-1\"]\nmodel_package_groups = [\"arn:aws:sagemaker:us-east-1:444455556666:model-package/g/1\"]",
+            ),
+            "sagemaker.scopes[0].model_package_groups[0]",
+            "not a SageMaker model package group ARN",
+        ),
+        (
+            scope("account_id = \"111122223333\"\nregions = [\"us-east-1\", \"cn-north-1\"]"),
+            "sagemaker.scopes[0].regions",
+            "one entry lists one partition",
+        ),
+        (
+            with(
+                "[sagemaker]\nregion = \"us-east-1\"\n[[sagemaker.scopes]]\naccount_id = \"111122223333\"\nregions = [\"us-east-1\"]",
+            ),
+            "sagemaker.region",
+            "only when no [[sagemaker.scopes]]",
+        ),
+    ] {
+        let message = refused(&text, &[]);
+        assert!(
+            message.contains(&format!("`{key}`")) && message.contains(why),
+            "{key}: {message}"
+        );
+    }
+}

@@ -431,12 +431,10 @@ impl OpenPagesClient {
         let link = match field(&self.link_field) {
             None => None,
             Some(Value::String(s)) if s.trim().is_empty() => None,
-            Some(Value::String(s)) => Some(PackageArn::parse(s.trim()).map_err(|e| {
-                reject(format!(
-                    "{} \"{s}\" is not a SageMaker model package ARN: {e}",
-                    self.link_field
-                ))
-            })?),
+            Some(Value::String(s)) => Some(
+                PackageArn::parse(s.trim())
+                    .map_err(|e| reject(format!("{}: {e}", self.link_field)))?,
+            ),
             Some(other) => {
                 return Err(reject(format!(
                     "{} is not a string: {other}",

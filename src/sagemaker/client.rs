@@ -7,13 +7,14 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::config::http::HttpResponse;
-use aws_sdk_sagemaker::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::types::{ModelLifeCycle, ModelPackageSummary, ModelPackageType};
 
 use super::{Described, Registry};
 use crate::config::{RetryMode, SageMakerConfig};
 use crate::domain::{Lifecycle, ModelCardStatus, ModelPackage, PackageArn, PackageStatus};
 use crate::remote::{ErrorKind, Listing, RejectedRow, RemoteError, WriteOutcome};
+use crate::scope::Scope;
 
 /// Page size of `ListModelPackages`: the API's maximum, so N packages cost ceil(N/100) calls.
 pub const LIST_PAGE_SIZE: i32 = 100;
@@ -50,9 +51,8 @@ const RETRYABLE_CODES: [&str; 6] = [
 
 /// Loads the AWS configuration the way every AWS tool does: credentials from the
 /// environment, shared profile, web identity (IRSA), ECS task role or instance
-/// profile; region and endpoint from `config` or the standard variables
-/// (`AWS_REGION`, `AWS_ENDPOINT_URL_SAGEMAKER`, `AWS_ENDPOINT_URL`). Retries and
-/// timeouts are applied by [`SageMakerRegistry::new`].
+/// profile; region from `config` or the standard variables (`AWS_REGION`, …).
+/// Scopes, roles, retries, timeouts and endpoints are applied by [`super::connect`].
 pub async fn load_sdk_config(config: &SageMakerConfig) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(region) = &config.region {
@@ -76,35 +76,33 @@ fn timeout_config(config: &SageMakerConfig) -> TimeoutConfig {
         .build()
 }
 
-/// The Model Registry through aws-sdk-sagemaker.
+/// The Model Registry through aws-sdk-sagemaker, with the credentials and region of
+/// one scope.
 #[derive(Debug, Clone)]
 pub struct SageMakerRegistry {
     client: Client,
-    groups: Vec<String>,
 }
 
 impl SageMakerRegistry {
-    /// An adapter over an SDK configuration (from [`load_sdk_config`], or built by a
-    /// test with static credentials). The settings of `config` that the SDK reads
-    /// (retries, timeouts, endpoint, region) are applied on top of `sdk`.
+    /// An adapter over an SDK configuration that carries the scope's region and
+    /// credentials (from [`super::connect`], or built by a test with static
+    /// credentials). The settings of `config` that the SDK reads (retries, timeouts,
+    /// endpoint) are applied on top of `sdk`.
     pub fn new(sdk: &SdkConfig, config: &SageMakerConfig) -> SageMakerRegistry {
         let mut builder = aws_sdk_sagemaker::config::Builder::from(sdk)
             .retry_config(retry_config(config))
             .timeout_config(timeout_config(config));
-        if let Some(region) = &config.region {
-            builder = builder.region(Region::new(region.clone()));
-        }
         if let Some(endpoint) = &config.endpoint_url {
             builder = builder.endpoint_url(endpoint.clone());
         }
         SageMakerRegistry {
             client: Client::from_conf(builder.build()),
-            groups: config.model_package_groups.clone(),
         }
     }
 
-    /// Lists one scope (a group, or every versioned package) page by page.
-    async fn list_scope(
+    /// Lists one group (a name or a shared group's ARN), or every versioned package
+    /// of the account, page by page.
+    async fn list_group(
         &self,
         group: Option<&str>,
         listing: &mut Listing<ModelPackage>,
@@ -139,14 +137,10 @@ impl SageMakerRegistry {
 }
 
 impl Registry for SageMakerRegistry {
-    async fn list_packages(&self) -> Result<Listing<ModelPackage>, RemoteError> {
+    async fn list_packages(&self, scope: &Scope) -> Result<Listing<ModelPackage>, RemoteError> {
         let mut listing = Listing::default();
-        if self.groups.is_empty() {
-            self.list_scope(None, &mut listing).await?;
-        } else {
-            for group in &self.groups {
-                self.list_scope(Some(group), &mut listing).await?;
-            }
+        for group in scope.listings() {
+            self.list_group(group, &mut listing).await?;
         }
         Ok(listing)
     }
@@ -266,13 +260,11 @@ where
             _ if service.raw().status().is_server_error() => ErrorKind::Retryable,
             _ => ErrorKind::Rejected,
         },
+        _ if super::error::is_credentials_error(&error) => ErrorKind::Auth,
         _ => ErrorKind::Other,
     };
     RemoteError {
         kind,
-        message: format!(
-            "SageMaker {operation} for {subject}: {}",
-            DisplayErrorContext(&error)
-        ),
+        message: super::error::describe(&format!("SageMaker {operation}"), subject, &error),
     }
 }

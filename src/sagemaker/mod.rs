@@ -2,13 +2,17 @@
 //! uses. The SDK adapter and the mock server live beside it.
 
 pub mod client;
+pub mod connect;
+pub mod error;
 
 use std::future::Future;
 
 use crate::domain::{Lifecycle, ModelPackage, PackageArn};
 use crate::remote::{Listing, RemoteError, WriteOutcome};
+use crate::scope::Scope;
 
 pub use client::SageMakerRegistry;
+pub use connect::{ConnectError, ScopedRegistry, connect};
 
 /// The answer to "does this package exist?".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,12 +23,15 @@ pub enum Described {
     NotFound,
 }
 
-/// What the engine needs from the SageMaker Model Registry.
+/// What the engine needs from the SageMaker Model Registry, through the credentials
+/// and region of one scope.
 pub trait Registry: Send + Sync {
-    /// Every package in scope (all groups, or the configured ones), with lifecycle
-    /// and status, from `ListModelPackages` pages. Malformed rows go to `rejected`.
+    /// Every package `scope` covers (all the account's groups, or the scope's
+    /// groups), with lifecycle and status, from `ListModelPackages` pages. Malformed
+    /// rows go to `rejected`. An error means the scope was not listed in full.
     fn list_packages(
         &self,
+        scope: &Scope,
     ) -> impl Future<Output = Result<Listing<ModelPackage>, RemoteError>> + Send;
 
     /// One package, to confirm that a linked package missing from the listing is gone.

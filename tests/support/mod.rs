@@ -11,6 +11,7 @@ use govsync::domain::{
 };
 use govsync::mapping::MappingTable;
 use govsync::plan::{Baseline, BaselineEntry, Plan, PlanInput, Policy, plan};
+use govsync::scope::{Scope, Scopes};
 
 /// The value of one sample line of an OpenMetrics exposition, e.g. for the series
 /// `govsync_models{state="in-sync"}`.
@@ -69,6 +70,20 @@ pub struct World {
     pub baseline: Baseline,
     pub mapping: MappingTable,
     pub policy: Policy,
+    /// One scope covering [`arn`]'s account and region unless a test changes it.
+    pub scopes: Scopes,
+    /// Per scope, whether it was observed (all by default).
+    pub observed: Vec<bool>,
+}
+
+/// The scope of the test ARNs: account 123456789012 in us-east-1, every group.
+pub fn test_scope() -> Scope {
+    Scope {
+        partition: "aws".into(),
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        groups: vec![],
+    }
 }
 
 impl World {
@@ -80,6 +95,8 @@ impl World {
             baseline: Baseline::new(),
             mapping: MappingTable::built_in(),
             policy: Policy::default(),
+            scopes: Scopes::new(vec![test_scope()]),
+            observed: vec![true],
         }
     }
 
@@ -88,6 +105,8 @@ impl World {
             models: &self.models,
             packages: &self.packages,
             gone: &self.gone,
+            scopes: &self.scopes,
+            observed: &self.observed,
             baseline: &self.baseline,
             mapping: &self.mapping,
             policy: &self.policy,

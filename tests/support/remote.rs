@@ -5,26 +5,45 @@ use std::time::Duration;
 
 use govsync::config::{AuthConfig, GovernanceConfig, RetryMode, SageMakerConfig};
 use govsync::mock::sagemaker::MockSageMaker;
-use govsync::sagemaker::SageMakerRegistry;
+use govsync::sagemaker::{SageMakerRegistry, ScopedRegistry};
+use govsync::scope::{GroupRef, Scope};
 
-/// The SageMaker adapter for `mock` served at `endpoint`.
-pub fn registry(
-    mock: &MockSageMaker,
-    endpoint: &str,
-    groups: &[&str],
-    max_attempts: u32,
-) -> SageMakerRegistry {
-    let sdk = mock.client_config();
-    let config = SageMakerConfig {
+/// SageMaker settings for the mock at `endpoint` (its STS too), one scope: the
+/// default credentials' own account and region.
+pub fn sagemaker_config(endpoint: &str, max_attempts: u32) -> SageMakerConfig {
+    SageMakerConfig {
         region: Some("us-east-1".into()),
         endpoint_url: Some(endpoint.into()),
-        model_package_groups: groups.iter().map(|g| g.to_string()).collect(),
+        sts_endpoint_url: Some(endpoint.into()),
+        model_package_groups: vec![],
+        scopes: vec![],
         retry_mode: RetryMode::Standard,
         max_attempts,
         operation_timeout: Duration::from_secs(60),
         attempt_timeout: Duration::from_secs(5),
-    };
-    SageMakerRegistry::new(&sdk, &config)
+    }
+}
+
+/// The SageMaker adapter for `mock` served at `endpoint`, with the mock's default
+/// credentials and region.
+pub fn registry(mock: &MockSageMaker, endpoint: &str, max_attempts: u32) -> SageMakerRegistry {
+    SageMakerRegistry::new(
+        &mock.client_config(),
+        &sagemaker_config(endpoint, max_attempts),
+    )
+}
+
+/// The mock's default account in its default region, only `groups` (none: all).
+pub fn scope(groups: &[&str]) -> Scope {
+    Scope {
+        partition: "aws".into(),
+        account: "123456789012".into(),
+        region: "us-east-1".into(),
+        groups: groups
+            .iter()
+            .map(|g| GroupRef::Own(g.to_string()))
+            .collect(),
+    }
 }
 
 /// Governance settings for the mock whose API is at `base_url`, with govsync's
@@ -59,8 +78,14 @@ pub struct Mocks {
 impl Mocks {
     /// Starts both mocks and creates the groups.
     pub async fn start(groups: &[&str]) -> Mocks {
+        Mocks::start_with(Default::default(), groups).await
+    }
+
+    /// Starts both mocks, the SageMaker one with `options`, and creates the groups in
+    /// its default account and region.
+    pub async fn start_with(options: govsync::mock::sagemaker::Options, groups: &[&str]) -> Mocks {
         use govsync::mock::Admin;
-        let sm = govsync::mock::sagemaker::MockSageMaker::new(Default::default()).expect("sm");
+        let sm = govsync::mock::sagemaker::MockSageMaker::new(options).expect("sm");
         let gov = govsync::mock::governance::MockGovernance::new(
             govsync::mock::governance::Options::new("govsync", secrecy::SecretString::from("pw")),
         )
@@ -107,9 +132,17 @@ impl Mocks {
         .expect("client")
     }
 
-    /// The SageMaker adapter for the registry mock, all groups, 3 attempts.
+    /// The SageMaker adapter for the registry mock, 3 attempts.
     pub fn registry(&self) -> SageMakerRegistry {
-        registry(&self.sm, &self.sm_handle.url(), &[], 3)
+        registry(&self.sm, &self.sm_handle.url(), 3)
+    }
+
+    /// The engine's SageMaker side for the registry mock: its one default scope.
+    pub fn registries(&self) -> Vec<ScopedRegistry<SageMakerRegistry>> {
+        vec![ScopedRegistry {
+            scope: scope(&[]),
+            registry: self.registry(),
+        }]
     }
 
     /// A package in `group` with an optional lifecycle, and a governance model named

@@ -1,15 +1,25 @@
 //! A mock SageMaker Model Registry that speaks AWS JSON 1.1, so any AWS client
 //! (aws-sdk-rust, boto3, the AWS CLI) can use it unchanged: `POST /` with
 //! `X-Amz-Target: SageMaker.<Operation>`. Requests must be signed (the signature is
-//! not checked). Every package change appends an EventBridge-shaped event.
+//! not checked): the access key says which account a request is from (keys it was
+//! told about, sessions its STS issued, else the default account), the SigV4
+//! credential scope which region. Every package change appends an EventBridge-shaped
+//! event. STS (`AssumeRole`, `GetCallerIdentity`) answers on the same port.
 //!
 //! Admin endpoints for tests and demos, under `/_mock/`:
-//! `GET /_mock/counters` (requests per operation), `DELETE /_mock/counters`,
-//! `GET /_mock/events`, `GET|PUT /_mock/faults`, and `POST /_mock/package-status`
-//! (`{"ModelPackageArn", "ModelPackageStatus"}`, e.g. to mark a package `Deleting`).
+//! `GET /_mock/counters` (requests per operation), `GET /_mock/counters/scopes`
+//! (per `<account>/<region>`), `DELETE /_mock/counters`, `GET /_mock/events`,
+//! `GET|PUT /_mock/faults`, `POST /_mock/package-status`
+//! (`{"ModelPackageArn", "ModelPackageStatus"}`, e.g. to mark a package `Deleting`),
+//! `POST /_mock/shares` (`{"ModelPackageGroupArn", "Account"}`, as AWS RAM shares a
+//! group), `GET|PUT /_mock/sts` (denied roles, credential lifetime) and
+//! `POST /_mock/clock` (`{"advance_seconds"}`: issued credentials age).
 
+mod fleet;
 mod store;
+mod sts;
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -24,7 +34,9 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+pub use fleet::{Fleet, Identity};
 pub use store::{ApiError, Change, Store};
+pub use sts::StsSettings;
 
 use super::{
     Admin, Counters, Fault, FaultInjector, Faults, MockError, admin_routes, dropped_connection,
@@ -40,6 +52,10 @@ impl Admin for MockSageMaker {
             .route("/", post(aws_json))
             .route("/_mock/events", get(events))
             .route("/_mock/package-status", post(package_status))
+            .route("/_mock/shares", post(share))
+            .route("/_mock/sts", get(get_sts).put(put_sts))
+            .route("/_mock/clock", post(advance_clock))
+            .route("/_mock/counters/scopes", get(scope_counters))
             .merge(admin_routes())
             .with_state(self.clone())
     }
@@ -59,10 +75,14 @@ pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// How to start the mock.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The region in ARNs and events.
+    /// The region of requests whose signature names none, and of [`MockSageMaker::call`].
     pub region: String,
-    /// The account in ARNs and events.
+    /// The account of credentials it was not told about, and of [`MockSageMaker::call`].
     pub account: String,
+    /// Access key ID → account: credentials of other accounts.
+    pub accounts: BTreeMap<String, String>,
+    /// Its STS's settings.
+    pub sts: StsSettings,
     /// Faults from the start.
     pub faults: Faults,
     /// Keep the registry in this JSON file (loaded at start, written after each change).
@@ -76,6 +96,8 @@ impl Default for Options {
         Options {
             region: "us-east-1".into(),
             account: "123456789012".into(),
+            accounts: BTreeMap::new(),
+            sts: StsSettings::default(),
             faults: Faults::default(),
             state_file: None,
             events_file: None,
@@ -84,9 +106,12 @@ impl Default for Options {
 }
 
 struct Shared {
-    store: Mutex<Store>,
+    fleet: Mutex<Fleet>,
+    sts: Mutex<StsSettings>,
     faults: FaultInjector,
     counters: Counters,
+    /// Requests per `<account>/<region>/<Operation>`.
+    scope_counters: Counters,
     events: Mutex<Vec<Value>>,
     options: Options,
 }
@@ -101,13 +126,16 @@ impl MockSageMaker {
     /// A mock with the given options (loading its state file if there is one).
     pub fn new(options: Options) -> Result<MockSageMaker, MockError> {
         let (faults, loaded) =
-            start_state::<MockSageMaker, Store>(&options.faults, options.state_file.as_deref())?;
-        let store = loaded.unwrap_or_else(|| Store::new(&options.region, &options.account));
+            start_state::<MockSageMaker, Fleet>(&options.faults, options.state_file.as_deref())?;
+        let mut fleet = loaded.unwrap_or_default();
+        fleet.registry(&options.account, &options.region);
         Ok(MockSageMaker {
             shared: Arc::new(Shared {
-                store: Mutex::new(store),
+                fleet: Mutex::new(fleet),
+                sts: Mutex::new(options.sts.clone()),
                 faults,
                 counters: Counters::default(),
+                scope_counters: Counters::default(),
                 events: Mutex::new(Vec::new()),
                 options,
             }),
@@ -123,22 +151,31 @@ impl MockSageMaker {
             .clone()
     }
 
-    /// Runs an operation directly (no faults, not counted): seeds tests and the demo
-    /// fast. Changes still emit events and persist.
+    /// Runs an operation directly in the default account and region (no faults, not
+    /// counted): seeds tests and the demo fast. Changes still emit events and persist.
     pub fn call(&self, operation: &str, input: Value) -> Result<Value, ApiError> {
-        self.execute(operation, input)
+        let (account, region) = (&self.shared.options.account, &self.shared.options.region);
+        self.call_in(account, region, operation, input)
     }
 
-    /// An AWS SDK configuration for clients of this mock: its region and static
-    /// credentials (the mock checks that a request is signed, not by whom).
+    /// An AWS SDK configuration for clients of this mock: its default region and
+    /// static credentials of its default account.
     pub fn client_config(&self) -> aws_config::SdkConfig {
+        self.client_config_for("AKIDMOCK")
+    }
+
+    /// An AWS SDK configuration with the static access key `access_key` (tell the
+    /// mock its account with [`Options::accounts`]) and the default region.
+    pub fn client_config_for(&self, access_key: &str) -> aws_config::SdkConfig {
         use aws_config::{BehaviorVersion, Region};
         use aws_sdk_sagemaker::config::{Credentials, SharedCredentialsProvider};
         aws_config::SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
+            .time_source(aws_smithy_async::time::SystemTimeSource::new())
+            .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
             .region(Region::new(self.shared.options.region.clone()))
             .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                "AKIDMOCK",
+                access_key,
                 "mock-secret",
                 None,
                 None,
@@ -150,31 +187,71 @@ impl MockSageMaker {
     /// Admin: sets a package's `ModelPackageStatus`.
     pub fn set_package_status(&self, arn: &str, status: &str) -> Result<(), ApiError> {
         let now = epoch_seconds(SystemTime::now());
-        let state = self
-            .shared
-            .store
-            .lock()
-            .expect("store lock poisoned")
-            .set_package_status(arn, status, now)?;
-        self.record(Change::Package(state));
+        let (state, place) = {
+            let mut fleet = self.shared.fleet.lock().expect("fleet lock poisoned");
+            let store = fleet.holding(arn).ok_or_else(|| {
+                ApiError::validation(format!("ModelPackage {arn} does not exist."))
+            })?;
+            let place = (store.account().to_string(), store.region().to_string());
+            (store.set_package_status(arn, status, now)?, place)
+        };
+        self.record(Change::Package(state), &place);
         Ok(())
     }
 
-    fn execute(&self, operation: &str, input: Value) -> Result<Value, ApiError> {
-        let now = epoch_seconds(SystemTime::now());
-        let (output, change) = self
-            .shared
-            .store
+    /// Admin: shares a group (by ARN) with another account, as AWS RAM does.
+    pub fn share_group(&self, group_arn: &str, account: &str) -> Result<(), ApiError> {
+        self.shared
+            .fleet
             .lock()
-            .expect("store lock poisoned")
-            .call(operation, input, now)?;
-        self.record(change);
+            .expect("fleet lock poisoned")
+            .share(group_arn, account)?;
+        self.persist();
+        Ok(())
+    }
+
+    /// Admin: replaces the STS settings (denied roles, credential lifetime).
+    pub fn set_sts(&self, settings: StsSettings) {
+        *self.shared.sts.lock().expect("sts lock poisoned") = settings;
+    }
+
+    /// Admin: moves the mock's clock forward, so that issued credentials expire.
+    pub fn advance_clock(&self, seconds: f64) {
+        self.shared
+            .fleet
+            .lock()
+            .expect("fleet lock poisoned")
+            .advance_clock(seconds);
+    }
+
+    /// Requests served per `<account>/<region>/<Operation>`.
+    pub fn scope_counters(&self) -> &Counters {
+        &self.shared.scope_counters
+    }
+
+    /// Like [`MockSageMaker::call`], as a caller of `account` in `region` (the HTTP
+    /// endpoint runs requests through this too, after faults and counters).
+    pub fn call_in(
+        &self,
+        account: &str,
+        region: &str,
+        operation: &str,
+        input: Value,
+    ) -> Result<Value, ApiError> {
+        let now = epoch_seconds(SystemTime::now());
+        let (output, change, place) = self
+            .shared
+            .fleet
+            .lock()
+            .expect("fleet lock poisoned")
+            .call(account, region, operation, input, now)?;
+        self.record(change, &place);
         Ok(output)
     }
 
-    /// Appends the event for a change, and persists the registry.
-    fn record(&self, change: Change) {
-        let (region, account) = (&self.shared.options.region, &self.shared.options.account);
+    /// Appends the event for a change in the registry of `place`, and persists.
+    fn record(&self, change: Change, place: &fleet::Place) {
+        let (account, region) = (&place.0, &place.1);
         let event = match change {
             Change::None => return,
             Change::Package(state) => event(
@@ -207,15 +284,57 @@ impl MockSageMaker {
             .lock()
             .expect("events lock poisoned")
             .push(event);
+        self.persist();
+    }
+
+    fn persist(&self) {
         if let Some(file) = &self.shared.options.state_file {
             let snapshot = serde_json::to_string_pretty(
-                &*self.shared.store.lock().expect("store lock poisoned"),
+                &*self.shared.fleet.lock().expect("fleet lock poisoned"),
             )
-            .expect("the store serialises");
+            .expect("the fleet serialises");
             if let Err(e) = write_atomically(file, &snapshot) {
                 tracing::warn!(file = %file.display(), error = %e, "mock SageMaker could not persist its state");
             }
         }
+    }
+
+    /// Who signed a request, and in which region: from the SigV4 `Authorization`
+    /// header's credential scope (`Credential=<key>/<date>/<region>/<service>/…`).
+    fn caller(&self, headers: &HeaderMap) -> Result<(Identity, String), ApiError> {
+        let Some(authorization) = headers.get("authorization") else {
+            return Err(ApiError {
+                status: 400,
+                code: "MissingAuthenticationTokenException",
+                message: "Missing Authentication Token".into(),
+            });
+        };
+        // The signature is not checked; a header without a credential scope is the
+        // default account in the default region.
+        let credential = authorization
+            .to_str()
+            .ok()
+            .and_then(|v| v.split("Credential=").nth(1))
+            .map_or("", |v| v.split([',', ' ']).next().unwrap_or_default());
+        let mut parts = credential.split('/');
+        let access_key = parts.next().unwrap_or_default();
+        let region = parts
+            .nth(1)
+            .filter(|r| !r.is_empty())
+            .unwrap_or(&self.shared.options.region)
+            .to_string();
+        let identity = self
+            .shared
+            .fleet
+            .lock()
+            .expect("fleet lock poisoned")
+            .identify(
+                access_key,
+                &self.shared.options.accounts,
+                &self.shared.options.account,
+                epoch_seconds(SystemTime::now()),
+            )?;
+        Ok((identity, region))
     }
 }
 
@@ -268,26 +387,8 @@ fn request_id() -> String {
     )
 }
 
-async fn aws_json(State(mock): State<MockSageMaker>, headers: HeaderMap, body: Bytes) -> Response {
-    let target = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let Some(operation) = target.strip_prefix("SageMaker.") else {
-        return error_response(&ApiError {
-            status: 400,
-            code: "UnknownOperationException",
-            message: format!("Unknown or missing X-Amz-Target \"{target}\""),
-        });
-    };
-    mock.shared.counters.hit(operation);
-    if !headers.contains_key("authorization") {
-        return error_response(&ApiError {
-            status: 400,
-            code: "MissingAuthenticationTokenException",
-            message: "Missing Authentication Token".into(),
-        });
-    }
+/// The fault a request drew, as the answer to send instead of serving it.
+async fn fault(mock: &MockSageMaker, operation: &str) -> Option<Response> {
     match mock.shared.faults.roll(operation).await {
         Some(Fault::Throttle) => {
             let retry_after = mock.shared.faults.get().retry_after_ms;
@@ -301,17 +402,49 @@ async fn aws_json(State(mock): State<MockSageMaker>, headers: HeaderMap, body: B
                     .headers_mut()
                     .insert("x-amz-retry-after", retry_after.into());
             }
-            return response;
+            Some(response)
         }
-        Some(Fault::ServerError) => {
-            return error_response(&ApiError {
-                status: 500,
-                code: "InternalFailure",
-                message: "We encountered an internal error. Please try again.".into(),
-            });
-        }
-        Some(Fault::Drop) => return dropped_connection(),
-        None => {}
+        Some(Fault::ServerError) => Some(error_response(&ApiError {
+            status: 500,
+            code: "InternalFailure",
+            message: "We encountered an internal error. Please try again.".into(),
+        })),
+        Some(Fault::Drop) => Some(dropped_connection()),
+        None => None,
+    }
+}
+
+/// `POST /`: SageMaker (AWS JSON 1.1, named by `X-Amz-Target`) or STS (AWS Query,
+/// a form body naming its `Action`).
+async fn aws_json(State(mock): State<MockSageMaker>, headers: HeaderMap, body: Bytes) -> Response {
+    let form = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if target.is_empty() && form {
+        return sts_request(&mock, &headers, &body).await;
+    }
+    let Some(operation) = target.strip_prefix("SageMaker.") else {
+        return error_response(&ApiError {
+            status: 400,
+            code: "UnknownOperationException",
+            message: format!("Unknown or missing X-Amz-Target \"{target}\""),
+        });
+    };
+    mock.shared.counters.hit(operation);
+    let (caller, region) = match mock.caller(&headers) {
+        Ok(found) => found,
+        Err(e) => return error_response(&e),
+    };
+    mock.shared
+        .scope_counters
+        .hit(&format!("{}/{region}/{operation}", caller.account));
+    if let Some(answer) = fault(&mock, operation).await {
+        return answer;
     }
     let input: Value = if body.is_empty() {
         json!({})
@@ -327,7 +460,7 @@ async fn aws_json(State(mock): State<MockSageMaker>, headers: HeaderMap, body: B
             }
         }
     };
-    match mock.execute(operation, input) {
+    match mock.call_in(&caller.account, &region, operation, input) {
         Ok(output) => (
             StatusCode::OK,
             [
@@ -339,6 +472,42 @@ async fn aws_json(State(mock): State<MockSageMaker>, headers: HeaderMap, body: B
             .into_response(),
         Err(e) => error_response(&e),
     }
+}
+
+async fn sts_request(mock: &MockSageMaker, headers: &HeaderMap, body: &[u8]) -> Response {
+    let id = request_id();
+    let action = sts::action(body).unwrap_or_else(|| "UnknownAction".into());
+    mock.shared.counters.hit(&format!("sts.{action}"));
+    let answer = match mock.caller(headers) {
+        Err(e) => sts::refused(&e, &id),
+        Ok((caller, _)) => {
+            if let Some(answer) = fault(mock, &format!("sts.{action}")).await {
+                return answer;
+            }
+            let settings = mock.shared.sts.lock().expect("sts lock poisoned").clone();
+            let answer = sts::serve(
+                &mut mock.shared.fleet.lock().expect("fleet lock poisoned"),
+                &settings,
+                &caller,
+                body,
+                epoch_seconds(SystemTime::now()),
+                &id,
+            );
+            if action == "AssumeRole" && answer.0 == 200 {
+                mock.persist();
+            }
+            answer
+        }
+    };
+    (
+        StatusCode::from_u16(answer.0).unwrap_or(StatusCode::BAD_REQUEST),
+        [
+            ("content-type", "text/xml".to_string()),
+            ("x-amzn-requestid", id),
+        ],
+        answer.1,
+    )
+        .into_response()
 }
 
 async fn events(State(mock): State<MockSageMaker>) -> Json<Value> {
@@ -360,4 +529,43 @@ async fn package_status(
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => error_response(&e),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Share {
+    model_package_group_arn: String,
+    account: String,
+}
+
+async fn share(State(mock): State<MockSageMaker>, Json(body): Json<Share>) -> Response {
+    match mock.share_group(&body.model_package_group_arn, &body.account) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => error_response(&e),
+    }
+}
+
+async fn get_sts(State(mock): State<MockSageMaker>) -> Json<StsSettings> {
+    Json(mock.shared.sts.lock().expect("sts lock poisoned").clone())
+}
+
+async fn put_sts(State(mock): State<MockSageMaker>, Json(body): Json<StsSettings>) -> StatusCode {
+    mock.set_sts(body);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct Clock {
+    advance_seconds: f64,
+}
+
+async fn advance_clock(State(mock): State<MockSageMaker>, Json(body): Json<Clock>) -> StatusCode {
+    mock.advance_clock(body.advance_seconds);
+    StatusCode::NO_CONTENT
+}
+
+async fn scope_counters(
+    State(mock): State<MockSageMaker>,
+) -> Json<std::collections::BTreeMap<String, u64>> {
+    Json(mock.shared.scope_counters.snapshot())
 }

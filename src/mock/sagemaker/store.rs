@@ -27,7 +27,7 @@ impl std::fmt::Display for ApiError {
 }
 
 impl ApiError {
-    fn validation(message: impl Into<String>) -> ApiError {
+    pub(super) fn validation(message: impl Into<String>) -> ApiError {
         ApiError {
             status: 400,
             code: "ValidationException",
