@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::engine::{CycleError, CycleOptions, CycleReport, Engine};
+use crate::engine::{CycleError, CycleOptions, CycleReport, Engine, Outcome};
 use crate::governance::{Governance, OpenPagesClient};
 use crate::metrics::{Instrumented, Metrics};
 use crate::sagemaker::{Registry, SageMakerRegistry, ScopedRegistry};
@@ -181,11 +181,17 @@ fn log_cycle(result: &Result<CycleReport, CycleError>, elapsed: Duration) {
     match result {
         Ok(r) => tracing::info!(
             duration_ms,
+            cycle = %r.cycle,
             models = r.results.len(),
-            pushed = r.count("push"),
-            pulled = r.count("pull"),
-            decommissioned = r.count("decommission"),
+            planned = r.planned_writes(),
+            applied = r.outcomes(&Outcome::Applied),
             failed = r.failures(),
+            cancelled = r.outcomes(&Outcome::Cancelled),
+            pushed = r.applied("push"),
+            pulled = r.applied("pull"),
+            decommissioned = r.applied("decommission"),
+            recovered = r.intents.recovered,
+            unconfirmed = r.intents.unconfirmed,
             unresolved = r.unresolved(),
             unlinked_models = r.unlinked_models,
             rejected_rows = r.rejected_models.len() + r.rejected_packages.len(),

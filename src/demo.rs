@@ -204,10 +204,14 @@ path = ":memory:"
     )?;
 
     let metrics = Arc::new(Metrics::new());
-    let registries =
-        crate::sagemaker::connect(&config.sagemaker, &sm.client_config(), &|_: &str| None)
-            .await
-            .map_err(|e| e.to_string())?;
+    let registries = crate::sagemaker::connect(
+        &config.sagemaker,
+        &sm.client_config(),
+        &|_: &str| None,
+        Some(metrics.clone()),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     let engine = daemon::live_engine(
         &config,
         SecretString::from(password),

@@ -34,6 +34,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod mock;
 pub mod plan;
+pub mod recovery;
 pub mod remote;
 pub mod render;
 pub mod report;

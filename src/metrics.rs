@@ -34,6 +34,7 @@ pub struct Metrics {
     last_success: Gauge<f64, AtomicU64>,
     scope_observed: Family<ScopeLabel, Gauge>,
     scope_packages: Family<ScopeLabel, Gauge>,
+    sagemaker_attempts: Family<Labels<2>, Counter>,
 }
 
 /// The label of per-scope series: `scope` is `<account>/<region>` of a configured
@@ -140,8 +141,15 @@ impl Metrics {
             "Model packages the last cycle listed in the scope",
             scope_packages.clone(),
         );
+        let sagemaker_attempts = Family::<Labels<2>, Counter>::default();
+        registry.register(
+            "sagemaker_attempts",
+            "HTTP attempts the AWS SDK made for SageMaker calls, by operation and attempt (first or retry)",
+            sagemaker_attempts.clone(),
+        );
         Metrics {
             registry,
+            sagemaker_attempts,
             scope_observed,
             scope_packages,
             cycles,
@@ -203,6 +211,16 @@ impl Metrics {
             };
             self.models.get_or_create(&[("state", state)]).set(count);
         }
+    }
+
+    /// Counts one attempt the AWS SDK made for a SageMaker call.
+    pub fn sagemaker_attempt(&self, operation: &'static str, retry: bool) {
+        self.sagemaker_attempts
+            .get_or_create(&[
+                ("operation", operation),
+                ("attempt", if retry { "retry" } else { "first" }),
+            ])
+            .inc();
     }
 
     /// Counts one remote call.

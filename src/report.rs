@@ -55,6 +55,12 @@ pub fn table(report: &CycleReport) -> String {
     {
         out.push_str(&format!("skipped malformed row: {rejected}\n"));
     }
+    for scope in report.scopes.iter().filter(|s| s.observed) {
+        out.push_str(&format!(
+            "scope {}: {} packages listed\n",
+            scope.scope, scope.packages
+        ));
+    }
     for scope in report.scopes.iter().filter(|s| !s.observed) {
         out.push_str(&format!(
             "error: scope {} not observed (nothing written there): {}\n",

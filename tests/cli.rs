@@ -115,3 +115,49 @@ fn the_demo_plays_every_kind_of_transition_and_exits_0() {
         );
     }
 }
+
+#[test]
+fn missing_aws_credentials_are_said_in_one_sentence_that_names_the_ways_to_provide_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let nowhere = dir.path().join("empty");
+    std::fs::write(&nowhere, "").expect("empty AWS config");
+    let config = dir.path().join("govsync.toml");
+    std::fs::write(
+        &config,
+        "[governance]\nbase_url = \"http://127.0.0.1:9/opgrc/api/v2\"\n\
+         auth = { kind = \"basic\", username = \"u\", password_env = \"PW\" }\n\
+         [sagemaker]\nregion = \"us-east-1\"\nsts_endpoint_url = \"http://127.0.0.1:9\"\n\
+         [state]\npath = \":memory:\"\n",
+    )
+    .expect("config");
+    let out = Command::new(env!("CARGO_BIN_EXE_govsync"))
+        .args(["reconcile", "--config"])
+        .arg(&config)
+        .env_clear()
+        .env("PW", "pw")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", &nowhere)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &nowhere)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    let error = errors[0];
+    assert!(
+        error.contains("no AWS credentials were found")
+            && error.contains("AWS_ACCESS_KEY_ID")
+            && error.contains("AWS_PROFILE")
+            && error.contains("IRSA")
+            && error.contains("ECS task role")
+            && error.contains("instance profile"),
+        "{error}"
+    );
+    assert_eq!(
+        error.matches("credentials").count(),
+        1,
+        "said once: {error}"
+    );
+    assert!(error.len() < 400, "{} characters: {error}", error.len());
+}

@@ -419,6 +419,22 @@ listen = "127.0.0.1:0"
         events.iter().any(|e| e["message"] == "govsync stopped"),
         "{logs}"
     );
+    // The cycle's count says what happened, not what was planned.
+    let finished = events
+        .iter()
+        .find(|e| e["message"] == "cycle finished")
+        .unwrap_or_else(|| panic!("no cycle finished line: {logs}"));
+    assert_eq!(
+        (
+            &finished["planned"],
+            &finished["applied"],
+            &finished["cancelled"],
+            &finished["failed"],
+            &finished["pushed"]
+        ),
+        (&3.into(), &1.into(), &2.into(), &0.into(), &1.into()),
+        "{finished}"
+    );
     assert!(
         !logs.contains("\"pw\""),
         "the password never reaches a log line"

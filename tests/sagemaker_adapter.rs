@@ -352,15 +352,52 @@ async fn persistent_throttling_surfaces_as_a_retryable_error_after_max_attempts(
         .await
         .expect_err("always throttled");
     assert_eq!(error.kind, ErrorKind::Retryable);
+    // One line a person can read: the operation, the code and message, the request
+    // id, what to do; none of the SDK's debug output.
+    let message = &error.message;
     assert!(
-        error.message.contains("ThrottlingException"),
-        "{}",
-        error.message
+        message.starts_with(
+            "SageMaker ListModelPackages for all groups: ThrottlingException: Rate exceeded (request id "
+        ) && message.ends_with(
+            "); the SDK's retries ran out: raise sagemaker.max_attempts, or lower sync.concurrency"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.len() < 250 && !message.contains('\n') && !message.contains("SdkBody"),
+        "{} characters: {message}",
+        message.len()
     );
     assert_eq!(
         setup.mock.counters().get("ListModelPackages"),
-        3,
-        "max_attempts is the SDK's"
+        3 * (1 + govsync::sagemaker::client::PAGE_RETRIES as u64),
+        "the SDK's 3 attempts, for the page and each time it is asked for again"
+    );
+}
+
+#[tokio::test]
+async fn a_page_that_fails_after_the_sdks_retries_is_asked_for_again_from_its_own_token() {
+    // With one SDK attempt, every third request failing: pages 3, 5, 7 and 9 fail
+    // once each and are asked for again from their own token.
+    let setup = start(Faults {
+        error_every: 3,
+        ..Faults::default()
+    })
+    .await;
+    let arns = seed(&setup.mock, &["a", "b"], 500);
+    let listing = registry(&setup, &[], 1)
+        .list_packages()
+        .await
+        .expect("the listing completes");
+    let listed: std::collections::BTreeSet<&str> =
+        listing.items.iter().map(|p| p.arn.as_str()).collect();
+    assert_eq!(listing.items.len(), 1000, "no page read twice");
+    assert_eq!(listed.len(), 1000);
+    assert!(arns.iter().all(|a| listed.contains(a.as_str())));
+    assert_eq!(
+        setup.mock.counters().get("ListModelPackages"),
+        10 + 4,
+        "ten pages, and the four failed ones once more: no listing restarted from page one"
     );
 }
 
@@ -383,4 +420,39 @@ async fn dropped_connections_are_retried() {
         requests > 3,
         "connections were dropped and retried: {requests} requests for 3 pages"
     );
+}
+
+#[tokio::test]
+async fn every_sdk_attempt_is_counted_and_retries_apart() {
+    // Every second request fails once with a 5xx: each call takes two attempts.
+    let setup = start(Faults {
+        error_every: 2,
+        ..Faults::default()
+    })
+    .await;
+    seed(&setup.mock, &["g"], 250);
+    let metrics = std::sync::Arc::new(govsync::metrics::Metrics::new());
+    let registry = SageMakerRegistry::new(
+        &setup.mock.client_config(),
+        &support::remote::sagemaker_config(&setup.handle.url(), 3),
+        Some(metrics.clone()),
+    );
+    let listing = registry
+        .list_packages(&support::remote::scope(&[]))
+        .await
+        .expect("list");
+    assert_eq!(listing.items.len(), 250);
+    let text = metrics.encode();
+    let sample = |attempt: &str| {
+        support::metric_sample(
+            &text,
+            &format!(
+                "govsync_sagemaker_attempts_total{{operation=\"ListModelPackages\",attempt=\"{attempt}\"}}"
+            ),
+        )
+    };
+    let requests = setup.mock.counters().get("ListModelPackages") as f64;
+    assert_eq!(sample("first"), Some(3.0), "three pages: {text}");
+    assert_eq!(sample("retry"), Some(requests - 3.0), "{text}");
+    assert!(requests > 3.0, "retries happened: {requests}");
 }

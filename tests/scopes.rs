@@ -83,7 +83,7 @@ async fn engine(
     config: &Config,
     base: &aws_config::SdkConfig,
 ) -> Engine<OpenPagesClient, SageMakerRegistry> {
-    let registries = connect(&config.sagemaker, base, &|_: &str| None)
+    let registries = connect(&config.sagemaker, base, &|_: &str| None, None)
         .await
         .expect("connect");
     Engine {
@@ -231,7 +231,7 @@ async fn the_default_scope_is_the_account_the_credentials_belong_to() {
     let mocks = mocks().await;
     let hub = mocks.sm.client_config_for(HUB_KEY);
     let config = config(&mocks, "region = \"eu-west-1\"");
-    let registries = connect(&config.sagemaker, &hub, &|_: &str| None)
+    let registries = connect(&config.sagemaker, &hub, &|_: &str| None, None)
         .await
         .expect("connect");
     assert_eq!(registries[0].scope.id().as_str(), "100000000000/eu-west-1");
@@ -241,7 +241,7 @@ async fn the_default_scope_is_the_account_the_credentials_belong_to() {
         &mocks,
         "[[sagemaker.scopes]]\naccount_id = \"111111111111\"\nregions = [\"us-east-1\"]",
     );
-    let error = connect(&wrong.sagemaker, &hub, &|_: &str| None)
+    let error = connect(&wrong.sagemaker, &hub, &|_: &str| None, None)
         .await
         .expect_err("wrong account");
     assert!(

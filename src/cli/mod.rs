@@ -206,6 +206,9 @@ pub struct FaultArgs {
     /// Seed of the fault dice, for reproducible runs (0: random).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Every n-th request to each operation gets a 5xx, whatever the dice say (0: never).
+    #[arg(long, default_value_t = 0)]
+    pub error_every: u64,
 }
 
 impl FaultArgs {
@@ -219,6 +222,7 @@ impl FaultArgs {
             rate_limit: self.rate_limit,
             retry_after_ms: self.retry_after_ms,
             seed: self.seed,
+            error_every: self.error_every,
         }
     }
 }

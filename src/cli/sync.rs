@@ -28,9 +28,12 @@ pub async fn build(
         .governance_secret(&|name: &str| lookup(env, name).map(str::to_string))
         .map_err(|e| format!("{}: {e}", config.file.display()))?;
     let sdk = crate::sagemaker::client::load_sdk_config(&config.sagemaker).await;
-    let registries = crate::sagemaker::connect(&config.sagemaker, &sdk, &|name: &str| {
-        lookup(env, name).map(str::to_string)
-    })
+    let registries = crate::sagemaker::connect(
+        &config.sagemaker,
+        &sdk,
+        &|name: &str| lookup(env, name).map(str::to_string),
+        Some(metrics.clone()),
+    )
     .await
     .map_err(|e| e.to_string())?;
     for r in &registries {
@@ -158,7 +161,7 @@ pub(super) fn history(
         humantime::parse_rfc3339_weak(since)
             .map_err(|e| format!("--since {since:?} is not an RFC 3339 time: {e}"))?;
     }
-    let store = Store::open(&config.state_path).map_err(|e| e.to_string())?;
+    let store = Store::open_read_only(&config.state_path).map_err(|e| e.to_string())?;
     let entries = store
         .history(&HistoryFilter {
             model: args.model,

@@ -27,9 +27,11 @@ pub struct Faults {
     pub error_rate: f64,
     /// Share whose connection is dropped before a full response.
     pub drop_rate: f64,
-    /// Delay added to every request, in milliseconds.
+    /// Delay added to every request before it is served, in milliseconds.
     pub latency_ms: u64,
-    /// A further random delay of 0 to this many milliseconds per request.
+    /// A further random delay of 0 to this many milliseconds after a request was
+    /// served and before its response is sent (so a client may be stopped after its
+    /// write took effect and before it learns so).
     pub jitter_ms: u64,
     /// Requests per second each operation accepts (a token bucket holding one
     /// second's worth); beyond it requests are throttled. 0 means no limit.
@@ -38,6 +40,9 @@ pub struct Faults {
     pub retry_after_ms: u64,
     /// Seed of the fault dice, for reproducible runs; 0 picks one at random.
     pub seed: u64,
+    /// Every n-th request to each operation is answered with a 5xx, whatever the
+    /// dice say (deterministic faults for tests); 0 means never.
+    pub error_every: u64,
 }
 
 /// Which fault a request drew.
@@ -88,6 +93,8 @@ struct Dice {
     rng: fastrand::Rng,
     /// Per operation: tokens left and when they were last topped up.
     buckets: BTreeMap<String, (f64, Instant)>,
+    /// Per operation: requests seen (for `error_every`).
+    seen: BTreeMap<String, u64>,
 }
 
 impl Dice {
@@ -96,6 +103,7 @@ impl Dice {
             rng: rng_for(&faults),
             faults,
             buckets: BTreeMap::new(),
+            seen: BTreeMap::new(),
         }
     }
 
@@ -150,13 +158,15 @@ impl FaultInjector {
         let (latency, fault) = {
             let mut dice = self.state.lock().expect("fault lock poisoned");
             let x = dice.rng.f64();
-            let jitter = match dice.faults.jitter_ms {
-                0 => 0,
-                j => dice.rng.u64(0..=j),
-            };
             let within_rate = dice.take_token(operation, Instant::now());
+            let every = dice.faults.error_every;
+            let seen = dice.seen.entry(operation.to_string()).or_default();
+            *seen += 1;
+            let scheduled = every > 0 && (*seen).is_multiple_of(every);
             let faults = &dice.faults;
-            let fault = if !within_rate || x < faults.throttle_rate {
+            let fault = if scheduled {
+                Some(Fault::ServerError)
+            } else if !within_rate || x < faults.throttle_rate {
                 Some(Fault::Throttle)
             } else if x < faults.throttle_rate + faults.error_rate {
                 Some(Fault::ServerError)
@@ -165,12 +175,21 @@ impl FaultInjector {
             } else {
                 None
             };
-            (faults.latency_ms + jitter, fault)
+            (faults.latency_ms, fault)
         };
         if latency > 0 {
             tokio::time::sleep(Duration::from_millis(latency)).await;
         }
         fault
+    }
+
+    /// The delay before a served request's response: 0 to `jitter_ms`.
+    pub fn response_delay(&self) -> Duration {
+        let mut dice = self.state.lock().expect("fault lock poisoned");
+        match dice.faults.jitter_ms {
+            0 => Duration::ZERO,
+            j => Duration::from_millis(dice.rng.u64(0..=j)),
+        }
     }
 }
 
@@ -183,11 +202,32 @@ fn rng_for(faults: &Faults) -> fastrand::Rng {
 }
 
 /// Requests served, by operation, counting faulted ones too (a retried call counts
-/// once per attempt).
+/// once per attempt), and how many are being served right now.
 #[derive(Debug, Default)]
-pub struct Counters(Mutex<BTreeMap<String, u64>>);
+pub struct Counters(Mutex<BTreeMap<String, u64>>, std::sync::atomic::AtomicUsize);
+
+/// Counts one request as in flight until dropped.
+pub struct InFlight<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
 
 impl Counters {
+    /// Marks a request as being served until the guard is dropped.
+    pub fn enter(&self) -> InFlight<'_> {
+        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        InFlight(&self.1)
+    }
+
+    /// Requests being served right now (a test waits for 0 after killing a client,
+    /// so that no write lands later).
+    pub fn in_flight(&self) -> usize {
+        self.1.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// Counts one request to `operation`.
     pub fn hit(&self, operation: &str) {
         *self
@@ -325,16 +365,35 @@ pub trait Admin: Clone + Send + Sync + 'static {
     /// Its fault injector.
     fn faults(&self) -> &FaultInjector;
 
+    /// Its routes with every request counted as in flight while it is served.
+    fn counted_router(&self) -> axum::Router {
+        let mock = self.clone();
+        self.router().layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let mock = mock.clone();
+                async move {
+                    let _serving = mock.counters().enter();
+                    let admin = request.uri().path().starts_with("/_mock/");
+                    let response = next.run(request).await;
+                    if !admin {
+                        tokio::time::sleep(mock.faults().response_delay()).await;
+                    }
+                    response
+                }
+            },
+        ))
+    }
+
     /// Serves on `listener` (bind port 0 in tests).
     fn spawn(&self, listener: TcpListener) -> std::io::Result<MockHandle> {
-        MockHandle::spawn(listener, self.router())
+        MockHandle::spawn(listener, self.counted_router())
     }
 
     /// Serves on an ephemeral port of 127.0.0.1 (tests, the demo, benchmarks).
     fn spawn_on_loopback(
         &self,
     ) -> impl std::future::Future<Output = std::io::Result<MockHandle>> + Send {
-        let router = self.router();
+        let router = self.counted_router();
         async move {
             let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
             MockHandle::spawn(listener, router)

@@ -8,16 +8,29 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::config::http::HttpResponse;
 use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sagemaker::operation::list_model_packages::ListModelPackagesOutput;
+use aws_sdk_sagemaker::operation::list_model_packages::builders::ListModelPackagesFluentBuilder;
 use aws_sdk_sagemaker::types::{ModelLifeCycle, ModelPackageSummary, ModelPackageType};
+use backon::{ExponentialBuilder, Retryable};
 
+use std::sync::Arc;
+
+use super::attempts::Attempts;
 use super::{Described, Registry};
 use crate::config::{RetryMode, SageMakerConfig};
 use crate::domain::{Lifecycle, ModelCardStatus, ModelPackage, PackageArn, PackageStatus};
+use crate::metrics::Metrics;
 use crate::remote::{ErrorKind, Listing, RejectedRow, RemoteError, WriteOutcome};
 use crate::scope::Scope;
 
 /// Page size of `ListModelPackages`: the API's maximum, so N packages cost ceil(N/100) calls.
 pub const LIST_PAGE_SIZE: i32 = 100;
+
+/// How many times a listing page that failed after the SDK's retries is asked for
+/// again (from its own token) before the scope counts as not observed this cycle.
+pub const PAGE_RETRIES: usize = 3;
+const PAGE_RETRY_MIN_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
+const PAGE_RETRY_MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The most `StageDescription` may hold.
 pub const STAGE_DESCRIPTION_MAX: usize = 1024;
@@ -61,7 +74,7 @@ pub async fn load_sdk_config(config: &SageMakerConfig) -> SdkConfig {
     loader.load().await
 }
 
-fn retry_config(config: &SageMakerConfig) -> RetryConfig {
+pub(super) fn retry_config(config: &SageMakerConfig) -> RetryConfig {
     let base = match config.retry_mode {
         RetryMode::Standard => RetryConfig::standard(),
         RetryMode::Adaptive => RetryConfig::adaptive(),
@@ -69,7 +82,7 @@ fn retry_config(config: &SageMakerConfig) -> RetryConfig {
     base.with_max_attempts(config.max_attempts)
 }
 
-fn timeout_config(config: &SageMakerConfig) -> TimeoutConfig {
+pub(super) fn timeout_config(config: &SageMakerConfig) -> TimeoutConfig {
     TimeoutConfig::builder()
         .operation_timeout(config.operation_timeout)
         .operation_attempt_timeout(config.attempt_timeout)
@@ -87,11 +100,16 @@ impl SageMakerRegistry {
     /// An adapter over an SDK configuration that carries the scope's region and
     /// credentials (from [`super::connect`], or built by a test with static
     /// credentials). The settings of `config` that the SDK reads (retries, timeouts,
-    /// endpoint) are applied on top of `sdk`.
-    pub fn new(sdk: &SdkConfig, config: &SageMakerConfig) -> SageMakerRegistry {
+    /// endpoint) are applied on top of `sdk`; every attempt is counted in `metrics`.
+    pub fn new(
+        sdk: &SdkConfig,
+        config: &SageMakerConfig,
+        metrics: Option<Arc<Metrics>>,
+    ) -> SageMakerRegistry {
         let mut builder = aws_sdk_sagemaker::config::Builder::from(sdk)
             .retry_config(retry_config(config))
-            .timeout_config(timeout_config(config));
+            .timeout_config(timeout_config(config))
+            .interceptor(Attempts::new(metrics));
         if let Some(endpoint) = &config.endpoint_url {
             builder = builder.endpoint_url(endpoint.clone());
         }
@@ -117,11 +135,8 @@ impl SageMakerRegistry {
                 .max_results(LIST_PAGE_SIZE)
                 .model_package_type(ModelPackageType::Versioned)
                 .set_model_package_group_name(group.map(str::to_string))
-                .set_next_token(token.take());
-            let page = request
-                .send()
-                .await
-                .map_err(|e| remote_error("ListModelPackages", group.unwrap_or("all groups"), e))?;
+                .set_next_token(token.clone());
+            let page = self.list_page(request, group).await?;
             for summary in page.model_package_summary_list() {
                 match package_from_summary(summary) {
                     Ok(package) => listing.items.push(package),
@@ -133,6 +148,43 @@ impl SageMakerRegistry {
                 _ => return Ok(()),
             }
         }
+    }
+
+    /// One page. A page that still fails after the SDK's own retries with a
+    /// retryable error (throttling, 5xx, a dropped connection) is asked for again from
+    /// its own token, [`PAGE_RETRIES`] times with backoff, instead of failing the
+    /// whole listing; the pages already read are kept.
+    async fn list_page(
+        &self,
+        request: ListModelPackagesFluentBuilder,
+        group: Option<&str>,
+    ) -> Result<ListModelPackagesOutput, RemoteError> {
+        let subject = group.unwrap_or("all groups");
+        let fetch = || async {
+            request
+                .clone()
+                .send()
+                .await
+                .map_err(|e| remote_error("ListModelPackages", subject, e))
+        };
+        fetch
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(PAGE_RETRY_MIN_DELAY)
+                    .with_max_delay(PAGE_RETRY_MAX_DELAY)
+                    .with_max_times(PAGE_RETRIES)
+                    .with_jitter(),
+            )
+            .when(|e| e.kind == ErrorKind::Retryable)
+            .notify(|e, delay| {
+                tracing::warn!(
+                    group = subject,
+                    error = %e,
+                    retry_in = ?delay,
+                    "a ListModelPackages page failed after the SDK's retries; asking for that page again"
+                );
+            })
+            .await
     }
 }
 

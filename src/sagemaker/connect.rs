@@ -5,6 +5,8 @@
 //! names: a scope listed with another account's credentials would make every
 //! package of the named account look deleted.
 
+use std::sync::Arc;
+
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{Region, SdkConfig};
 use aws_sdk_sagemaker::config::SharedCredentialsProvider;
@@ -12,6 +14,7 @@ use aws_sdk_sagemaker::config::SharedCredentialsProvider;
 use super::SageMakerRegistry;
 use super::error::describe;
 use crate::config::{SageMakerConfig, ScopeConfig};
+use crate::metrics::Metrics;
 use crate::scope::{GroupRef, Scope};
 
 /// One scope and the client that reaches it.
@@ -31,6 +34,9 @@ pub enum ConnectError {
         "no AWS region for SageMaker: set sagemaker.region, AWS_REGION or a profile's region, or configure [[sagemaker.scopes]]"
     )]
     NoRegion,
+    /// The default credentials chain found nothing.
+    #[error("{}", super::error::NO_CREDENTIALS)]
+    NoCredentials,
     /// `GetCallerIdentity` failed.
     #[error("cannot tell which AWS account the default credentials belong to: {0}")]
     Identity(String),
@@ -65,11 +71,15 @@ async fn caller(sts: &SdkConfig) -> Result<(String, String), ConnectError> {
         .send()
         .await
         .map_err(|e| {
-            ConnectError::Identity(describe(
-                "STS GetCallerIdentity",
-                "the default credentials",
-                &e,
-            ))
+            if super::error::credentials_not_loaded(&e) {
+                ConnectError::NoCredentials
+            } else {
+                ConnectError::Identity(describe(
+                    "STS GetCallerIdentity",
+                    "the default credentials",
+                    &e,
+                ))
+            }
         })?;
     let account = output.account().unwrap_or_default().to_string();
     let partition = output
@@ -88,16 +98,24 @@ async fn caller(sts: &SdkConfig) -> Result<(String, String), ConnectError> {
 /// Builds the client of every scope: the configured ones, or, with none configured,
 /// the default credentials' own account (from `GetCallerIdentity`) in the
 /// configured or default region. `base` carries the default credentials chain (from
-/// [`super::client::load_sdk_config`], or a test's); `env` reads external IDs.
+/// [`super::client::load_sdk_config`], or a test's); `env` reads external IDs;
+/// `metrics` counts every SDK attempt.
 pub async fn connect(
     config: &SageMakerConfig,
     base: &SdkConfig,
     env: &dyn Fn(&str) -> Option<String>,
+    metrics: Option<Arc<Metrics>>,
 ) -> Result<Vec<ScopedRegistry<SageMakerRegistry>>, ConnectError> {
-    let sts_base = match &config.sts_endpoint_url {
-        Some(url) => base.to_builder().endpoint_url(url.clone()).build(),
-        None => base.clone(),
-    };
+    // STS calls (GetCallerIdentity, AssumeRole) get the same retries and timeouts
+    // as SageMaker's.
+    let mut sts_base = base
+        .to_builder()
+        .retry_config(super::client::retry_config(config))
+        .timeout_config(super::client::timeout_config(config));
+    if let Some(url) = &config.sts_endpoint_url {
+        sts_base = sts_base.endpoint_url(url.clone());
+    }
+    let sts_base = sts_base.build();
     let for_region = |sdk: &SdkConfig, region: &str| {
         sdk.to_builder()
             .region(Region::new(region.to_string()))
@@ -123,7 +141,7 @@ pub async fn connect(
         };
         return Ok(vec![ScopedRegistry {
             scope,
-            registry: SageMakerRegistry::new(&for_region(base, &region), config),
+            registry: SageMakerRegistry::new(&for_region(base, &region), config, metrics),
         }]);
     }
 
@@ -172,7 +190,7 @@ pub async fn connect(
         };
         scoped.push(ScopedRegistry {
             scope: scope.clone(),
-            registry: SageMakerRegistry::new(&sdk, config),
+            registry: SageMakerRegistry::new(&sdk, config, metrics.clone()),
         });
     }
     Ok(scoped)

@@ -9,7 +9,7 @@ use aws_sdk_sagemaker::error::{ErrorMetadata, ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::operation::RequestId;
 
 /// What to say when no credentials could be found anywhere in the chain.
-pub const NO_CREDENTIALS: &str = "no AWS credentials were found; provide them with \
+pub const NO_CREDENTIALS: &str = "no AWS credentials were found: provide them with \
      AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile (AWS_PROFILE), web identity \
      (IRSA on EKS), the ECS task role or an EC2 instance profile";
 
@@ -28,7 +28,8 @@ pub fn is_credentials_error(error: &(dyn Error + 'static)) -> bool {
     false
 }
 
-fn credentials_not_loaded(error: &(dyn Error + 'static)) -> bool {
+/// True when no provider of the chain had credentials at all.
+pub fn credentials_not_loaded(error: &(dyn Error + 'static)) -> bool {
     use aws_credential_types::provider::error::CredentialsError;
     let mut next: Option<&(dyn Error + 'static)> = Some(error);
     while let Some(e) = next {

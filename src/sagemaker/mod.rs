@@ -1,6 +1,7 @@
 //! The SageMaker side (Model Registry via aws-sdk-sagemaker): the trait the engine
 //! uses. The SDK adapter and the mock server live beside it.
 
+pub mod attempts;
 pub mod client;
 pub mod connect;
 pub mod error;

@@ -30,6 +30,7 @@ pub fn registry(mock: &MockSageMaker, endpoint: &str, max_attempts: u32) -> Sage
     SageMakerRegistry::new(
         &mock.client_config(),
         &sagemaker_config(endpoint, max_attempts),
+        None,
     )
 }
 

@@ -16,7 +16,8 @@
 //! Admin, under `/_mock/`: `counters`, `faults` (as on the SageMaker mock),
 //! `PUT /_mock/models/{id}/status` (`{"status": …}`, as a person in the governance
 //! console would), `POST /_mock/revoke-tokens`, `POST /_mock/rows` (rows every query
-//! appends verbatim, to test malformed data).
+//! appends verbatim, to test malformed data), `GET /_mock/writes` (every API write
+//! that took effect).
 
 pub mod query;
 mod store;
@@ -101,6 +102,8 @@ struct Shared {
     tokens: Mutex<HashMap<String, Instant>>,
     faults: FaultInjector,
     counters: Counters,
+    /// Every `PUT /contents/{id}` that changed an object: `{"id", "fields", "at"}`.
+    writes: Mutex<Vec<Value>>,
     options: Options,
 }
 
@@ -126,6 +129,7 @@ impl Admin for MockGovernance {
             .route("/_mock/models/{id}/status", put(admin_status))
             .route("/_mock/revoke-tokens", post(revoke_tokens))
             .route("/_mock/rows", post(inject_rows))
+            .route("/_mock/writes", get(writes_handler))
             .merge(admin_routes())
             .with_state(self.clone())
     }
@@ -159,6 +163,7 @@ impl MockGovernance {
                 tokens: Mutex::new(HashMap::new()),
                 faults,
                 counters: Counters::default(),
+                writes: Mutex::new(Vec::new()),
                 options,
             }),
         })
@@ -201,6 +206,16 @@ impl MockGovernance {
     /// Sets a status as a person in the governance console would.
     pub fn set_status(&self, id: &str, status: &str) -> Result<(), OpError> {
         self.mutate(|store, schema| store.set_status(schema, id, status))
+    }
+
+    /// Every API write that took effect (`PUT /contents/{id}`), oldest first:
+    /// `{"id", "fields", "at"}`. Changes made through the admin endpoints are not here.
+    pub fn writes(&self) -> Vec<Value> {
+        self.shared
+            .writes
+            .lock()
+            .expect("writes lock poisoned")
+            .clone()
     }
 
     /// Forgets every issued token: the next bearer request gets a 401.
@@ -342,8 +357,20 @@ async fn put_handler(
     if let Some(refused) = mock.gate("contents.put", &headers).await {
         return refused;
     }
+    let fields = body.get("fields").cloned().unwrap_or(Value::Null);
     match mock.mutate(|store, schema| store.update(schema, &id, body)) {
-        Ok(object) => Json(object).into_response(),
+        Ok(object) => {
+            mock.shared
+                .writes
+                .lock()
+                .expect("writes lock poisoned")
+                .push(json!({
+                    "id": id,
+                    "fields": fields,
+                    "at": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+                }));
+            Json(object).into_response()
+        }
         Err(e) => op_response(&e),
     }
 }
@@ -427,4 +454,8 @@ async fn inject_rows(
 ) -> StatusCode {
     mock.inject_rows(rows);
     StatusCode::NO_CONTENT
+}
+
+async fn writes_handler(State(mock): State<MockGovernance>) -> Json<Value> {
+    Json(Value::Array(mock.writes()))
 }

@@ -387,7 +387,7 @@ fn request_id() -> String {
     )
 }
 
-/// The fault a request drew, as the answer to send instead of serving it.
+/// The fault a SageMaker request drew, as the answer to send instead of serving it.
 async fn fault(mock: &MockSageMaker, operation: &str) -> Option<Response> {
     match mock.shared.faults.roll(operation).await {
         Some(Fault::Throttle) => {
@@ -481,22 +481,32 @@ async fn sts_request(mock: &MockSageMaker, headers: &HeaderMap, body: &[u8]) -> 
     let answer = match mock.caller(headers) {
         Err(e) => sts::refused(&e, &id),
         Ok((caller, _)) => {
-            if let Some(answer) = fault(mock, &format!("sts.{action}")).await {
-                return answer;
+            // STS's faults in STS's own shape (XML), as its client expects them.
+            match mock.shared.faults.roll(&format!("sts.{action}")).await {
+                Some(Fault::Throttle) => sts::error(400, "Throttling", "Rate exceeded", &id),
+                Some(Fault::ServerError) => sts::error(
+                    500,
+                    "InternalFailure",
+                    "The request processing has failed because of an unknown error.",
+                    &id,
+                ),
+                Some(Fault::Drop) => return dropped_connection(),
+                None => {
+                    let settings = mock.shared.sts.lock().expect("sts lock poisoned").clone();
+                    let answer = sts::serve(
+                        &mut mock.shared.fleet.lock().expect("fleet lock poisoned"),
+                        &settings,
+                        &caller,
+                        body,
+                        epoch_seconds(SystemTime::now()),
+                        &id,
+                    );
+                    if action == "AssumeRole" && answer.0 == 200 {
+                        mock.persist();
+                    }
+                    answer
+                }
             }
-            let settings = mock.shared.sts.lock().expect("sts lock poisoned").clone();
-            let answer = sts::serve(
-                &mut mock.shared.fleet.lock().expect("fleet lock poisoned"),
-                &settings,
-                &caller,
-                body,
-                epoch_seconds(SystemTime::now()),
-                &id,
-            );
-            if action == "AssumeRole" && answer.0 == 200 {
-                mock.persist();
-            }
-            answer
         }
     };
     (

@@ -5,24 +5,25 @@
 //! A failure to observe either side ends the cycle before any write. One failed
 //! write never stops the others.
 
-use std::collections::{HashMap, HashSet};
-
-use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::{GovernanceModel, ModelId, ModelPackage, PackageArn};
+use crate::domain::{GovernanceModel, ModelId};
 use crate::governance::Governance;
 use crate::mapping::MappingTable;
-use crate::plan::{
-    Action, BaselineEntry, Decision, Plan, PlanInput, Policy, SafetyValveTrip,
-    decommission_statuses, plan,
-};
-use crate::remote::{Listing, RejectedRow, RemoteError, WriteOutcome};
-use crate::sagemaker::{Described, Registry, ScopedRegistry};
+use crate::plan::{Action, Decision, Plan, PlanInput, Policy, SafetyValveTrip, plan};
+use crate::recovery::Observed;
+use crate::remote::{RejectedRow, RemoteError};
+use crate::sagemaker::{Registry, ScopedRegistry};
 use crate::scope::{ScopeId, Scopes};
-use crate::store::{JournalEntry, Store, StoreError, now_rfc3339};
+use crate::store::{Store, StoreError};
+
+mod apply;
+mod observe;
+mod record;
+
+pub use record::IntentsResolved;
 
 /// What a cycle is asked to do.
 #[derive(Debug, Clone, Default)]
@@ -144,6 +145,10 @@ pub struct CycleReport {
     pub rejected_packages: Vec<String>,
     /// Linked packages confirmed deleted this cycle.
     pub confirmed_deleted: usize,
+    /// Writes of a stopped process whose outcome this cycle decided.
+    pub intents: IntentsResolved,
+    /// This cycle's ID (it is on each journal entry the cycle made).
+    pub cycle: String,
     /// Per scope, whether it was listed and what it held.
     pub scopes: Vec<ScopeReport>,
     /// Each time the safety valve withheld decommissions (per scope, or in total).
@@ -158,6 +163,30 @@ impl CycleReport {
         self.results
             .iter()
             .filter(|r| r.decision.action.kind() == kind)
+            .count()
+    }
+
+    /// Count of results whose action has this kind and which were written.
+    pub fn applied(&self, kind: &str) -> usize {
+        self.results
+            .iter()
+            .filter(|r| r.decision.action.kind() == kind && r.outcome == Outcome::Applied)
+            .count()
+    }
+
+    /// Count of results with this outcome.
+    pub fn outcomes(&self, outcome: &Outcome) -> usize {
+        self.results
+            .iter()
+            .filter(|r| &r.outcome == outcome)
+            .count()
+    }
+
+    /// Decisions that write (planned this cycle, whatever became of them).
+    pub fn planned_writes(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| r.decision.action.writes())
             .count()
     }
 
@@ -246,14 +275,6 @@ pub struct Engine<G, R> {
     pub read_model_cards: bool,
 }
 
-/// The `StageDescription` govsync writes with a lifecycle.
-fn stage_description(decision: &Decision, status: &str) -> String {
-    format!(
-        "Set by govsync from watsonx.governance model {} ({}) status \"{status}\"",
-        decision.model_id, decision.model_name
-    )
-}
-
 impl<G: Governance, R: Registry> Engine<G, R> {
     /// Runs one cycle. With a store, reads the baseline from it and records the
     /// outcome; a dry run never writes to it.
@@ -276,7 +297,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             let (models, listings) =
                 tokio::join!(self.governance.list_models(), self.list_scopes());
             let models = models.map_err(CycleError::Governance)?;
-            let observed = ScopesObserved::from(&scopes, listings)?;
+            let observed = observe::ScopesObserved::from(&scopes, listings)?;
             let mut packages = observed.listing;
             let mut model_rows: Vec<GovernanceModel> = models.items;
             if let Some(only) = &options.model {
@@ -304,6 +325,21 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             biased;
             () = options.cancel.cancelled() => return Err(CycleError::Cancelled),
             observed = observe => observed?,
+        };
+        let cycle_id = new_cycle_id();
+        let mut store = store;
+        // Writes a killed process left without an outcome: decided from what is seen now.
+        let intents = match store.as_deref_mut() {
+            Some(s) if !options.dry_run => record::resolve_open_intents(
+                s,
+                &Observed {
+                    models: &model_rows,
+                    models_complete: options.model.is_none(),
+                    packages: &packages.items,
+                    gone: &gone,
+                },
+            )?,
+            _ => IntentsResolved::default(),
         };
         let baseline = match store.as_deref() {
             Some(s) => s.baseline()?,
@@ -343,8 +379,17 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 })
                 .collect()
         } else {
-            self.apply(&plan.decisions, &scopes, &options.cancel, &report)
-                .await
+            let journal = apply::WriteJournal {
+                store: store.take().map(std::sync::Mutex::new),
+                cycle: cycle_id.clone(),
+            };
+            let outcomes = self
+                .apply(&plan.decisions, &scopes, &journal, &options.cancel, &report)
+                .await;
+            store = journal
+                .store
+                .map(|s| s.into_inner().expect("store lock poisoned"));
+            outcomes
         };
         let results: Vec<ModelResult> = plan
             .decisions
@@ -357,7 +402,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         if !options.dry_run
             && let Some(store) = store
         {
-            record(store, &results)?;
+            record::record(store, &results, &cycle_id)?;
         }
         report(Progress::Done);
         Ok(CycleReport {
@@ -371,245 +416,19 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 .map(RejectedRow::to_string)
                 .collect(),
             confirmed_deleted: gone.len(),
+            intents,
+            cycle: cycle_id,
             scopes: scope_reports,
             safety_valve: plan.safety_valve,
             dry_run: options.dry_run,
         })
     }
-
-    /// Lists every scope, at most `concurrency` at once, each through its own client.
-    async fn list_scopes(&self) -> Vec<Result<Listing<ModelPackage>, RemoteError>> {
-        // By index, so that each future borrows `self` alone (a closure over
-        // `&ScopedRegistry` items makes the daemon's future not `Send`).
-        futures_util::stream::iter(0..self.registries.len())
-            .map(|i| {
-                let r = &self.registries[i];
-                r.registry.list_packages(&r.scope)
-            })
-            .buffered(self.concurrency.max(1))
-            .collect()
-            .await
-    }
-
-    /// Describes, one call each through the package's scope: every linked package of
-    /// an observed scope that the listing did not show (to confirm a deletion), and
-    /// with `read_model_cards` every listed linked package whose model is not already
-    /// decommissioning (the listing does not carry the model card). Packages in no
-    /// scope, or in a scope not observed, are never described. Gone packages are
-    /// returned; described ones replace or join the listed ones.
-    async fn describe_linked(
-        &self,
-        models: &[GovernanceModel],
-        scopes: &Scopes,
-        observed: &[bool],
-        packages: &mut Vec<ModelPackage>,
-        report: &(dyn Fn(Progress) + Sync),
-    ) -> HashSet<PackageArn> {
-        let mut position: HashMap<PackageArn, usize> = packages
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.arn.clone(), i))
-            .collect();
-        let decommissioning = decommission_statuses(&self.mapping, &self.policy);
-        let mut wanted: Vec<(PackageArn, usize)> = models
-            .iter()
-            .filter_map(|m| {
-                let arn = m.link.as_ref()?;
-                let scope = scopes.route(arn).filter(|&i| observed[i])?;
-                let wanted = !position.contains_key(arn)
-                    || (self.read_model_cards
-                        && !m
-                            .status
-                            .as_ref()
-                            .is_some_and(|s| decommissioning.contains(s.as_str())));
-                wanted.then(|| (arn.clone(), scope))
-            })
-            .collect();
-        wanted.sort();
-        wanted.dedup();
-        if wanted.is_empty() {
-            return HashSet::new();
-        }
-        report(Progress::Describing {
-            total: wanted.len(),
-        });
-        let described: Vec<(PackageArn, Result<Described, RemoteError>)> =
-            futures_util::stream::iter(wanted)
-                .map(|(arn, scope)| async move {
-                    let d = self.registries[scope].registry.describe_package(&arn).await;
-                    (arn, d)
-                })
-                .buffer_unordered(self.concurrency.max(1))
-                .collect()
-                .await;
-        let mut gone = HashSet::new();
-        for (arn, result) in described {
-            match result {
-                Ok(Described::NotFound) => {
-                    gone.insert(arn);
-                }
-                Ok(Described::Found(p)) => match position.get(&arn) {
-                    Some(&i) => packages[i] = p,
-                    None => {
-                        position.insert(arn, packages.len());
-                        packages.push(p);
-                    }
-                },
-                Err(e) => {
-                    tracing::warn!(arn = %arn, error = %e, "could not describe a linked package")
-                }
-            }
-        }
-        // A package listed a moment ago and gone now: drop its stale summary.
-        packages.retain(|p| !gone.contains(&p.arn));
-        gone
-    }
-
-    /// Performs every write of the plan, at most `concurrency` at once. Once `cancel`
-    /// fires, no further write starts; those in flight finish.
-    async fn apply(
-        &self,
-        decisions: &[Decision],
-        scopes: &Scopes,
-        cancel: &CancellationToken,
-        report: &(dyn Fn(Progress) + Sync),
-    ) -> Vec<Outcome> {
-        let mut outcomes: Vec<Outcome> = decisions.iter().map(|d| passive(&d.action)).collect();
-        let planned: Vec<usize> = (0..decisions.len())
-            .filter(|&i| decisions[i].action.writes())
-            .collect();
-        for &i in &planned {
-            outcomes[i] = Outcome::Cancelled;
-        }
-        let total = planned.len();
-        report(Progress::Applying { done: 0, total });
-        let writes = futures_util::stream::iter(planned)
-            .take_until(cancel.cancelled())
-            .map(|i| async move { (i, self.write(&decisions[i], scopes).await) })
-            .buffer_unordered(self.concurrency.max(1));
-        let mut writes = std::pin::pin!(writes);
-        let mut done = 0;
-        while let Some((i, outcome)) = writes.next().await {
-            let d = &decisions[i];
-            tracing::info!(
-                target: "govsync::transition",
-                model = %d.model_id,
-                name = %d.model_name,
-                arn = %d.arn,
-                action = d.action.kind(),
-                from = %describe_from(d),
-                to = %describe_to(&d.action),
-                outcome = outcome.as_str(),
-                error = outcome.error().unwrap_or_default(),
-                "transition"
-            );
-            outcomes[i] = outcome;
-            done += 1;
-            report(Progress::Applying { done, total });
-        }
-        if done < total {
-            tracing::warn!(
-                not_started = total - done,
-                "shutting down: writes not started are left to the next cycle"
-            );
-        }
-        outcomes
-    }
-
-    async fn write(&self, d: &Decision, scopes: &Scopes) -> Outcome {
-        // The planner writes only inside an observed scope, so every SageMaker write
-        // has one; were that ever not so, refuse rather than use another's client.
-        let registry = scopes.route(&d.arn).map(|i| &self.registries[i].registry);
-        let no_scope = || Outcome::Failed(format!("{} is in no configured scope", d.arn));
-        match &d.action {
-            Action::Push { to, .. } => {
-                let Some(registry) = registry else {
-                    return no_scope();
-                };
-                let status = d.governance_status.as_ref().map_or("", |s| s.as_str());
-                outcome_of(
-                    registry
-                        .set_lifecycle(&d.arn, to, &stage_description(d, status))
-                        .await,
-                )
-            }
-            Action::Pull { to, .. } => {
-                outcome_of(self.governance.set_status(&d.model_id, to).await)
-            }
-            Action::Decommission { to, then_push, .. } => {
-                let first = outcome_of(self.governance.set_status(&d.model_id, to).await);
-                match (first, then_push, registry) {
-                    (Outcome::Applied, Some(lifecycle), Some(registry)) => outcome_of(
-                        registry
-                            .set_lifecycle(&d.arn, lifecycle, &stage_description(d, to.as_str()))
-                            .await,
-                    ),
-                    (Outcome::Applied, Some(_), None) => no_scope(),
-                    (first, _, _) => first,
-                }
-            }
-            other => passive(other),
-        }
-    }
 }
 
-/// What the scope listings of one cycle add up to.
-struct ScopesObserved {
-    listing: Listing<ModelPackage>,
-    observed: Vec<bool>,
-    reports: Vec<ScopeReport>,
-}
-
-impl ScopesObserved {
-    /// Joins the listings (in the order of `scopes`); fails only when no scope at all
-    /// could be listed.
-    fn from(
-        scopes: &Scopes,
-        listings: Vec<Result<Listing<ModelPackage>, RemoteError>>,
-    ) -> Result<ScopesObserved, CycleError> {
-        let mut joined = ScopesObserved {
-            listing: Listing::default(),
-            observed: Vec::with_capacity(listings.len()),
-            reports: Vec::with_capacity(listings.len()),
-        };
-        let mut first_error = None;
-        for (scope, listing) in scopes.all().iter().zip(listings) {
-            let (observed, packages, error) = match listing {
-                Ok(mut listing) => {
-                    let n = listing.items.len();
-                    joined.listing.items.append(&mut listing.items);
-                    joined.listing.rejected.append(&mut listing.rejected);
-                    (true, n, None)
-                }
-                Err(e) => {
-                    tracing::error!(scope = %scope.id(), error = %e, "scope not observed this cycle");
-                    let message = e.message.clone();
-                    first_error.get_or_insert(e);
-                    (false, 0, Some(message))
-                }
-            };
-            joined.observed.push(observed);
-            joined.reports.push(ScopeReport {
-                scope: scope.id(),
-                observed,
-                packages,
-                error,
-            });
-        }
-        match first_error {
-            Some(e) if !joined.observed.contains(&true) => Err(CycleError::SageMaker(e)),
-            _ => Ok(joined),
-        }
-    }
-}
-
-fn outcome_of(w: WriteOutcome) -> Outcome {
-    match w {
-        WriteOutcome::Applied => Outcome::Applied,
-        WriteOutcome::Refused(m) => Outcome::Refused(m),
-        WriteOutcome::NotFound => Outcome::NotFound("the object does not exist".into()),
-        WriteOutcome::Failed(e) => Outcome::Failed(e.message),
-    }
+/// A new cycle ID: the start time and a random suffix (`20261123T091800Z-3fa2`).
+fn new_cycle_id() -> String {
+    let now = crate::store::now_rfc3339().replace(['-', ':'], "");
+    format!("{now}-{:04x}", fastrand::u16(..))
 }
 
 /// The outcome of an action that writes nothing.
@@ -643,45 +462,4 @@ pub fn describe_to(action: &Action) -> String {
         | Action::DecommissionWithheld { to, .. } => to.to_string(),
         _ => String::new(),
     }
-}
-
-/// Records a cycle: baselines of pairs now in sync, and journal entries for every
-/// write and for reports that changed since the model's last entry.
-fn record(store: &mut Store, results: &[ModelResult]) -> Result<(), StoreError> {
-    let latest = store.latest_by_model()?;
-    let mut baselines: Vec<(ModelId, BaselineEntry)> = Vec::new();
-    let mut entries = Vec::new();
-    let at = now_rfc3339();
-    for r in results {
-        let d = &r.decision;
-        let done = matches!(r.outcome, Outcome::Applied) || matches!(d.action, Action::InSync);
-        if done && let Some(b) = d.baseline_after() {
-            baselines.push((d.model_id.clone(), b));
-        }
-        let from = describe_from(d);
-        let action = match (&d.action, &r.outcome) {
-            (_, Outcome::Cancelled) => continue,
-            (_, Outcome::Refused(_)) => "refused".to_string(),
-            (Action::InSync | Action::AlreadyDecommissioned, _) => continue,
-            (a, _) => a.kind().to_string(),
-        };
-        let reported = !d.action.writes();
-        if reported && latest.get(d.model_id.as_str()) == Some(&(action.clone(), from.clone())) {
-            continue;
-        }
-        let to = describe_to(&d.action);
-        entries.push(JournalEntry {
-            at: at.clone(),
-            model_id: d.model_id.to_string(),
-            model_name: d.model_name.clone(),
-            package_arn: d.arn.to_string(),
-            action,
-            from: Some(from),
-            to: (!to.is_empty()).then_some(to),
-            reason: d.reason.clone(),
-            outcome: r.outcome.as_str().to_string(),
-            error: r.outcome.error(),
-        });
-    }
-    store.record(&baselines, &entries)
 }

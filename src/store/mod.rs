@@ -1,22 +1,30 @@
 //! The state store (embedded SQLite): the baseline — per linked model, the last
-//! pair seen in sync — and the append-only audit journal of every action.
+//! pair seen in sync — the append-only audit journal of every action, and the
+//! write-ahead intents ([`journal`]).
 //!
 //! The schema is versioned with `PRAGMA user_version`; each migration runs in a
-//! transaction, and a file written by a newer govsync is refused.
+//! transaction, and a file written by a newer govsync is refused. The file is in WAL
+//! mode with `synchronous = FULL`: every committed transaction (an intent before its
+//! write, above all) survives the process being killed and the machine losing power.
+//! Transactions are short: one intent, one outcome, one cycle's baselines and reports.
+
+mod journal;
+
+pub use journal::{HistoryFilter, Intent, JournalEntry, Latest, OpenIntent, WriteSystem};
 
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use serde::Serialize;
+use rusqlite::{Connection, OpenFlags, params};
 
 use crate::domain::{GovernanceStatus, Lifecycle, ModelId, PackageArn};
 use crate::plan::{Baseline, BaselineEntry};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
-const MIGRATIONS: [&str; 1] = ["
+const MIGRATIONS: [&str; 2] = [
+    "
     CREATE TABLE baseline (
         model_id          TEXT PRIMARY KEY,
         package_arn       TEXT NOT NULL,
@@ -40,11 +48,26 @@ const MIGRATIONS: [&str; 1] = ["
     );
     CREATE INDEX journal_model ON journal (model_id, seq);
     CREATE INDEX journal_at ON journal (at);
-"];
-
-/// Per model: its latest journal entry's action and "from", to tell a new report
-/// from one already journaled.
-pub type Latest = std::collections::HashMap<String, (String, String)>;
+",
+    "
+    -- A write about to be made; completed into the journal right after it, or, if
+    -- the process died in between, resolved against the next observation.
+    CREATE TABLE intent (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          TEXT NOT NULL,
+        cycle       TEXT NOT NULL,
+        model_id    TEXT NOT NULL,
+        model_name  TEXT NOT NULL,
+        package_arn TEXT NOT NULL,
+        system      TEXT NOT NULL CHECK (system IN ('governance', 'sagemaker')),
+        action      TEXT NOT NULL,
+        from_value  TEXT,
+        to_value    TEXT NOT NULL,
+        reason      TEXT NOT NULL
+    );
+    ALTER TABLE journal ADD COLUMN cycle TEXT;
+",
+];
 
 /// Why the store cannot be used. Each names the file.
 #[derive(Debug, thiserror::Error)]
@@ -79,49 +102,24 @@ pub enum StoreError {
     },
 }
 
-/// One journal entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct JournalEntry {
-    /// When (RFC 3339, UTC).
-    pub at: String,
-    /// The governance model.
-    pub model_id: String,
-    /// Its name.
-    pub model_name: String,
-    /// The linked package.
-    pub package_arn: String,
-    /// push, pull, decommission, conflict, drift, refused, …
-    pub action: String,
-    /// The value before.
-    pub from: Option<String>,
-    /// The value written (or that would have been).
-    pub to: Option<String>,
-    /// Why.
-    pub reason: String,
-    /// applied, refused, failed, reported, withheld.
-    pub outcome: String,
-    /// The error, when it failed.
-    pub error: Option<String>,
-}
-
-/// A filter for [`Store::history`].
-#[derive(Debug, Clone, Default)]
-pub struct HistoryFilter {
-    /// Only this model.
-    pub model: Option<String>,
-    /// Only entries at or after this RFC 3339 time.
-    pub since: Option<String>,
-}
-
 /// The state store.
 pub struct Store {
     conn: Connection,
     path: String,
+    /// Held while this process may write: `<path>.lock`, locked exclusively.
+    _owner: Option<std::fs::File>,
 }
 
 impl Store {
-    /// Opens (creating and migrating) the store at `path`, or an in-memory one for `:memory:`.
+    /// Opens (creating and migrating) the store at `path` for the one process that
+    /// syncs with it, or an in-memory one for `:memory:`. A second opener (another
+    /// govsync on the same file) is refused with [`StoreError::Locked`].
     pub fn open(path: &str) -> Result<Store, StoreError> {
+        let owner = if path == ":memory:" {
+            None
+        } else {
+            Some(lock_owner(path)?)
+        };
         let conn = if path == ":memory:" {
             Connection::open_in_memory()
         } else {
@@ -136,12 +134,57 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_string(),
+            _owner: owner,
         };
         store
             .conn
             .busy_timeout(Duration::from_secs(2))
             .map_err(|e| sqlite_error(path, &e))?;
+        if path != ":memory:" {
+            // Reading journal_mode back is the first real read: a file that is not a
+            // database fails here.
+            store
+                .conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+                .map_err(|e| sqlite_error(path, &e))?;
+        }
+        store
+            .conn
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| sqlite_error(path, &e))?;
         store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens an existing store to read its journal (`govsync history`), beside a
+    /// running daemon: no lock, no migration, nothing written.
+    pub fn open_read_only(path: &str) -> Result<Store, StoreError> {
+        let conn = Connection::open_with_flags(
+            Path::new(path),
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| sqlite_error(path, &e))?;
+        let store = Store {
+            conn,
+            path: path.to_string(),
+            _owner: None,
+        };
+        store
+            .conn
+            .busy_timeout(Duration::from_secs(2))
+            .map_err(|e| sqlite_error(path, &e))?;
+        let version: i64 = store
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| store.fail(&e))?;
+        if version != SCHEMA_VERSION {
+            return Err(StoreError::Sqlite {
+                path: path.to_string(),
+                reason: format!(
+                    "schema version {version}, this govsync reads {SCHEMA_VERSION}; run govsync (run or reconcile) on it once to migrate it, or use the govsync that wrote it"
+                ),
+            });
+        }
         Ok(store)
     }
 
@@ -247,8 +290,8 @@ impl Store {
             }
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO journal (at, model_id, model_name, package_arn, action, from_value, to_value, reason, outcome, error)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    "INSERT INTO journal (at, model_id, model_name, package_arn, action, from_value, to_value, reason, outcome, error, cycle)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .map_err(|e| sqlite_error(&path, &e))?;
             for e in entries {
@@ -263,69 +306,39 @@ impl Store {
                         e.to,
                         e.reason,
                         e.outcome,
-                        e.error
+                        e.error,
+                        e.cycle
                     ])
                     .map_err(|err| sqlite_error(&path, &err))?;
             }
         }
         tx.commit().map_err(|e| sqlite_error(&path, &e))
     }
+}
 
-    /// Journal entries, oldest first.
-    pub fn history(&self, filter: &HistoryFilter) -> Result<Vec<JournalEntry>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT at, model_id, model_name, package_arn, action, from_value, to_value, reason, outcome, error
-                 FROM journal WHERE (?1 IS NULL OR model_id = ?1) AND (?2 IS NULL OR at >= ?2) ORDER BY seq",
-            )
-            .map_err(|e| self.fail(&e))?;
-        let rows = stmt
-            .query_map(params![filter.model, filter.since], |r| {
-                Ok(JournalEntry {
-                    at: r.get(0)?,
-                    model_id: r.get(1)?,
-                    model_name: r.get(2)?,
-                    package_arn: r.get(3)?,
-                    action: r.get(4)?,
-                    from: r.get(5)?,
-                    to: r.get(6)?,
-                    reason: r.get(7)?,
-                    outcome: r.get(8)?,
-                    error: r.get(9)?,
-                })
-            })
-            .map_err(|e| self.fail(&e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
-    }
-
-    /// Per model, the action and "from" of its latest journal entry.
-    pub fn latest_by_model(&self) -> Result<Latest, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT j.model_id, j.action, COALESCE(j.from_value, '') FROM journal j
-                 JOIN (SELECT model_id, MAX(seq) AS seq FROM journal GROUP BY model_id) m ON j.seq = m.seq",
-            )
-            .map_err(|e| self.fail(&e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    (r.get::<_, String>(1)?, r.get::<_, String>(2)?),
-                ))
-            })
-            .map_err(|e| self.fail(&e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
-    }
-
-    /// The number of journal entries (tests and `history`'s summary).
-    pub fn journal_len(&self) -> Result<u64, StoreError> {
-        self.conn
-            .query_row("SELECT COUNT(*) FROM journal", [], |r| r.get(0))
-            .optional()
-            .map(|n| n.unwrap_or(0))
-            .map_err(|e| self.fail(&e))
+/// Takes `<path>.lock` exclusively for this process (released when the process ends,
+/// however it ends).
+fn lock_owner(path: &str) -> Result<std::fs::File, StoreError> {
+    let lock_path = format!("{path}.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError::Sqlite {
+            path: path.to_string(),
+            reason: format!("cannot create the lock file {lock_path}: {e}"),
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+            path: path.to_string(),
+            reason: format!("{lock_path} is held"),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Sqlite {
+            path: path.to_string(),
+            reason: format!("cannot lock {lock_path}: {e}"),
+        }),
     }
 }
 
@@ -370,6 +383,7 @@ mod tests {
             reason: "because".into(),
             outcome: "applied".into(),
             error: None,
+            cycle: None,
         }
     }
 
@@ -460,11 +474,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("state.db");
         let path = path.to_str().expect("utf-8");
-        drop(Store::open(path).expect("create"));
-        let holder = Connection::open(path).expect("open");
-        holder.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+        let holder = Store::open(path).expect("create");
         let error = Store::open(path).err().expect("locked");
         assert!(matches!(error, StoreError::Locked { .. }), "{error}");
         assert!(error.to_string().contains("another govsync"), "{error}");
+        // Reading the journal beside the holder works.
+        let reader = Store::open_read_only(path).expect("read beside the holder");
+        assert_eq!(reader.journal_len().expect("len"), 0);
+        drop(holder);
+        Store::open(path).expect("free once the holder is gone");
     }
 }

@@ -1,0 +1,231 @@
+//! Applying: every write of the plan, at most `concurrency` at once, each journaled —
+//! its intent recorded before it reaches the remote system and its outcome right
+//! after — so that a process killed at any instant leaves no write unaccounted for.
+
+use std::future::Future;
+use std::sync::Mutex;
+
+use futures_util::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::{Engine, Outcome, Progress, describe_from, passive};
+use crate::governance::Governance;
+use crate::plan::{Action, Decision};
+use crate::remote::WriteOutcome;
+use crate::sagemaker::Registry;
+use crate::scope::Scopes;
+use crate::store::{Intent, Store, WriteSystem};
+
+/// Where a cycle's writes are journaled: the store (none for a store-less cycle) and
+/// the cycle's ID. The lock is held only for one short transaction, never across a
+/// remote call.
+pub(super) struct WriteJournal<'s> {
+    pub(super) store: Option<Mutex<&'s mut Store>>,
+    pub(super) cycle: String,
+}
+
+impl WriteJournal<'_> {
+    /// Records the intent; `Ok(None)` without a store.
+    fn intent(&self, intent: &Intent) -> Result<Option<i64>, String> {
+        let Some(store) = &self.store else {
+            return Ok(None);
+        };
+        let mut store = store.lock().expect("store lock poisoned");
+        store
+            .record_intent(intent)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Completes the intent with the write's outcome. If that fails, the intent stays
+    /// open and the next cycle resolves it from what it observes.
+    fn complete(&self, id: Option<i64>, outcome: &Outcome) {
+        let (Some(store), Some(id)) = (&self.store, id) else {
+            return;
+        };
+        let error = outcome.error();
+        let mut store = store.lock().expect("store lock poisoned");
+        if let Err(e) = store.complete_intent(id, outcome.as_str(), error.as_deref()) {
+            tracing::error!(
+                intent = id,
+                error = %e,
+                "could not record a write's outcome; the next cycle resolves it"
+            );
+        }
+    }
+}
+
+/// The `StageDescription` govsync writes with a lifecycle.
+fn stage_description(decision: &Decision, status: &str) -> String {
+    format!(
+        "Set by govsync from watsonx.governance model {} ({}) status \"{status}\"",
+        decision.model_id, decision.model_name
+    )
+}
+
+impl<G: Governance, R: Registry> Engine<G, R> {
+    /// Performs every write of the plan, at most `concurrency` at once. Once `cancel`
+    /// fires, no further write starts; those in flight finish.
+    pub(super) async fn apply(
+        &self,
+        decisions: &[Decision],
+        scopes: &Scopes,
+        journal: &WriteJournal<'_>,
+        cancel: &CancellationToken,
+        report: &(dyn Fn(Progress) + Sync),
+    ) -> Vec<Outcome> {
+        let mut outcomes: Vec<Outcome> = decisions.iter().map(|d| passive(&d.action)).collect();
+        let planned: Vec<usize> = (0..decisions.len())
+            .filter(|&i| decisions[i].action.writes())
+            .collect();
+        for &i in &planned {
+            outcomes[i] = Outcome::Cancelled;
+        }
+        let total = planned.len();
+        report(Progress::Applying { done: 0, total });
+        let writes = futures_util::stream::iter(planned)
+            .take_until(cancel.cancelled())
+            .map(|i| async move { (i, self.write(&decisions[i], scopes, journal).await) })
+            .buffer_unordered(self.concurrency.max(1));
+        let mut writes = std::pin::pin!(writes);
+        let mut done = 0;
+        while let Some((i, outcome)) = writes.next().await {
+            outcomes[i] = outcome;
+            done += 1;
+            report(Progress::Applying { done, total });
+        }
+        if done < total {
+            tracing::warn!(
+                not_started = total - done,
+                "shutting down: writes not started are left to the next cycle"
+            );
+        }
+        outcomes
+    }
+
+    /// The writes of one decision: one remote call, or two for a decommission that
+    /// also moves the package to the decommission row.
+    async fn write(&self, d: &Decision, scopes: &Scopes, journal: &WriteJournal<'_>) -> Outcome {
+        // The planner writes only inside an observed scope, so every SageMaker write
+        // has one; were that ever not so, refuse rather than use another's client.
+        let registry = scopes.route(&d.arn).map(|i| &self.registries[i].registry);
+        let no_scope = || Outcome::Failed(format!("{} is in no configured scope", d.arn));
+        let status = d.governance_status.as_ref().map_or("", |s| s.as_str());
+        match &d.action {
+            Action::Push { to, .. } => {
+                let Some(registry) = registry else {
+                    return no_scope();
+                };
+                let description = stage_description(d, status);
+                journaled(
+                    journal,
+                    d,
+                    WriteSystem::SageMaker,
+                    "push",
+                    to.to_string(),
+                    || registry.set_lifecycle(&d.arn, to, &description),
+                )
+                .await
+            }
+            Action::Pull { to, .. } => {
+                journaled(
+                    journal,
+                    d,
+                    WriteSystem::Governance,
+                    "pull",
+                    to.to_string(),
+                    || self.governance.set_status(&d.model_id, to),
+                )
+                .await
+            }
+            Action::Decommission { to, then_push, .. } => {
+                let first = journaled(
+                    journal,
+                    d,
+                    WriteSystem::Governance,
+                    "decommission",
+                    to.to_string(),
+                    || self.governance.set_status(&d.model_id, to),
+                )
+                .await;
+                match (first, then_push, registry) {
+                    (Outcome::Applied, Some(lifecycle), Some(registry)) => {
+                        let description = stage_description(d, to.as_str());
+                        journaled(
+                            journal,
+                            d,
+                            WriteSystem::SageMaker,
+                            "push",
+                            lifecycle.to_string(),
+                            || registry.set_lifecycle(&d.arn, lifecycle, &description),
+                        )
+                        .await
+                    }
+                    (Outcome::Applied, Some(_), None) => no_scope(),
+                    (first, _, _) => first,
+                }
+            }
+            other => passive(other),
+        }
+    }
+}
+
+/// One remote write: its intent first (no intent, no write), the call, its outcome
+/// journaled and logged.
+async fn journaled<F, Fut>(
+    journal: &WriteJournal<'_>,
+    d: &Decision,
+    system: WriteSystem,
+    action: &'static str,
+    to: String,
+    call: F,
+) -> Outcome
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = WriteOutcome>,
+{
+    let intent = Intent {
+        cycle: journal.cycle.clone(),
+        model_id: d.model_id.to_string(),
+        model_name: d.model_name.clone(),
+        package_arn: d.arn.to_string(),
+        system,
+        action: action.to_string(),
+        from: Some(describe_from(d)),
+        to: to.clone(),
+        reason: d.reason.clone(),
+    };
+    let outcome = match journal.intent(&intent) {
+        Ok(id) => {
+            let outcome = outcome_of(call().await);
+            journal.complete(id, &outcome);
+            outcome
+        }
+        Err(e) => Outcome::Failed(format!(
+            "not written: the state store could not record the intent first: {e}"
+        )),
+    };
+    tracing::info!(
+        target: "govsync::transition",
+        model = %d.model_id,
+        name = %d.model_name,
+        arn = %d.arn,
+        action,
+        from = %intent.from.as_deref().unwrap_or_default(),
+        to = %to,
+        outcome = outcome.as_str(),
+        error = outcome.error().unwrap_or_default(),
+        cycle = %journal.cycle,
+        "transition"
+    );
+    outcome
+}
+
+fn outcome_of(w: WriteOutcome) -> Outcome {
+    match w {
+        WriteOutcome::Applied => Outcome::Applied,
+        WriteOutcome::Refused(m) => Outcome::Refused(m),
+        WriteOutcome::NotFound => Outcome::NotFound("the object does not exist".into()),
+        WriteOutcome::Failed(e) => Outcome::Failed(e.message),
+    }
+}

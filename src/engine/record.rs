@@ -1,0 +1,100 @@
+//! Recording: the baselines of pairs now in sync and the reports (drift, conflicts,
+//! out of scope, …) of a cycle, and the verdicts on intents a dead process left open.
+//! The writes themselves are journaled as they are made ([`super::apply`]).
+
+use super::{ModelResult, Outcome, describe_from, describe_to};
+use crate::domain::ModelId;
+use crate::plan::{Action, BaselineEntry};
+use crate::recovery::{Observed, resolve};
+use crate::store::{JournalEntry, Store, StoreError, now_rfc3339};
+
+/// Records a cycle's end: baselines of pairs now in sync, and journal entries for
+/// reports that changed since the model's last entry (writes are already journaled).
+pub(super) fn record(
+    store: &mut Store,
+    results: &[ModelResult],
+    cycle: &str,
+) -> Result<(), StoreError> {
+    let latest = store.latest_by_model()?;
+    let mut baselines: Vec<(ModelId, BaselineEntry)> = Vec::new();
+    let mut entries = Vec::new();
+    let at = now_rfc3339();
+    for r in results {
+        let d = &r.decision;
+        let done = matches!(r.outcome, Outcome::Applied) || matches!(d.action, Action::InSync);
+        if done && let Some(b) = d.baseline_after() {
+            baselines.push((d.model_id.clone(), b));
+        }
+        if d.action.writes() || matches!(d.action, Action::InSync | Action::AlreadyDecommissioned) {
+            continue;
+        }
+        let from = describe_from(d);
+        let action = d.action.kind().to_string();
+        if latest.get(d.model_id.as_str()) == Some(&(action.clone(), from.clone())) {
+            continue;
+        }
+        let to = describe_to(&d.action);
+        entries.push(JournalEntry {
+            at: at.clone(),
+            model_id: d.model_id.to_string(),
+            model_name: d.model_name.clone(),
+            package_arn: d.arn.to_string(),
+            action,
+            from: Some(from),
+            to: (!to.is_empty()).then_some(to),
+            reason: d.reason.clone(),
+            outcome: r.outcome.as_str().to_string(),
+            error: r.outcome.error(),
+            cycle: Some(cycle.to_string()),
+        });
+    }
+    store.record(&baselines, &entries)
+}
+
+/// How the intents left open by an earlier process were resolved this cycle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IntentsResolved {
+    /// The remote showed the target: journaled as `recovered`.
+    pub recovered: usize,
+    /// It did not: journaled as `unconfirmed`.
+    pub unconfirmed: usize,
+    /// Not observed this cycle: still open.
+    pub open: usize,
+}
+
+/// Resolves every open intent against what this cycle observed, and journals each
+/// verdict reached.
+pub(super) fn resolve_open_intents(
+    store: &mut Store,
+    observed: &Observed<'_>,
+) -> Result<IntentsResolved, StoreError> {
+    let open = store.open_intents()?;
+    if open.is_empty() {
+        return Ok(IntentsResolved::default());
+    }
+    let intents: Vec<_> = open.iter().map(|o| &o.intent).collect();
+    let mut resolved = IntentsResolved::default();
+    for (open, verdict) in open.iter().zip(resolve(&intents, observed)) {
+        let Some((outcome, detail)) = verdict.outcome() else {
+            resolved.open += 1;
+            continue;
+        };
+        tracing::warn!(
+            target: "govsync::transition",
+            model = %open.intent.model_id,
+            arn = %open.intent.package_arn,
+            action = %open.intent.action,
+            to = %open.intent.to,
+            outcome,
+            detail,
+            cycle = %open.intent.cycle,
+            "a write whose outcome a stopped process did not record"
+        );
+        store.complete_intent(open.id, outcome, Some(detail))?;
+        match outcome {
+            "recovered" => resolved.recovered += 1,
+            _ => resolved.unconfirmed += 1,
+        }
+    }
+    Ok(resolved)
+}

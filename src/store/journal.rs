@@ -1,0 +1,321 @@
+//! The audit journal and its write-ahead intents.
+//!
+//! Every write to a remote system is recorded as an *intent* (model, ARN, from, to,
+//! why, cycle) before it is made, and completed into a journal entry with its outcome
+//! right after. An intent left open (the process died in between) is completed by
+//! the next cycle from what it observes ([`crate::recovery`]): `recovered` when the
+//! remote shows the target, `unconfirmed` when it does not. So every write that
+//! reached a remote system is in the journal, whatever happened to the process.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use super::{Store, StoreError, now_rfc3339, sqlite_error};
+
+/// Per model: its latest journal entry's action and "from", to tell a new report
+/// from one already journaled.
+pub type Latest = std::collections::HashMap<String, (String, String)>;
+
+/// One journal entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JournalEntry {
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// The governance model.
+    pub model_id: String,
+    /// Its name.
+    pub model_name: String,
+    /// The linked package.
+    pub package_arn: String,
+    /// push, pull, decommission, conflict, drift, out-of-scope, …
+    pub action: String,
+    /// The value before.
+    pub from: Option<String>,
+    /// The value written (or that would have been).
+    pub to: Option<String>,
+    /// Why.
+    pub reason: String,
+    /// applied, refused, not-found, failed (a write); recovered, unconfirmed (a write
+    /// whose process died before its outcome was recorded); reported, withheld.
+    pub outcome: String,
+    /// The error, when it failed; for a recovered or unconfirmed write, what the
+    /// next cycle saw.
+    pub error: Option<String>,
+    /// The cycle that made it (writes).
+    pub cycle: Option<String>,
+}
+
+/// A filter for [`Store::history`].
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    /// Only this model.
+    pub model: Option<String>,
+    /// Only entries at or after this RFC 3339 time.
+    pub since: Option<String>,
+}
+
+/// Which system a write goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteSystem {
+    /// Governance: the model's status.
+    Governance,
+    /// SageMaker: the package's lifecycle.
+    SageMaker,
+}
+
+impl WriteSystem {
+    fn as_str(self) -> &'static str {
+        match self {
+            WriteSystem::Governance => "governance",
+            WriteSystem::SageMaker => "sagemaker",
+        }
+    }
+
+    fn parse(text: &str) -> WriteSystem {
+        if text == "sagemaker" {
+            WriteSystem::SageMaker
+        } else {
+            WriteSystem::Governance
+        }
+    }
+}
+
+/// A write about to be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intent {
+    /// The cycle making it.
+    pub cycle: String,
+    /// The governance model.
+    pub model_id: String,
+    /// Its name.
+    pub model_name: String,
+    /// The linked package.
+    pub package_arn: String,
+    /// The system written.
+    pub system: WriteSystem,
+    /// push, pull, decommission.
+    pub action: String,
+    /// The pair before.
+    pub from: Option<String>,
+    /// The value to write: a governance status, or `Stage/StageStatus`.
+    pub to: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// An intent still open in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenIntent {
+    /// Its key.
+    pub id: i64,
+    /// The intent.
+    pub intent: Intent,
+}
+
+impl Store {
+    /// Records an intent (committed, and synced to disk, before this returns) and
+    /// returns its key for [`Store::complete_intent`].
+    pub fn record_intent(&mut self, intent: &Intent) -> Result<i64, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO intent (at, cycle, model_id, model_name, package_arn, system, action, from_value, to_value, reason)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    now_rfc3339(),
+                    intent.cycle,
+                    intent.model_id,
+                    intent.model_name,
+                    intent.package_arn,
+                    intent.system.as_str(),
+                    intent.action,
+                    intent.from,
+                    intent.to,
+                    intent.reason
+                ],
+            )
+            .map_err(|e| self.fail(&e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Completes an intent into a journal entry with its outcome, in one transaction.
+    pub fn complete_intent(
+        &mut self,
+        id: i64,
+        outcome: &str,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| sqlite_error(&path, &e))?;
+        let moved = tx
+            .execute(
+                "INSERT INTO journal (at, model_id, model_name, package_arn, action, from_value, to_value, reason, outcome, error, cycle)
+                 SELECT ?2, model_id, model_name, package_arn, action, from_value, to_value, reason, ?3, ?4, cycle
+                 FROM intent WHERE id = ?1",
+                params![id, now_rfc3339(), outcome, error],
+            )
+            .map_err(|e| sqlite_error(&path, &e))?;
+        tx.execute("DELETE FROM intent WHERE id = ?1", params![id])
+            .map_err(|e| sqlite_error(&path, &e))?;
+        if moved != 1 {
+            return Err(StoreError::Sqlite {
+                path,
+                reason: format!("intent {id} is not open (completed twice?)"),
+            });
+        }
+        tx.commit().map_err(|e| sqlite_error(&path, &e))
+    }
+
+    /// Every open intent, oldest first.
+    pub fn open_intents(&self) -> Result<Vec<OpenIntent>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, cycle, model_id, model_name, package_arn, system, action, from_value, to_value, reason
+                 FROM intent ORDER BY id",
+            )
+            .map_err(|e| self.fail(&e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(OpenIntent {
+                    id: r.get(0)?,
+                    intent: Intent {
+                        cycle: r.get(1)?,
+                        model_id: r.get(2)?,
+                        model_name: r.get(3)?,
+                        package_arn: r.get(4)?,
+                        system: WriteSystem::parse(&r.get::<_, String>(5)?),
+                        action: r.get(6)?,
+                        from: r.get(7)?,
+                        to: r.get(8)?,
+                        reason: r.get(9)?,
+                    },
+                })
+            })
+            .map_err(|e| self.fail(&e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
+    }
+
+    /// Journal entries, oldest first.
+    pub fn history(&self, filter: &HistoryFilter) -> Result<Vec<JournalEntry>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT at, model_id, model_name, package_arn, action, from_value, to_value, reason, outcome, error, cycle
+                 FROM journal WHERE (?1 IS NULL OR model_id = ?1) AND (?2 IS NULL OR at >= ?2) ORDER BY seq",
+            )
+            .map_err(|e| self.fail(&e))?;
+        let rows = stmt
+            .query_map(params![filter.model, filter.since], |r| {
+                Ok(JournalEntry {
+                    at: r.get(0)?,
+                    model_id: r.get(1)?,
+                    model_name: r.get(2)?,
+                    package_arn: r.get(3)?,
+                    action: r.get(4)?,
+                    from: r.get(5)?,
+                    to: r.get(6)?,
+                    reason: r.get(7)?,
+                    outcome: r.get(8)?,
+                    error: r.get(9)?,
+                    cycle: r.get(10)?,
+                })
+            })
+            .map_err(|e| self.fail(&e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
+    }
+
+    /// Per model, the action and "from" of its latest journal entry.
+    pub fn latest_by_model(&self) -> Result<Latest, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT j.model_id, j.action, COALESCE(j.from_value, '') FROM journal j
+                 JOIN (SELECT model_id, MAX(seq) AS seq FROM journal GROUP BY model_id) m ON j.seq = m.seq",
+            )
+            .map_err(|e| self.fail(&e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    (r.get::<_, String>(1)?, r.get::<_, String>(2)?),
+                ))
+            })
+            .map_err(|e| self.fail(&e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
+    }
+
+    /// The number of journal entries (tests and `history`'s summary).
+    pub fn journal_len(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM journal", [], |r| r.get(0))
+            .optional()
+            .map(|n| n.unwrap_or(0))
+            .map_err(|e| self.fail(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intent(model: &str) -> Intent {
+        Intent {
+            cycle: "c1".into(),
+            model_id: model.into(),
+            model_name: format!("model {model}"),
+            package_arn: "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1".into(),
+            system: WriteSystem::SageMaker,
+            action: "push".into(),
+            from: Some("Proposed | (none)".into()),
+            to: "Proposal/Approved".into(),
+            reason: "because".into(),
+        }
+    }
+
+    #[test]
+    fn an_intent_survives_reopening_until_it_is_completed_into_the_journal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        let path = path.to_str().expect("utf-8");
+        let id = {
+            let mut store = Store::open(path).expect("open");
+            store.record_intent(&intent("7")).expect("intent")
+        };
+        // A new process finds it open, with everything it needs to resolve it.
+        let mut store = Store::open(path).expect("reopen");
+        let open = store.open_intents().expect("open intents");
+        assert_eq!(
+            open,
+            vec![OpenIntent {
+                id,
+                intent: intent("7")
+            }]
+        );
+        assert_eq!(store.journal_len().expect("len"), 0);
+
+        store
+            .complete_intent(id, "recovered", Some("SageMaker shows Proposal/Approved"))
+            .expect("complete");
+        assert!(store.open_intents().expect("open").is_empty());
+        let entries = store.history(&HistoryFilter::default()).expect("history");
+        assert_eq!(entries.len(), 1);
+        let e = &entries[0];
+        assert_eq!(
+            (
+                e.action.as_str(),
+                e.outcome.as_str(),
+                e.to.as_deref(),
+                e.cycle.as_deref()
+            ),
+            ("push", "recovered", Some("Proposal/Approved"), Some("c1"))
+        );
+        assert!(
+            store.complete_intent(id, "applied", None).is_err(),
+            "an intent is completed once"
+        );
+        assert_eq!(store.journal_len().expect("len"), 1);
+    }
+}

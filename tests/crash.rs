@@ -1,0 +1,275 @@
+//! The journal's promise with the real binary: `govsync run` on 200 models against
+//! both mocks with faults on, killed with SIGKILL ten times at random points of its
+//! write phase and restarted on the same state file, then left to converge. Every
+//! write the mocks received is in the journal as applied or recovered, and the
+//! journal claims no write the mocks did not receive.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use govsync::mock::{Admin, Faults};
+use govsync::store::{HistoryFilter, Store};
+use serde_json::Value;
+use tokio::time::Instant;
+
+const PUSHES: usize = 100;
+const PULLS: usize = 100;
+const KILLS: usize = 10;
+
+/// Every kind of fault, and a delay after each request is served (so a kill often
+/// lands after a write took effect and before govsync learnt so).
+fn faults(seed: u64) -> Faults {
+    Faults {
+        throttle_rate: 0.2,
+        error_rate: 0.05,
+        drop_rate: 0.02,
+        latency_ms: 10,
+        jitter_ms: 60,
+        retry_after_ms: 5,
+        seed,
+        ..Faults::default()
+    }
+}
+
+fn spawn(config: &Path, dir: &Path) -> std::process::Child {
+    // Empty AWS config files: no profile of this machine's leaks in.
+    let nowhere = dir.join("none");
+    std::fs::write(&nowhere, "").expect("empty AWS config");
+    std::process::Command::new(env!("CARGO_BIN_EXE_govsync"))
+        .args(["run", "--config"])
+        .arg(config)
+        .env_clear()
+        .env("OPENPAGES_PASSWORD", "pw")
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "test-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", &nowhere)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &nowhere)
+        .env("GOVSYNC_LOG", "warn")
+        .env("GOVSYNC_LOG_FORMAT", "human")
+        .stdout(std::process::Stdio::null())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("govsync.log"))
+                .expect("log file"),
+        )
+        .spawn()
+        .expect("spawn govsync")
+}
+
+/// Writes govsync made that the mocks applied: `(system, object, value)` with their
+/// counts. SageMaker's are the package events whose stage description govsync wrote.
+fn received(mocks: &support::remote::Mocks) -> BTreeMap<(String, String, String), usize> {
+    let mut writes = BTreeMap::new();
+    for event in mocks.sm.events() {
+        let lifecycle = &event["detail"]["ModelLifeCycle"];
+        let by_govsync = lifecycle["StageDescription"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Set by govsync"));
+        if event["detail-type"] == "SageMaker Model Package State Change" && by_govsync {
+            let key = (
+                "sagemaker".to_string(),
+                event["detail"]["ModelPackageArn"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                format!(
+                    "{}/{}",
+                    lifecycle["Stage"].as_str().unwrap_or_default(),
+                    lifecycle["StageStatus"].as_str().unwrap_or_default()
+                ),
+            );
+            *writes.entry(key).or_default() += 1;
+        }
+    }
+    for write in mocks.gov.writes() {
+        let status = write["fields"]
+            .as_array()
+            .and_then(|f| f.first())
+            .map(|f| match &f["value"] {
+                Value::Object(o) => o["name"].as_str().unwrap_or_default().to_string(),
+                other => other.as_str().unwrap_or_default().to_string(),
+            })
+            .unwrap_or_default();
+        let key = (
+            "governance".to_string(),
+            write["id"].as_str().unwrap_or_default().to_string(),
+            status,
+        );
+        *writes.entry(key).or_default() += 1;
+    }
+    writes
+}
+
+/// The last lines of a log file, for a failure message.
+fn tail(file: &Path) -> String {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+fn total(writes: &BTreeMap<(String, String, String), usize>) -> usize {
+    writes.values().sum()
+}
+
+/// Waits (bounded) until no request is being served by either mock, so that no
+/// write of a killed process can land after this.
+async fn drained(mocks: &support::remote::Mocks) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while mocks.sm.counters().in_flight() + mocks.gov.counters().in_flight() > 0 {
+        assert!(Instant::now() < deadline, "the mocks did not drain");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_write_that_reached_a_remote_is_journaled_across_sigkill() {
+    let started = Instant::now();
+    let mocks = support::remote::Mocks::start(&["g"]).await;
+    let mut pushes = Vec::new();
+    let mut pulls = Vec::new();
+    for i in 0..PUSHES {
+        pushes.push(mocks.pair("g", &format!("push-{i}"), Some("Proposed"), None));
+    }
+    for i in 0..PULLS {
+        pulls.push(mocks.pair(
+            "g",
+            &format!("pull-{i}"),
+            None,
+            Some(("Deployment", "Complete")),
+        ));
+    }
+    let seed = fastrand::u64(1..);
+    mocks.sm.set_faults(faults(seed)).expect("faults");
+    mocks.gov.set_faults(faults(seed + 1)).expect("faults");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state.db");
+    let config = dir.path().join("govsync.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[governance]
+base_url = "{gov}"
+auth = {{ kind = "basic", username = "govsync", password_env = "OPENPAGES_PASSWORD" }}
+[sagemaker]
+region = "us-east-1"
+endpoint_url = "{sm}"
+sts_endpoint_url = "{sm}"
+max_attempts = 10
+[sync]
+interval = "1s"
+concurrency = 4
+[state]
+path = "{state}"
+[server]
+listen = "127.0.0.1:0"
+"#,
+            gov = mocks.governance_url(),
+            sm = mocks.sm_handle.url(),
+            state = state.display()
+        ),
+    )
+    .expect("config");
+
+    // Kill it ten times, each after a random number of new writes have landed and a
+    // random few milliseconds more: between an intent and its write, a write and its
+    // outcome, or anywhere else.
+    let mut rng = fastrand::Rng::with_seed(seed);
+    for kill in 0..KILLS {
+        let before = total(&received(&mocks));
+        let wanted = before + rng.usize(1..=12);
+        let mut child = spawn(&config, dir.path());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while total(&received(&mocks)) < wanted && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.u64(0..40))).await;
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+        drained(&mocks).await;
+        eprintln!(
+            "kill {}: {} writes received so far (seed {seed})",
+            kill + 1,
+            total(&received(&mocks))
+        );
+    }
+
+    // Then let it run until both sides are exact and no intent is left open.
+    let mut child = spawn(&config, dir.path());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let converged = pushes.iter().all(|(_, arn)| {
+            mocks
+                .sm
+                .call(
+                    "DescribeModelPackage",
+                    serde_json::json!({ "ModelPackageName": arn }),
+                )
+                .ok()
+                .and_then(|d| Some(d.get("ModelLifeCycle")?["Stage"] == "Proposal"))
+                .unwrap_or(false)
+        }) && pulls
+            .iter()
+            .all(|(id, _)| mocks.gov.status_of(id).as_deref() == Some("Deployed"));
+        let open = Store::open_read_only(state.to_str().expect("utf-8"))
+            .and_then(|s| s.open_intents())
+            .map_or(usize::MAX, |o| o.len());
+        if converged && open == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not converged (open intents: {open}, seed {seed}); govsync's log ends:\n{}",
+            tail(&dir.path().join("govsync.log"))
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(stopped.success());
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    drained(&mocks).await;
+
+    let store = Store::open_read_only(state.to_str().expect("utf-8")).expect("store");
+    assert!(store.open_intents().expect("intents").is_empty());
+    let mut journaled: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+    for e in store.history(&HistoryFilter::default()).expect("history") {
+        *outcomes.entry(e.outcome.clone()).or_default() += 1;
+        if !matches!(e.outcome.as_str(), "applied" | "recovered") {
+            continue;
+        }
+        let key = match e.action.as_str() {
+            "push" => ("sagemaker".to_string(), e.package_arn.clone()),
+            _ => ("governance".to_string(), e.model_id.clone()),
+        };
+        *journaled
+            .entry((key.0, key.1, e.to.clone().unwrap_or_default()))
+            .or_default() += 1;
+    }
+    let received = received(&mocks);
+    eprintln!(
+        "{} writes received, {} journaled as applied or recovered (journal outcomes \
+         {outcomes:?}), {:.1} s, seed {seed}",
+        total(&received),
+        total(&journaled),
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        journaled,
+        received,
+        "every write the mocks received is journaled, and nothing else is (seed {seed}); \
+         govsync's log ends:\n{}",
+        tail(&dir.path().join("govsync.log"))
+    );
+    assert!(total(&received) >= PUSHES + PULLS);
+}
