@@ -35,19 +35,7 @@ fn faults(seed: u64) -> Faults {
 }
 
 fn spawn(config: &Path, dir: &Path) -> std::process::Child {
-    // Empty AWS config files: no profile of this machine's leaks in.
-    let nowhere = dir.join("none");
-    std::fs::write(&nowhere, "").expect("empty AWS config");
-    std::process::Command::new(env!("CARGO_BIN_EXE_govsync"))
-        .args(["run", "--config"])
-        .arg(config)
-        .env_clear()
-        .env("OPENPAGES_PASSWORD", "pw")
-        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "test-secret")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", &nowhere)
-        .env("AWS_SHARED_CREDENTIALS_FILE", &nowhere)
+    support::govsync_run(config, dir)
         .env("GOVSYNC_LOG", "warn")
         .env("GOVSYNC_LOG_FORMAT", "human")
         .stdout(std::process::Stdio::null())

@@ -363,17 +363,7 @@ listen = "127.0.0.1:0"
         ),
     )
     .expect("config");
-    let nowhere = dir.path().join("none");
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_govsync"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .env_clear()
-        .env("OPENPAGES_PASSWORD", "pw")
-        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
-        .env("AWS_SECRET_ACCESS_KEY", "test-secret")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", &nowhere)
-        .env("AWS_SHARED_CREDENTIALS_FILE", &nowhere)
+    let child = support::govsync_run(&config, dir.path())
         .env("GOVSYNC_LOG_FORMAT", "json")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

@@ -13,6 +13,26 @@ use govsync::mapping::MappingTable;
 use govsync::plan::{Baseline, BaselineEntry, Plan, PlanInput, Policy, plan};
 use govsync::scope::{Scope, Scopes};
 
+/// `govsync run --config <config>` of the binary under test, with nothing of this
+/// machine's environment: the mocks' governance password, static AWS test
+/// credentials, and empty AWS config files (made in `dir`), no instance metadata.
+pub fn govsync_run(config: &std::path::Path, dir: &std::path::Path) -> std::process::Command {
+    let nowhere = dir.join("empty-aws-config");
+    std::fs::write(&nowhere, "").expect("empty AWS config");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_govsync"));
+    command
+        .args(["run", "--config"])
+        .arg(config)
+        .env_clear()
+        .env("OPENPAGES_PASSWORD", "pw")
+        .env("AWS_ACCESS_KEY_ID", "AKIDTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "test-secret")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", &nowhere)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &nowhere);
+    command
+}
+
 /// The value of one sample line of an OpenMetrics exposition, e.g. for the series
 /// `govsync_models{state="in-sync"}`.
 pub fn metric_sample(text: &str, series: &str) -> Option<f64> {
