@@ -67,6 +67,7 @@ pub enum Progress {
 #[serde(tag = "outcome", content = "detail", rename_all = "kebab-case")]
 pub enum Outcome {
     /// Nothing to write (in sync, already decommissioned).
+    #[serde(rename = "none")]
     Nothing,
     /// Written.
     Applied,
@@ -461,5 +462,28 @@ pub fn describe_to(action: &Action) -> String {
         | Action::Decommission { to, .. }
         | Action::DecommissionWithheld { to, .. } => to.to_string(),
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_json_outcome_is_the_name_tables_metrics_and_the_journal_use() {
+        for outcome in [
+            Outcome::Nothing,
+            Outcome::Applied,
+            Outcome::Reported,
+            Outcome::Withheld,
+            Outcome::Planned,
+            Outcome::Cancelled,
+            Outcome::Refused("r".into()),
+            Outcome::NotFound("n".into()),
+            Outcome::Failed("f".into()),
+        ] {
+            let json = serde_json::to_value(&outcome).expect("serialises");
+            assert_eq!(json["outcome"], outcome.as_str(), "{json}");
+        }
     }
 }
