@@ -137,34 +137,11 @@ async fn every_write_that_reached_a_remote_is_journaled_across_sigkill() {
     mocks.gov.set_faults(faults(seed + 1)).expect("faults");
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let state = dir.path().join("state.db");
-    let config = dir.path().join("govsync.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[governance]
-base_url = "{gov}"
-auth = {{ kind = "basic", username = "govsync", password_env = "OPENPAGES_PASSWORD" }}
-[sagemaker]
-region = "us-east-1"
-endpoint_url = "{sm}"
-sts_endpoint_url = "{sm}"
-max_attempts = 10
-[sync]
-interval = "1s"
-concurrency = 4
-[state]
-path = "{state}"
-[server]
-listen = "127.0.0.1:0"
-"#,
-            gov = mocks.governance_url(),
-            sm = mocks.sm_handle.url(),
-            state = state.display()
-        ),
-    )
-    .expect("config");
+    let (config, state) = mocks.write_daemon_config(
+        dir.path(),
+        "max_attempts = 10",
+        "interval = \"1s\"\nconcurrency = 4",
+    );
 
     // Kill it ten times, each after a random number of new writes have landed and a
     // random few milliseconds more: between an intent and its write, a write and its

@@ -335,34 +335,11 @@ async fn sigterm_mid_cycle_finishes_the_write_in_flight_records_it_and_exits_0()
     .expect("faults");
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let state = dir.path().join("state.db");
-    let config = dir.path().join("govsync.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[governance]
-base_url = "{gov}"
-auth = {{ kind = "basic", username = "govsync", password_env = "OPENPAGES_PASSWORD" }}
-[sagemaker]
-region = "us-east-1"
-endpoint_url = "{sm}"
-sts_endpoint_url = "{sm}"
-[sync]
-interval = "1h"
-concurrency = 1
-shutdown_grace = "20s"
-[state]
-path = "{state}"
-[server]
-listen = "127.0.0.1:0"
-"#,
-            gov = mocks.governance_url(),
-            sm = mocks.sm_handle.url(),
-            state = state.display()
-        ),
-    )
-    .expect("config");
+    let (config, state) = mocks.write_daemon_config(
+        dir.path(),
+        "",
+        "interval = \"1h\"\nconcurrency = 1\nshutdown_grace = \"20s\"",
+    );
     let child = support::govsync_run(&config, dir.path())
         .env("GOVSYNC_LOG_FORMAT", "json")
         .stdout(std::process::Stdio::null())

@@ -108,6 +108,45 @@ impl Mocks {
         }
     }
 
+    /// Writes `govsync.toml` into `dir` for a `govsync run` against both mocks,
+    /// with `sagemaker_extra` added to `[sagemaker]` and `sync` as the `[sync]`
+    /// section; the state store is `dir/state.db`. Returns (config, state) paths.
+    pub fn write_daemon_config(
+        &self,
+        dir: &std::path::Path,
+        sagemaker_extra: &str,
+        sync: &str,
+    ) -> (std::path::PathBuf, std::path::PathBuf) {
+        let state = dir.join("state.db");
+        let config = dir.join("govsync.toml");
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+[governance]
+base_url = "{gov}"
+auth = {{ kind = "basic", username = "govsync", password_env = "OPENPAGES_PASSWORD" }}
+[sagemaker]
+region = "us-east-1"
+endpoint_url = "{sm}"
+sts_endpoint_url = "{sm}"
+{sagemaker_extra}
+[sync]
+{sync}
+[state]
+path = "{state}"
+[server]
+listen = "127.0.0.1:0"
+"#,
+                gov = self.governance_url(),
+                sm = self.sm_handle.url(),
+                state = state.display()
+            ),
+        )
+        .expect("config");
+        (config, state)
+    }
+
     /// The governance API's base URL.
     pub fn governance_url(&self) -> String {
         format!(
