@@ -1,24 +1,31 @@
 # govsync container image: `docker build -t govsync .`
 #
 # Stage 1 builds the release binary with the pinned toolchain (rust-version in
-# Cargo.toml); the dependencies are compiled in their own layer, so a change to the
-# source rebuilds only govsync. Stage 2 is distroless: the binary, the default config,
+# Cargo.toml), without the default feature `mock` (no mock servers, no demo in the
+# image); the dependencies are compiled in their own layer, so a change to the
+# source rebuilds only govsync's crates. Stage 2 is distroless: the binary, the default config,
 # CA roots and glibc, running as a non-root user on a read-only root filesystem.
 
 FROM docker.io/library/rust:1.95.0-slim-bookworm AS builder
 WORKDIR /build
-# Dependencies first: the manifest and lockfile with empty targets.
+# Dependencies first: the workspace's manifests and lockfile with empty targets
+# (the benches are declared in Cargo.toml, so they get empty files too).
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+COPY crates/core/Cargo.toml crates/core/
+COPY crates/mock/Cargo.toml crates/mock/
+RUN mkdir -p src benches crates/core/src crates/mock/src \
     && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs \
-    && cargo build --locked --release \
-    && rm -rf src
+    && touch src/lib.rs crates/core/src/lib.rs crates/mock/src/lib.rs \
+    && echo 'fn main() {}' > benches/daemon.rs \
+    && echo 'fn main() {}' > benches/retries.rs \
+    && cargo build --locked --release --no-default-features \
+    && rm -rf src crates/core/src crates/mock/src
 # Then govsync itself (the built-in mapping table is compiled in from config/).
 COPY src ./src
+COPY crates ./crates
 COPY config ./config
-RUN touch src/main.rs src/lib.rs \
-    && cargo build --locked --release \
+RUN touch src/main.rs src/lib.rs crates/core/src/lib.rs \
+    && cargo build --locked --release --no-default-features \
     && strip target/release/govsync
 
 # distroless/cc: glibc, libgcc, CA certificates and a `nonroot` user (65532), no shell.

@@ -21,25 +21,22 @@
 //! - [`cli`]: the command line; `main.rs` only wires it up.
 //! - [`render`], `toml_text`: small shared helpers for text output and TOML positions.
 
-pub mod arn;
+pub use govsync_core::{arn, domain, journal, plan, recovery, render, scope};
+#[cfg(feature = "mock")]
+pub use govsync_mock as mock;
+
 pub mod cli;
 pub mod config;
 pub mod daemon;
+#[cfg(feature = "mock")]
 pub mod demo;
-pub mod domain;
 pub mod engine;
 pub mod governance;
 pub mod logging;
 pub mod mapping;
 pub mod metrics;
-pub mod mock;
-pub mod plan;
-pub mod recovery;
 pub mod remote;
-pub mod render;
 pub mod report;
 pub mod sagemaker;
-pub mod scope;
 pub mod server;
 pub mod store;
-mod toml_text;

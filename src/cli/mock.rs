@@ -1,9 +1,95 @@
 //! `govsync mock sagemaker` and `govsync mock governance`: the mock servers as
 //! standalone processes.
 
-use super::{MockGovernanceArgs, MockSageMakerArgs, lookup, runtime, shutdown_signal};
+use std::path::PathBuf;
 
-pub(super) fn mock_sagemaker(args: MockSageMakerArgs) -> Result<(), String> {
+use clap::{Args, Subcommand};
+
+use super::{lookup, runtime, shutdown_signal};
+
+/// `govsync mock …`.
+#[derive(Debug, Subcommand)]
+pub enum MockCommand {
+    /// A mock SageMaker Model Registry speaking AWS JSON 1.1, usable by any AWS client
+    /// (`aws --endpoint-url http://127.0.0.1:4566 sagemaker list-model-packages
+    /// --model-package-type Versioned`). Runs until Ctrl-C or SIGTERM.
+    Sagemaker(MockSageMakerArgs),
+    /// A mock watsonx.governance speaking the OpenPages REST API v2 subset govsync uses
+    /// (under /opgrc/api/v2), with a mock IBM Cloud IAM token endpoint (/identity/token).
+    /// It accepts Basic and ZenApiKey for --username and the secret, and bearer tokens
+    /// issued for the secret as API key. Runs until Ctrl-C or SIGTERM.
+    Governance(MockGovernanceArgs),
+}
+
+/// Arguments of `govsync mock governance`.
+#[derive(Debug, Args)]
+pub struct MockGovernanceArgs {
+    /// Address to listen on (plain HTTP).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: String,
+    /// The user for Basic and ZenApiKey auth.
+    #[arg(long, default_value = "govsync")]
+    pub username: String,
+    /// The environment variable holding the password / API key the mock accepts.
+    #[arg(long, default_value = "MOCK_GOVERNANCE_SECRET")]
+    pub secret_env: String,
+    /// Lifetime of the IAM tokens it issues (e.g. 30s, 1h).
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub token_lifetime: std::time::Duration,
+    /// The statuses the workflow allows, comma-separated (default: the statuses of
+    /// watsonx.governance's Model Lifecycle workflow).
+    #[arg(long, value_delimiter = ',')]
+    pub statuses: Vec<String>,
+    /// Keep the models in this JSON file across restarts.
+    #[arg(long)]
+    pub state_file: Option<PathBuf>,
+    /// Faults to inject from the start (throttling is a 429 with Retry-After in whole
+    /// seconds, server errors are 503).
+    #[command(flatten, next_help_heading = "Fault injection")]
+    pub faults: crate::mock::Faults,
+}
+
+/// Arguments of `govsync mock sagemaker`.
+#[derive(Debug, Args)]
+pub struct MockSageMakerArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:4566")]
+    pub listen: String,
+    /// Region of requests whose signature names none, and of the packages the admin
+    /// endpoints make (requests are served in the region of their SigV4 scope).
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// Accounts: `ACCOUNT` is the account of credentials the mock was not told about
+    /// (default 123456789012); `AKID=ACCOUNT` says which account an access key ID
+    /// belongs to. Repeat for several accounts.
+    #[arg(long = "account", value_name = "[AKID=]ACCOUNT")]
+    pub accounts: Vec<String>,
+    /// A role ARN its STS refuses to let anyone assume (AccessDenied). Repeatable.
+    #[arg(long = "deny-role", value_name = "ROLE_ARN")]
+    pub deny_roles: Vec<String>,
+    /// How long credentials from its STS AssumeRole last.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub credential_lifetime: std::time::Duration,
+    /// Keep the registry in this JSON file across restarts.
+    #[arg(long)]
+    pub state_file: Option<PathBuf>,
+    /// Append every EventBridge-shaped event to this file as a JSON line.
+    #[arg(long)]
+    pub events_file: Option<PathBuf>,
+    /// Faults to inject from the start.
+    #[command(flatten, next_help_heading = "Fault injection")]
+    pub faults: crate::mock::Faults,
+}
+
+/// Runs `govsync mock …`.
+pub(super) fn run(command: MockCommand, env: &[(String, String)]) -> Result<(), String> {
+    match command {
+        MockCommand::Sagemaker(args) => mock_sagemaker(args),
+        MockCommand::Governance(args) => mock_governance(args, env),
+    }
+}
+
+fn mock_sagemaker(args: MockSageMakerArgs) -> Result<(), String> {
     use crate::mock::sagemaker::{MockSageMaker, Options, StsSettings};
     let mut account = "123456789012".to_string();
     let mut accounts = std::collections::BTreeMap::new();
@@ -33,7 +119,7 @@ pub(super) fn mock_sagemaker(args: MockSageMakerArgs) -> Result<(), String> {
             denied_roles: args.deny_roles.into_iter().collect(),
             credential_lifetime_secs: args.credential_lifetime.as_secs().max(1),
         },
-        faults: args.faults.faults(),
+        faults: args.faults,
         state_file: args.state_file,
         events_file: args.events_file,
     })
@@ -41,10 +127,7 @@ pub(super) fn mock_sagemaker(args: MockSageMakerArgs) -> Result<(), String> {
     serve_mock(&mock, &args.listen, "")
 }
 
-pub(super) fn mock_governance(
-    args: MockGovernanceArgs,
-    env: &[(String, String)],
-) -> Result<(), String> {
+fn mock_governance(args: MockGovernanceArgs, env: &[(String, String)]) -> Result<(), String> {
     use crate::mock::governance::{API_BASE, MockGovernance, Options, TOKEN_PATH};
     let secret = lookup(env, &args.secret_env)
         .filter(|v| !v.is_empty())
@@ -60,7 +143,7 @@ pub(super) fn mock_governance(
         options.schema.statuses = args.statuses;
     }
     options.token_lifetime = args.token_lifetime;
-    options.faults = args.faults.faults();
+    options.faults = args.faults;
     options.state_file = args.state_file;
     let mock = MockGovernance::new(options).map_err(|e| e.to_string())?;
     serve_mock(

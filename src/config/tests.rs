@@ -2,6 +2,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::*;
+use crate::plan::Policy;
 
 const MINIMAL: &str = r#"
 [governance]

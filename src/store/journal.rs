@@ -8,109 +8,11 @@
 //! reached a remote system is in the journal, whatever happened to the process.
 
 use rusqlite::{OptionalExtension, params};
-use serde::Serialize;
 
 use super::{Store, StoreError, now_rfc3339, sqlite_error};
-
-/// Per model: its latest journal entry's action and "from", to tell a new report
-/// from one already journaled.
-pub type Latest = std::collections::HashMap<String, (String, String)>;
-
-/// One journal entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct JournalEntry {
-    /// When (RFC 3339, UTC).
-    pub at: String,
-    /// The governance model.
-    pub model_id: String,
-    /// Its name.
-    pub model_name: String,
-    /// The linked package.
-    pub package_arn: String,
-    /// push, pull, decommission, conflict, drift, out-of-scope, …
-    pub action: String,
-    /// The value before.
-    pub from: Option<String>,
-    /// The value written (or that would have been).
-    pub to: Option<String>,
-    /// Why.
-    pub reason: String,
-    /// applied, refused, not-found, failed (a write); recovered, unconfirmed (a write
-    /// whose process died before its outcome was recorded); reported, withheld.
-    pub outcome: String,
-    /// The error, when it failed; for a recovered or unconfirmed write, what the
-    /// next cycle saw.
-    pub error: Option<String>,
-    /// The cycle that made it (writes).
-    pub cycle: Option<String>,
-}
-
-/// A filter for [`Store::history`].
-#[derive(Debug, Clone, Default)]
-pub struct HistoryFilter {
-    /// Only this model.
-    pub model: Option<String>,
-    /// Only entries at or after this RFC 3339 time.
-    pub since: Option<String>,
-}
-
-/// Which system a write goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteSystem {
-    /// Governance: the model's status.
-    Governance,
-    /// SageMaker: the package's lifecycle.
-    SageMaker,
-}
-
-impl WriteSystem {
-    fn as_str(self) -> &'static str {
-        match self {
-            WriteSystem::Governance => "governance",
-            WriteSystem::SageMaker => "sagemaker",
-        }
-    }
-
-    fn parse(text: &str) -> WriteSystem {
-        if text == "sagemaker" {
-            WriteSystem::SageMaker
-        } else {
-            WriteSystem::Governance
-        }
-    }
-}
-
-/// A write about to be made.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Intent {
-    /// The cycle making it.
-    pub cycle: String,
-    /// The governance model.
-    pub model_id: String,
-    /// Its name.
-    pub model_name: String,
-    /// The linked package.
-    pub package_arn: String,
-    /// The system written.
-    pub system: WriteSystem,
-    /// push, pull, decommission.
-    pub action: String,
-    /// The pair before.
-    pub from: Option<String>,
-    /// The value to write: a governance status, or `Stage/StageStatus`.
-    pub to: String,
-    /// Why.
-    pub reason: String,
-}
-
-/// An intent still open in the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpenIntent {
-    /// Its key.
-    pub id: i64,
-    /// The intent.
-    pub intent: Intent,
-}
+pub use govsync_core::journal::{
+    HistoryFilter, Intent, JournalEntry, Latest, OpenIntent, WriteSystem,
+};
 
 impl Store {
     /// Records an intent (committed, and synced to disk, before this returns) and
@@ -186,7 +88,16 @@ impl Store {
                         model_id: r.get(2)?,
                         model_name: r.get(3)?,
                         package_arn: r.get(4)?,
-                        system: WriteSystem::parse(&r.get::<_, String>(5)?),
+                        system: {
+                            let text: String = r.get(5)?;
+                            WriteSystem::parse(&text).ok_or_else(|| {
+                                rusqlite::Error::FromSqlConversionFailure(
+                                    5,
+                                    rusqlite::types::Type::Text,
+                                    format!("unknown write system {text:?}").into(),
+                                )
+                            })?
+                        },
                         action: r.get(6)?,
                         from: r.get(7)?,
                         to: r.get(8)?,

@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::domain::{GovernanceModel, ModelId, ModelPackage, PackageArn};
-use crate::store::{Intent, WriteSystem};
+use crate::journal::{Intent, WriteSystem};
 
 /// What a cycle saw, for resolving intents.
 #[derive(Debug, Clone, Copy)]

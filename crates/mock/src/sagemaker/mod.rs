@@ -168,7 +168,7 @@ impl MockSageMaker {
     /// mock its account with [`Options::accounts`]) and the default region.
     pub fn client_config_for(&self, access_key: &str) -> aws_config::SdkConfig {
         use aws_config::{BehaviorVersion, Region};
-        use aws_sdk_sagemaker::config::{Credentials, SharedCredentialsProvider};
+        use aws_credential_types::{Credentials, provider::SharedCredentialsProvider};
         aws_config::SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .time_source(aws_smithy_async::time::SystemTimeSource::new())

@@ -17,31 +17,41 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// Faults a mock injects into the requests it serves, each with a probability
-/// (0.0–1.0) per request. Settable from flags at start and over the admin endpoint.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// (0.0–1.0) per request. Settable from flags at start (`govsync mock … --throttle-rate`,
+/// the same fields as flags) and over the admin endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
     /// Share of requests answered as throttled (SageMaker: `ThrottlingException`; governance: 429).
+    #[arg(long, default_value_t = 0.0)]
     pub throttle_rate: f64,
     /// Share answered with a 5xx.
+    #[arg(long, default_value_t = 0.0)]
     pub error_rate: f64,
     /// Share whose connection is dropped before a full response.
+    #[arg(long, default_value_t = 0.0)]
     pub drop_rate: f64,
     /// Delay added to every request before it is served, in milliseconds.
+    #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
     /// A further random delay of 0 to this many milliseconds after a request was
     /// served and before its response is sent (so a client may be stopped after its
     /// write took effect and before it learns so).
+    #[arg(long, default_value_t = 0)]
     pub jitter_ms: u64,
     /// Requests per second each operation accepts (a token bucket holding one
     /// second's worth); beyond it requests are throttled. 0 means no limit.
+    #[arg(long, default_value_t = 0.0)]
     pub rate_limit: f64,
     /// The retry-after hint sent with throttling, in milliseconds (keeps client retries fast).
+    #[arg(long, default_value_t = 0)]
     pub retry_after_ms: u64,
     /// Seed of the fault dice, for reproducible runs; 0 picks one at random.
+    #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Every n-th request to each operation is answered with a 5xx, whatever the
     /// dice say (deterministic faults for tests); 0 means never.
+    #[arg(long, default_value_t = 0)]
     pub error_every: u64,
 }
 

@@ -67,20 +67,39 @@ pub struct Options {
     pub state_file: Option<PathBuf>,
 }
 
+/// The statuses of watsonx.governance's out-of-the-box Model Lifecycle workflow, as
+/// IBM documents them (written out here, not taken from govsync's mapping table, so
+/// that a table naming a status the workflow lacks is refused by the mock).
+pub const MODEL_LIFECYCLE_STATUSES: &[&str] = &[
+    "Proposed",
+    "Model Definition",
+    "Under Development",
+    "Data Acquisition",
+    "Data Acquisition Complete",
+    "Feature Engineering",
+    "Feature Engineering Complete",
+    "Development Complete",
+    "Pre Implementation Review",
+    "Validation Complete",
+    "Awaiting Approval",
+    "Approved for Deployment",
+    "Deployed",
+    "Model Change in Progress",
+    "Rejected",
+    "On Hold - Proposal",
+    "On Hold - Development",
+    "Decommissioning",
+    "Decommissioned",
+];
+
 impl Options {
     /// A mock for `username` and `secret`, with govsync's default object type and
-    /// fields, and a workflow allowing every status of the built-in mapping table plus
-    /// `Decommissioned`.
+    /// fields, and the statuses of watsonx.governance's Model Lifecycle workflow.
     pub fn new(username: &str, secret: SecretString) -> Options {
-        let table = crate::mapping::MappingTable::built_in();
-        let mut statuses: Vec<String> = table
-            .rows()
+        let statuses = MODEL_LIFECYCLE_STATUSES
             .iter()
-            .map(|r| r.governance_status.as_str().to_string())
+            .map(|s| s.to_string())
             .collect();
-        if !statuses.iter().any(|s| s == "Decommissioned") {
-            statuses.push("Decommissioned".into());
-        }
         Options {
             username: username.to_string(),
             secret,

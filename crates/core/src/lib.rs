@@ -1,0 +1,25 @@
+//! govsync's pure core: everything a sync decision depends on, and nothing that
+//! talks to the world. No async runtime, no IO, no clock: the planner's purity is
+//! this crate's dependency list, checked by the compiler (and by `clippy.toml`).
+//!
+//! # Layout
+//!
+//! - [`domain`], [`arn`]: the values both systems are reduced to (models, packages,
+//!   lifecycles) and the identifiers that must not be mixed up.
+//! - [`scope`]: what one SageMaker listing covers (account, region, groups) and the
+//!   routing of a package ARN to its scope.
+//! - [`mapping`]: the mapping table, parsed from TOML text and validated.
+//! - [`plan`]: the planner, where every sync rule lives.
+//! - [`journal`], [`recovery`]: the journal's values and the rule that resolves a
+//!   write whose process died before its outcome was recorded.
+//! - [`render`], [`toml_text`]: text columns for people, positions in TOML text.
+
+pub mod arn;
+pub mod domain;
+pub mod journal;
+pub mod mapping;
+pub mod plan;
+pub mod recovery;
+pub mod render;
+pub mod scope;
+pub mod toml_text;

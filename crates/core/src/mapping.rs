@@ -1,0 +1,529 @@
+//! The mapping table: which governance status corresponds to which SageMaker
+//! `ModelLifeCycle` (stage, stage status), and in which direction a change may flow.
+//!
+//! The table is data (`config/mapping.toml`), loaded and validated once at start-up;
+//! the planner asks it two questions, both answered in O(1).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{GovernanceStatus, Lifecycle};
+use crate::toml_text::{error_position, line_column};
+
+/// The table IBM documents, shipped as `config/mapping.toml` and built into the binary.
+pub const DEFAULT_MAPPING_TOML: &str = include_str!("../../../config/mapping.toml");
+
+/// The name under which the built-in table is reported in messages.
+pub const BUILT_IN_NAME: &str = "<built-in mapping.toml>";
+
+/// Which way a row lets a change flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// A governance status change is written to SageMaker; SageMaker is never read back.
+    GovernanceToSageMaker,
+    /// A SageMaker lifecycle change is written to governance; never pushed.
+    SageMakerToGovernance,
+    /// Either side's change is written to the other.
+    Bidirectional,
+}
+
+impl Direction {
+    /// Every direction with its spelling in the mapping file.
+    pub const ALL: [(Direction, &'static str); 3] = [
+        (Direction::GovernanceToSageMaker, "governance-to-sagemaker"),
+        (Direction::SageMakerToGovernance, "sagemaker-to-governance"),
+        (Direction::Bidirectional, "bidirectional"),
+    ];
+
+    /// The spelling used in the mapping file.
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(d, _)| *d == self)
+            .map(|(_, s)| *s)
+            .expect("every direction is listed in Direction::ALL")
+    }
+
+    /// Parses the mapping file's spelling.
+    pub fn parse(text: &str) -> Option<Direction> {
+        Self::ALL.iter().find(|(_, s)| *s == text).map(|(d, _)| *d)
+    }
+
+    /// True if a governance status in this row may be written to SageMaker.
+    pub fn allows_push(self) -> bool {
+        matches!(
+            self,
+            Direction::GovernanceToSageMaker | Direction::Bidirectional
+        )
+    }
+
+    /// True if a SageMaker lifecycle in this row may be written to governance.
+    pub fn allows_pull(self) -> bool {
+        matches!(
+            self,
+            Direction::SageMakerToGovernance | Direction::Bidirectional
+        )
+    }
+
+    /// The form people read in tables.
+    pub fn arrow(self) -> &'static str {
+        match self {
+            Direction::GovernanceToSageMaker => "governance → SageMaker",
+            Direction::SageMakerToGovernance => "SageMaker → governance",
+            Direction::Bidirectional => "bidirectional",
+        }
+    }
+}
+
+impl Serialize for Direction {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MappingRow {
+    /// The governance model status.
+    pub governance_status: GovernanceStatus,
+    /// The SageMaker lifecycle (stage and stage status).
+    #[serde(flatten)]
+    pub lifecycle: Lifecycle,
+    /// Which way a change may flow.
+    pub direction: Direction,
+}
+
+/// Why a mapping file was refused. Every variant names the file; row-level ones name
+/// the row (1-based, in file order) and its line.
+#[derive(Debug, thiserror::Error)]
+pub enum MappingError {
+    /// The file could not be read.
+    #[error("{file}: cannot read the mapping table: {source}")]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or its top level has unknown keys.
+    #[error("{file}:{line}:{column}: {message}")]
+    Syntax {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the TOML parser said.
+        message: String,
+    },
+    /// A row is wrong.
+    #[error("{file}: row {row} (line {line}): {reason}")]
+    Row {
+        /// The file.
+        file: PathBuf,
+        /// 1-based row number in file order.
+        row: usize,
+        /// 1-based line where the row starts.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The table has no rows.
+    #[error("{file}: the mapping table has no rows; add at least one [[row]]")]
+    Empty {
+        /// The file.
+        file: PathBuf,
+    },
+}
+
+/// The validated mapping table with O(1) lookups in both directions.
+#[derive(Debug, Clone)]
+pub struct MappingTable {
+    rows: Vec<MappingRow>,
+    by_status: HashMap<GovernanceStatus, usize>,
+    by_lifecycle: HashMap<Lifecycle, usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    #[serde(default)]
+    row: Vec<toml::Spanned<toml::Table>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRow {
+    governance_status: String,
+    stage: String,
+    stage_status: String,
+    direction: String,
+}
+
+impl MappingTable {
+    /// The built-in default table (IBM's documented 19 rows).
+    pub fn built_in() -> MappingTable {
+        MappingTable::parse(DEFAULT_MAPPING_TOML, Path::new(BUILT_IN_NAME))
+            .expect("the built-in mapping table is valid (checked by tests)")
+    }
+
+    /// Validates mapping TOML text; `file` is only used in messages.
+    pub fn parse(text: &str, file: &Path) -> Result<MappingTable, MappingError> {
+        let raw: RawFile = toml::from_str(text).map_err(|e| {
+            let (line, column, message) = error_position(text, &e);
+            MappingError::Syntax {
+                file: file.to_path_buf(),
+                line,
+                column,
+                message,
+            }
+        })?;
+        if raw.row.is_empty() {
+            return Err(MappingError::Empty {
+                file: file.to_path_buf(),
+            });
+        }
+        let mut table = MappingTable {
+            rows: Vec::with_capacity(raw.row.len()),
+            by_status: HashMap::with_capacity(raw.row.len()),
+            by_lifecycle: HashMap::with_capacity(raw.row.len()),
+        };
+        for (index, spanned) in raw.row.into_iter().enumerate() {
+            let line = line_column(text, spanned.span().start).0;
+            let row_error = |reason: String| MappingError::Row {
+                file: file.to_path_buf(),
+                row: index + 1,
+                line,
+                reason,
+            };
+            let row = parse_row(spanned.into_inner()).map_err(row_error)?;
+            table.insert(row).map_err(row_error)?;
+        }
+        Ok(table)
+    }
+
+    /// Adds a validated row, refusing duplicates; the error names the earlier row.
+    fn insert(&mut self, row: MappingRow) -> Result<(), String> {
+        if let Some(&earlier) = self.by_status.get(&row.governance_status) {
+            return Err(format!(
+                "governance status \"{}\" is already mapped by row {}",
+                row.governance_status,
+                earlier + 1
+            ));
+        }
+        if let Some(&earlier) = self.by_lifecycle.get(&row.lifecycle) {
+            return Err(format!(
+                "stage \"{}\" with stage status \"{}\" is already mapped by row {}",
+                row.lifecycle.stage,
+                row.lifecycle.stage_status,
+                earlier + 1
+            ));
+        }
+        let index = self.rows.len();
+        self.by_status.insert(row.governance_status.clone(), index);
+        self.by_lifecycle.insert(row.lifecycle.clone(), index);
+        self.rows.push(row);
+        Ok(())
+    }
+
+    /// The rows in file order.
+    pub fn rows(&self) -> &[MappingRow] {
+        &self.rows
+    }
+
+    /// The row that maps this governance status, if any.
+    pub fn by_governance_status(&self, status: &str) -> Option<&MappingRow> {
+        self.by_status.get(status).map(|&i| &self.rows[i])
+    }
+
+    /// The row that maps this SageMaker lifecycle, if any.
+    pub fn by_lifecycle(&self, lifecycle: &Lifecycle) -> Option<&MappingRow> {
+        self.by_lifecycle.get(lifecycle).map(|&i| &self.rows[i])
+    }
+
+    /// Renders the table as aligned text columns (for `govsync mapping show`).
+    pub fn render_text(&self) -> String {
+        let header = [
+            "#",
+            "governance status",
+            "SageMaker stage",
+            "stage status",
+            "direction",
+        ];
+        let cells: Vec<[String; 5]> = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                [
+                    (i + 1).to_string(),
+                    r.governance_status.to_string(),
+                    r.lifecycle.stage.clone(),
+                    r.lifecycle.stage_status.clone(),
+                    r.direction.arrow().to_string(),
+                ]
+            })
+            .collect();
+        crate::render::columns(&header, &cells)
+    }
+}
+
+fn parse_row(table: toml::Table) -> Result<MappingRow, String> {
+    let raw: RawRow = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().trim_end().to_string())?;
+    let governance_status = raw.governance_status.trim();
+    if governance_status.is_empty() {
+        return Err("governance_status is empty".into());
+    }
+    if governance_status != raw.governance_status {
+        return Err(format!(
+            "governance_status \"{}\" has leading or trailing spaces",
+            raw.governance_status
+        ));
+    }
+    check_lifecycle_name("stage", &raw.stage)?;
+    check_lifecycle_name("stage_status", &raw.stage_status)?;
+    let direction = Direction::parse(&raw.direction).ok_or_else(|| {
+        let expected: Vec<&str> = Direction::ALL.iter().map(|(_, s)| *s).collect();
+        format!(
+            "unknown direction \"{}\", expected one of: {}",
+            raw.direction,
+            expected.join(", ")
+        )
+    })?;
+    Ok(MappingRow {
+        governance_status: GovernanceStatus::new(raw.governance_status),
+        lifecycle: Lifecycle::new(raw.stage, raw.stage_status),
+        direction,
+    })
+}
+
+/// Checks SageMaker's rule for `ModelLifeCycle.Stage` and `StageStatus`:
+/// `[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`, 1–63 characters. With the length bound, the
+/// pattern means: ASCII letters, digits and hyphens, starting and ending with a
+/// letter or digit.
+pub fn check_lifecycle_name(key: &str, value: &str) -> Result<(), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "{key} \"{value}\" is not a valid SageMaker lifecycle name: {why} \
+             (pattern [a-zA-Z0-9](-*[a-zA-Z0-9]){{0,62}})"
+        ))
+    };
+    if value.is_empty() {
+        return bad("it is empty");
+    }
+    if value.len() > 63 {
+        return bad("it is longer than 63 characters");
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+    {
+        return bad(&format!("{c:?} is not a letter, digit or hyphen"));
+    }
+    if value.starts_with('-') || value.ends_with('-') {
+        return bad("it starts or ends with a hyphen");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<MappingTable, MappingError> {
+        MappingTable::parse(text, Path::new("m.toml"))
+    }
+
+    fn row(status: &str, stage: &str, stage_status: &str, direction: &str) -> String {
+        format!(
+            "[[row]]\ngovernance_status = \"{status}\"\nstage = \"{stage}\"\n\
+             stage_status = \"{stage_status}\"\ndirection = \"{direction}\"\n"
+        )
+    }
+
+    fn error_of(text: &str) -> String {
+        parse(text)
+            .expect_err("the table must be refused")
+            .to_string()
+    }
+
+    #[test]
+    fn built_in_table_has_the_19_documented_rows() {
+        let table = MappingTable::built_in();
+        assert_eq!(table.rows().len(), 19);
+        let deployed = table
+            .by_governance_status("Deployed")
+            .expect("Deployed row");
+        assert_eq!(deployed.lifecycle, Lifecycle::new("Deployment", "Complete"));
+        assert_eq!(deployed.direction, Direction::SageMakerToGovernance);
+        let bidirectional: Vec<&str> = table
+            .rows()
+            .iter()
+            .filter(|r| r.direction == Direction::Bidirectional)
+            .map(|r| r.governance_status.as_str())
+            .collect();
+        assert_eq!(bidirectional, ["Under Development", "Development Complete"]);
+        let decommissioned = table
+            .by_lifecycle(&Lifecycle::new("Archived", "Complete"))
+            .expect("Archived/Complete row");
+        assert_eq!(decommissioned.governance_status.as_str(), "Decommissioned");
+    }
+
+    #[test]
+    fn lookups_miss_for_unmapped_values() {
+        let table = MappingTable::built_in();
+        assert!(table.by_governance_status("Retired").is_none());
+        assert!(table.by_governance_status("deployed").is_none());
+        assert!(
+            table
+                .by_lifecycle(&Lifecycle::new("Deployment", "Failed"))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_custom_table_works_the_same_way() {
+        let text = row("Idea", "Proposal", "Approved", "bidirectional")
+            + &row("Live", "Prod", "Complete", "sagemaker-to-governance");
+        let table = parse(&text).expect("valid");
+        assert_eq!(table.rows().len(), 2);
+        assert_eq!(
+            table
+                .by_lifecycle(&Lifecycle::new("Prod", "Complete"))
+                .map(|r| r.governance_status.as_str()),
+            Some("Live")
+        );
+    }
+
+    #[test]
+    fn duplicate_governance_status_names_both_rows() {
+        let text = row("A", "S1", "X", "bidirectional") + &row("A", "S2", "X", "bidirectional");
+        let message = error_of(&text);
+        assert!(message.starts_with("m.toml: row 2 (line 6):"), "{message}");
+        assert!(
+            message.contains("governance status \"A\" is already mapped by row 1"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn duplicate_lifecycle_names_both_rows() {
+        let text = row("A", "S", "X", "bidirectional")
+            + &row("B", "T", "X", "bidirectional")
+            + &row("C", "S", "X", "bidirectional");
+        let message = error_of(&text);
+        assert!(message.contains("row 3"), "{message}");
+        assert!(
+            message.contains("stage \"S\" with stage status \"X\" is already mapped by row 1"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn lifecycle_names_follow_sagemakers_pattern() {
+        for (stage, why) in [
+            ("", "it is empty"),
+            ("-Dev", "starts or ends with a hyphen"),
+            ("Dev-", "starts or ends with a hyphen"),
+            ("Dev Ops", "' ' is not a letter"),
+            ("Dév", "'é' is not a letter"),
+            (&"a".repeat(64), "longer than 63"),
+        ] {
+            let message = error_of(&row("A", stage, "X", "bidirectional"));
+            assert!(message.contains("row 1"), "{message}");
+            assert!(message.contains("stage \""), "{message}");
+            assert!(message.contains(why), "{stage:?}: {message}");
+        }
+        let message = error_of(&row("A", "Dev", "In Progress", "bidirectional"));
+        assert!(
+            message.contains("stage_status \"In Progress\""),
+            "{message}"
+        );
+        for good in ["a", "A--b", "DataPrep-DataCollection", &"a".repeat(63)] {
+            assert!(check_lifecycle_name("stage", good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn unknown_direction_lists_the_valid_ones() {
+        let message = error_of(&row("A", "S", "X", "both-ways"));
+        assert!(message.contains("row 1"), "{message}");
+        assert!(
+            message.contains("unknown direction \"both-ways\", expected one of: governance-to-sagemaker, sagemaker-to-governance, bidirectional"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn empty_table_is_refused() {
+        assert!(error_of("# nothing here\n").contains("has no rows"));
+        assert!(error_of("row = []\n").contains("has no rows"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_at_row_and_top_level() {
+        let text = row("A", "S", "X", "bidirectional") + "note = \"x\"\n";
+        let message = error_of(&text);
+        assert!(message.contains("row 1"), "{message}");
+        assert!(message.contains("unknown field `note`"), "{message}");
+
+        let message =
+            error_of(&(String::from("version = 2\n") + &row("A", "S", "X", "bidirectional")));
+        assert!(message.starts_with("m.toml:1:1:"), "{message}");
+        assert!(message.contains("unknown field `version`"), "{message}");
+    }
+
+    #[test]
+    fn missing_key_is_named() {
+        let message = error_of(
+            "[[row]]\ngovernance_status = \"A\"\nstage = \"S\"\ndirection = \"bidirectional\"\n",
+        );
+        assert!(message.contains("row 1"), "{message}");
+        assert!(
+            message.contains("missing field `stage_status`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_carry_line_and_column() {
+        let text = row("A", "S", "X", "bidirectional") + "[[row]]\nstage = \"unterminated\n";
+        let message = error_of(&text);
+        assert!(message.starts_with("m.toml:7:"), "{message}");
+    }
+
+    #[test]
+    fn blank_or_padded_governance_status_is_refused() {
+        assert!(
+            error_of(&row(" ", "S", "X", "bidirectional")).contains("governance_status is empty")
+        );
+        assert!(
+            error_of(&row("A ", "S", "X", "bidirectional")).contains("leading or trailing spaces")
+        );
+    }
+
+    #[test]
+    fn direction_permissions() {
+        assert!(Direction::GovernanceToSageMaker.allows_push());
+        assert!(!Direction::GovernanceToSageMaker.allows_pull());
+        assert!(Direction::SageMakerToGovernance.allows_pull());
+        assert!(!Direction::SageMakerToGovernance.allows_push());
+        assert!(Direction::Bidirectional.allows_push() && Direction::Bidirectional.allows_pull());
+        for (d, s) in Direction::ALL {
+            assert_eq!(Direction::parse(s), Some(d));
+            assert_eq!(d.as_str(), s);
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! `govsync config check`: validates a configuration and prints its effective settings.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+
+use super::lookup;
+use crate::config::{Config, DEFAULT_CONFIG_PATH};
+
+/// `govsync config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration file (with GOVSYNC_… overrides applied), its mapping table and
+    /// that its governance secret can be read; print the effective settings (never the secret).
+    Check {
+        /// The configuration file.
+        #[arg(env = "GOVSYNC_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
+        file: PathBuf,
+    },
+}
+
+/// Runs `govsync config …`.
+pub(super) fn run(
+    command: ConfigCommand,
+    env: &[(String, String)],
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    match command {
+        ConfigCommand::Check { file } => config_check(&file, env, out),
+    }
+}
+
+fn config_check(file: &Path, env: &[(String, String)], out: &mut dyn Write) -> Result<(), String> {
+    let config = Config::load(file, env).map_err(|e| e.to_string())?;
+    config
+        .governance_secret(&|name: &str| lookup(env, name).map(str::to_string))
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let g = &config.governance;
+    let s = &config.sagemaker;
+    let y = &config.sync;
+    let or = |v: &Option<String>, default: &str| v.clone().unwrap_or_else(|| default.to_string());
+    let mut lines = vec![
+        format!("{}: valid", file.display()),
+        format!(
+            "  governance       {} (auth: {})",
+            g.base_url,
+            g.auth.kind()
+        ),
+        format!(
+            "  model type       {} (status field \"{}\", link field \"{}\", {} rows a page)",
+            g.model_type, g.status_field, g.link_field, g.page_size
+        ),
+        format!(
+            "  sagemaker        endpoint {}, STS endpoint {}",
+            or(&s.endpoint_url, "AWS default"),
+            or(&s.sts_endpoint_url, "AWS default"),
+        ),
+        format!(
+            "  sync             every {}, conflict policy {}, decommission to \"{}\", archive stage \"{}\", \
+             at most {} decommissions a cycle and {} a scope, {} writes at once, shutdown grace {}{}",
+            humantime::format_duration(y.interval),
+            y.policy.conflict.as_str(),
+            y.policy.decommission_status,
+            y.policy.archive_stage,
+            y.policy.max_decommissions_per_cycle,
+            y.policy.max_decommissions_per_scope,
+            y.concurrency,
+            humantime::format_duration(y.shutdown_grace),
+            if y.read_model_cards {
+                ", model cards read"
+            } else {
+                ""
+            }
+        ),
+    ];
+    if s.scopes.is_empty() {
+        lines.push(format!(
+            "  scope            the default credentials' own account (asked from STS at start-up) in region {}, groups {}",
+            or(&s.region, "from the AWS default chain"),
+            if s.model_package_groups.is_empty() {
+                "all".to_string()
+            } else {
+                s.model_package_groups.join(", ")
+            }
+        ));
+    }
+    for c in &s.scopes {
+        lines.push(format!(
+            "  scope            {}, {}",
+            c.scope,
+            c.role.as_ref().map_or_else(
+                || "default credentials (must belong to this account)".to_string(),
+                |r| format!(
+                    "role {} (session {}{})",
+                    r.role_arn,
+                    r.session_name,
+                    r.external_id_env
+                        .as_ref()
+                        .map(|v| format!(", external ID from {v}"))
+                        .unwrap_or_default()
+                )
+            )
+        ));
+    }
+    lines.extend([
+        format!(
+            "  mapping          {} ({} rows)",
+            config.mapping_source(),
+            config.mapping.rows().len()
+        ),
+        format!("  state store      {}", config.state_path),
+        format!("  http             {}", config.listen),
+    ]);
+    for o in &config.overrides {
+        lines.push(format!("  override         {} from {}", o.key, o.var));
+    }
+    writeln!(out, "{}", lines.join("\n")).map_err(|e| e.to_string())
+}

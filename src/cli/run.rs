@@ -1,0 +1,82 @@
+//! `govsync run`: the daemon.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::{ConfigArg, init_logging, lookup, runtime, shutdown_signal};
+use crate::config::Config;
+use crate::daemon::{self, LiveEngine, LoopStatus};
+use crate::logging::LogFormat;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// Builds the engine for a configuration: reads the governance secret, loads the AWS
+/// configuration (credentials chain, region, endpoint).
+pub async fn build(
+    config: &Config,
+    env: &[(String, String)],
+    metrics: Arc<Metrics>,
+) -> Result<LiveEngine, String> {
+    let secret = config
+        .governance_secret(&|name: &str| lookup(env, name).map(str::to_string))
+        .map_err(|e| format!("{}: {e}", config.file.display()))?;
+    let sdk = crate::sagemaker::client::load_sdk_config(&config.sagemaker).await;
+    let registries = crate::sagemaker::connect(
+        &config.sagemaker,
+        &sdk,
+        &|name: &str| lookup(env, name).map(str::to_string),
+        Some(metrics.clone()),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    for r in &registries {
+        tracing::info!(scope = %r.scope, "SageMaker scope");
+    }
+    daemon::live_engine(config, secret, registries, metrics)
+}
+
+/// Runs `govsync run`.
+pub(super) fn run(
+    args: ConfigArg,
+    env: &[(String, String)],
+    log_format: LogFormat,
+) -> Result<(), String> {
+    init_logging(env, log_format, "info")?;
+    let config = Config::load(&args.config, env).map_err(|e| e.to_string())?;
+    let store = Store::open(&config.state_path).map_err(|e| e.to_string())?;
+    runtime()?.block_on(async {
+        let metrics = Arc::new(Metrics::new());
+        let engine = build(&config, env, metrics.clone()).await?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {} (server.listen): {e}", config.listen))?;
+        let address = listener
+            .local_addr()
+            .map_or_else(|_| config.listen.to_string(), |a| a.to_string());
+        tracing::info!(
+            listen = %address,
+            interval = %humantime::format_duration(config.sync.interval),
+            state = %config.state_path,
+            "govsync running: /healthz, /readyz and /metrics on http://{address}"
+        );
+        let shutdown = CancellationToken::new();
+        let trigger = shutdown.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown requested: starting no new write, finishing those in flight");
+            trigger.cancel();
+        });
+        let (status, _) = watch::channel(LoopStatus::new(tokio::time::Instant::now()));
+        let settings = daemon::Settings {
+            interval: config.sync.interval,
+            shutdown_grace: config.sync.shutdown_grace,
+        };
+        daemon::run(engine, store, settings, metrics, listener, status, shutdown)
+            .await
+            .map_err(|e| format!("the HTTP server on {address} failed: {e}"))?;
+        tracing::info!("govsync stopped");
+        Ok(())
+    })
+}

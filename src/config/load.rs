@@ -1,0 +1,137 @@
+//! Reading a configuration: the file, its overrides, validation, the mapping table.
+
+use std::path::{Path, PathBuf};
+
+use govsync_core::toml_text::error_position;
+
+use super::file::{RawConfig, schema};
+use super::validate::Validator;
+use super::{Config, ConfigError, Schema, SecretError};
+use crate::mapping::{self, MappingTable};
+
+impl Config {
+    /// Reads, overrides and validates a config file, and loads its mapping table.
+    /// `env` is the process environment (passed in so that tests own it).
+    pub fn load(file: &Path, env: &[(String, String)]) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            file: file.to_path_buf(),
+            source,
+        })?;
+        Config::from_toml(&text, file, env)
+    }
+
+    /// Like [`Config::load`] with the file's text given; `file` is used for messages
+    /// and to resolve a relative `sync.mapping_file`.
+    pub fn from_toml(
+        text: &str,
+        file: &Path,
+        env: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            let (line, column, message) = error_position(text, &e);
+            ConfigError::Syntax {
+                file: file.to_path_buf(),
+                line,
+                column,
+                message,
+            }
+        })?;
+        let secret_vars = named_secret_vars(&table, env);
+        let overrides = schema()
+            .apply(&mut table, env, &secret_vars)
+            .map_err(ConfigError::Env)?;
+        let key_error = |key: String, message: String| {
+            let origin = overrides
+                .iter()
+                .find(|o| o.key == key)
+                .map(|o| o.var.clone());
+            ConfigError::Key {
+                file: file.to_path_buf(),
+                key,
+                origin,
+                message,
+            }
+        };
+        let raw: RawConfig =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let key = e.path().to_string();
+                let message = e.into_inner().message().trim_end().to_string();
+                key_error(key, message)
+            })?;
+        let validated = Validator {
+            key_error: &key_error,
+        }
+        .config(raw, file)?;
+        let mapping = match &validated.sync.mapping_file {
+            Some(path) => crate::mapping::load(path)?,
+            None => MappingTable::built_in(),
+        };
+        Ok(Config {
+            file: file.to_path_buf(),
+            governance: validated.governance,
+            sagemaker: validated.sagemaker,
+            sync: validated.sync,
+            state_path: validated.state_path,
+            listen: validated.listen,
+            mapping,
+            overrides,
+        })
+    }
+
+    /// Reads the governance credential now; start-up calls this so that a missing
+    /// secret is refused before any work starts.
+    pub fn governance_secret(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<secrecy::SecretString, SecretError> {
+        let (key, source) = self.governance.auth.secret();
+        source.resolve(key, env)
+    }
+
+    /// A description of where the mapping table comes from.
+    pub fn mapping_source(&self) -> String {
+        self.sync.mapping_file.as_ref().map_or_else(
+            || mapping::BUILT_IN_NAME.to_string(),
+            |p| p.display().to_string(),
+        )
+    }
+}
+
+/// Environment variables that the file (or an override) names as holding a secret:
+/// they are not overrides even if they start with `GOVSYNC_`.
+fn named_secret_vars(table: &toml::Table, env: &[(String, String)]) -> Vec<String> {
+    let external_ids = table
+        .get("sagemaker")
+        .and_then(|s| s.get("scopes"))
+        .and_then(|s| s.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|scope| scope.get("external_id_env")?.as_str().map(str::to_string));
+    ["password_env", "api_key_env"]
+        .iter()
+        .flat_map(|key| {
+            let from_file = table
+                .get("governance")
+                .and_then(|g| g.get("auth"))
+                .and_then(|a| a.get(*key))
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
+            let var = Schema::var_for(&format!("governance.auth.{key}"));
+            let from_env = env.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone());
+            [from_file, from_env]
+        })
+        .flatten()
+        .chain(external_ids)
+        .collect()
+}
+
+/// A relative path in the config file is relative to the file's directory.
+pub(super) fn relative_to(file: &Path, path: PathBuf) -> PathBuf {
+    if path.is_absolute() {
+        return path;
+    }
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join(path),
+        _ => path,
+    }
+}

@@ -1,0 +1,200 @@
+//! The validated settings govsync runs with, and why a configuration is refused.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Override, ScopeConfig, SecretSource};
+use crate::mapping::{MappingError, MappingTable};
+use crate::plan::Policy;
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read the configuration: {source}")]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("{file}:{line}:{column}: {message}")]
+    Syntax {
+        /// The file.
+        file: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser said.
+        message: String,
+    },
+    /// A key is unknown, missing or has a bad value.
+    #[error("{file}: `{key}`{}: {message}", origin.as_ref().map(|v| format!(" (set by {v})")).unwrap_or_default())]
+    Key {
+        /// The file.
+        file: PathBuf,
+        /// The dotted key.
+        key: String,
+        /// The environment variable that set it, if one did.
+        origin: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// An environment variable is wrong.
+    #[error("{0}")]
+    Env(String),
+    /// The mapping table is invalid.
+    #[error(transparent)]
+    Mapping(#[from] MappingError),
+}
+
+/// How govsync authenticates to governance (OpenPages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthConfig {
+    /// HTTP Basic with a username and password.
+    Basic {
+        /// The user.
+        username: String,
+        /// The password.
+        password: SecretSource,
+    },
+    /// An IBM Cloud IAM API key, exchanged for short-lived bearer tokens.
+    Iam {
+        /// The API key.
+        api_key: SecretSource,
+        /// The token endpoint.
+        token_url: String,
+    },
+    /// Cloud Pak for Data: `Authorization: ZenApiKey base64(username:api_key)`.
+    Zen {
+        /// The user.
+        username: String,
+        /// The API key.
+        api_key: SecretSource,
+    },
+}
+
+impl AuthConfig {
+    /// The config-file spelling of the kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AuthConfig::Basic { .. } => "basic",
+            AuthConfig::Iam { .. } => "iam",
+            AuthConfig::Zen { .. } => "zen",
+        }
+    }
+
+    /// The secret this mode needs, with its config key (without `_env`/`_file`).
+    pub fn secret(&self) -> (&'static str, &SecretSource) {
+        match self {
+            AuthConfig::Basic { password, .. } => ("governance.auth.password", password),
+            AuthConfig::Iam { api_key, .. } | AuthConfig::Zen { api_key, .. } => {
+                ("governance.auth.api_key", api_key)
+            }
+        }
+    }
+}
+
+/// Governance (watsonx.governance / OpenPages REST API v2) settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GovernanceConfig {
+    /// The API base URL, ending in `/api/v2` (no trailing slash).
+    pub base_url: String,
+    /// The object type of models.
+    pub model_type: String,
+    /// The field that holds the model status.
+    pub status_field: String,
+    /// The field that holds the linked SageMaker model package ARN.
+    pub link_field: String,
+    /// Rows per query page.
+    pub page_size: u32,
+    /// TCP/TLS connect timeout.
+    pub connect_timeout: Duration,
+    /// Timeout of one HTTP request.
+    pub request_timeout: Duration,
+    /// An extra PEM CA bundle for private deployments.
+    pub ca_bundle: Option<PathBuf>,
+    /// How to authenticate.
+    pub auth: AuthConfig,
+}
+
+/// The SDK's retry mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetryMode {
+    /// Exponential backoff with jitter.
+    Standard,
+    /// Standard plus client-side rate limiting.
+    Adaptive,
+}
+
+/// SageMaker Model Registry settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SageMakerConfig {
+    /// The region of the default scope (no `scopes` configured); `None` uses the AWS
+    /// default chain (`AWS_REGION`, profile, …).
+    pub region: Option<String>,
+    /// A custom endpoint (the mock server); `None` uses the AWS default.
+    pub endpoint_url: Option<String>,
+    /// A custom STS endpoint (the mock server) for `GetCallerIdentity` and
+    /// `AssumeRole`; `None` uses the AWS default (`AWS_ENDPOINT_URL_STS` also works).
+    pub sts_endpoint_url: Option<String>,
+    /// The default scope's model package groups (no `scopes` configured); empty
+    /// means every group.
+    pub model_package_groups: Vec<String>,
+    /// The configured scopes; empty: one scope, the default credentials' own account
+    /// (from STS `GetCallerIdentity`) in `region`.
+    pub scopes: Vec<ScopeConfig>,
+    /// The SDK retry mode.
+    pub retry_mode: RetryMode,
+    /// Attempts per call, including the first.
+    pub max_attempts: u32,
+    /// Timeout of one SDK operation, retries included.
+    pub operation_timeout: Duration,
+    /// Timeout of one attempt.
+    pub attempt_timeout: Duration,
+}
+
+/// Sync loop settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncConfig {
+    /// Time between the starts of two cycles.
+    pub interval: Duration,
+    /// The planner's policy.
+    pub policy: Policy,
+    /// Writes in flight at once.
+    pub concurrency: usize,
+    /// The mapping file; `None` means the built-in table.
+    pub mapping_file: Option<PathBuf>,
+    /// How long `govsync run` waits for in-flight writes after SIGTERM/SIGINT.
+    pub shutdown_grace: Duration,
+    /// Describe every linked package each cycle to read its model card status (one
+    /// `DescribeModelPackage` per linked model not yet decommissioning).
+    pub read_model_cards: bool,
+}
+
+/// Everything govsync is configured with, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from.
+    pub file: PathBuf,
+    /// Governance settings.
+    pub governance: GovernanceConfig,
+    /// SageMaker settings.
+    pub sagemaker: SageMakerConfig,
+    /// Sync settings.
+    pub sync: SyncConfig,
+    /// The state store: a SQLite file path, or `:memory:`.
+    pub state_path: String,
+    /// The HTTP address for health, readiness and metrics.
+    pub listen: SocketAddr,
+    /// The loaded mapping table.
+    pub mapping: MappingTable,
+    /// The environment overrides that were applied.
+    pub overrides: Vec<Override>,
+}
