@@ -283,13 +283,6 @@ impl<G: Governance> Governance for Instrumented<G> {
         r
     }
 
-    async fn get_model(&self, model: &ModelId) -> Result<Option<GovernanceModel>, RemoteError> {
-        let r = self.inner.get_model(model).await;
-        self.metrics
-            .remote_call(GOVERNANCE, "get_model", result_label(&r));
-        r
-    }
-
     async fn set_status(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {
         let w = self.inner.set_status(model, status).await;
         self.metrics

@@ -1,5 +1,7 @@
 //! The binary's exit codes and output, as a user or a script sees them.
 
+mod support;
+
 use std::process::{Command, Output};
 
 fn govsync(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -57,7 +59,13 @@ fn config_check_reads_the_secret_without_printing_it() {
         stdout.contains("every 2m") && stdout.contains("sync.interval from GOVSYNC_SYNC_INTERVAL"),
         "{stdout}"
     );
-    assert!(!stdout.contains(secret) && !text(&out.stderr).contains(secret));
+    support::assert_no_secret(&stdout, "govsync", secret, "config check's output");
+    support::assert_no_secret(
+        &text(&out.stderr),
+        "govsync",
+        secret,
+        "config check's errors",
+    );
 }
 
 #[test]

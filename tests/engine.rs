@@ -322,7 +322,12 @@ async fn shutdown_before_the_writes_stops_the_cycle_and_during_them_starts_no_ne
     let cancel = options.cancel.clone();
     let sm = w.sm.clone();
     let watcher = tokio::spawn(async move {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
         while sm.counters().get("UpdateModelPackage") == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no write started within 30 s"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         cancel.cancel();
@@ -476,17 +481,49 @@ async fn a_dry_run_writes_nothing_anywhere() {
     assert_eq!(w.store.journal_len().expect("len"), 0);
     assert!(w.store.baseline().expect("baseline").is_empty());
     assert_eq!(w.lifecycle(&arn), owned(("Development", "InProgress")));
-    let only = w
+    let _ = id;
+}
+
+#[tokio::test]
+async fn the_model_filter_plans_and_writes_that_model_only() {
+    let mut w = world(Policy::default()).await;
+    let (wanted, wanted_arn) = w.pair(
+        "wanted",
+        Some("Development Complete"),
+        Some(("Development", "InProgress")),
+    );
+    let (_, other_arn) = w.pair(
+        "other",
+        Some("Development Complete"),
+        Some(("Development", "InProgress")),
+    );
+    let cycle = |model: &str| CycleOptions {
+        model: Some(ModelId::new(model)),
+        ..CycleOptions::default()
+    };
+    let none = w
         .engine
-        .cycle(
-            Some(&mut w.store),
-            &CycleOptions {
-                model: Some(ModelId::new("nope")),
-                ..CycleOptions::default()
-            },
-        )
+        .cycle(Some(&mut w.store), &cycle("nope"))
         .await
         .expect("cycle");
-    assert!(only.results.is_empty());
-    let _ = id;
+    assert!(none.results.is_empty(), "{:?}", none.results);
+    assert_eq!(w.writes(), (0, 0));
+
+    let only = w
+        .engine
+        .cycle(Some(&mut w.store), &cycle(wanted.as_str()))
+        .await
+        .expect("cycle");
+    let ids: Vec<&str> = only
+        .results
+        .iter()
+        .map(|r| r.decision.model_id.as_str())
+        .collect();
+    assert_eq!(ids, [wanted.as_str()]);
+    assert_eq!(w.writes(), (1, 0), "one push, for the wanted model");
+    assert_eq!(w.lifecycle(&wanted_arn), owned(("Development", "Complete")));
+    assert_eq!(
+        w.lifecycle(&other_arn),
+        owned(("Development", "InProgress"))
+    );
 }

@@ -36,56 +36,59 @@ fn config_check(file: &Path, env: &[(String, String)], out: &mut dyn Write) -> R
     config
         .governance_secret(&|name: &str| lookup(env, name).map(str::to_string))
         .map_err(|e| format!("{}: {e}", file.display()))?;
-    let g = &config.governance;
-    let s = &config.sagemaker;
-    let y = &config.sync;
+    let governance = &config.governance;
+    let sagemaker = &config.sagemaker;
+    let sync = &config.sync;
     let or = |v: &Option<String>, default: &str| v.clone().unwrap_or_else(|| default.to_string());
     let mut lines = vec![
         format!("{}: valid", file.display()),
         format!(
             "  governance       {} (auth: {})",
-            g.base_url,
-            g.auth.kind()
+            governance.base_url,
+            governance.auth.kind()
         ),
         format!(
             "  model type       {} (status field \"{}\", link field \"{}\", {} rows a page)",
-            g.model_type, g.status_field, g.link_field, g.page_size
+            governance.model_type,
+            governance.status_field,
+            governance.link_field,
+            governance.page_size
         ),
         format!(
             "  sagemaker        endpoint {}, STS endpoint {}",
-            or(&s.endpoint_url, "AWS default"),
-            or(&s.sts_endpoint_url, "AWS default"),
+            or(&sagemaker.endpoint_url, "AWS default"),
+            or(&sagemaker.sts_endpoint_url, "AWS default"),
         ),
         format!(
             "  sync             every {}, conflict policy {}, decommission to \"{}\", archive stage \"{}\", \
              at most {} decommissions a cycle and {} a scope, {} writes at once, shutdown grace {}{}",
-            humantime::format_duration(y.interval),
-            y.policy.conflict.as_str(),
-            y.policy.decommission_status,
-            y.policy.archive_stage,
-            y.policy.max_decommissions_per_cycle,
-            y.policy.max_decommissions_per_scope,
-            y.concurrency,
-            humantime::format_duration(y.shutdown_grace),
-            if y.read_model_cards {
+            humantime::format_duration(sync.interval),
+            sync.policy.conflict.as_str(),
+            sync.policy.decommission_status,
+            sync.policy.archive_stage,
+            sync.policy.max_decommissions_per_cycle,
+            sync.policy.max_decommissions_per_scope,
+            sync.concurrency,
+            humantime::format_duration(sync.shutdown_grace),
+            if sync.read_model_cards {
                 ", model cards read"
             } else {
                 ""
             }
         ),
     ];
-    if s.scopes.is_empty() {
+    if sagemaker.scopes.is_empty() {
         lines.push(format!(
             "  scope            the default credentials' own account (asked from STS at start-up) in region {}, groups {}",
-            or(&s.region, "from the AWS default chain"),
-            if s.model_package_groups.is_empty() {
+            or(&sagemaker.region, "from the AWS default chain"),
+            if sagemaker.model_package_groups.is_empty() {
                 "all".to_string()
             } else {
-                s.model_package_groups.join(", ")
+                sagemaker.model_package_groups.join(", ")
             }
         ));
     }
-    for c in &s.scopes {
+    for c in &sagemaker.scopes {
         lines.push(format!(
             "  scope            {}, {}",
             c.scope,

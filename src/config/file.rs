@@ -37,6 +37,12 @@ pub(super) struct RawGovernance {
     pub(super) connect_timeout: String,
     #[serde(default = "defaults::request_timeout")]
     pub(super) request_timeout: String,
+    #[serde(default = "defaults::max_retries")]
+    pub(super) max_retries: i64,
+    #[serde(default = "defaults::retry_min_delay")]
+    pub(super) retry_min_delay: String,
+    #[serde(default = "defaults::retry_max_delay")]
+    pub(super) retry_max_delay: String,
     pub(super) ca_bundle: Option<PathBuf>,
     pub(super) auth: RawAuth,
 }
@@ -132,6 +138,15 @@ pub(super) mod defaults {
     pub fn request_timeout() -> String {
         "30s".into()
     }
+    pub fn max_retries() -> i64 {
+        4
+    }
+    pub fn retry_min_delay() -> String {
+        "500ms".into()
+    }
+    pub fn retry_max_delay() -> String {
+        "10s".into()
+    }
     pub fn retry_mode() -> RetryMode {
         RetryMode::Standard
     }
@@ -198,6 +213,9 @@ impl RawConfig {
                 page_size: defaults::page_size(),
                 connect_timeout: defaults::connect_timeout(),
                 request_timeout: defaults::request_timeout(),
+                max_retries: defaults::max_retries(),
+                retry_min_delay: defaults::retry_min_delay(),
+                retry_max_delay: defaults::retry_max_delay(),
                 ca_bundle: Some(PathBuf::from("ca.pem")),
                 auth: RawAuth {
                     kind: "basic".into(),

@@ -121,6 +121,20 @@ pub struct GovernanceConfig {
     pub ca_bundle: Option<PathBuf>,
     /// How to authenticate.
     pub auth: AuthConfig,
+    /// How calls are retried.
+    pub retry: RetryPolicy,
+}
+
+/// How often and how patiently a governance call is retried on 429, 502/503/504 and
+/// connection errors (`governance.max_retries`, `retry_min_delay`, `retry_max_delay`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: usize,
+    /// The first backoff (doubled each time, with jitter).
+    pub min_delay: Duration,
+    /// The longest backoff (a longer `Retry-After`, up to a minute, is honoured).
+    pub max_delay: Duration,
 }
 
 /// The SDK's retry mode.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::file::{RawAuth, RawConfig};
 use super::load::relative_to;
 use super::{
-    AuthConfig, ConfigError, DEFAULT_IAM_TOKEN_URL, GovernanceConfig, SageMakerConfig,
+    AuthConfig, ConfigError, DEFAULT_IAM_TOKEN_URL, GovernanceConfig, RetryPolicy, SageMakerConfig,
     SecretSource, SyncConfig, scopes,
 };
 use crate::domain::GovernanceStatus;
@@ -88,21 +88,45 @@ impl Validator<'_> {
     }
 
     pub(super) fn config(&self, raw: RawConfig, file: &Path) -> Result<Validated, ConfigError> {
-        let g = raw.governance;
+        let file_governance = raw.governance;
         let governance = GovernanceConfig {
-            base_url: self.url("governance.base_url", g.base_url)?,
-            model_type: self.field_name("governance.model_type", g.model_type)?,
-            status_field: self.field_name("governance.status_field", g.status_field)?,
-            link_field: self.field_name("governance.link_field", g.link_field)?,
-            page_size: self.range("governance.page_size", g.page_size, 1, 10_000)? as u32,
-            connect_timeout: self.duration("governance.connect_timeout", &g.connect_timeout)?,
-            request_timeout: self.duration("governance.request_timeout", &g.request_timeout)?,
-            ca_bundle: g.ca_bundle.map(|p| relative_to(file, p)),
-            auth: self.auth(g.auth, file)?,
+            base_url: self.url("governance.base_url", file_governance.base_url)?,
+            model_type: self.field_name("governance.model_type", file_governance.model_type)?,
+            status_field: self
+                .field_name("governance.status_field", file_governance.status_field)?,
+            link_field: self.field_name("governance.link_field", file_governance.link_field)?,
+            page_size: self.range("governance.page_size", file_governance.page_size, 1, 10_000)?
+                as u32,
+            connect_timeout: self.duration(
+                "governance.connect_timeout",
+                &file_governance.connect_timeout,
+            )?,
+            request_timeout: self.duration(
+                "governance.request_timeout",
+                &file_governance.request_timeout,
+            )?,
+            retry: RetryPolicy {
+                max_retries: self.range(
+                    "governance.max_retries",
+                    file_governance.max_retries,
+                    0,
+                    20,
+                )? as usize,
+                min_delay: self.duration(
+                    "governance.retry_min_delay",
+                    &file_governance.retry_min_delay,
+                )?,
+                max_delay: self.duration(
+                    "governance.retry_max_delay",
+                    &file_governance.retry_max_delay,
+                )?,
+            },
+            ca_bundle: file_governance.ca_bundle.map(|p| relative_to(file, p)),
+            auth: self.auth(file_governance.auth, file)?,
         };
 
-        let s = raw.sagemaker;
-        if let Some(region) = &s.region
+        let file_sagemaker = raw.sagemaker;
+        if let Some(region) = &file_sagemaker.region
             && (region.is_empty()
                 || !region
                     .chars()
@@ -113,72 +137,82 @@ impl Validator<'_> {
                 format!("\"{region}\" is not an AWS region name like us-east-1"),
             );
         }
-        for (i, group) in s.model_package_groups.iter().enumerate() {
+        for (i, group) in file_sagemaker.model_package_groups.iter().enumerate() {
             if let Err(why) = mapping::check_lifecycle_name("group", group) {
                 return self.fail(&format!("sagemaker.model_package_groups[{i}]"), why);
             }
         }
-        if !s.scopes.is_empty() {
+        if !file_sagemaker.scopes.is_empty() {
             let with_scopes = "applies only when no [[sagemaker.scopes]] are configured; \
                                give each scope its regions and model_package_groups instead";
-            if s.region.is_some() {
+            if file_sagemaker.region.is_some() {
                 return self.fail("sagemaker.region", with_scopes);
             }
-            if !s.model_package_groups.is_empty() {
+            if !file_sagemaker.model_package_groups.is_empty() {
                 return self.fail("sagemaker.model_package_groups", with_scopes);
             }
         }
-        let scopes = scopes::validate(s.scopes, &|key, message| (self.key_error)(key, message))?;
+        let scopes = scopes::validate(file_sagemaker.scopes, &|key, message| {
+            (self.key_error)(key, message)
+        })?;
         let sagemaker = SageMakerConfig {
-            endpoint_url: s
+            endpoint_url: file_sagemaker
                 .endpoint_url
                 .map(|u| self.url("sagemaker.endpoint_url", u))
                 .transpose()?,
-            sts_endpoint_url: s
+            sts_endpoint_url: file_sagemaker
                 .sts_endpoint_url
                 .map(|u| self.url("sagemaker.sts_endpoint_url", u))
                 .transpose()?,
-            region: s.region,
-            model_package_groups: s.model_package_groups,
+            region: file_sagemaker.region,
+            model_package_groups: file_sagemaker.model_package_groups,
             scopes,
-            retry_mode: s.retry_mode,
-            max_attempts: self.range("sagemaker.max_attempts", s.max_attempts, 1, 10)? as u32,
-            operation_timeout: self
-                .duration("sagemaker.operation_timeout", &s.operation_timeout)?,
-            attempt_timeout: self.duration("sagemaker.attempt_timeout", &s.attempt_timeout)?,
+            retry_mode: file_sagemaker.retry_mode,
+            max_attempts: self.range(
+                "sagemaker.max_attempts",
+                file_sagemaker.max_attempts,
+                1,
+                10,
+            )? as u32,
+            operation_timeout: self.duration(
+                "sagemaker.operation_timeout",
+                &file_sagemaker.operation_timeout,
+            )?,
+            attempt_timeout: self
+                .duration("sagemaker.attempt_timeout", &file_sagemaker.attempt_timeout)?,
         };
 
-        let y = raw.sync;
-        if y.decommission_status.trim().is_empty() {
+        let file_sync = raw.sync;
+        if file_sync.decommission_status.trim().is_empty() {
             return self.fail("sync.decommission_status", "must not be empty");
         }
-        if let Err(why) = mapping::check_lifecycle_name("archive_stage", &y.archive_stage) {
+        if let Err(why) = mapping::check_lifecycle_name("archive_stage", &file_sync.archive_stage) {
             return self.fail("sync.archive_stage", why);
         }
         let max_decommissions_per_cycle = self.range(
             "sync.max_decommissions_per_cycle",
-            y.max_decommissions_per_cycle,
+            file_sync.max_decommissions_per_cycle,
             0,
             1_000_000,
         )? as usize;
         let sync = SyncConfig {
-            interval: self.duration("sync.interval", &y.interval)?,
+            interval: self.duration("sync.interval", &file_sync.interval)?,
             policy: Policy {
-                conflict: y.conflict_policy,
-                decommission_status: GovernanceStatus::new(y.decommission_status),
-                archive_stage: y.archive_stage,
+                conflict: file_sync.conflict_policy,
+                decommission_status: GovernanceStatus::new(file_sync.decommission_status),
+                archive_stage: file_sync.archive_stage,
                 max_decommissions_per_cycle,
-                max_decommissions_per_scope: match y.max_decommissions_per_scope {
+                max_decommissions_per_scope: match file_sync.max_decommissions_per_scope {
                     Some(n) => {
                         self.range("sync.max_decommissions_per_scope", n, 0, 1_000_000)? as usize
                     }
                     None => max_decommissions_per_cycle,
                 },
             },
-            concurrency: self.range("sync.concurrency", y.concurrency, 1, 256)? as usize,
-            mapping_file: y.mapping_file.map(|p| relative_to(file, p)),
-            shutdown_grace: self.duration("sync.shutdown_grace", &y.shutdown_grace)?,
-            read_model_cards: y.read_model_cards,
+            concurrency: self.range("sync.concurrency", file_sync.concurrency, 1, 256)? as usize,
+            mapping_file: file_sync.mapping_file.map(|p| relative_to(file, p)),
+            shutdown_grace: self.duration("sync.shutdown_grace", &file_sync.shutdown_grace)?,
+            read_model_cards: file_sync.read_model_cards,
         };
 
         if raw.state.path.trim().is_empty() {

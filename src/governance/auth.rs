@@ -3,13 +3,16 @@
 //! for Data's `ZenApiKey`. Header values are marked sensitive, and no secret is ever
 //! put in an error or a log line.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use base64::Engine;
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use super::http::{self, Endpoint, Meaning};
 use crate::config::AuthConfig;
 use crate::remote::{ErrorKind, RemoteError};
 
@@ -130,26 +133,22 @@ impl IamTokens {
             ])
             .send()
             .await
-            .map_err(|e| fail(ErrorKind::Retryable, super::client::describe_reqwest(&e)))?;
+            .map_err(|e| fail(ErrorKind::Retryable, http::describe_reqwest(&e)))?;
         let status = response.status();
-        if !status.is_success() {
-            let kind = match status.as_u16() {
-                400 | 401 | 403 => ErrorKind::Auth,
-                429 | 500..=599 => ErrorKind::Retryable,
-                _ => ErrorKind::Other,
-            };
+        let meaning = http::meaning(Endpoint::Iam, status);
+        if meaning != Meaning::Success {
             // IAM's error body names the problem (e.g. "Provided API key could not be
             // found") and never echoes the key.
-            let body = response.text().await.unwrap_or_default();
+            let body = response.bytes().await.unwrap_or_default();
             return Err(fail(
-                kind,
-                format!("HTTP {status}: {}", super::client::error_text(&body)),
+                meaning.kind(),
+                format!("HTTP {status}: {}", http::error_text(&body)),
             ));
         }
         let body: TokenResponse = response.json().await.map_err(|e| {
             fail(
                 ErrorKind::Other,
-                format!("unreadable answer: {}", super::client::describe_reqwest(&e)),
+                format!("unreadable answer: {}", http::describe_reqwest(&e)),
             )
         })?;
         let lifetime = Duration::from_secs(body.expires_in);

@@ -1,7 +1,8 @@
 //! The OpenPages REST API v2 adapter (reqwest with rustls) behind the
-//! [`Governance`] trait: the query endpoint for listing, `contents/{id}` for one
-//! model and for setting its status. Retries (backon) cover 429, 502/503/504 and
-//! connection errors only, honouring `Retry-After`.
+//! [`Governance`] trait: the query endpoint for listing, `contents/{id}` for setting
+//! a status. Retries (backon, `governance.max_retries` and its delays) cover what
+//! [`super::http::meaning`] says to retry now (429, 502/503/504) and connection
+//! errors, honouring `Retry-After`.
 
 use std::time::Duration;
 
@@ -12,34 +13,14 @@ use serde_json::{Value, json};
 
 use super::Governance;
 use super::auth::Auth;
-use crate::config::GovernanceConfig;
-use crate::domain::{GovernanceModel, GovernanceStatus, ModelId, PackageArn};
+use super::http::{Endpoint, Meaning, describe_reqwest, error_text, meaning, retry_after};
+use super::rows::{RowShape, list_statement};
+use crate::config::{GovernanceConfig, RetryPolicy};
+use crate::domain::{GovernanceModel, GovernanceStatus, ModelId};
 use crate::remote::{ErrorKind, Listing, RejectedRow, RemoteError, WriteOutcome};
 
 /// The OpenPages endpoints govsync calls (names for logs and metrics).
 pub const OPERATIONS: [&str; 3] = ["query", "contents.get", "contents.put"];
-
-/// How often and how patiently a call is retried on 429, 502/503/504 and
-/// connection errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt.
-    pub max_retries: usize,
-    /// The first backoff (doubled each time, with jitter).
-    pub min_delay: Duration,
-    /// The longest backoff (a longer `Retry-After` is honoured).
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> RetryPolicy {
-        RetryPolicy {
-            max_retries: 4,
-            min_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(10),
-        }
-    }
-}
 
 /// The longest `Retry-After` honoured; a server asking for more gets a failed call
 /// (retried next cycle) rather than a stuck one.
@@ -50,8 +31,7 @@ pub struct OpenPagesClient {
     http: reqwest::Client,
     base: Url,
     model_type: String,
-    status_field: String,
-    link_field: String,
+    rows: RowShape,
     page_size: u32,
     statement: String,
     auth: Auth,
@@ -86,76 +66,6 @@ impl Attempt {
 struct Reply {
     status: StatusCode,
     body: Vec<u8>,
-}
-
-/// A reqwest error, described without its URL's query (there is none with secrets,
-/// but the form is the same everywhere).
-pub(super) fn describe_reqwest(error: &reqwest::Error) -> String {
-    let what = if error.is_timeout() {
-        "timed out"
-    } else if error.is_connect() {
-        "could not connect"
-    } else if error.is_body() || error.is_decode() {
-        "the connection failed while reading the answer"
-    } else {
-        "the request failed"
-    };
-    let mut source = std::error::Error::source(error);
-    let mut detail = String::new();
-    while let Some(s) = source {
-        detail = s.to_string();
-        source = s.source();
-    }
-    if detail.is_empty() {
-        what.to_string()
-    } else {
-        format!("{what} ({detail})")
-    }
-}
-
-/// The useful part of an error body: OpenPages' `message` (which may carry an
-/// `OP-NNNNN` code), IAM's `errorMessage`, or the start of the text.
-pub(super) fn error_text(body: &str) -> String {
-    let parsed: Option<Value> = serde_json::from_str(body).ok();
-    let from_json = parsed.as_ref().and_then(|v| {
-        ["message", "errorMessage", "error"]
-            .iter()
-            .find_map(|k| v.get(k).and_then(Value::as_str).map(str::to_string))
-    });
-    from_json.unwrap_or_else(|| {
-        let text: String = body.chars().take(300).collect();
-        if text.trim().is_empty() {
-            "(no message)".into()
-        } else {
-            text
-        }
-    })
-}
-
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get("retry-after")?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate_to_system_time(value)?;
-    Some(
-        at.duration_since(std::time::SystemTime::now())
-            .unwrap_or_default(),
-    )
-}
-
-fn httpdate_to_system_time(value: &str) -> Option<std::time::SystemTime> {
-    humantime::parse_rfc3339_weak(value).ok().or_else(|| {
-        // RFC 9110 IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
-        let rest = value.split_once(", ")?.1.strip_suffix(" GMT")?;
-        let mut parts = rest.split(' ');
-        let (day, month, year, time) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        let months = [
-            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-        ];
-        let month = months.iter().position(|m| *m == month)? + 1;
-        humantime::parse_rfc3339_weak(&format!("{year}-{month:02}-{day:0>2} {time}")).ok()
-    })
 }
 
 impl OpenPagesClient {
@@ -202,18 +112,14 @@ impl OpenPagesClient {
             base,
             statement: list_statement(config),
             model_type: config.model_type.clone(),
-            status_field: config.status_field.clone(),
-            link_field: config.link_field.clone(),
+            rows: RowShape {
+                status_field: config.status_field.clone(),
+                link_field: config.link_field.clone(),
+            },
             page_size: config.page_size,
             auth: Auth::new(&config.auth, secret)?,
-            retry: RetryPolicy::default(),
+            retry: config.retry,
         })
-    }
-
-    /// Replaces the retry policy (tests use short delays).
-    pub fn with_retry(mut self, retry: RetryPolicy) -> OpenPagesClient {
-        self.retry = retry;
-        self
     }
 
     /// The statement the listing sends.
@@ -309,11 +215,11 @@ impl OpenPagesClient {
             };
             let response = request.send().await.map_err(transport)?;
             let status = response.status();
-            let after = retry_after(response.headers());
+            let after = retry_after(response.headers(), std::time::SystemTime::now());
             let bytes = response.bytes().await.map_err(transport)?;
             tracing::debug!(operation, %status, "governance call");
-            match status.as_u16() {
-                401 if !renewed && self.auth.can_renew() => {
+            match (status.as_u16(), meaning(Endpoint::OpenPages, status)) {
+                (401, _) if !renewed && self.auth.can_renew() => {
                     tracing::info!(
                         operation,
                         "governance answered 401; renewing the IAM token once"
@@ -325,8 +231,8 @@ impl OpenPagesClient {
                     renewed = true;
                     continue;
                 }
-                429 | 502..=504 => {
-                    let text = error_text(&String::from_utf8_lossy(&bytes));
+                (_, Meaning::RetryNow) => {
+                    let text = error_text(&bytes);
                     let after = after.filter(|a| *a <= MAX_RETRY_AFTER);
                     return Err(transient(format!("HTTP {status}: {text}"), after));
                 }
@@ -378,139 +284,16 @@ impl OpenPagesClient {
             message: format!("governance {what}: the answer is not JSON: {e}"),
         })
     }
-
-    /// Reads one query row or contents object into a model.
-    fn model_from(&self, fields: &[Value], position: &str) -> Result<GovernanceModel, RejectedRow> {
-        let field = |name: &str| {
-            fields
-                .iter()
-                .find(|f| f.get("name").and_then(Value::as_str) == Some(name))
-                .and_then(|f| f.get("value"))
-                .filter(|v| !v.is_null())
-        };
-        let id = match field("Resource ID") {
-            Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => {
-                return Err(RejectedRow {
-                    row: position.to_string(),
-                    reason: "the row has no Resource ID".into(),
-                });
-            }
-        };
-        let reject = |reason: String| RejectedRow {
-            row: format!("model {id}"),
-            reason,
-        };
-        let name = match field("Name") {
-            None => String::new(),
-            Some(Value::String(s)) => s.clone(),
-            Some(other) => return Err(reject(format!("Name is not a string: {other}"))),
-        };
-        let status = match field(&self.status_field) {
-            None => None,
-            Some(Value::String(s)) if s.is_empty() => None,
-            Some(Value::String(s)) => Some(GovernanceStatus::new(s.clone())),
-            Some(Value::Object(o)) => match o.get("name") {
-                Some(Value::String(s)) => Some(GovernanceStatus::new(s.clone())),
-                _ => {
-                    return Err(reject(format!(
-                        "{} is an enum value without a name: {}",
-                        self.status_field,
-                        Value::Object(o.clone())
-                    )));
-                }
-            },
-            Some(other) => {
-                return Err(reject(format!(
-                    "{} is not a string: {other}",
-                    self.status_field
-                )));
-            }
-        };
-        let link = match field(&self.link_field) {
-            None => None,
-            Some(Value::String(s)) if s.trim().is_empty() => None,
-            Some(Value::String(s)) => Some(
-                PackageArn::parse(s.trim())
-                    .map_err(|e| reject(format!("{}: {e}", self.link_field)))?,
-            ),
-            Some(other) => {
-                return Err(reject(format!(
-                    "{} is not a string: {other}",
-                    self.link_field
-                )));
-            }
-        };
-        Ok(GovernanceModel {
-            id: ModelId::new(id),
-            name,
-            status,
-            link,
-        })
-    }
 }
 
 fn status_error(status: StatusCode, body: &[u8], what: &str) -> RemoteError {
-    let kind = match status.as_u16() {
-        401 | 403 => ErrorKind::Auth,
-        429 | 500..=599 => ErrorKind::Retryable,
-        400..=499 => ErrorKind::Rejected,
-        _ => ErrorKind::Other,
-    };
     RemoteError {
-        kind,
-        message: format!(
-            "governance {what}: HTTP {status}: {}",
-            error_text(&String::from_utf8_lossy(body))
-        ),
+        kind: meaning(Endpoint::OpenPages, status).kind(),
+        message: format!("governance {what}: HTTP {status}: {}", error_text(body)),
     }
-}
-
-/// The listing statement, from validated names (configuration refuses names that
-/// could close a bracket or open a string).
-fn list_statement(config: &GovernanceConfig) -> String {
-    format!(
-        "SELECT [Resource ID], [Name], [{status}], [{link}] FROM [{model_type}] ORDER BY [Resource ID] ASC",
-        status = config.status_field,
-        link = config.link_field,
-        model_type = config.model_type,
-    )
 }
 
 impl Governance for OpenPagesClient {
-    async fn get_model(&self, id: &ModelId) -> Result<Option<GovernanceModel>, RemoteError> {
-        let what = format!("model {id}");
-        let reply = self
-            .call(
-                "contents.get",
-                Method::GET,
-                self.url(&["contents", id.as_str()]),
-                None,
-                &what,
-            )
-            .await?;
-        if reply.status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let value = self.success(reply, &what)?;
-        let mut fields: Vec<Value> = value
-            .get("fields")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        fields.push(json!({ "name": "Resource ID", "value": value.get("id").cloned().unwrap_or(json!(id.as_str())) }));
-        if let Some(name) = value.get("name") {
-            fields.push(json!({ "name": "Name", "value": name }));
-        }
-        self.model_from(&fields, &what)
-            .map(Some)
-            .map_err(|r| RemoteError {
-                kind: ErrorKind::Other,
-                message: format!("governance {r}"),
-            })
-    }
-
     /// Pages through the query endpoint. Each request asks for one row more than the
     /// page size: that extra row only says whether another page follows, so N models
     /// cost ceil(N / page size) queries (an exactly full last page needs no empty
@@ -527,7 +310,7 @@ impl Governance for OpenPagesClient {
                 let position = format!("query row {}", offset + i as u64 + 1);
                 let fields = row.get("fields").and_then(Value::as_array);
                 let parsed = match fields {
-                    Some(fields) => self.model_from(fields, &position),
+                    Some(fields) => self.rows.model_from(fields, &position),
                     None => Err(RejectedRow {
                         row: position,
                         reason: "the row has no \"fields\" list".into(),
@@ -550,7 +333,7 @@ impl Governance for OpenPagesClient {
 
     async fn set_status(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {
         let what = format!("status of model {model} to \"{status}\"");
-        let body = json!({ "fields": [{ "name": self.status_field, "value": { "name": status.as_str() } }] });
+        let body = json!({ "fields": [{ "name": self.rows.status_field, "value": { "name": status.as_str() } }] });
         let reply = match self
             .call(
                 "contents.put",
@@ -564,14 +347,16 @@ impl Governance for OpenPagesClient {
             Ok(reply) => reply,
             Err(e) => return WriteOutcome::Failed(e),
         };
-        match reply.status.as_u16() {
-            200..=299 => WriteOutcome::Applied,
-            404 => WriteOutcome::NotFound,
-            400 | 409 | 422 => WriteOutcome::Refused(format!(
+        match meaning(Endpoint::OpenPages, reply.status) {
+            Meaning::Success => WriteOutcome::Applied,
+            Meaning::NotFound => WriteOutcome::NotFound,
+            Meaning::Refused => WriteOutcome::Refused(format!(
                 "governance refused {what}: {}",
-                error_text(&String::from_utf8_lossy(&reply.body))
+                error_text(&reply.body)
             )),
-            _ => WriteOutcome::Failed(status_error(reply.status, &reply.body, &what)),
+            Meaning::RetryNow | Meaning::Failed(_) => {
+                WriteOutcome::Failed(status_error(reply.status, &reply.body, &what))
+            }
         }
     }
 }

@@ -1,8 +1,14 @@
 //! The governance side (IBM watsonx.governance, OpenPages REST API v2): the trait the
-//! engine uses. The OpenPages client, its auth and the mock server live beside it.
+//! engine uses, and the OpenPages client behind it.
+//!
+//! - `client`: calls, retries, paging; `auth`: Basic, IAM tokens, ZenApiKey.
+//! - `http`: the one table from an HTTP status to what govsync does about it.
+//! - `rows`: the listing statement and reading a row into a model.
 
 pub(crate) mod auth;
 pub mod client;
+mod http;
+mod rows;
 
 use std::future::Future;
 
@@ -17,12 +23,6 @@ pub trait Governance: Send + Sync {
         &self,
     ) -> impl Future<Output = Result<Listing<GovernanceModel>, RemoteError>> + Send;
 
-    /// One model by resource ID; `None` when governance has no such object.
-    fn get_model(
-        &self,
-        model: &ModelId,
-    ) -> impl Future<Output = Result<Option<GovernanceModel>, RemoteError>> + Send;
-
     /// Sets one model's status field.
     fn set_status(
         &self,
@@ -31,4 +31,5 @@ pub trait Governance: Send + Sync {
     ) -> impl Future<Output = WriteOutcome> + Send;
 }
 
-pub use client::{OpenPagesClient, RetryPolicy};
+pub use crate::config::RetryPolicy;
+pub use client::OpenPagesClient;

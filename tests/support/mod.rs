@@ -133,3 +133,45 @@ impl World {
         })
     }
 }
+
+/// Fails if `text` holds `secret` in any form it could leak in: itself (for short
+/// secrets, as a quoted or assigned value), standard or URL-safe base64 of itself or
+/// of `user:secret` (a Basic or ZenApiKey header), or percent-encoded.
+pub fn assert_no_secret(text: &str, user: &str, secret: &str, what: &str) {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let mut forms: Vec<String> = if secret.len() >= 6 {
+        vec![secret.to_string()]
+    } else {
+        // Too short to look for on its own: look for it as a value.
+        vec![
+            format!("\"{secret}\""),
+            format!("={secret}"),
+            format!(": {secret}"),
+            format!("'{secret}'"),
+        ]
+    };
+    for plain in [secret.to_string(), format!("{user}:{secret}")] {
+        forms.push(STANDARD_NO_PAD.encode(&plain));
+        forms.push(URL_SAFE_NO_PAD.encode(&plain));
+    }
+    let encoded: String = secret
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    if encoded != secret {
+        forms.push(encoded);
+    }
+    for form in forms {
+        assert!(
+            !text.contains(&form),
+            "{what} holds the secret (as {form:?}):\n{text}"
+        );
+    }
+}

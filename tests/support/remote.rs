@@ -60,6 +60,11 @@ pub fn governance_config(base_url: String, auth: AuthConfig, page_size: u32) -> 
         request_timeout: Duration::from_secs(10),
         ca_bundle: None,
         auth,
+        retry: govsync::config::RetryPolicy {
+            max_retries: 4,
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(10),
+        },
     }
 }
 

@@ -53,6 +53,10 @@ pub struct Faults {
     /// dice say (deterministic faults for tests); 0 means never.
     #[arg(long, default_value_t = 0)]
     pub error_every: u64,
+    /// The first n requests to each operation are throttled, whatever the dice say
+    /// (deterministic throttling for tests); 0 means none.
+    #[arg(long, default_value_t = 0)]
+    pub throttle_first: u64,
 }
 
 /// Which fault a request drew.
@@ -173,8 +177,11 @@ impl FaultInjector {
             let seen = dice.seen.entry(operation.to_string()).or_default();
             *seen += 1;
             let scheduled = every > 0 && (*seen).is_multiple_of(every);
+            let throttled_first = *seen <= dice.faults.throttle_first;
             let faults = &dice.faults;
-            let fault = if scheduled {
+            let fault = if throttled_first {
+                Some(Fault::Throttle)
+            } else if scheduled {
                 Some(Fault::ServerError)
             } else if !within_rate || x < faults.throttle_rate {
                 Some(Fault::Throttle)
