@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::engine::{CycleError, CycleOptions, CycleReport, Engine, Outcome};
 use crate::governance::{Governance, OpenPagesClient};
 use crate::metrics::{Instrumented, Metrics};
+use crate::plan::ActionKind;
 use crate::sagemaker::{Registry, SageMakerRegistry, ScopedRegistry};
 use crate::server::{ServerState, serve};
 use crate::store::Store;
@@ -187,9 +188,9 @@ fn log_cycle(result: &Result<CycleReport, CycleError>, elapsed: Duration) {
             applied = r.outcomes(&Outcome::Applied),
             failed = r.failures(),
             cancelled = r.outcomes(&Outcome::Cancelled),
-            pushed = r.applied("push"),
-            pulled = r.applied("pull"),
-            decommissioned = r.applied("decommission"),
+            pushed = r.applied(ActionKind::Push),
+            pulled = r.applied(ActionKind::Pull),
+            decommissioned = r.applied(ActionKind::Decommission),
             recovered = r.intents.recovered,
             unconfirmed = r.intents.unconfirmed,
             unresolved = r.unresolved(),

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::daemon::{self, LoopStatus, Settings};
-use crate::engine::{CycleReport, describe_from, describe_to};
+use crate::engine::CycleReport;
 use crate::metrics::Metrics;
 use crate::mock::Admin;
 use crate::mock::governance::{API_BASE, MockGovernance, Options as GovernanceOptions};
@@ -361,7 +361,7 @@ fn print_transitions(
         if matches!(d.action, Action::InSync | Action::AlreadyDecommissioned) {
             continue;
         }
-        let from = describe_from(d);
+        let from = d.observed_pair();
         if !printed.insert((
             d.model_id.to_string(),
             d.action.kind().to_string(),
@@ -369,11 +369,9 @@ fn print_transitions(
         )) {
             continue;
         }
-        let to = describe_to(&d.action);
-        let change = if to.is_empty() {
-            format!("{from} (nothing written)")
-        } else {
-            format!("{from}  →  {to}")
+        let change = match d.action.target() {
+            None => format!("{from} (nothing written)"),
+            Some(to) => format!("{from}  →  {to}"),
         };
         say(
             out,

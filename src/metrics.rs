@@ -35,6 +35,7 @@ pub struct Metrics {
     scope_observed: Family<ScopeLabel, Gauge>,
     scope_packages: Family<ScopeLabel, Gauge>,
     sagemaker_attempts: Family<Labels<2>, Counter>,
+    conflicts_resolved: Counter,
 }
 
 /// The label of per-scope series: `scope` is `<account>/<region>` of a configured
@@ -147,8 +148,15 @@ impl Metrics {
             "HTTP attempts the AWS SDK made for SageMaker calls, by operation and attempt (first or retry)",
             sagemaker_attempts.clone(),
         );
+        let conflicts_resolved = Counter::default();
+        registry.register(
+            "conflicts_resolved",
+            "Conflicts (both sides changed) that the conflict policy resolved by a push or pull",
+            conflicts_resolved.clone(),
+        );
         Metrics {
             registry,
+            conflicts_resolved,
             sagemaker_attempts,
             scope_observed,
             scope_packages,
@@ -194,10 +202,13 @@ impl Metrics {
             if let Some(i) = MODEL_STATES.iter().position(|s| *s == state) {
                 states[i] += 1;
             }
+            if r.decision.action.resolved_conflict() {
+                self.conflicts_resolved.inc();
+            }
             if !matches!(r.decision.action, Action::InSync) {
                 self.actions
                     .get_or_create(&[
-                        ("kind", r.decision.action.kind()),
+                        ("kind", r.decision.action.kind().as_str()),
                         ("outcome", r.outcome.as_str()),
                     ])
                     .inc();

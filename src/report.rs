@@ -2,7 +2,8 @@
 
 use serde_json::json;
 
-use crate::engine::{CycleReport, describe_to};
+use crate::engine::CycleReport;
+use crate::render::or_none;
 
 /// The report as aligned columns, with a summary line.
 pub fn table(report: &CycleReport) -> String {
@@ -14,15 +15,11 @@ pub fn table(report: &CycleReport) -> String {
             [
                 d.model_id.to_string(),
                 d.model_name.clone(),
-                d.governance_status
-                    .as_ref()
-                    .map_or("(none)".into(), ToString::to_string),
-                d.lifecycle
-                    .as_ref()
-                    .map_or("(none)".into(), ToString::to_string),
-                match describe_to(&d.action) {
-                    to if to.is_empty() => d.action.kind().to_string(),
-                    to => format!("{} → {to}", d.action.kind()),
+                or_none(d.governance_status.as_ref()),
+                or_none(d.lifecycle.as_ref()),
+                match d.action.target() {
+                    None => d.action.kind().to_string(),
+                    Some(to) => format!("{} → {to}", d.action.kind()),
                 },
                 r.outcome.as_str().to_string(),
                 d.reason.clone(),
@@ -71,21 +68,23 @@ pub fn table(report: &CycleReport) -> String {
     for valve in &report.safety_valve {
         out.push_str(&format!("error: {valve}\n"));
     }
+    let n = report.summary();
     out.push_str(&format!(
-        "{}{} linked: {} in sync, {} pushed, {} pulled, {} decommissioned, {} drift, {} conflict, {} not observed, {} out of scope, {} failed; unlinked: {} models, {} packages\n",
+        "{}{} linked: {} in sync, {} pushed, {} pulled, {} decommissioned, {} drift, {} conflict ({} resolved by the policy), {} not observed, {} out of scope, {} failed; unlinked: {} models, {} packages\n",
         if report.dry_run { "dry run (nothing written): " } else { "" },
-        report.results.len(),
-        report.count("in-sync"),
-        report.count("push"),
-        report.count("pull"),
-        report.count("decommission"),
-        report.count("drift"),
-        report.count("conflict"),
-        report.count("scope-not-observed") + report.count("package-not-observed"),
-        report.count("out-of-scope"),
-        report.failures(),
-        report.unlinked_models,
-        report.unlinked_packages,
+        n.linked,
+        n.in_sync,
+        n.push,
+        n.pull,
+        n.decommission,
+        n.drift,
+        n.conflict,
+        n.conflicts_resolved,
+        n.not_observed,
+        n.out_of_scope,
+        n.failed,
+        n.unlinked_models,
+        n.unlinked_packages,
     ));
     out
 }
@@ -98,21 +97,7 @@ pub fn json(report: &CycleReport) -> String {
     let value = json!({
         "dry_run": report.dry_run,
         "exit_code": report.exit_code(),
-        "summary": {
-            "linked": report.results.len(),
-            "in_sync": report.count("in-sync"),
-            "push": report.count("push"),
-            "pull": report.count("pull"),
-            "decommission": report.count("decommission"),
-            "drift": report.count("drift"),
-            "conflict": report.count("conflict"),
-            "not_observed": report.count("scope-not-observed") + report.count("package-not-observed"),
-            "out_of_scope": report.count("out-of-scope"),
-            "failed": report.failures(),
-            "unlinked_models": report.unlinked_models,
-            "unlinked_packages": report.unlinked_packages,
-            "confirmed_deleted": report.confirmed_deleted,
-        },
+        "summary": report.summary(),
         "models": report.results,
         "rejected_rows": report.rejected_models.iter().chain(&report.rejected_packages).collect::<Vec<_>>(),
         "scopes": report.scopes,

@@ -11,6 +11,7 @@ use govsync::mapping::MappingTable;
 use govsync::mock::Admin;
 use govsync::mock::governance::MockGovernance;
 use govsync::mock::sagemaker::MockSageMaker;
+use govsync::plan::ActionKind;
 use govsync::plan::Policy;
 use govsync::sagemaker::SageMakerRegistry;
 use govsync::store::{HistoryFilter, Store};
@@ -174,14 +175,14 @@ async fn a_second_cycle_writes_nothing_and_a_crash_before_recording_converges() 
         .cycle(None, &CycleOptions::default())
         .await
         .expect("cycle");
-    assert_eq!(first.count("push"), 10);
-    assert_eq!(first.count("pull"), 1);
+    assert_eq!(first.count(ActionKind::Push), 10);
+    assert_eq!(first.count(ActionKind::Pull), 1);
     assert_eq!(w.gov.status_of(&deployed.0).as_deref(), Some("Deployed"));
     let after_first = w.writes();
     assert_eq!(after_first, (10, 1));
     // Restart with the store: nothing is written twice.
     let second = w.cycle().await;
-    assert_eq!(second.count("in-sync"), 11);
+    assert_eq!(second.count(ActionKind::InSync), 11);
     assert_eq!(w.writes(), after_first, "no duplicate write");
     let third = w.cycle().await;
     assert_eq!(third.exit_code(), 0);
@@ -222,7 +223,7 @@ async fn deleted_deleting_and_archived_packages_decommission_their_models() {
     )
     .expect("archive");
     let report = w.cycle().await;
-    assert_eq!(report.count("decommission"), 3);
+    assert_eq!(report.count(ActionKind::Decommission), 3);
     assert_eq!(report.confirmed_deleted, 1);
     assert_eq!(
         w.sm.counters().get("DescribeModelPackage"),
@@ -265,13 +266,13 @@ async fn an_archived_model_card_decommissions_when_model_cards_are_read() {
 
     // Off (the default): the listing does not carry the card, so nothing notices.
     let report = w.cycle().await;
-    assert_eq!(report.count("decommission"), 0);
+    assert_eq!(report.count(ActionKind::Decommission), 0);
     assert_eq!(w.sm.counters().get("DescribeModelPackage"), 0);
 
     // On: one describe per linked package whose model is not already decommissioning.
     w.engine.read_model_cards = true;
     let report = w.cycle().await;
-    assert_eq!(report.count("decommission"), 1);
+    assert_eq!(report.count(ActionKind::Decommission), 1);
     assert_eq!(w.sm.counters().get("DescribeModelPackage"), 2);
     let d = &report
         .results
@@ -361,7 +362,7 @@ async fn shutdown_before_the_writes_stops_the_cycle_and_during_them_starts_no_ne
     w.sm.set_faults(govsync::mock::Faults::default())
         .expect("faults");
     let report = w.cycle().await;
-    assert_eq!(report.count("push"), 3);
+    assert_eq!(report.count(ActionKind::Push), 3);
     for (_, arn) in &pairs {
         assert_eq!(w.lifecycle(arn), owned(("Development", "Complete")));
     }
@@ -411,7 +412,7 @@ async fn when_both_sides_changed_the_conflict_policy_decides_and_it_is_reported(
         Some("Under Development"),
         Some(("Development", "InProgress")),
     );
-    assert_eq!(w.cycle().await.count("in-sync"), 1);
+    assert_eq!(w.cycle().await.count(ActionKind::InSync), 1);
     w.gov
         .set_status(&id, "Development Complete")
         .expect("console");
@@ -424,6 +425,20 @@ async fn when_both_sides_changed_the_conflict_policy_decides_and_it_is_reported(
     let value = serde_json::to_value(&report.results[0]).expect("json");
     assert_eq!(value["action"]["kind"], "push");
     assert_eq!(value["action"]["conflict"], true, "{value}");
+    // The summary counts it (a script reading only the summary sees the conflict).
+    let summary = report.summary();
+    assert_eq!(
+        (summary.conflicts_resolved, summary.push, summary.conflict),
+        (1, 1, 0)
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&govsync::report::json(&report)).expect("json");
+    assert_eq!(json["summary"]["conflicts_resolved"], 1);
+    assert!(
+        govsync::report::table(&report).contains("0 conflict (1 resolved by the policy)"),
+        "{}",
+        govsync::report::table(&report)
+    );
     assert_eq!(
         w.lifecycle(&arn),
         owned(("Development", "Complete")),
@@ -449,7 +464,7 @@ async fn a_cycle_over_1000_linked_models_in_sync_stays_within_the_api_budget() {
     w.sm.counters().reset();
     w.gov.counters().reset();
     let report = w.cycle().await;
-    assert_eq!(report.count("in-sync"), 1000);
+    assert_eq!(report.count(ActionKind::InSync), 1000);
     assert_eq!(w.sm.counters().get("ListModelPackages"), 10);
     assert_eq!(w.sm.counters().get("DescribeModelPackage"), 0);
     assert_eq!(w.gov.counters().get("query"), 2);

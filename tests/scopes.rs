@@ -16,6 +16,7 @@ use govsync::engine::{CycleError, CycleOptions, CycleReport, Engine};
 use govsync::governance::OpenPagesClient;
 use govsync::mock::Admin;
 use govsync::mock::sagemaker::{MockSageMaker, Options, StsSettings};
+use govsync::plan::ActionKind;
 use govsync::sagemaker::{ConnectError, SageMakerRegistry, connect};
 use serde_json::json;
 use support::remote::Mocks;
@@ -205,9 +206,14 @@ async fn a_link_to_another_account_or_region_is_out_of_scope_and_never_decommiss
     assert_eq!(mocks.sm.counters().get("sts.GetCallerIdentity"), 1);
 
     let report = cycle(&engine, true).await;
-    assert_eq!(report.count("decommission"), 0, "{:#?}", report.results);
-    assert_eq!(report.count("out-of-scope"), 2);
-    assert_eq!(report.count("in-sync"), 1);
+    assert_eq!(
+        report.count(ActionKind::Decommission),
+        0,
+        "{:#?}",
+        report.results
+    );
+    assert_eq!(report.count(ActionKind::OutOfScope), 2);
+    assert_eq!(report.count(ActionKind::InSync), 1);
     assert_eq!(
         mocks.sm.counters().get("DescribeModelPackage"),
         0,
@@ -325,7 +331,7 @@ async fn push_pull_and_decommission_work_in_every_account_and_region() {
         );
     }
     assert_eq!(mocks.gov.status_of(&outside).as_deref(), Some("Proposed"));
-    assert_eq!(report.count("out-of-scope"), 1);
+    assert_eq!(report.count(ActionKind::OutOfScope), 1);
     // Each scope assumed its account's role once; the hub listed nothing itself.
     assert_eq!(sm.counters().get("sts.AssumeRole"), 6);
     assert!(
@@ -374,8 +380,8 @@ async fn a_role_that_cannot_be_assumed_leaves_its_scopes_unobserved_and_the_othe
             "{account}/{region}"
         );
     }
-    assert_eq!(report.count("scope-not-observed"), 2);
-    assert_eq!(report.count("decommission"), 4);
+    assert_eq!(report.count(ActionKind::ScopeNotObserved), 2);
+    assert_eq!(report.count(ActionKind::Decommission), 4);
     let unobserved: Vec<_> = report.scopes.iter().filter(|s| !s.observed).collect();
     assert_eq!(unobserved.len(), 2);
     for scope in unobserved {
@@ -516,6 +522,6 @@ async fn a_group_shared_through_ram_is_listed_and_written_with_the_callers_crede
     );
     delete(sm, owner, "us-east-1", &arn);
     let gone = cycle(&engine, false).await;
-    assert_eq!(gone.count("decommission"), 1);
+    assert_eq!(gone.count(ActionKind::Decommission), 1);
     assert_eq!(mocks.gov.status_of(&id).as_deref(), Some("Decommissioned"));
 }

@@ -140,7 +140,7 @@ fn mock_governance(args: MockGovernanceArgs, env: &[(String, String)]) -> Result
         })?;
     let mut options = Options::new(&args.username, secret);
     if !args.statuses.is_empty() {
-        options.schema.statuses = args.statuses;
+        options.object_type.statuses = args.statuses;
     }
     options.token_lifetime = args.token_lifetime;
     options.faults = args.faults;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConflictPolicy, DEFAULT_IAM_TOKEN_URL, RetryMode, Schema, scopes};
+use super::{ConflictPolicy, DEFAULT_IAM_TOKEN_URL, OverrideKeys, RetryMode, scopes};
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -256,8 +256,8 @@ impl RawConfig {
 }
 
 /// The schema of overridable keys, derived from the config structure.
-pub fn schema() -> Schema {
+pub fn schema() -> OverrideKeys {
     let example = toml::Table::try_from(RawConfig::full_example())
         .expect("the config structure serialises to a TOML table");
-    Schema::from_example(&example)
+    OverrideKeys::from_example(&example)
 }

@@ -6,7 +6,7 @@ use govsync_core::toml_text::error_position;
 
 use super::file::{RawConfig, schema};
 use super::validate::Validator;
-use super::{Config, ConfigError, Schema, SecretError};
+use super::{Config, ConfigError, OverrideKeys, SecretError};
 use crate::mapping::{self, MappingTable};
 
 impl Config {
@@ -116,7 +116,7 @@ fn named_secret_vars(table: &toml::Table, env: &[(String, String)]) -> Vec<Strin
                 .and_then(|a| a.get(*key))
                 .and_then(|v| v.as_str())
                 .map(str::to_string);
-            let var = Schema::var_for(&format!("governance.auth.{key}"));
+            let var = OverrideKeys::var_for(&format!("governance.auth.{key}"));
             let from_env = env.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone());
             [from_file, from_env]
         })

@@ -17,7 +17,7 @@ mod types;
 mod validate;
 
 pub use file::schema;
-pub use overrides::{Override, RESERVED as RESERVED_ENV_VARS, Schema};
+pub use overrides::{Override, OverrideKeys, RESERVED as RESERVED_ENV_VARS};
 pub use scopes::{AssumeRole, DEFAULT_SESSION_NAME, ScopeConfig};
 pub use secret::{SecretError, SecretSource};
 pub use types::*;

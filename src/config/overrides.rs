@@ -32,14 +32,14 @@ enum Kind {
 }
 
 /// The overridable keys: variable name → (dotted key, kind).
-pub struct Schema(BTreeMap<String, (Vec<String>, Kind)>);
+pub struct OverrideKeys(BTreeMap<String, (Vec<String>, Kind)>);
 
-impl Schema {
+impl OverrideKeys {
     /// Builds the schema from a fully populated example of the config structure.
-    pub fn from_example(example: &toml::Table) -> Schema {
+    pub fn from_example(example: &toml::Table) -> OverrideKeys {
         let mut keys = BTreeMap::new();
         collect(example, &mut Vec::new(), &mut keys);
-        Schema(keys)
+        OverrideKeys(keys)
     }
 
     /// The variable name that overrides a dotted key.
@@ -111,7 +111,7 @@ fn collect(
             _ => Some(Kind::Text),
         };
         if let Some(kind) = kind {
-            out.insert(Schema::var_for(&path.join(".")), (path.clone(), kind));
+            out.insert(OverrideKeys::var_for(&path.join(".")), (path.clone(), kind));
         }
         path.pop();
     }
@@ -161,12 +161,12 @@ fn set(table: &mut toml::Table, path: &[String], value: toml::Value) {
 mod tests {
     use super::*;
 
-    fn schema() -> Schema {
+    fn schema() -> OverrideKeys {
         let example: toml::Table = toml::from_str(
             "[a]\nname = \"x\"\ncount = 1\nlist = [\"y\"]\nflag = true\n[a.inner]\nkey-name = \"z\"\n",
         )
         .expect("toml");
-        Schema::from_example(&example)
+        OverrideKeys::from_example(&example)
     }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

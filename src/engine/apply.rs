@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::{Engine, Outcome, Progress, describe_from, passive};
+use super::{Engine, Outcome, Progress, passive};
 use crate::governance::Governance;
 use crate::plan::{Action, Decision};
 use crate::remote::WriteOutcome;
@@ -191,7 +191,7 @@ where
         package_arn: d.arn.to_string(),
         system,
         action: action.to_string(),
-        from: Some(describe_from(d)),
+        from: Some(d.observed_pair()),
         to: to.clone(),
         reason: d.reason.clone(),
     };

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::domain::{GovernanceModel, ModelId};
 use crate::governance::Governance;
 use crate::mapping::MappingTable;
-use crate::plan::{Action, Decision, Plan, PlanInput, Policy, SafetyValveTrip, plan};
+use crate::plan::{Action, ActionKind, Decision, Plan, PlanInput, Policy, SafetyValveTrip, plan};
 use crate::recovery::Observed;
 use crate::remote::{RejectedRow, RemoteError};
 use crate::sagemaker::{Registry, ScopedRegistry};
@@ -160,7 +160,7 @@ pub struct CycleReport {
 
 impl CycleReport {
     /// Count of results whose action has this kind.
-    pub fn count(&self, kind: &str) -> usize {
+    pub fn count(&self, kind: ActionKind) -> usize {
         self.results
             .iter()
             .filter(|r| r.decision.action.kind() == kind)
@@ -168,7 +168,7 @@ impl CycleReport {
     }
 
     /// Count of results whose action has this kind and which were written.
-    pub fn applied(&self, kind: &str) -> usize {
+    pub fn applied(&self, kind: ActionKind) -> usize {
         self.results
             .iter()
             .filter(|r| r.decision.action.kind() == kind && r.outcome == Outcome::Applied)
@@ -189,6 +189,35 @@ impl CycleReport {
             .iter()
             .filter(|r| r.decision.action.writes())
             .count()
+    }
+
+    /// Pushes and pulls that the conflict policy chose (both sides had changed).
+    pub fn conflicts_resolved(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| r.decision.action.resolved_conflict())
+            .count()
+    }
+
+    /// The counts a summary shows (the table's last line, the JSON's `summary`).
+    pub fn summary(&self) -> Summary {
+        Summary {
+            linked: self.results.len(),
+            in_sync: self.count(ActionKind::InSync),
+            push: self.count(ActionKind::Push),
+            pull: self.count(ActionKind::Pull),
+            decommission: self.count(ActionKind::Decommission),
+            drift: self.count(ActionKind::Drift),
+            conflict: self.count(ActionKind::Conflict),
+            conflicts_resolved: self.conflicts_resolved(),
+            not_observed: self.count(ActionKind::ScopeNotObserved)
+                + self.count(ActionKind::PackageNotObserved),
+            out_of_scope: self.count(ActionKind::OutOfScope),
+            failed: self.failures(),
+            unlinked_models: self.unlinked_models,
+            unlinked_packages: self.unlinked_packages,
+            confirmed_deleted: self.confirmed_deleted,
+        }
     }
 
     /// Writes that failed.
@@ -227,6 +256,39 @@ impl CycleReport {
             0
         }
     }
+}
+
+/// A cycle's counts, computed once ([`CycleReport::summary`]) for every output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Linked models planned.
+    pub linked: usize,
+    /// In sync.
+    pub in_sync: usize,
+    /// Pushes planned.
+    pub push: usize,
+    /// Pulls planned.
+    pub pull: usize,
+    /// Decommissions planned.
+    pub decommission: usize,
+    /// Drift reported.
+    pub drift: usize,
+    /// Conflicts left for a person (policy `skip`).
+    pub conflict: usize,
+    /// Conflicts the policy resolved (counted in `push` or `pull` too).
+    pub conflicts_resolved: usize,
+    /// Not observed (scope or package).
+    pub not_observed: usize,
+    /// Linked outside every scope.
+    pub out_of_scope: usize,
+    /// Writes that failed or were refused.
+    pub failed: usize,
+    /// Governance models without a link.
+    pub unlinked_models: usize,
+    /// Packages no model links to.
+    pub unlinked_packages: usize,
+    /// Packages confirmed deleted this cycle.
+    pub confirmed_deleted: usize,
 }
 
 /// One scope's listing this cycle.
@@ -438,30 +500,6 @@ fn passive(action: &Action) -> Outcome {
         Action::InSync | Action::AlreadyDecommissioned => Outcome::Nothing,
         Action::DecommissionWithheld { .. } => Outcome::Withheld,
         _ => Outcome::Reported,
-    }
-}
-
-/// The pair as observed: `status ⇄ stage/status`.
-pub fn describe_from(d: &Decision) -> String {
-    format!(
-        "{} | {}",
-        d.governance_status
-            .as_ref()
-            .map_or("(none)", |s| s.as_str()),
-        d.lifecycle
-            .as_ref()
-            .map_or_else(|| "(none)".to_string(), ToString::to_string)
-    )
-}
-
-/// The value an action writes, if any.
-pub fn describe_to(action: &Action) -> String {
-    match action {
-        Action::Push { to, .. } => to.to_string(),
-        Action::Pull { to, .. }
-        | Action::Decommission { to, .. }
-        | Action::DecommissionWithheld { to, .. } => to.to_string(),
-        _ => String::new(),
     }
 }
 

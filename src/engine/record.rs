@@ -2,7 +2,7 @@
 //! out of scope, …) of a cycle, and the verdicts on intents a dead process left open.
 //! The writes themselves are journaled as they are made ([`super::apply`]).
 
-use super::{ModelResult, Outcome, describe_from, describe_to};
+use super::{ModelResult, Outcome};
 use crate::domain::ModelId;
 use crate::plan::{Action, BaselineEntry};
 use crate::recovery::{Observed, resolve};
@@ -28,12 +28,11 @@ pub(super) fn record(
         if d.action.writes() || matches!(d.action, Action::InSync | Action::AlreadyDecommissioned) {
             continue;
         }
-        let from = describe_from(d);
+        let from = d.observed_pair();
         let action = d.action.kind().to_string();
         if latest.get(d.model_id.as_str()) == Some(&(action.clone(), from.clone())) {
             continue;
         }
-        let to = describe_to(&d.action);
         entries.push(JournalEntry {
             at: at.clone(),
             model_id: d.model_id.to_string(),
@@ -41,7 +40,7 @@ pub(super) fn record(
             package_arn: d.arn.to_string(),
             action,
             from: Some(from),
-            to: (!to.is_empty()).then_some(to),
+            to: d.action.target(),
             reason: d.reason.clone(),
             outcome: r.outcome.as_str().to_string(),
             error: r.outcome.error(),

@@ -200,21 +200,114 @@ impl Action {
         )
     }
 
-    /// A short, fixed name (used for metric labels and tables).
-    pub fn kind(&self) -> &'static str {
+    /// Which kind of action this is.
+    pub fn kind(&self) -> ActionKind {
         match self {
-            Action::InSync => "in-sync",
-            Action::Push { .. } => "push",
-            Action::Pull { .. } => "pull",
-            Action::Decommission { .. } => "decommission",
-            Action::DecommissionWithheld { .. } => "decommission-withheld",
-            Action::AlreadyDecommissioned => "already-decommissioned",
-            Action::Conflict => "conflict",
-            Action::Drift { .. } => "drift",
-            Action::PackageNotObserved => "package-not-observed",
-            Action::ScopeNotObserved => "scope-not-observed",
-            Action::OutOfScope => "out-of-scope",
+            Action::InSync => ActionKind::InSync,
+            Action::Push { .. } => ActionKind::Push,
+            Action::Pull { .. } => ActionKind::Pull,
+            Action::Decommission { .. } => ActionKind::Decommission,
+            Action::DecommissionWithheld { .. } => ActionKind::DecommissionWithheld,
+            Action::AlreadyDecommissioned => ActionKind::AlreadyDecommissioned,
+            Action::Conflict => ActionKind::Conflict,
+            Action::Drift { .. } => ActionKind::Drift,
+            Action::PackageNotObserved => ActionKind::PackageNotObserved,
+            Action::ScopeNotObserved => ActionKind::ScopeNotObserved,
+            Action::OutOfScope => ActionKind::OutOfScope,
         }
+    }
+
+    /// The value this action writes (or would): a lifecycle or a governance status.
+    pub fn target(&self) -> Option<String> {
+        match self {
+            Action::Push { to, .. } => Some(to.to_string()),
+            Action::Pull { to, .. }
+            | Action::Decommission { to, .. }
+            | Action::DecommissionWithheld { to, .. } => Some(to.to_string()),
+            _ => None,
+        }
+    }
+
+    /// True for a push or pull that the conflict policy chose (both sides changed).
+    pub fn resolved_conflict(&self) -> bool {
+        matches!(
+            self,
+            Action::Push { conflict: true, .. } | Action::Pull { conflict: true, .. }
+        )
+    }
+}
+
+/// The kinds of [`Action`], by the short fixed names that metric labels, tables,
+/// JSON and the journal use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ActionKind {
+    /// `in-sync`
+    InSync,
+    /// `push`
+    Push,
+    /// `pull`
+    Pull,
+    /// `decommission`
+    Decommission,
+    /// `decommission-withheld`
+    DecommissionWithheld,
+    /// `already-decommissioned`
+    AlreadyDecommissioned,
+    /// `conflict`
+    Conflict,
+    /// `drift`
+    Drift,
+    /// `package-not-observed`
+    PackageNotObserved,
+    /// `scope-not-observed`
+    ScopeNotObserved,
+    /// `out-of-scope`
+    OutOfScope,
+}
+
+impl ActionKind {
+    /// Every kind.
+    pub const ALL: [ActionKind; 11] = [
+        ActionKind::InSync,
+        ActionKind::Push,
+        ActionKind::Pull,
+        ActionKind::Decommission,
+        ActionKind::DecommissionWithheld,
+        ActionKind::AlreadyDecommissioned,
+        ActionKind::Conflict,
+        ActionKind::Drift,
+        ActionKind::PackageNotObserved,
+        ActionKind::ScopeNotObserved,
+        ActionKind::OutOfScope,
+    ];
+
+    /// The short, fixed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::InSync => "in-sync",
+            ActionKind::Push => "push",
+            ActionKind::Pull => "pull",
+            ActionKind::Decommission => "decommission",
+            ActionKind::DecommissionWithheld => "decommission-withheld",
+            ActionKind::AlreadyDecommissioned => "already-decommissioned",
+            ActionKind::Conflict => "conflict",
+            ActionKind::Drift => "drift",
+            ActionKind::PackageNotObserved => "package-not-observed",
+            ActionKind::ScopeNotObserved => "scope-not-observed",
+            ActionKind::OutOfScope => "out-of-scope",
+        }
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl Serialize for ActionKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -237,6 +330,17 @@ pub struct Decision {
     pub action: Action,
     /// Why, in words a person can check against the table.
     pub reason: String,
+}
+
+impl Decision {
+    /// The pair as observed, for people and the journal: `status | stage/status`.
+    pub fn observed_pair(&self) -> String {
+        format!(
+            "{} | {}",
+            crate::render::or_none(self.governance_status.as_ref()),
+            crate::render::or_none(self.lifecycle.as_ref())
+        )
+    }
 }
 
 impl Decision {

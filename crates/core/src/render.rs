@@ -1,4 +1,11 @@
-//! The one place that lays rows out as aligned text columns for people.
+//! The one place that lays values and rows out as text for people.
+
+use std::fmt::Display;
+
+/// A value, or `(none)` when there is none.
+pub fn or_none<T: Display>(value: Option<&T>) -> String {
+    value.map_or_else(|| "(none)".to_string(), ToString::to_string)
+}
 
 /// Renders a header and rows as left-aligned columns separated by two spaces,
 /// with a dashed rule under the header. Widths count characters, not bytes.

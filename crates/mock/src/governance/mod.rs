@@ -19,8 +19,8 @@
 //! appends verbatim, to test malformed data), `GET /_mock/writes` (every API write
 //! that took effect).
 
+mod objects;
 pub mod query;
-mod store;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -37,7 +37,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub use store::{Object, OpError, Schema, Store};
+pub use objects::{Object, ObjectType, Objects, OpError};
 
 use super::{
     Admin, Counters, Fault, FaultInjector, Faults, MockError, admin_routes, dropped_connection,
@@ -58,7 +58,7 @@ pub struct Options {
     /// The password (Basic) and API key (IAM, ZenApiKey).
     pub secret: SecretString,
     /// Object type, status field, workflow statuses, string fields.
-    pub schema: Schema,
+    pub object_type: ObjectType,
     /// Lifetime of the IAM tokens it issues.
     pub token_lifetime: Duration,
     /// Faults from the start (throttling is a 429 with `Retry-After`, server errors 503).
@@ -103,7 +103,7 @@ impl Options {
         Options {
             username: username.to_string(),
             secret,
-            schema: Schema {
+            object_type: ObjectType {
                 model_type: "Model".into(),
                 status_field: "MRG-Model:Status".into(),
                 statuses,
@@ -117,7 +117,7 @@ impl Options {
 }
 
 struct Shared {
-    store: Mutex<Store>,
+    store: Mutex<Objects>,
     tokens: Mutex<HashMap<String, Instant>>,
     faults: FaultInjector,
     counters: Counters,
@@ -174,7 +174,7 @@ impl MockGovernance {
     /// A mock with these options (loading its state file if there is one).
     pub fn new(options: Options) -> Result<MockGovernance, MockError> {
         let (faults, loaded) =
-            start_state::<MockGovernance, Store>(&options.faults, options.state_file.as_deref())?;
+            start_state::<MockGovernance, Objects>(&options.faults, options.state_file.as_deref())?;
         let store = loaded.unwrap_or_default();
         Ok(MockGovernance {
             shared: Arc::new(Shared {
@@ -196,19 +196,19 @@ impl MockGovernance {
         status: Option<&str>,
         link: Option<&str>,
     ) -> Result<String, OpError> {
-        let schema = &self.shared.options.schema;
+        let object_type = &self.shared.options.object_type;
         let mut fields = Vec::new();
         if let Some(s) = status {
-            fields.push(json!({ "name": schema.status_field, "value": { "name": s } }));
+            fields.push(json!({ "name": object_type.status_field, "value": { "name": s } }));
         }
         if let Some(l) = link
-            && let Some(link_field) = schema.string_fields.first()
+            && let Some(link_field) = object_type.string_fields.first()
         {
             fields.push(json!({ "name": link_field, "value": l }));
         }
         let body =
-            json!({ "name": name, "type_definition_id": schema.model_type, "fields": fields });
-        let created = self.mutate(|store, schema| store.create(schema, body))?;
+            json!({ "name": name, "type_definition_id": object_type.model_type, "fields": fields });
+        let created = self.mutate(|store, object_type| store.create(object_type, body))?;
         Ok(created["id"].as_str().unwrap_or_default().to_string())
     }
 
@@ -218,13 +218,13 @@ impl MockGovernance {
         let object = store.get(id).ok()?;
         object
             .fields
-            .get(&self.shared.options.schema.status_field)
+            .get(&self.shared.options.object_type.status_field)
             .cloned()
     }
 
     /// Sets a status as a person in the governance console would.
     pub fn set_status(&self, id: &str, status: &str) -> Result<(), OpError> {
-        self.mutate(|store, schema| store.set_status(schema, id, status))
+        self.mutate(|store, object_type| store.set_status(object_type, id, status))
     }
 
     /// Every API write that took effect (`PUT /contents/{id}`), oldest first:
@@ -258,10 +258,10 @@ impl MockGovernance {
     /// Runs a change on the store and persists it.
     fn mutate<T>(
         &self,
-        change: impl FnOnce(&mut Store, &Schema) -> Result<T, OpError>,
+        change: impl FnOnce(&mut Objects, &ObjectType) -> Result<T, OpError>,
     ) -> Result<T, OpError> {
         let mut store = self.shared.store.lock().expect("store lock poisoned");
-        let out = change(&mut store, &self.shared.options.schema)?;
+        let out = change(&mut store, &self.shared.options.object_type)?;
         if let Some(file) = &self.shared.options.state_file {
             let text = serde_json::to_string_pretty(&*store).expect("the store serialises");
             if let Err(e) = write_atomically(file, &text) {
@@ -346,7 +346,7 @@ async fn query_handler(
         return refused;
     }
     let store = mock.shared.store.lock().expect("store lock poisoned");
-    match store.query(&mock.shared.options.schema, body) {
+    match store.query(&mock.shared.options.object_type, body) {
         Ok(rows) => Json(rows).into_response(),
         Err(e) => op_response(&e),
     }
@@ -362,7 +362,7 @@ async fn get_handler(
     }
     let store = mock.shared.store.lock().expect("store lock poisoned");
     match store.get(&id) {
-        Ok(object) => Json(mock.shared.options.schema.object_json(object)).into_response(),
+        Ok(object) => Json(mock.shared.options.object_type.object_json(object)).into_response(),
         Err(e) => op_response(&e),
     }
 }
@@ -377,7 +377,7 @@ async fn put_handler(
         return refused;
     }
     let fields = body.get("fields").cloned().unwrap_or(Value::Null);
-    match mock.mutate(|store, schema| store.update(schema, &id, body)) {
+    match mock.mutate(|store, object_type| store.update(object_type, &id, body)) {
         Ok(object) => {
             mock.shared
                 .writes
@@ -402,7 +402,7 @@ async fn create_handler(
     if let Some(refused) = mock.gate("contents.post", &headers).await {
         return refused;
     }
-    match mock.mutate(|store, schema| store.create(schema, body)) {
+    match mock.mutate(|store, object_type| store.create(object_type, body)) {
         Ok(object) => (StatusCode::CREATED, Json(object)).into_response(),
         Err(e) => op_response(&e),
     }

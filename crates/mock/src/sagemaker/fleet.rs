@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::store::{ApiError, Change, Store};
+use super::registry::{AccountRegistry, ApiError, Change};
 
 /// Who a request's credentials belong to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +38,7 @@ pub struct Session {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Fleet {
     /// Registries by `<account>/<region>`.
-    registries: BTreeMap<String, Store>,
+    registries: BTreeMap<String, AccountRegistry>,
     /// Group ARN → the accounts it is shared with.
     shares: BTreeMap<String, BTreeSet<String>>,
     /// Issued session credentials by access key ID.
@@ -69,10 +69,10 @@ fn owner_and_group(name_or_arn: &str) -> Option<(&str, &str)> {
 
 impl Fleet {
     /// The registry of an account in a region, made empty on first use.
-    pub fn registry(&mut self, account: &str, region: &str) -> &mut Store {
+    pub fn registry(&mut self, account: &str, region: &str) -> &mut AccountRegistry {
         self.registries
             .entry(key(account, region))
-            .or_insert_with(|| Store::new(region, account))
+            .or_insert_with(|| AccountRegistry::new(region, account))
     }
 
     /// Shares a group (by ARN) with another account, as AWS RAM does.
@@ -217,7 +217,7 @@ impl Fleet {
     }
 
     /// The registry holding a package ARN (by its account and region), if any.
-    pub fn holding(&mut self, arn: &str) -> Option<&mut Store> {
+    pub fn holding(&mut self, arn: &str) -> Option<&mut AccountRegistry> {
         let parts: Vec<&str> = arn.splitn(6, ':').collect();
         let [_, _, _, region, account, _] = parts[..] else {
             return None;

@@ -16,7 +16,7 @@
 //! `POST /_mock/clock` (`{"advance_seconds"}`: issued credentials age).
 
 mod fleet;
-mod store;
+mod registry;
 mod sts;
 
 use std::collections::BTreeMap;
@@ -35,7 +35,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub use fleet::{Fleet, Identity};
-pub use store::{ApiError, Change, Store};
+pub use registry::{AccountRegistry, ApiError, Change};
 pub use sts::StsSettings;
 
 use super::{

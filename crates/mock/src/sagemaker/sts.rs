@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::fleet::{Fleet, Identity, Session};
-use super::store::ApiError;
+use super::registry::ApiError;
 
 /// The XML namespace of STS answers.
 const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";

@@ -100,7 +100,7 @@ pub struct Package {
 
 /// Everything the mock registry holds; serialisable so it can persist to a file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Store {
+pub struct AccountRegistry {
     region: String,
     account: String,
     groups: BTreeMap<String, Group>,
@@ -261,10 +261,10 @@ struct ListInput {
     creation_time_before: Option<f64>,
 }
 
-impl Store {
+impl AccountRegistry {
     /// An empty registry for one account and region.
-    pub fn new(region: &str, account: &str) -> Store {
-        Store {
+    pub fn new(region: &str, account: &str) -> AccountRegistry {
+        AccountRegistry {
             region: region.to_string(),
             account: account.to_string(),
             groups: BTreeMap::new(),

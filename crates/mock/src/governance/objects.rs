@@ -45,7 +45,7 @@ impl OpError {
 /// The object type and its fields: which is the enum status field and what values
 /// the workflow allows, and which are plain strings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Schema {
+pub struct ObjectType {
     /// The object type (`Model`).
     pub model_type: String,
     /// The enum status field (`MRG-Model:Status`).
@@ -69,7 +69,7 @@ pub struct Object {
 
 /// Every object, persisted as JSON when the mock has a state file.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Store {
+pub struct Objects {
     objects: BTreeMap<u64, Object>,
     next_id: u64,
     /// Rows appended verbatim to every query's results (admin), to test how a client
@@ -86,7 +86,7 @@ struct FieldIn {
     value: Value,
 }
 
-impl Schema {
+impl ObjectType {
     fn is_field(&self, name: &str) -> bool {
         name == "Resource ID"
             || name == "Name"
@@ -232,7 +232,7 @@ fn parse_body<T: for<'de> Deserialize<'de>>(body: Value) -> Result<T, OpError> {
     })
 }
 
-impl Store {
+impl Objects {
     /// The object with this ID.
     pub fn get(&self, id: &str) -> Result<&Object, OpError> {
         id.parse::<u64>()
@@ -242,7 +242,7 @@ impl Store {
     }
 
     /// `POST /query`: `{"statement", "offset", "limit"}` → `{"rows": […]}`.
-    pub fn query(&self, schema: &Schema, body: Value) -> Result<Value, OpError> {
+    pub fn query(&self, object_type: &ObjectType, body: Value) -> Result<Value, OpError> {
         #[derive(Deserialize)]
         struct In {
             statement: String,
@@ -259,13 +259,13 @@ impl Store {
         } = query::parse(&i.statement).map_err(|e| {
             OpError::bad_request("OP-00210", format!("The query is not valid: {e}"))
         })?;
-        schema.check_type(&from)?;
+        object_type.check_type(&from)?;
         for f in fields
             .iter()
             .chain(conditions.iter().map(|(f, _)| f))
             .chain(order.iter().map(|(f, _)| f))
         {
-            schema.check_field(f)?;
+            object_type.check_field(f)?;
         }
         let limit = i.limit.unwrap_or(50);
         if !(1..=MAX_LIMIT).contains(&limit) {
@@ -279,7 +279,7 @@ impl Store {
             .values()
             .filter(|o| {
                 conditions.iter().all(|(f, v)| {
-                    let shown = schema.show(o, f);
+                    let shown = object_type.show(o, f);
                     shown.as_str() == Some(v.as_str())
                         || shown.get("name").and_then(Value::as_str) == Some(v.as_str())
                 })
@@ -289,7 +289,7 @@ impl Store {
             let key = |o: &Object| match field.as_str() {
                 "Resource ID" => format!("{:020}", o.id),
                 f => {
-                    let v = schema.show(o, f);
+                    let v = object_type.show(o, f);
                     v.get("name")
                         .or(Some(&v))
                         .and_then(Value::as_str)
@@ -307,7 +307,7 @@ impl Store {
             .map(|o| {
                 let fields: Vec<Value> = fields
                     .iter()
-                    .map(|f| json!({ "name": f, "data_type": schema.data_type(f), "value": schema.show(o, f) }))
+                    .map(|f| json!({ "name": f, "data_type": object_type.data_type(f), "value": object_type.show(o, f) }))
                     .collect();
                 json!({ "fields": fields })
             })
@@ -319,7 +319,7 @@ impl Store {
     }
 
     /// `POST /contents`: creates an object.
-    pub fn create(&mut self, schema: &Schema, body: Value) -> Result<Value, OpError> {
+    pub fn create(&mut self, object_type: &ObjectType, body: Value) -> Result<Value, OpError> {
         #[derive(Deserialize)]
         struct In {
             name: String,
@@ -328,7 +328,7 @@ impl Store {
             fields: Vec<FieldIn>,
         }
         let i: In = parse_body(body)?;
-        schema.check_type(&i.type_definition_id)?;
+        object_type.check_type(&i.type_definition_id)?;
         if i.name.trim().is_empty() {
             return Err(OpError::bad_request(
                 "OP-01021",
@@ -341,14 +341,19 @@ impl Store {
             name: i.name,
             fields: BTreeMap::new(),
         };
-        schema.apply_fields(&mut object, i.fields)?;
-        let out = schema.object_json(&object);
+        object_type.apply_fields(&mut object, i.fields)?;
+        let out = object_type.object_json(&object);
         self.objects.insert(object.id, object);
         Ok(out)
     }
 
     /// `PUT /contents/{id}`: sets the given fields.
-    pub fn update(&mut self, schema: &Schema, id: &str, body: Value) -> Result<Value, OpError> {
+    pub fn update(
+        &mut self,
+        object_type: &ObjectType,
+        id: &str,
+        body: Value,
+    ) -> Result<Value, OpError> {
         #[derive(Deserialize)]
         struct In {
             #[serde(default)]
@@ -358,19 +363,24 @@ impl Store {
         let i: In = parse_body(body)?;
         let key = id.parse::<u64>().expect("found above");
         let object = self.objects.get_mut(&key).expect("found above");
-        schema.apply_fields(object, i.fields)?;
-        Ok(schema.object_json(object))
+        object_type.apply_fields(object, i.fields)?;
+        Ok(object_type.object_json(object))
     }
 
     /// Admin: sets a status as a person in the console would (only workflow statuses).
-    pub fn set_status(&mut self, schema: &Schema, id: &str, status: &str) -> Result<(), OpError> {
-        schema.check_status(status)?;
+    pub fn set_status(
+        &mut self,
+        object_type: &ObjectType,
+        id: &str,
+        status: &str,
+    ) -> Result<(), OpError> {
+        object_type.check_status(status)?;
         self.get(id)?;
         let key = id.parse::<u64>().expect("found above");
         let object = self.objects.get_mut(&key).expect("found above");
         object
             .fields
-            .insert(schema.status_field.clone(), status.to_string());
+            .insert(object_type.status_field.clone(), status.to_string());
         Ok(())
     }
 
