@@ -25,7 +25,7 @@ pub const JITTER: f64 = 0.1;
 pub type LiveEngine = Engine<Instrumented<OpenPagesClient>, Instrumented<SageMakerRegistry>>;
 
 /// The engine for a configuration, given the governance secret and the SageMaker
-/// client of every scope (from [`crate::sagemaker::connect`]).
+/// client of every scope (from [`crate::sagemaker::connect()`]).
 pub fn live_engine(
     config: &Config,
     secret: secrecy::SecretString,

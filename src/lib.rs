@@ -5,21 +5,40 @@
 //!
 //! # Layout
 //!
-//! A cycle is observe → plan → apply → record:
+//! The workspace's crates are the architecture. A cycle is observe → plan → apply →
+//! record; only *plan* is pure, and it lives in its own crate.
 //!
+//! **`govsync-core`** (`crates/core`; no async runtime, no IO, no clock), re-exported here:
 //! - [`domain`], [`arn`]: the values both systems are reduced to (models, packages,
 //!   lifecycles) and the identifiers that must not be mixed up.
 //! - [`scope`]: what one SageMaker listing covers (account, region, groups) and the
 //!   routing of a package ARN to its scope.
-//! - [`mapping`]: the mapping table, loaded from TOML and validated.
-//! - [`plan`]: the pure planner, where every sync rule lives. No IO, no clock.
-//! - [`governance`], [`sagemaker`]: the two remote systems, each behind one small trait
-//!   ([`governance::Governance`], [`sagemaker::Registry`]); [`remote`] holds what
-//!   both hand back.
-//! - [`mock`]: mock servers speaking both systems' wire protocols, for tests and the demo.
-//! - [`config`]: `govsync.toml` with `GOVSYNC_…` overrides, validated at start-up.
-//! - [`cli`]: the command line; `main.rs` only wires it up.
-//! - [`render`], `toml_text`: small shared helpers for text output and TOML positions.
+//! - [`mapping`]: the mapping table, parsed and validated (plus [`mapping::load`],
+//!   reading it from a file, here).
+//! - [`plan`]: the planner, where every sync rule lives (`plan/rules.rs`: the rules
+//!   per model; `plan/valve.rs`: the safety valve; `plan/action.rs`: what it decides).
+//! - [`journal`], [`recovery`]: the journal's values, and how an intent left open by
+//!   a dead process is resolved from what the next cycle observes.
+//! - [`render`], `toml_text`: text for people, positions and errors in TOML files.
+//!
+//! **`govsync`** (this crate: adapters, engine, store, daemon, server, CLI):
+//! - [`governance`], [`sagemaker`]: the two remote systems, each behind one small
+//!   trait ([`governance::Governance`], [`sagemaker::Registry`]); [`remote`] holds
+//!   what both hand back. `governance/http.rs` is the one table from HTTP status to
+//!   meaning; `sagemaker/connect.rs` builds one SDK client per scope.
+//! - [`engine`]: one cycle (`observe.rs`, `apply.rs` with the write-ahead journal,
+//!   `record.rs`, and `report.rs` for what it hands back); [`report`] renders it.
+//! - [`store`]: SQLite state: baseline, journal, intents, the single-writer lock.
+//! - [`daemon`]: the loop; [`server`]: `/healthz`, `/readyz`, `/metrics`;
+//!   [`metrics`]; [`logging`].
+//! - [`config`]: `govsync.toml` with `GOVSYNC_…` overrides, validated at start-up
+//!   (`types`, `file`, `load`, `validate`, `scopes`, `overrides`, `secret`).
+//! - [`cli`]: the command line, one file per command; `main.rs` only wires it up.
+//! - [`demo`] (feature `mock`): `govsync demo`.
+//!
+//! **`govsync-mock`** (`crates/mock`, re-exported as [`mock`] with the default
+//! feature `mock`): mock servers speaking both systems' wire protocols, for tests and
+//! the demo, with their own reading of each system's rules.
 
 pub use govsync_core::{arn, domain, journal, plan, recovery, render, scope};
 #[cfg(feature = "mock")]

@@ -3,11 +3,13 @@
 use std::path::Path;
 
 pub use govsync_core::mapping::*;
+use govsync_core::toml_text::TomlFileError;
 
 /// Reads and validates a mapping file.
 pub fn load(file: &Path) -> Result<MappingTable, MappingError> {
-    let text = std::fs::read_to_string(file).map_err(|source| MappingError::Read {
+    let text = std::fs::read_to_string(file).map_err(|source| TomlFileError::Read {
         file: file.to_path_buf(),
+        what: "the mapping table",
         source,
     })?;
     MappingTable::parse(&text, file)

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use govsync_core::toml_text::error_position;
+use govsync_core::toml_text::TomlFileError;
 
 use super::file::{RawConfig, schema};
 use super::validate::Validator;
@@ -13,8 +13,9 @@ impl Config {
     /// Reads, overrides and validates a config file, and loads its mapping table.
     /// `env` is the process environment (passed in so that tests own it).
     pub fn load(file: &Path, env: &[(String, String)]) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(file).map_err(|source| TomlFileError::Read {
             file: file.to_path_buf(),
+            what: "the configuration",
             source,
         })?;
         Config::from_toml(&text, file, env)
@@ -27,15 +28,9 @@ impl Config {
         file: &Path,
         env: &[(String, String)],
     ) -> Result<Config, ConfigError> {
-        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            let (line, column, message) = error_position(text, &e);
-            ConfigError::Syntax {
-                file: file.to_path_buf(),
-                line,
-                column,
-                message,
-            }
-        })?;
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| TomlFileError::syntax(file, text, &e))?;
         let secret_vars = named_secret_vars(&table, env);
         let overrides = schema()
             .apply(&mut table, env, &secret_vars)

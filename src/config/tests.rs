@@ -1,3 +1,7 @@
+//! The configuration's tests: one or more per setting and per refusal, against the
+//! shipped example too. Over 500 lines because the settings are many; each test is
+//! short and stands alone.
+
 use std::path::Path;
 use std::time::Duration;
 

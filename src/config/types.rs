@@ -7,32 +7,17 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{Override, ScopeConfig, SecretSource};
+use govsync_core::toml_text::TomlFileError;
+
 use crate::mapping::{MappingError, MappingTable};
 use crate::plan::Policy;
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("{file}: cannot read the configuration: {source}")]
-    Read {
-        /// The file.
-        file: PathBuf,
-        /// The IO error.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML.
-    #[error("{file}:{line}:{column}: {message}")]
-    Syntax {
-        /// The file.
-        file: PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// What the parser said.
-        message: String,
-    },
+    /// The file could not be read, or is not valid TOML.
+    #[error(transparent)]
+    File(#[from] TomlFileError),
     /// A key is unknown, missing or has a bad value.
     #[error("{file}: `{key}`{}: {message}", origin.as_ref().map(|v| format!(" (set by {v})")).unwrap_or_default())]
     Key {

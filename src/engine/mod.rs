@@ -4,26 +4,32 @@
 //!
 //! A failure to observe either side ends the cycle before any write. One failed
 //! write never stops the others.
+//!
+//! - here: the [`Engine`] and its cycle, stage by stage; `observe`: listing both
+//!   sides and describing linked packages; `apply`: the writes, each journaled
+//!   before it is made; `record`: the baseline, the journal, open intents;
+//!   `report`: what a cycle hands back ([`CycleReport`], [`Outcome`], [`Summary`]).
 
-use serde::Serialize;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::{GovernanceModel, ModelId};
 use crate::governance::Governance;
 use crate::mapping::MappingTable;
-use crate::plan::{Action, ActionKind, Decision, Plan, PlanInput, Policy, SafetyValveTrip, plan};
+use crate::plan::{Action, Plan, PlanInput, Policy, plan};
 use crate::recovery::Observed;
 use crate::remote::{RejectedRow, RemoteError};
 use crate::sagemaker::{Registry, ScopedRegistry};
-use crate::scope::{ScopeId, Scopes};
+use crate::scope::Scopes;
 use crate::store::{Store, StoreError};
 
 mod apply;
 mod observe;
 mod record;
+mod report;
 
 pub use record::IntentsResolved;
+pub use report::{CycleReport, ModelResult, Outcome, ScopeReport, Summary};
 
 /// What a cycle is asked to do.
 #[derive(Debug, Clone, Default)]
@@ -61,249 +67,6 @@ pub enum Progress {
     /// Finished.
     Done,
 }
-
-/// What became of one decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", content = "detail", rename_all = "kebab-case")]
-pub enum Outcome {
-    /// Nothing to write (in sync, already decommissioned).
-    #[serde(rename = "none")]
-    Nothing,
-    /// Written.
-    Applied,
-    /// Reported only (drift, conflict under `skip`, package not observed).
-    Reported,
-    /// Held back by the safety valve.
-    Withheld,
-    /// Would be written (dry run).
-    Planned,
-    /// Not started: the process is shutting down (the next cycle will make it).
-    Cancelled,
-    /// The remote system refused the value.
-    Refused(String),
-    /// The object is gone.
-    NotFound(String),
-    /// The write failed.
-    Failed(String),
-}
-
-impl Outcome {
-    /// A short name (tables, metrics, the journal).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Outcome::Nothing => "none",
-            Outcome::Applied => "applied",
-            Outcome::Reported => "reported",
-            Outcome::Withheld => "withheld",
-            Outcome::Planned => "planned",
-            Outcome::Cancelled => "cancelled",
-            Outcome::Refused(_) => "refused",
-            Outcome::NotFound(_) => "not-found",
-            Outcome::Failed(_) => "failed",
-        }
-    }
-
-    /// The error of a failed write.
-    pub fn error(&self) -> Option<String> {
-        match self {
-            Outcome::Refused(e) | Outcome::NotFound(e) | Outcome::Failed(e) => Some(e.clone()),
-            _ => None,
-        }
-    }
-
-    /// True when a write was attempted and did not happen.
-    pub fn is_failure(&self) -> bool {
-        matches!(
-            self,
-            Outcome::Refused(_) | Outcome::NotFound(_) | Outcome::Failed(_)
-        )
-    }
-}
-
-/// A decision and its outcome.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ModelResult {
-    /// What the planner decided.
-    #[serde(flatten)]
-    pub decision: Decision,
-    /// What happened (`"outcome"`, and `"detail"` for an error).
-    #[serde(flatten)]
-    pub outcome: Outcome,
-}
-
-/// Everything one cycle saw and did.
-#[derive(Debug, Clone, Serialize)]
-pub struct CycleReport {
-    /// Per linked model, in governance order.
-    pub results: Vec<ModelResult>,
-    /// Governance models with no link.
-    pub unlinked_models: usize,
-    /// Packages no model links.
-    pub unlinked_packages: usize,
-    /// Rows skipped as malformed, from governance.
-    pub rejected_models: Vec<String>,
-    /// Rows skipped as malformed, from SageMaker.
-    pub rejected_packages: Vec<String>,
-    /// Linked packages confirmed deleted this cycle.
-    pub confirmed_deleted: usize,
-    /// Writes of a stopped process whose outcome this cycle decided.
-    pub intents: IntentsResolved,
-    /// This cycle's ID (it is on each journal entry the cycle made).
-    pub cycle: String,
-    /// Per scope, whether it was listed and what it held.
-    pub scopes: Vec<ScopeReport>,
-    /// Each time the safety valve withheld decommissions (per scope, or in total).
-    pub safety_valve: Vec<SafetyValveTrip>,
-    /// True for a dry run.
-    pub dry_run: bool,
-}
-
-impl CycleReport {
-    /// Count of results whose action has this kind.
-    pub fn count(&self, kind: ActionKind) -> usize {
-        self.results
-            .iter()
-            .filter(|r| r.decision.action.kind() == kind)
-            .count()
-    }
-
-    /// Count of results whose action has this kind and which were written.
-    pub fn applied(&self, kind: ActionKind) -> usize {
-        self.results
-            .iter()
-            .filter(|r| r.decision.action.kind() == kind && r.outcome == Outcome::Applied)
-            .count()
-    }
-
-    /// Count of results with this outcome.
-    pub fn outcomes(&self, outcome: &Outcome) -> usize {
-        self.results
-            .iter()
-            .filter(|r| &r.outcome == outcome)
-            .count()
-    }
-
-    /// Decisions that write (planned this cycle, whatever became of them).
-    pub fn planned_writes(&self) -> usize {
-        self.results
-            .iter()
-            .filter(|r| r.decision.action.writes())
-            .count()
-    }
-
-    /// Pushes and pulls that the conflict policy chose (both sides had changed).
-    pub fn conflicts_resolved(&self) -> usize {
-        self.results
-            .iter()
-            .filter(|r| r.decision.action.resolved_conflict())
-            .count()
-    }
-
-    /// The counts a summary shows (the table's last line, the JSON's `summary`).
-    pub fn summary(&self) -> Summary {
-        Summary {
-            linked: self.results.len(),
-            in_sync: self.count(ActionKind::InSync),
-            push: self.count(ActionKind::Push),
-            pull: self.count(ActionKind::Pull),
-            decommission: self.count(ActionKind::Decommission),
-            drift: self.count(ActionKind::Drift),
-            conflict: self.count(ActionKind::Conflict),
-            conflicts_resolved: self.conflicts_resolved(),
-            not_observed: self.count(ActionKind::ScopeNotObserved)
-                + self.count(ActionKind::PackageNotObserved),
-            out_of_scope: self.count(ActionKind::OutOfScope),
-            failed: self.failures(),
-            unlinked_models: self.unlinked_models,
-            unlinked_packages: self.unlinked_packages,
-            confirmed_deleted: self.confirmed_deleted,
-        }
-    }
-
-    /// Writes that failed.
-    pub fn failures(&self) -> usize {
-        self.results
-            .iter()
-            .filter(|r| r.outcome.is_failure())
-            .count()
-    }
-
-    /// Models left in drift or conflict, withheld by the safety valve, or not
-    /// observed because their scope could not be listed.
-    pub fn unresolved(&self) -> usize {
-        self.results
-            .iter()
-            .filter(|r| {
-                matches!(
-                    r.decision.action,
-                    Action::Drift { .. }
-                        | Action::Conflict
-                        | Action::DecommissionWithheld { .. }
-                        | Action::ScopeNotObserved
-                )
-            })
-            .count()
-    }
-
-    /// The exit code of `reconcile`: 2 if a write failed, else 3 if drift or
-    /// conflicts remain, else 0.
-    pub fn exit_code(&self) -> u8 {
-        if self.failures() > 0 {
-            2
-        } else if self.unresolved() > 0 || !self.safety_valve.is_empty() {
-            3
-        } else {
-            0
-        }
-    }
-}
-
-/// A cycle's counts, computed once ([`CycleReport::summary`]) for every output.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Summary {
-    /// Linked models planned.
-    pub linked: usize,
-    /// In sync.
-    pub in_sync: usize,
-    /// Pushes planned.
-    pub push: usize,
-    /// Pulls planned.
-    pub pull: usize,
-    /// Decommissions planned.
-    pub decommission: usize,
-    /// Drift reported.
-    pub drift: usize,
-    /// Conflicts left for a person (policy `skip`).
-    pub conflict: usize,
-    /// Conflicts the policy resolved (counted in `push` or `pull` too).
-    pub conflicts_resolved: usize,
-    /// Not observed (scope or package).
-    pub not_observed: usize,
-    /// Linked outside every scope.
-    pub out_of_scope: usize,
-    /// Writes that failed or were refused.
-    pub failed: usize,
-    /// Governance models without a link.
-    pub unlinked_models: usize,
-    /// Packages no model links to.
-    pub unlinked_packages: usize,
-    /// Packages confirmed deleted this cycle.
-    pub confirmed_deleted: usize,
-}
-
-/// One scope's listing this cycle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ScopeReport {
-    /// The scope.
-    pub scope: ScopeId,
-    /// True when it was listed in full.
-    pub observed: bool,
-    /// Packages listed (0 when not observed).
-    pub packages: usize,
-    /// Why it could not be listed.
-    pub error: Option<String>,
-}
-
 /// Why a cycle stopped before applying anything.
 #[derive(Debug, thiserror::Error)]
 pub enum CycleError {
@@ -500,28 +263,5 @@ fn passive(action: &Action) -> Outcome {
         Action::InSync | Action::AlreadyDecommissioned => Outcome::Nothing,
         Action::DecommissionWithheld { .. } => Outcome::Withheld,
         _ => Outcome::Reported,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_json_outcome_is_the_name_tables_metrics_and_the_journal_use() {
-        for outcome in [
-            Outcome::Nothing,
-            Outcome::Applied,
-            Outcome::Reported,
-            Outcome::Withheld,
-            Outcome::Planned,
-            Outcome::Cancelled,
-            Outcome::Refused("r".into()),
-            Outcome::NotFound("n".into()),
-            Outcome::Failed("f".into()),
-        ] {
-            let json = serde_json::to_value(&outcome).expect("serialises");
-            assert_eq!(json["outcome"], outcome.as_str(), "{json}");
-        }
     }
 }

@@ -1,7 +1,7 @@
 //! The OpenPages REST API v2 adapter (reqwest with rustls) behind the
 //! [`Governance`] trait: the query endpoint for listing, `contents/{id}` for setting
 //! a status. Retries (backon, `governance.max_retries` and its delays) cover what
-//! [`super::http::meaning`] says to retry now (429, 502/503/504) and connection
+//! `http::meaning` says to retry now (429, 502/503/504) and connection
 //! errors, honouring `Retry-After`.
 
 use std::time::Duration;

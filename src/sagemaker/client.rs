@@ -65,7 +65,7 @@ const RETRYABLE_CODES: [&str; 6] = [
 /// Loads the AWS configuration the way every AWS tool does: credentials from the
 /// environment, shared profile, web identity (IRSA), ECS task role or instance
 /// profile; region from `config` or the standard variables (`AWS_REGION`, …).
-/// Scopes, roles, retries, timeouts and endpoints are applied by [`super::connect`].
+/// Scopes, roles, retries, timeouts and endpoints are applied by [`super::connect()`].
 pub async fn load_sdk_config(config: &SageMakerConfig) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(region) = &config.region {
@@ -98,7 +98,7 @@ pub struct SageMakerRegistry {
 
 impl SageMakerRegistry {
     /// An adapter over an SDK configuration that carries the scope's region and
-    /// credentials (from [`super::connect`], or built by a test with static
+    /// credentials (from [`super::connect()`], or built by a test with static
     /// credentials). The settings of `config` that the SDK reads (retries, timeouts,
     /// endpoint) are applied on top of `sdk`; every attempt is counted in `metrics`.
     pub fn new(

@@ -1,6 +1,6 @@
 //! The state store (embedded SQLite): the baseline — per linked model, the last
 //! pair seen in sync — the append-only audit journal of every action, and the
-//! write-ahead intents ([`journal`]).
+//! write-ahead intents (`journal`).
 //!
 //! The schema is versioned with `PRAGMA user_version`; each migration runs in a
 //! transaction, and a file written by a newer govsync is refused. The file is in WAL

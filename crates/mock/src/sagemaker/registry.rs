@@ -3,9 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+
+use super::paging::{ListInput, page, sort_by, with_token};
+use super::validation::{
+    APPROVAL_STATUSES, PACKAGE_STATUSES, check_card, check_lifecycle, check_name, one_of, parse,
+};
 
 /// An AWS JSON error: HTTP status, `__type` code and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +37,7 @@ impl ApiError {
         }
     }
 
-    fn serialization(message: impl Into<String>) -> ApiError {
+    pub(super) fn serialization(message: impl Into<String>) -> ApiError {
         ApiError {
             status: 400,
             code: "SerializationException",
@@ -72,7 +76,7 @@ pub struct LifeCycle {
 pub struct ModelCard {
     #[serde(skip_serializing_if = "Option::is_none")]
     model_card_content: Option<String>,
-    model_card_status: String,
+    pub(super) model_card_status: String,
 }
 
 /// A versioned model package.
@@ -119,146 +123,6 @@ pub enum Change {
     Package(Value),
     /// A package was deleted: its ARN.
     Deleted(String),
-}
-
-const APPROVAL_STATUSES: [&str; 3] = ["Approved", "Rejected", "PendingManualApproval"];
-const PACKAGE_STATUSES: [&str; 5] = ["Pending", "InProgress", "Completed", "Failed", "Deleting"];
-const CARD_STATUSES: [&str; 4] = ["Draft", "PendingReview", "Approved", "Archived"];
-
-fn parse<T: for<'de> Deserialize<'de>>(input: Value) -> Result<T, ApiError> {
-    serde_json::from_value(input).map_err(|e| ApiError::serialization(e.to_string()))
-}
-
-fn one_of(field: &str, value: &str, allowed: &[&str]) -> Result<(), ApiError> {
-    if allowed.contains(&value) {
-        Ok(())
-    } else {
-        Err(ApiError::validation(format!(
-            "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: \
-             Member must satisfy enum value set: [{}]",
-            allowed.join(", ")
-        )))
-    }
-}
-
-/// SageMaker's constraints on a lifecycle name, as its API reference states them:
-/// length 1–63 and the pattern `[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`, checked in that
-/// order, each with SageMaker's own message. The mock's own reading of the
-/// reference, kept apart from govsync's so that a wrong rule on one side shows.
-fn check_name(field: &str, value: &str) -> Result<(), ApiError> {
-    let length = value.chars().count();
-    if !(1..=63).contains(&length) {
-        let bound = if length == 0 {
-            "greater than or equal to 1"
-        } else {
-            "less than or equal to 63"
-        };
-        return Err(ApiError::validation(format!(
-            "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: \
-             Member must have length {bound}"
-        )));
-    }
-    if matches_name_pattern(value) {
-        Ok(())
-    } else {
-        Err(ApiError::validation(format!(
-            "1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: \
-             Member must satisfy regular expression pattern: [a-zA-Z0-9](-*[a-zA-Z0-9]){{0,62}}"
-        )))
-    }
-}
-
-/// Whether all of `value` matches `[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`: one
-/// alphanumeric, then at most 62 groups of any hyphens closed by an alphanumeric.
-fn matches_name_pattern(value: &str) -> bool {
-    let mut chars = value.chars();
-    if !chars.next().is_some_and(|c| c.is_ascii_alphanumeric()) {
-        return false;
-    }
-    let mut groups = 0;
-    let mut open = false;
-    for c in chars {
-        match c {
-            '-' => open = true,
-            c if c.is_ascii_alphanumeric() => {
-                groups += 1;
-                open = false;
-            }
-            _ => return false,
-        }
-    }
-    !open && groups <= 62
-}
-
-fn check_lifecycle(lifecycle: &LifeCycle) -> Result<(), ApiError> {
-    check_name("modelLifeCycle.stage", &lifecycle.stage)?;
-    check_name("modelLifeCycle.stageStatus", &lifecycle.stage_status)?;
-    if lifecycle
-        .stage_description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 1024)
-    {
-        return Err(ApiError::validation(
-            "1 validation error detected: Value at 'modelLifeCycle.stageDescription' failed to satisfy \
-             constraint: Member must have length less than or equal to 1024",
-        ));
-    }
-    Ok(())
-}
-
-fn check_card(card: &ModelCard) -> Result<(), ApiError> {
-    one_of(
-        "modelCard.modelCardStatus",
-        &card.model_card_status,
-        &CARD_STATUSES,
-    )
-}
-
-/// Paging: an opaque token that encodes the offset into the sorted, filtered list.
-fn page<T: Clone>(
-    items: Vec<T>,
-    max: Option<i64>,
-    token: Option<&str>,
-) -> Result<(Vec<T>, Option<String>), ApiError> {
-    let max = max.unwrap_or(10);
-    if !(1..=100).contains(&max) {
-        return Err(ApiError::validation(format!(
-            "1 validation error detected: Value '{max}' at 'maxResults' failed to satisfy constraint: \
-             Member must have value between 1 and 100"
-        )));
-    }
-    let start = match token {
-        None => 0,
-        Some(token) => base64::engine::general_purpose::STANDARD
-            .decode(token)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| {
-                s.strip_prefix("offset:")
-                    .and_then(|n| n.parse::<usize>().ok())
-            })
-            .filter(|n| *n <= items.len())
-            .ok_or_else(|| ApiError::validation("Invalid pagination token"))?,
-    };
-    let end = (start + max as usize).min(items.len());
-    let next = (end < items.len())
-        .then(|| base64::engine::general_purpose::STANDARD.encode(format!("offset:{end}")));
-    Ok((items[start..end].to_vec(), next))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct ListInput {
-    max_results: Option<i64>,
-    next_token: Option<String>,
-    sort_by: Option<String>,
-    sort_order: Option<String>,
-    name_contains: Option<String>,
-    model_package_group_name: Option<String>,
-    model_approval_status: Option<String>,
-    model_package_type: Option<String>,
-    creation_time_after: Option<f64>,
-    creation_time_before: Option<f64>,
 }
 
 impl AccountRegistry {
@@ -642,77 +506,4 @@ fn summary(p: &Package) -> Value {
         v["ModelLifeCycle"] = serde_json::to_value(l).expect("lifecycles serialise");
     }
     v
-}
-
-fn with_token(mut v: Value, next: Option<String>) -> Value {
-    if let Some(token) = next {
-        v["NextToken"] = json!(token);
-    }
-    v
-}
-
-/// Sorts by `SortBy` (`Name` or `CreationTime`, the default) and `SortOrder`
-/// (`Ascending`, the default, or `Descending`).
-fn sort_by<T>(
-    items: &mut [T],
-    i: &ListInput,
-    key: impl Fn(&T) -> (String, f64),
-) -> Result<(), ApiError> {
-    let by = i.sort_by.as_deref().unwrap_or("CreationTime");
-    one_of("sortBy", by, &["Name", "CreationTime"])?;
-    let order = i.sort_order.as_deref().unwrap_or("Ascending");
-    one_of("sortOrder", order, &["Ascending", "Descending"])?;
-    items.sort_by(|a, b| {
-        let (ka, kb) = (key(a), key(b));
-        let ord = if by == "Name" {
-            ka.0.cmp(&kb.0)
-        } else {
-            ka.1.total_cmp(&kb.1).then(ka.0.cmp(&kb.0))
-        };
-        if order == "Descending" {
-            ord.reverse()
-        } else {
-            ord
-        }
-    });
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{check_name, matches_name_pattern};
-
-    #[test]
-    fn names_follow_the_documented_pattern() {
-        for good in ["Development", "In-Progress", "a--b", "A1", "x"] {
-            assert!(matches_name_pattern(good), "{good}");
-        }
-        for bad in ["-a", "a-", "a b", "a_b", "Ä", ""] {
-            assert!(!matches_name_pattern(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn length_is_checked_before_the_pattern_with_sagemakers_message() {
-        let long = "a".repeat(64);
-        let error = check_name("modelLifeCycle.stage", &long).expect_err("too long");
-        assert!(
-            error.message.contains("length less than or equal to 63"),
-            "{}",
-            error.message
-        );
-        assert!(check_name("modelLifeCycle.stage", &"a".repeat(63)).is_ok());
-        let error = check_name("modelLifeCycle.stage", "").expect_err("empty");
-        assert!(
-            error.message.contains("greater than or equal to 1"),
-            "{}",
-            error.message
-        );
-        let error = check_name("modelLifeCycle.stage", "a b").expect_err("space");
-        assert!(
-            error.message.contains("regular expression pattern"),
-            "{}",
-            error.message
-        );
-    }
 }
