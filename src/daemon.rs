@@ -120,6 +120,7 @@ pub async fn run_loop<G: Governance, R: Registry>(
     status: &watch::Sender<LoopStatus>,
     shutdown: &CancellationToken,
 ) {
+    metrics.set_interval(settings.interval);
     let mut next = Instant::now();
     loop {
         tokio::select! {

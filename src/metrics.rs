@@ -36,6 +36,8 @@ pub struct Metrics {
     scope_packages: Family<ScopeLabel, Gauge>,
     sagemaker_attempts: Family<Labels<2>, Counter>,
     conflicts_resolved: Counter,
+    ready: Gauge,
+    interval: Gauge<f64, AtomicU64>,
 }
 
 /// The label of per-scope series: `scope` is `<account>/<region>` of a configured
@@ -154,9 +156,24 @@ impl Metrics {
             "Conflicts (both sides changed) that the conflict policy resolved by a push or pull",
             conflicts_resolved.clone(),
         );
+        let ready = Gauge::default();
+        registry.register(
+            "ready",
+            "Whether the last cycle reached both systems (1) or not (0), as /readyz says",
+            ready.clone(),
+        );
+        let interval = Gauge::<f64, AtomicU64>::default();
+        registry.register_with_unit(
+            "sync_interval",
+            "The configured sync.interval (alerts count missed cycles in intervals)",
+            prometheus_client::registry::Unit::Seconds,
+            interval.clone(),
+        );
         Metrics {
             registry,
             conflicts_resolved,
+            ready,
+            interval,
             sagemaker_attempts,
             scope_observed,
             scope_packages,
@@ -167,6 +184,11 @@ impl Metrics {
             remote_calls,
             last_success,
         }
+    }
+
+    /// Records the configured interval (once, when the loop starts).
+    pub fn set_interval(&self, interval: Duration) {
+        self.interval.set(interval.as_secs_f64());
     }
 
     /// Records one finished cycle; `unix_now` is the wall-clock time it finished.
@@ -185,6 +207,15 @@ impl Metrics {
         };
         self.cycles.get_or_create(&[("outcome", outcome)]).inc();
         self.cycle_duration.observe(duration.as_secs_f64());
+        match result {
+            Err(CycleError::Cancelled) => {}
+            Err(_) => {
+                self.ready.set(0);
+            }
+            Ok(_) => {
+                self.ready.set(1);
+            }
+        }
         let Ok(report) = result else { return };
         self.last_success.set(unix_now);
         for scope in &report.scopes {

@@ -190,7 +190,12 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
         registries: vec![ScopedRegistry {
             scope: support::remote::scope(&[]),
             registry: Instrumented {
-                inner: mocks.registry(),
+                // With the metrics, so that the SDK's attempts are counted too.
+                inner: govsync::sagemaker::SageMakerRegistry::new(
+                    &mocks.sm.client_config(),
+                    &support::remote::sagemaker_config(&mocks.sm_handle.url(), 3),
+                    Some(metrics.clone()),
+                ),
                 metrics: metrics.clone(),
             },
         }],
@@ -244,6 +249,12 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
     );
     let (code, text) = get(&format!("{url}/metrics")).await;
     assert_eq!(code, 200);
+    // Every metric and label the alerting rules and the dashboard use is here.
+    let expressions = support::monitoring_expressions();
+    assert!(expressions.len() > 15, "{expressions:?}");
+    for (expression, legend) in &expressions {
+        support::assert_expression_metrics_exist(expression, legend, &text);
+    }
     // m0: Approved for Deployment while SageMaker says Deployment/Complete, no
     // baseline: the conflict policy (governance wins) pushes it back.
     assert_eq!(

@@ -363,3 +363,40 @@ fn the_ecs_task_settings_load_over_the_image_config() {
         "the state store is on the EFS volume"
     );
 }
+
+#[test]
+fn the_prometheus_operator_rule_holds_the_same_rules_as_the_plain_file() {
+    let read = |path: &str| std::fs::read_to_string(repo(path)).expect(path);
+    let plain = read("deploy/monitoring/prometheus-rules.yaml");
+    let operator = read("deploy/monitoring/prometheusrule.yaml");
+    let groups = |text: &str, indent: &str| -> Vec<String> {
+        let start = text
+            .lines()
+            .position(|l| l.trim_start() == "groups:")
+            .expect("a groups: key");
+        text.lines()
+            .skip(start)
+            .map(|l| l.strip_prefix(indent).unwrap_or(l).to_string())
+            .collect()
+    };
+    assert_eq!(groups(&plain, ""), groups(&operator, "  "));
+    assert!(operator.contains("kind: PrometheusRule"));
+    assert!(operator.contains("apiVersion: monitoring.coreos.com/v1"));
+}
+
+#[test]
+fn the_network_policy_admits_the_metrics_port_and_lets_out_only_dns_and_https() {
+    let policy = std::fs::read_to_string(repo("deploy/kubernetes/base/networkpolicy.yaml"))
+        .expect("network policy");
+    let deployment =
+        std::fs::read_to_string(repo("deploy/kubernetes/deployment.yaml")).expect("deployment");
+    assert!(deployment.contains("containerPort: 9464"));
+    let ports: Vec<&str> = policy
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- port: "))
+        .collect();
+    assert_eq!(ports, ["9464", "53", "53", "443"], "{policy}");
+    let kustomization =
+        std::fs::read_to_string(repo("deploy/kubernetes/base/kustomization.yaml")).expect("base");
+    assert!(kustomization.contains("- networkpolicy.yaml"));
+}

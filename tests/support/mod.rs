@@ -175,3 +175,110 @@ pub fn assert_no_secret(text: &str, user: &str, secret: &str, what: &str) {
         );
     }
 }
+
+/// The PromQL expressions of the alerting rules and the Grafana dashboard in
+/// `deploy/monitoring/`, each with the legend that names its labels (rules: none).
+pub fn monitoring_expressions() -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/monitoring");
+    let rules = std::fs::read_to_string(dir.join("prometheus-rules.yaml")).expect("rules");
+    let mut out = Vec::new();
+    let lines: Vec<&str> = rules.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some((indent, value)) = line.split_once("expr:") else {
+            continue;
+        };
+        let value = value.trim();
+        if value == "|" {
+            let block: Vec<&str> = lines[i + 1..]
+                .iter()
+                .take_while(|l| l.len() > indent.len() + 6 && l.starts_with(&format!("{indent}  ")))
+                .map(|l| l.trim())
+                .collect();
+            out.push((block.join(" "), String::new()));
+        } else {
+            out.push((value.to_string(), String::new()));
+        }
+    }
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("grafana-dashboard.json")).expect("dashboard"),
+    )
+    .expect("dashboard JSON");
+    for panel in dashboard["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            out.push((
+                target["expr"].as_str().expect("expr").to_string(),
+                target["legendFormat"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            ));
+        }
+    }
+    out
+}
+
+/// Checks that every `govsync_…` metric an expression names is in the exposition
+/// `text`, and that every label it selects, groups by or shows in its legend is on
+/// a sample of one of those metrics (`le`, `instance` and `job` are Prometheus's).
+pub fn assert_expression_metrics_exist(expression: &str, legend: &str, text: &str) {
+    let names: Vec<String> = expression
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("govsync_"))
+        .map(str::to_string)
+        .collect();
+    assert!(!names.is_empty(), "{expression} names no govsync metric");
+    let samples: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            names
+                .iter()
+                .any(|n| l.starts_with(&format!("{n}{{")) || l.starts_with(&format!("{n} ")))
+        })
+        .collect();
+    for name in &names {
+        assert!(
+            samples
+                .iter()
+                .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))),
+            "{name} (in {expression}) has no sample in /metrics:\n{text}"
+        );
+    }
+    let mut labels: Vec<String> = Vec::new();
+    // Matchers: `{a="x",b=~"y"}`.
+    for part in expression.split('{').skip(1) {
+        let inside = part.split('}').next().unwrap_or_default();
+        for matcher in inside.split(',') {
+            let label = matcher.split(['=', '!']).next().unwrap_or_default().trim();
+            if !label.is_empty() {
+                labels.push(label.to_string());
+            }
+        }
+    }
+    // Grouping: `by (a, b)`, `without (a)`.
+    for keyword in ["by (", "without ("] {
+        for part in expression.split(keyword).skip(1) {
+            let inside = part.split(')').next().unwrap_or_default();
+            labels.extend(inside.split(',').map(|l| l.trim().to_string()));
+        }
+    }
+    // Legends: `{{a}}`.
+    for part in legend.split("{{").skip(1) {
+        labels.push(
+            part.split("}}")
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        );
+    }
+    for label in labels {
+        if ["le", "instance", "job", ""].contains(&label.as_str()) {
+            continue;
+        }
+        assert!(
+            samples.iter().any(|l| l.contains(&format!("{label}=\""))),
+            "label {label:?} (in {expression} / {legend:?}) is on no sample of {names:?}:\n{text}"
+        );
+    }
+}
