@@ -169,3 +169,27 @@ fn missing_aws_credentials_are_said_in_one_sentence_that_names_the_ways_to_provi
     );
     assert!(error.len() < 400, "{} characters: {error}", error.len());
 }
+
+#[test]
+fn reconcile_json_prints_the_error_as_an_object_on_stdout() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("govsync.toml");
+    std::fs::write(&config, "[governance]\nbase_url = \"not a url\"\n").expect("write");
+    let config = config.to_str().expect("utf-8 path");
+    let out = govsync(&["reconcile", "--config", config, "--output", "json"], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is JSON ({e}): {}", text(&out.stdout)));
+    assert_eq!(value["error"]["kind"], "config", "{value}");
+    assert_eq!(value["error"]["exit_code"], 1);
+    let message = value["error"]["message"].as_str().expect("message");
+    assert!(message.contains("governance"), "{message}");
+    assert!(
+        text(&out.stderr).contains(message),
+        "the same message on stderr"
+    );
+    // The table output keeps stdout empty on errors.
+    let out = govsync(&["reconcile", "--config", config], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+}

@@ -394,6 +394,14 @@ async fn malformed_rows_are_skipped_and_reported() {
         "{}",
         reasons[0]
     );
+    assert_eq!(
+        reasons[0]
+            .matches("is not a SageMaker model package ARN")
+            .count(),
+        1,
+        "says it once: {}",
+        reasons[0]
+    );
     assert!(reasons[1].contains("no Resource ID"), "{}", reasons[1]);
     assert!(
         reasons[2].starts_with("model 9001")

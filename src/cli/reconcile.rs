@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use super::{ConfigArg, Output, exit, init_logging, runtime};
 use crate::config::Config;
-use crate::engine::{CycleOptions, Progress};
+use crate::engine::{CycleError, CycleOptions, Progress};
 use crate::logging::LogFormat;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -46,16 +46,31 @@ async fn show_progress(mut progress: watch::Receiver<Progress>) {
 }
 
 /// Runs `govsync reconcile`.
+/// Why `reconcile` stopped before it had a report: what failed, and the message.
+struct Failure {
+    /// `config`, `store`, `start-up` (credentials, clients) or `observe` (a side
+    /// could not be read; nothing was written).
+    kind: &'static str,
+    message: String,
+}
+
+fn failed(kind: &'static str) -> impl Fn(String) -> Failure {
+    move |message| Failure { kind, message }
+}
+
 pub(super) fn reconcile(
     args: ReconcileArgs,
     env: &[(String, String)],
     log_format: LogFormat,
     out: &mut dyn Write,
 ) -> ExitCode {
-    let result = (|| -> Result<u8, String> {
-        init_logging(env, log_format, "warn")?;
-        let config = Config::load(&args.config.config, env).map_err(|e| e.to_string())?;
-        let mut store = Store::open(&config.state_path).map_err(|e| e.to_string())?;
+    let output = args.output;
+    let result = (|| -> Result<u8, Failure> {
+        init_logging(env, log_format, "warn").map_err(failed("config"))?;
+        let config =
+            Config::load(&args.config.config, env).map_err(|e| failed("config")(e.to_string()))?;
+        let mut store =
+            Store::open(&config.state_path).map_err(|e| failed("store")(e.to_string()))?;
         let (progress, watcher) = watch::channel(Progress::Observing);
         let options = CycleOptions {
             dry_run: args.dry_run,
@@ -63,29 +78,53 @@ pub(super) fn reconcile(
             progress: Some(progress),
             ..CycleOptions::default()
         };
-        let report = runtime()?.block_on(async {
+        let report = runtime().map_err(failed("start-up"))?.block_on(async {
             let indicator = std::io::stderr()
                 .is_terminal()
                 .then(|| tokio::spawn(show_progress(watcher)));
-            let engine = super::run::build(&config, env, Arc::new(Metrics::new())).await?;
+            let engine = super::run::build(&config, env, Arc::new(Metrics::new()))
+                .await
+                .map_err(failed("start-up"))?;
             let report = engine.cycle(Some(&mut store), &options).await;
             if let Some(indicator) = indicator {
                 indicator.abort();
                 eprint!("\r\x1b[2K");
             }
-            report.map_err(|e| e.to_string())
+            report.map_err(|e| Failure {
+                kind: match e {
+                    CycleError::Store(_) => "store",
+                    _ => "observe",
+                },
+                message: e.to_string(),
+            })
         })?;
-        let text = match args.output {
+        let text = match output {
             Output::Table => crate::report::table(&report),
             Output::Json => crate::report::json(&report),
         };
-        out.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+        out.write_all(text.as_bytes())
+            .map_err(|e| failed("output")(e.to_string()))?;
         Ok(report.exit_code())
     })();
     match result {
         Ok(code) => ExitCode::from(code),
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            if output == Output::Json {
+                // A script reading stdout gets an object saying what went wrong.
+                let value = serde_json::json!({
+                    "error": {
+                        "kind": failure.kind,
+                        "message": failure.message,
+                        "exit_code": exit::CONFIG,
+                    }
+                });
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&value).expect("errors serialise")
+                );
+            }
             ExitCode::from(exit::CONFIG)
         }
     }

@@ -273,7 +273,12 @@ fn package_from_summary(summary: &ModelPackageSummary) -> Result<ModelPackage, R
         } else {
             raw_arn.to_string()
         },
-        reason: e.to_string(),
+        // The row is named by its ARN text already: the reason does not repeat it.
+        reason: if raw_arn.is_empty() {
+            e.to_string()
+        } else {
+            e.without_text()
+        },
     })?;
     let status = summary.model_package_status().ok_or_else(|| RejectedRow {
         row: arn.to_string(),
@@ -318,5 +323,37 @@ where
     RemoteError {
         kind,
         message: super::error::describe(&format!("SageMaker {operation}"), subject, &error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_sagemaker::types::ModelPackageSummary;
+
+    use super::package_from_summary;
+
+    #[test]
+    fn a_row_with_a_bad_arn_is_named_by_it_once() {
+        let summary = ModelPackageSummary::builder()
+            .model_package_arn("arn:aws:sagemaker:us-east-1:123")
+            .build();
+        let rejected = package_from_summary(&summary).expect_err("not an ARN");
+        let text = rejected.to_string();
+        assert_eq!(
+            text.matches("arn:aws:sagemaker:us-east-1:123").count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("is not a").count() + text.matches("not a SageMaker").count(),
+            1,
+            "{text}"
+        );
+        assert!(
+            text.starts_with(
+                "arn:aws:sagemaker:us-east-1:123: not a SageMaker model package ARN: "
+            ),
+            "{text}"
+        );
     }
 }

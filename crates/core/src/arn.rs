@@ -61,6 +61,17 @@ pub struct ArnError {
     expected: &'static str,
 }
 
+impl ArnError {
+    /// The error without the text it is about, for where the text is already named
+    /// (e.g. a skipped row identified by it): `not a …: why (expected …)`.
+    pub fn without_text(&self) -> String {
+        format!(
+            "not a {}: {} (expected {})",
+            self.what, self.reason, self.expected
+        )
+    }
+}
+
 impl PackageArn {
     /// Parses and validates an ARN.
     pub fn parse(text: &str) -> Result<PackageArn, ArnError> {
