@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::config::DEFAULT_CONFIG_PATH;
 use crate::logging::{self, LogFormat};
 
+mod completions;
 mod config;
 #[cfg(feature = "mock")]
 mod demo;
@@ -19,6 +20,7 @@ mod mock;
 mod reconcile;
 mod run;
 
+pub use completions::{CompletionsArgs, Shell};
 pub use config::ConfigCommand;
 #[cfg(feature = "mock")]
 pub use demo::DemoArgs;
@@ -89,6 +91,12 @@ pub enum Command {
     /// Ask a running daemon's /healthz and exit 0 if it is healthy, 1 if not: the
     /// container health check of images with no shell or curl (ECS, Docker).
     Healthcheck(HealthcheckArgs),
+    /// Print a shell completion script: `govsync completions bash >
+    /// /etc/bash_completion.d/govsync`, `… zsh > "${fpath[1]}/_govsync"`,
+    /// `… fish > ~/.config/fish/completions/govsync.fish`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff, every command): `govsync man > govsync.1; man ./govsync.1`.
+    Man,
     /// Run a mock SageMaker or governance server for tests and demos.
     #[cfg(feature = "mock")]
     #[command(subcommand)]
@@ -137,6 +145,8 @@ pub fn run(cli: Cli, env: &[(String, String)]) -> ExitCode {
         #[cfg(feature = "mock")]
         Command::Demo(args) => demo::run(&args, &mut out),
         Command::Healthcheck(args) => healthcheck::healthcheck(&args, &mut out),
+        Command::Completions(args) => completions::completions(&args, &mut out),
+        Command::Man => completions::man(&mut out),
     };
     match result {
         Ok(()) => ExitCode::from(exit::OK),
