@@ -1,6 +1,7 @@
 //! `govsync run`: a cycle every interval (with jitter, never two at once), the HTTP
 //! endpoints beside it, and a shutdown that finishes and records the writes in flight.
 
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -11,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::engine::{CycleError, CycleOptions, CycleReport, Engine, Outcome};
 use crate::governance::{Governance, OpenPagesClient};
-use crate::metrics::{Instrumented, Metrics};
+use crate::journal::JournalEntry;
+use crate::metrics::{Instrumented, Metrics, cycle_outcome};
 use crate::plan::ActionKind;
 use crate::sagemaker::{Registry, SageMakerRegistry, ScopedRegistry};
 use crate::server::{ServerState, serve};
@@ -68,6 +70,34 @@ pub struct LoopStatus {
     pub last_result: Option<Result<(), String>>,
     /// The last cycle that reached both systems.
     pub last_report: Option<FinishedCycle>,
+    /// The latest cycles, newest first (at most [`RECENT_CYCLES`]).
+    pub recent_cycles: VecDeque<CycleRecord>,
+    /// The latest journal entries, newest first (at most [`RECENT_JOURNAL`]).
+    pub journal_tail: Vec<JournalEntry>,
+    /// Per model: the action of its latest journal entry and when it was made.
+    pub model_since: HashMap<String, (String, String)>,
+}
+
+/// How many cycles and journal entries the status keeps for the status page.
+pub const RECENT_CYCLES: usize = 10;
+/// See [`RECENT_CYCLES`].
+pub const RECENT_JOURNAL: usize = 15;
+
+/// One finished cycle, as the status page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleRecord {
+    /// `full` (every cycle lists both sides in full today).
+    pub kind: &'static str,
+    /// When it started (RFC 3339, UTC).
+    pub started_at: String,
+    /// How long it took.
+    pub duration: Duration,
+    /// Writes that took effect.
+    pub writes: usize,
+    /// As `govsync_cycles_total`'s `outcome`.
+    pub outcome: &'static str,
+    /// Why it failed, for `error`.
+    pub error: Option<String>,
 }
 
 /// A cycle that reached both systems.
@@ -88,6 +118,9 @@ impl LoopStatus {
             cycles_finished: 0,
             last_result: None,
             last_report: None,
+            recent_cycles: VecDeque::new(),
+            journal_tail: Vec::new(),
+            model_since: HashMap::new(),
         }
     }
 }
@@ -129,6 +162,7 @@ pub async fn run_loop<G: Governance, R: Registry>(
             () = tokio::time::sleep_until(next) => {}
         }
         let started = Instant::now();
+        let started_at = crate::store::now_rfc3339();
         status.send_modify(|s| s.last_started = Some(started));
         let options = CycleOptions {
             cancel: shutdown.clone(),
@@ -156,6 +190,28 @@ pub async fn run_loop<G: Governance, R: Registry>(
             .map_or(0.0, |d| d.as_secs_f64());
         metrics.cycle(&result, elapsed, unix_now);
         log_cycle(&result, elapsed);
+        let record = CycleRecord {
+            kind: "full",
+            started_at,
+            duration: elapsed,
+            writes: result.as_ref().map_or(0, |r| r.outcomes(&Outcome::Applied)),
+            outcome: cycle_outcome(&result),
+            error: result.as_ref().err().map(ToString::to_string),
+        };
+        // What the status page shows of the journal; a store that cannot be read
+        // now leaves the last view in place (the cycle itself said what failed).
+        let journal = store.recent_journal(RECENT_JOURNAL).ok();
+        let since = store.since_by_model().ok();
+        status.send_modify(|s| {
+            s.recent_cycles.push_front(record);
+            s.recent_cycles.truncate(RECENT_CYCLES);
+            if let Some(journal) = journal {
+                s.journal_tail = journal;
+            }
+            if let Some(since) = since {
+                s.model_since = since;
+            }
+        });
         if !matches!(result, Err(CycleError::Cancelled)) {
             status.send_modify(|s| {
                 s.cycles_finished += 1;

@@ -221,16 +221,17 @@ path = ":memory:"
     let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
         .await
         .map_err(loopback)?;
-    let metrics_url = listener
+    let base_url = listener
         .local_addr()
-        .map(|a| format!("http://{a}/metrics"))
+        .map(|a| format!("http://{a}"))
         .map_err(|e| e.to_string())?;
     let (status, watcher) = watch::channel(LoopStatus::new(Instant::now()));
     let shutdown = CancellationToken::new();
     say(
         out,
         format!(
-            "Running the govsync loop: a cycle every {}s; Prometheus metrics at {metrics_url}\n",
+            "Running the govsync loop: a cycle every {}s; the status page at {base_url}/ \
+             (served while the demo runs), Prometheus metrics at {base_url}/metrics\n",
             INTERVAL.as_secs()
         ),
     )?;

@@ -29,7 +29,8 @@
 //! - [`engine`]: one cycle (`observe.rs`, `apply.rs` with the write-ahead journal,
 //!   `record.rs`, and `report.rs` for what it hands back); [`report`] renders it.
 //! - [`store`]: SQLite state: baseline, journal, intents, the single-writer lock.
-//! - [`daemon`]: the loop; [`server`]: `/healthz`, `/readyz`, `/metrics`;
+//! - [`daemon`]: the loop; [`server`]: `/healthz`, `/readyz`, `/metrics`, and `/`,
+//!   the [`status_page`];
 //!   [`metrics`]; [`logging`].
 //! - [`config`]: `govsync.toml` with `GOVSYNC_…` overrides, validated at start-up
 //!   (`types`, `file`, `load`, `validate`, `scopes`, `overrides`, `secret`).
@@ -58,4 +59,5 @@ pub mod remote;
 pub mod report;
 pub mod sagemaker;
 pub mod server;
+pub mod status_page;
 pub mod store;

@@ -56,6 +56,19 @@ impl Default for Metrics {
     }
 }
 
+/// A finished cycle's outcome (the `outcome` label of `govsync_cycles_total`, and the
+/// status page's): `ok`, `unresolved` (drift, conflicts or the safety valve), `failed`
+/// (a write failed), `error` (a side could not be read), `cancelled`.
+pub fn cycle_outcome(result: &Result<CycleReport, CycleError>) -> &'static str {
+    match result {
+        Ok(report) if report.failures() > 0 => "failed",
+        Ok(report) if report.exit_code() != 0 => "unresolved",
+        Ok(_) => "ok",
+        Err(CycleError::Cancelled) => "cancelled",
+        Err(_) => "error",
+    }
+}
+
 /// The state a linked model is left in by a cycle (the `state` label of `govsync_models`).
 pub fn model_state(result: &ModelResult) -> &'static str {
     match (&result.decision.action, &result.outcome) {
@@ -198,13 +211,7 @@ impl Metrics {
         duration: Duration,
         unix_now: f64,
     ) {
-        let outcome = match result {
-            Ok(report) if report.failures() > 0 => "failed",
-            Ok(report) if report.exit_code() != 0 => "unresolved",
-            Ok(_) => "ok",
-            Err(CycleError::Cancelled) => "cancelled",
-            Err(_) => "error",
-        };
+        let outcome = cycle_outcome(result);
         self.cycles.get_or_create(&[("outcome", outcome)]).inc();
         self.cycle_duration.observe(duration.as_secs_f64());
         match result {

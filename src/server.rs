@@ -1,5 +1,6 @@
-//! The daemon's HTTP side: `/healthz` (the loop is alive), `/readyz` (the last cycle
-//! reached both systems) and `/metrics` (Prometheus / OpenMetrics text).
+//! The daemon's HTTP side: `/` (the status page), `/healthz` (the loop is alive),
+//! `/readyz` (the last cycle reached both systems) and `/metrics` (Prometheus /
+//! OpenMetrics text).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,6 +73,18 @@ async fn healthz(State(state): State<ServerState>) -> Response {
     ))
 }
 
+async fn status_page(State(state): State<ServerState>) -> Response {
+    let page = crate::status_page::render(&state.status.borrow(), state.interval);
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        page,
+    )
+        .into_response()
+}
+
 async fn readyz(State(state): State<ServerState>) -> Response {
     text(readiness(&state.status.borrow()))
 }
@@ -90,6 +103,7 @@ async fn metrics(State(state): State<ServerState>) -> Response {
 /// The routes.
 pub fn router(state: ServerState) -> Router {
     Router::new()
+        .route("/", get(status_page))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

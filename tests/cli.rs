@@ -110,6 +110,7 @@ fn the_demo_plays_every_kind_of_transition_and_exits_0() {
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     for expected in [
         "First cycle: 25 of 25 linked models in sync, 1 not linked",
+        "the status page at http://127.0.0.1:",
         "push          churn-xgb-2026-10  Development Complete | Development/InProgress  →  Development/Complete  [applied]",
         "pull          churn-lgbm-v9      Approved for Deployment | Deployment/Complete  →  Deployed  [applied]",
         "decommission  churn-lgbm-v4      Deployed | (none)  →  Decommissioned  [applied]",

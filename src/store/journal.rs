@@ -14,6 +14,26 @@ pub use govsync_core::journal::{
     HistoryFilter, Intent, JournalEntry, Latest, OpenIntent, WriteSystem,
 };
 
+/// The columns both journal queries select, in this order.
+const ENTRY_COLUMNS: &str = "at, model_id, model_name, package_arn, action, from_value, to_value, reason, outcome, error, cycle";
+
+/// A journal row selected as [`ENTRY_COLUMNS`].
+fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
+    Ok(JournalEntry {
+        at: r.get(0)?,
+        model_id: r.get(1)?,
+        model_name: r.get(2)?,
+        package_arn: r.get(3)?,
+        action: r.get(4)?,
+        from: r.get(5)?,
+        to: r.get(6)?,
+        reason: r.get(7)?,
+        outcome: r.get(8)?,
+        error: r.get(9)?,
+        cycle: r.get(10)?,
+    })
+}
+
 impl Store {
     /// Records an intent (committed, and synced to disk, before this returns) and
     /// returns its key for [`Store::complete_intent`].
@@ -113,27 +133,13 @@ impl Store {
     pub fn history(&self, filter: &HistoryFilter) -> Result<Vec<JournalEntry>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT at, model_id, model_name, package_arn, action, from_value, to_value, reason, outcome, error, cycle
-                 FROM journal WHERE (?1 IS NULL OR model_id = ?1) AND (?2 IS NULL OR at >= ?2) ORDER BY seq",
-            )
+            .prepare(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM journal
+                 WHERE (?1 IS NULL OR model_id = ?1) AND (?2 IS NULL OR at >= ?2) ORDER BY seq"
+            ))
             .map_err(|e| self.fail(&e))?;
         let rows = stmt
-            .query_map(params![filter.model, filter.since], |r| {
-                Ok(JournalEntry {
-                    at: r.get(0)?,
-                    model_id: r.get(1)?,
-                    model_name: r.get(2)?,
-                    package_arn: r.get(3)?,
-                    action: r.get(4)?,
-                    from: r.get(5)?,
-                    to: r.get(6)?,
-                    reason: r.get(7)?,
-                    outcome: r.get(8)?,
-                    error: r.get(9)?,
-                    cycle: r.get(10)?,
-                })
-            })
+            .query_map(params![filter.model, filter.since], entry_from_row)
             .map_err(|e| self.fail(&e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
     }
@@ -144,6 +150,44 @@ impl Store {
             .conn
             .prepare(
                 "SELECT j.model_id, j.action, COALESCE(j.from_value, '') FROM journal j
+                 JOIN (SELECT model_id, MAX(seq) AS seq FROM journal GROUP BY model_id) m ON j.seq = m.seq",
+            )
+            .map_err(|e| self.fail(&e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    (r.get::<_, String>(1)?, r.get::<_, String>(2)?),
+                ))
+            })
+            .map_err(|e| self.fail(&e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
+    }
+
+    /// The latest `limit` journal entries, newest first (the status page).
+    pub fn recent_journal(&self, limit: usize) -> Result<Vec<JournalEntry>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM journal ORDER BY seq DESC LIMIT ?1"
+            ))
+            .map_err(|e| self.fail(&e))?;
+        let rows = stmt
+            .query_map(params![limit as i64], entry_from_row)
+            .map_err(|e| self.fail(&e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
+    }
+
+    /// Per model, the action of its latest journal entry and when it was made: since
+    /// a repeated report is journaled once, that is since when the model has been in
+    /// the state the action reports (the status page's "since").
+    pub fn since_by_model(
+        &self,
+    ) -> Result<std::collections::HashMap<String, (String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT j.model_id, j.action, j.at FROM journal j
                  JOIN (SELECT model_id, MAX(seq) AS seq FROM journal GROUP BY model_id) m ON j.seq = m.seq",
             )
             .map_err(|e| self.fail(&e))?;

@@ -1,0 +1,293 @@
+//! The status page at `/`: what an operator wants at a glance. Server-rendered HTML
+//! with its CSS inline, no JavaScript and no external assets (clusters are often
+//! air-gapped), readable at 360 px and on a wide screen, refreshing itself.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use crate::daemon::LoopStatus;
+use crate::engine::ModelResult;
+use crate::metrics::{MODEL_STATES, model_state};
+use crate::plan::Action;
+use crate::render::or_none;
+
+/// The states the page counts, in order, with the words it shows.
+const STATE_NAMES: [(&str, &str); 10] = [
+    ("in-sync", "in sync"),
+    ("pending", "pending"),
+    ("drift", "drift"),
+    ("unmapped", "unmapped"),
+    ("conflict", "conflict"),
+    ("withheld", "withheld"),
+    ("not-observed", "not observed"),
+    ("out-of-scope", "out of scope"),
+    ("failed", "failed"),
+    ("unlinked", "unlinked"),
+];
+
+/// Whether a model's result needs a person: drift (unmapped included), a conflict
+/// the policy left alone, a withheld decommission, a failed or refused write.
+fn needs_a_person(result: &ModelResult) -> bool {
+    matches!(result.decision.action, Action::Conflict)
+        || matches!(
+            model_state(result),
+            "drift" | "unmapped" | "withheld" | "failed"
+        )
+}
+
+/// HTML-escapes text.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn seconds(d: Duration) -> String {
+    if d < Duration::from_secs(10) {
+        format!("{:.2} s", d.as_secs_f64())
+    } else {
+        humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+    }
+}
+
+const STYLE: &str = "
+:root { color-scheme: light dark; --ok: #1a7f37; --warn: #9a6700; --bad: #cf222e; --muted: #6e7781; }
+* { box-sizing: border-box; }
+body { font: 15px/1.45 system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; margin: 0 auto;
+       padding: 12px; max-width: 1200px; }
+h1 { font-size: 1.4em; margin: 0 0 4px; }
+h2 { font-size: 1.1em; margin: 24px 0 8px; }
+.muted { color: var(--muted); }
+.ok { color: var(--ok); } .warn { color: var(--warn); } .bad { color: var(--bad); }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(130px, 1fr)); gap: 8px; }
+.card { border: 1px solid #8884; border-radius: 8px; padding: 8px 10px; }
+.card .n { font-size: 1.6em; font-weight: 600; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #8883; vertical-align: top; }
+th { font-weight: 600; white-space: nowrap; }
+code { font: 0.9em ui-monospace, SFMono-Regular, Menlo, monospace; white-space: nowrap; }
+@media (max-width: 640px) {
+  table.stack thead { display: none; }
+  table.stack tr { display: block; border: 1px solid #8884; border-radius: 8px; margin: 0 0 8px; padding: 4px 0; }
+  table.stack td { display: block; border: 0; padding: 2px 10px; }
+  table.stack td::before { content: attr(data-label) ': '; font-weight: 600; }
+  code { white-space: normal; overflow-wrap: anywhere; }
+}
+";
+
+/// Renders the page from the loop's status; `interval` is the sync interval.
+pub fn render(status: &LoopStatus, interval: Duration) -> String {
+    let refresh = interval.as_secs().clamp(5, 30);
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta http-equiv=\"refresh\" content=\"{refresh}\">\
+         <title>govsync status</title><style>{STYLE}</style></head><body>\n"
+    );
+    html.push_str("<h1>govsync</h1>\n");
+    html.push_str(&headline(status, interval));
+    let report = status.last_report.as_ref().map(|f| &f.report);
+
+    html.push_str("<h2>Models by state</h2>\n<div class=\"cards\" id=\"states\">\n");
+    let mut counts = [0usize; MODEL_STATES.len()];
+    if let Some(report) = report {
+        for r in &report.results {
+            if let Some(i) = MODEL_STATES.iter().position(|s| *s == model_state(r)) {
+                counts[i] += 1;
+            }
+        }
+    }
+    for (state, words) in STATE_NAMES {
+        let n = if state == "unlinked" {
+            report.map_or(0, |r| r.unlinked_models)
+        } else {
+            MODEL_STATES
+                .iter()
+                .position(|s| *s == state)
+                .map_or(0, |i| counts[i])
+        };
+        let class = match state {
+            _ if n == 0 => "muted",
+            "in-sync" => "ok",
+            "failed" | "withheld" | "not-observed" => "bad",
+            "drift" | "unmapped" | "conflict" | "out-of-scope" => "warn",
+            _ => "",
+        };
+        let _ = writeln!(
+            html,
+            "<div class=\"card\" data-state=\"{state}\"><div class=\"n {class}\">{n}</div>{words}</div>"
+        );
+    }
+    html.push_str("</div>\n");
+
+    html.push_str("<h2>Needs a person</h2>\n");
+    let people: Vec<&ModelResult> = report
+        .map(|r| r.results.iter().filter(|r| needs_a_person(r)).collect())
+        .unwrap_or_default();
+    if people.is_empty() {
+        html.push_str("<p class=\"muted\" id=\"needs-a-person\">Nothing: every linked model is in sync or on its way.</p>\n");
+    } else {
+        html.push_str(
+            "<div class=\"scroll\"><table class=\"stack\" id=\"needs-a-person\"><thead><tr>\
+             <th>Model</th><th>State</th><th>Governance</th><th>SageMaker</th><th>Why</th>\
+             <th>Since</th><th>History</th></tr></thead><tbody>\n",
+        );
+        for r in people {
+            let d = &r.decision;
+            let since = status
+                .model_since
+                .get(d.model_id.as_str())
+                .filter(|(action, _)| action == d.action.kind().as_str())
+                .map_or_else(|| "this cycle".to_string(), |(_, at)| at.clone());
+            let why = match r.outcome.error() {
+                Some(error) => format!("{} ({error})", d.reason),
+                None => d.reason.clone(),
+            };
+            let _ = writeln!(
+                html,
+                "<tr><td data-label=\"Model\">{name} <span class=\"muted\">{id}</span></td>\
+                 <td data-label=\"State\">{state}</td><td data-label=\"Governance\">{gov}</td>\
+                 <td data-label=\"SageMaker\">{sm}</td><td data-label=\"Why\">{why}</td>\
+                 <td data-label=\"Since\">{since}</td>\
+                 <td data-label=\"History\"><code>govsync history --model {id}</code></td></tr>",
+                name = escape(&d.model_name),
+                id = escape(d.model_id.as_str()),
+                state = escape(model_state(r)),
+                gov = escape(&or_none(d.governance_status.as_ref())),
+                sm = escape(&or_none(d.lifecycle.as_ref())),
+                why = escape(&why),
+                since = escape(&since),
+            );
+        }
+        html.push_str("</tbody></table></div>\n");
+    }
+
+    html.push_str("<h2>Last cycles</h2>\n");
+    if status.recent_cycles.is_empty() {
+        html.push_str("<p class=\"muted\">No cycle has finished yet.</p>\n");
+    } else {
+        html.push_str(
+            "<div class=\"scroll\"><table class=\"stack\" id=\"cycles\"><thead><tr><th>Started</th>\
+             <th>Kind</th><th>Duration</th><th>Writes</th><th>Outcome</th></tr></thead><tbody>\n",
+        );
+        for c in &status.recent_cycles {
+            let class = match c.outcome {
+                "ok" => "ok",
+                "unresolved" | "cancelled" => "warn",
+                _ => "bad",
+            };
+            let outcome = match &c.error {
+                Some(error) => format!("{}: {error}", c.outcome),
+                None => c.outcome.to_string(),
+            };
+            let _ = writeln!(
+                html,
+                "<tr><td data-label=\"Started\">{}</td><td data-label=\"Kind\">{}</td>\
+                 <td data-label=\"Duration\">{}</td><td data-label=\"Writes\">{}</td>\
+                 <td data-label=\"Outcome\" class=\"{class}\">{}</td></tr>",
+                escape(&c.started_at),
+                c.kind,
+                seconds(c.duration),
+                c.writes,
+                escape(&outcome)
+            );
+        }
+        html.push_str("</tbody></table></div>\n");
+    }
+
+    html.push_str("<h2>Last journal entries</h2>\n");
+    if status.journal_tail.is_empty() {
+        html.push_str("<p class=\"muted\">The journal is empty.</p>\n");
+    } else {
+        html.push_str(
+            "<div class=\"scroll\"><table class=\"stack\" id=\"journal\"><thead><tr><th>Time</th>\
+             <th>Model</th><th>Action</th><th>From</th><th>To</th><th>Outcome</th></tr></thead><tbody>\n",
+        );
+        for e in &status.journal_tail {
+            let _ = writeln!(
+                html,
+                "<tr><td data-label=\"Time\">{}</td><td data-label=\"Model\">{} <span class=\"muted\">{}</span></td>\
+                 <td data-label=\"Action\">{}</td><td data-label=\"From\">{}</td><td data-label=\"To\">{}</td>\
+                 <td data-label=\"Outcome\">{}</td></tr>",
+                escape(&e.at),
+                escape(&e.model_name),
+                escape(&e.model_id),
+                escape(&e.action),
+                escape(e.from.as_deref().unwrap_or("")),
+                escape(e.to.as_deref().unwrap_or("")),
+                escape(&e.outcome),
+            );
+        }
+        html.push_str("</tbody></table></div>\n");
+    }
+    let _ = write!(
+        html,
+        "<p class=\"muted\">Refreshes every {refresh} s. <a href=\"/metrics\">/metrics</a> · \
+         <a href=\"/healthz\">/healthz</a> · <a href=\"/readyz\">/readyz</a></p>\n</body></html>\n"
+    );
+    html
+}
+
+/// The line under the title: ready or not, the last cycle, the interval.
+fn headline(status: &LoopStatus, interval: Duration) -> String {
+    let ready = match &status.last_result {
+        None => "<span class=\"warn\">starting: no cycle has finished yet</span>".to_string(),
+        Some(Ok(())) => "<span class=\"ok\">ready</span>".to_string(),
+        Some(Err(why)) => format!(
+            "<span class=\"bad\">not ready: the last cycle failed: {}</span>",
+            escape(why)
+        ),
+    };
+    let last = status.recent_cycles.front().map_or_else(String::new, |c| {
+        format!(
+            " · last cycle started {} ({}, {})",
+            escape(&c.started_at),
+            c.outcome,
+            seconds(c.duration)
+        )
+    });
+    format!(
+        "<p id=\"headline\">{ready}{last} · a cycle every {}</p>\n",
+        humantime::format_duration(interval)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(
+            escape("<b>\"x\" & 'y'</b>"),
+            "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;"
+        );
+    }
+
+    #[test]
+    fn an_empty_status_renders_a_page_that_says_so() {
+        let status = LoopStatus::new(tokio::time::Instant::now());
+        let page = render(&status, Duration::from_secs(60));
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        assert!(page.contains("no cycle has finished yet"));
+        assert!(page.contains("No cycle has finished yet."));
+        assert!(page.contains("content=\"30\""), "refresh capped at 30 s");
+        assert!(!page.contains("<script"), "no JavaScript");
+        assert!(
+            !page.contains("http://") && !page.contains("https://"),
+            "no external assets"
+        );
+    }
+}
