@@ -1,6 +1,8 @@
 //! The engine end to end over HTTP against both mock servers: every mapping row in
 //! its direction, decommissioning, conflicts, idempotence, crash recovery, the API
 //! budget and dry runs.
+//!
+//! Long because each behaviour gets its own end-to-end scenario; each stands alone.
 
 mod support;
 

@@ -1,5 +1,7 @@
 //! The OpenPages adapter (reqwest) against the in-process mock governance server,
 //! in each auth mode, with faults, token expiry and malformed rows.
+//!
+//! Long because each auth mode and fault gets its own scenario; each stands alone.
 
 mod support;
 

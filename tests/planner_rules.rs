@@ -1,5 +1,8 @@
 //! The planner against the documented table: every row in every situation, and the
 //! decommission, conflict, drift and safety-valve rules.
+//!
+//! Long because it walks the whole table: one test per rule and per row situation,
+//! each standing alone.
 
 mod support;
 

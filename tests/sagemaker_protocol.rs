@@ -1,5 +1,8 @@
 //! The mock SageMaker server on the wire: raw HTTP requests in AWS JSON 1.1, as any
 //! AWS client sends them, checking status codes, headers and JSON shapes.
+//!
+//! Long because the wire has many documented behaviours (operations, paging, sorting,
+//! validation messages, faults, admin endpoints); each test stands alone.
 
 use govsync::mock::Admin;
 use govsync::mock::MockHandle;

@@ -2,6 +2,9 @@
 //! aws-config's own providers (STS `GetCallerIdentity`, `AssumeRoleProvider`) and
 //! the mock's STS, and the one hard rule — nothing concluded deleted, nothing
 //! written, outside a scope observed in full this cycle.
+//!
+//! Long because each scenario (roles, denial, expiry, RAM shares, the default scope)
+//! builds its own fleet; each test stands alone.
 
 mod support;
 
