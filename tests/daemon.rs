@@ -301,6 +301,17 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
         Some(1.0),
         "{text}"
     );
+    // m0's push was the conflict policy's choice: counted as a resolved conflict.
+    assert_eq!(
+        support::metric_sample(&text, "govsync_conflicts_resolved_total"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(support::metric_sample(&text, "govsync_ready"), Some(1.0));
+    assert_eq!(
+        support::metric_sample(&text, "govsync_sync_interval_seconds"),
+        Some(3600.0)
+    );
     assert_eq!(
         support::metric_sample(&text, "govsync_cycle_duration_seconds_count"),
         Some(1.0),
