@@ -54,6 +54,7 @@ pub fn live_engine(
         policy: config.sync.policy.clone(),
         concurrency: config.sync.concurrency,
         read_model_cards: config.sync.read_model_cards,
+        recheck_sagemaker: config.sync.recheck_sagemaker,
     })
 }
 

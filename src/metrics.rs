@@ -72,7 +72,7 @@ pub fn cycle_outcome(result: &Result<CycleReport, CycleError>) -> &'static str {
 /// The state a linked model is left in by a cycle (the `state` label of `govsync_models`).
 pub fn model_state(result: &ModelResult) -> &'static str {
     match (&result.decision.action, &result.outcome) {
-        (_, Outcome::Cancelled) | (_, Outcome::Planned) => "pending",
+        (_, Outcome::Cancelled | Outcome::Planned | Outcome::ChangedDuringCycle(_)) => "pending",
         (_, o) if o.is_failure() => "failed",
         (Action::Push { conflict: true, .. } | Action::Pull { conflict: true, .. }, _)
         | (Action::Conflict, _) => "conflict",
@@ -325,6 +325,13 @@ const GOVERNANCE: &str = "governance";
 const SAGEMAKER: &str = "sagemaker";
 
 impl<G: Governance> Governance for Instrumented<G> {
+    async fn get_model(&self, model: &ModelId) -> Result<Option<GovernanceModel>, RemoteError> {
+        let r = self.inner.get_model(model).await;
+        self.metrics
+            .remote_call(GOVERNANCE, "get_model", result_label(&r));
+        r
+    }
+
     async fn list_models(&self) -> Result<Listing<GovernanceModel>, RemoteError> {
         let r = self.inner.list_models().await;
         self.metrics

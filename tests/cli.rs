@@ -47,7 +47,7 @@ fn an_invalid_mapping_exits_1_naming_the_row() {
 fn config_check_reads_the_secret_without_printing_it() {
     let secret = "pa55-w0rd-never-shown";
     let out = govsync(
-        &["config", "check"],
+        &["config", "check", "--offline"],
         &[
             ("OPENPAGES_PASSWORD", secret),
             ("GOVSYNC_SYNC_INTERVAL", "2m"),
@@ -193,4 +193,73 @@ fn reconcile_json_prints_the_error_as_an_object_on_stdout() {
     let out = govsync(&["reconcile", "--config", config], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+}
+
+/// `govsync config check FILE` (with discovery) against a mock governance whose
+/// workflow has `statuses`, or a string status field.
+async fn config_check_against(statuses: Option<Vec<String>>, string_field: bool) -> Output {
+    use govsync::mock::Admin;
+    use govsync::mock::governance::{API_BASE, MockGovernance, Options};
+    let mut options = Options::new("govsync", secrecy::SecretString::from("pw"));
+    if let Some(statuses) = statuses {
+        options.object_type.statuses = statuses;
+    }
+    options.object_type.status_is_string = string_field;
+    let mock = MockGovernance::new(options).expect("mock");
+    let handle = mock.spawn_on_loopback().await.expect("serve");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("govsync.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[governance]\nbase_url = \"{}{API_BASE}\"\n\
+             auth = {{ kind = \"basic\", username = \"govsync\", password_env = \"PW\" }}\n",
+            handle.url()
+        ),
+    )
+    .expect("write");
+    tokio::task::spawn_blocking(move || {
+        let out = govsync(
+            &["config", "check", file.to_str().expect("utf-8 path")],
+            &[("PW", "pw")],
+        );
+        drop(dir);
+        out
+    })
+    .await
+    .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_check_discovers_the_model_type() {
+    let out = config_check_against(None, false).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(
+            "type discovery   Model: status field \"MRG-Model:Status\" (enum, 19 values, every status govsync writes among them), link field \"Integration:External ID\" (string)"
+        ),
+        "{stdout}"
+    );
+    let out = config_check_against(None, true).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("(string: statuses are written as text)"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_status_is_refused_at_start_up_by_name() {
+    // A customised workflow that calls "Deployed" "In Production".
+    let statuses: Vec<String> = govsync::mock::governance::MODEL_LIFECYCLE_STATUSES
+        .iter()
+        .map(|s| if *s == "Deployed" { "In Production" } else { s }.to_string())
+        .collect();
+    let out = config_check_against(Some(statuses), false).await;
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("has no value \"Deployed\""), "{stderr}");
+    assert!(
+        stderr.contains("In Production"),
+        "lists the valid values: {stderr}"
+    );
+    assert!(out.stdout.is_empty());
 }

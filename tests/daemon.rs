@@ -34,6 +34,9 @@ impl Governance for NoModels {
     async fn list_models(&self) -> Result<Listing<GovernanceModel>, RemoteError> {
         Ok(Listing::default())
     }
+    async fn get_model(&self, _: &ModelId) -> Result<Option<GovernanceModel>, RemoteError> {
+        Ok(None)
+    }
     async fn set_status(&self, _: &ModelId, _: &GovernanceStatus) -> WriteOutcome {
         WriteOutcome::Applied
     }
@@ -96,6 +99,7 @@ async fn cycles_start_every_interval_with_jitter_and_a_slow_one_delays_the_next(
         policy: Policy::default(),
         concurrency: 8,
         read_model_cards: false,
+        recheck_sagemaker: false,
     };
     let mut store = Store::open(":memory:").expect("store");
     let metrics = Metrics::new();
@@ -203,6 +207,7 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
         policy: Policy::default(),
         concurrency: 8,
         read_model_cards: false,
+        recheck_sagemaker: false,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

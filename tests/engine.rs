@@ -7,14 +7,16 @@
 mod support;
 
 use govsync::domain::ModelId;
+use govsync::domain::{GovernanceModel, GovernanceStatus};
 use govsync::engine::{CycleOptions, Engine};
-use govsync::governance::OpenPagesClient;
+use govsync::governance::{Governance, OpenPagesClient};
 use govsync::mapping::MappingTable;
 use govsync::mock::Admin;
 use govsync::mock::governance::MockGovernance;
 use govsync::mock::sagemaker::MockSageMaker;
 use govsync::plan::ActionKind;
 use govsync::plan::Policy;
+use govsync::remote::{Listing, RemoteError, WriteOutcome};
 use govsync::sagemaker::SageMakerRegistry;
 use govsync::store::{HistoryFilter, Store};
 use serde_json::{Value, json};
@@ -39,6 +41,7 @@ async fn world(policy: Policy) -> World {
             policy,
             concurrency: 8,
             read_model_cards: false,
+            recheck_sagemaker: false,
         },
         mocks,
         store: Store::open(":memory:").expect("store"),
@@ -542,5 +545,84 @@ async fn the_model_filter_plans_and_writes_that_model_only() {
     assert_eq!(
         w.lifecycle(&other_arn),
         owned(("Development", "InProgress"))
+    );
+}
+
+/// Governance where a person changes one model's status in the console right
+/// after the cycle's listing, before govsync re-reads it to write.
+struct PersonActsMidCycle {
+    inner: OpenPagesClient,
+    mock: MockGovernance,
+    model: String,
+    status: &'static str,
+}
+
+impl Governance for PersonActsMidCycle {
+    async fn list_models(&self) -> Result<Listing<GovernanceModel>, RemoteError> {
+        self.inner.list_models().await
+    }
+    async fn get_model(&self, model: &ModelId) -> Result<Option<GovernanceModel>, RemoteError> {
+        self.mock
+            .set_status(&self.model, self.status)
+            .expect("console");
+        self.inner.get_model(model).await
+    }
+    async fn set_status(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {
+        self.inner.set_status(model, status).await
+    }
+}
+
+#[tokio::test]
+async fn a_console_change_between_observe_and_write_is_left_alone_and_reported() {
+    let mut w = world(Policy::default()).await;
+    let (id, arn) = w.pair(
+        "reviewed",
+        Some("Under Development"),
+        Some(("Development", "InProgress")),
+    );
+    assert_eq!(w.cycle().await.count(ActionKind::InSync), 1);
+    // The pipeline completes development: a pull of "Development Complete" is due.
+    w.sm.call(
+        "UpdateModelPackage",
+        json!({ "ModelPackageArn": arn, "ModelLifeCycle": { "Stage": "Development", "StageStatus": "Complete" } }),
+    )
+    .expect("update");
+    let engine = Engine {
+        governance: PersonActsMidCycle {
+            inner: w.mocks.governance(500),
+            mock: w.gov.clone(),
+            model: id.clone(),
+            status: "On Hold - Development",
+        },
+        registries: w.mocks.registries(),
+        mapping: MappingTable::built_in(),
+        policy: Policy::default(),
+        concurrency: 8,
+        read_model_cards: false,
+        recheck_sagemaker: false,
+    };
+    let writes_before = w.gov.writes().len();
+    let report = engine
+        .cycle(Some(&mut w.store), &CycleOptions::default())
+        .await
+        .expect("cycle");
+    let r = &report.results[0];
+    assert_eq!(r.decision.action.kind(), ActionKind::Pull, "{r:?}");
+    assert_eq!(r.outcome.as_str(), "changed-during-cycle", "{r:?}");
+    let why = r.outcome.error().unwrap_or_default();
+    assert!(why.contains("now \"On Hold - Development\""), "{why}");
+    assert_eq!(w.gov.writes().len(), writes_before, "nothing written");
+    assert_eq!(
+        w.gov.status_of(&id).as_deref(),
+        Some("On Hold - Development"),
+        "the person's value stays"
+    );
+    assert_eq!(report.exit_code(), 3, "not in sync: the next cycle decides");
+    let journal = w.store.history(&HistoryFilter::default()).expect("history");
+    assert!(
+        journal
+            .iter()
+            .any(|e| e.model_id == id && e.outcome == "changed-during-cycle"),
+        "{journal:?}"
     );
 }

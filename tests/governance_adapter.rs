@@ -501,3 +501,31 @@ async fn no_secret_appears_in_any_log_line_or_error() {
         assert!(!e.contains("mock-iam-"), "an IAM token is in an error: {e}");
     }
 }
+
+#[tokio::test]
+async fn a_string_status_field_is_written_as_a_string_after_discovery() {
+    let mut options = options();
+    options.object_type.status_is_string = true;
+    let setup = start(options).await;
+    let ids = seed(&setup.mock, 1);
+    let mut client = client(&setup, Mode::Basic, 500);
+    // Before discovery the client writes an enum value, which a string field refuses.
+    let before = client
+        .set_status(&ModelId::new(&ids[0]), &status("Development Complete"))
+        .await;
+    assert!(matches!(before, WriteOutcome::Refused(_)), "{before:?}");
+    let statuses = vec!["Development Complete".to_string()];
+    let found = client.discover(&statuses).await.expect("discovered");
+    assert!(found.summary.contains("string"), "{}", found.summary);
+    assert_eq!(
+        client
+            .set_status(&ModelId::new(&ids[0]), &status("Development Complete"))
+            .await,
+        WriteOutcome::Applied
+    );
+    assert_eq!(
+        setup.mock.status_of(&ids[0]).as_deref(),
+        Some("Development Complete")
+    );
+    assert_eq!(setup.mock.counters().get("types.get"), 1);
+}

@@ -97,6 +97,7 @@ async fn engine(
         policy: config.sync.policy.clone(),
         concurrency: 8,
         read_model_cards: false,
+        recheck_sagemaker: false,
     }
 }
 

@@ -117,6 +117,7 @@ async fn the_status_page_shows_the_states_of_a_seeded_scenario_in_a_browser() {
         policy: Policy::default(),
         concurrency: 4,
         read_model_cards: false,
+        recheck_sagemaker: false,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -7,16 +7,22 @@ use clap::Subcommand;
 
 use super::lookup;
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
+use crate::governance::OpenPagesClient;
 
 /// `govsync config …`.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// Validate a configuration file (with GOVSYNC_… overrides applied), its mapping table and
-    /// that its governance secret can be read; print the effective settings (never the secret).
+    /// Validate a configuration file (with GOVSYNC_… overrides applied), its mapping table,
+    /// that its governance secret can be read, and (unless --offline) that the governance
+    /// model type has the status and link fields and every status govsync writes; print the
+    /// effective settings (never the secret).
     Check {
         /// The configuration file.
         #[arg(env = "GOVSYNC_CONFIG", default_value = DEFAULT_CONFIG_PATH)]
         file: PathBuf,
+        /// Do not ask governance for the model type's definition (no network).
+        #[arg(long)]
+        offline: bool,
     },
 }
 
@@ -27,15 +33,30 @@ pub(super) fn run(
     out: &mut dyn Write,
 ) -> Result<(), String> {
     match command {
-        ConfigCommand::Check { file } => config_check(&file, env, out),
+        ConfigCommand::Check { file, offline } => config_check(&file, offline, env, out),
     }
 }
 
-fn config_check(file: &Path, env: &[(String, String)], out: &mut dyn Write) -> Result<(), String> {
+fn config_check(
+    file: &Path,
+    offline: bool,
+    env: &[(String, String)],
+    out: &mut dyn Write,
+) -> Result<(), String> {
     let config = Config::load(file, env).map_err(|e| e.to_string())?;
-    config
+    let secret = config
         .governance_secret(&|name: &str| lookup(env, name).map(str::to_string))
         .map_err(|e| format!("{}: {e}", file.display()))?;
+    let discovered = if offline {
+        "not asked (--offline)".to_string()
+    } else {
+        let mut client =
+            OpenPagesClient::new(&config.governance, secret).map_err(|e| e.to_string())?;
+        super::runtime()?
+            .block_on(client.discover(&crate::governance::types::statuses_written(&config)))
+            .map_err(|e| format!("{}: governance type discovery: {e}", file.display()))?
+            .summary
+    };
     let governance = &config.governance;
     let sagemaker = &config.sagemaker;
     let sync = &config.sync;
@@ -54,6 +75,7 @@ fn config_check(file: &Path, env: &[(String, String)], out: &mut dyn Write) -> R
             governance.link_field,
             governance.page_size
         ),
+        format!("  type discovery   {discovered}"),
         format!(
             "  sagemaker        endpoint {}, STS endpoint {}",
             or(&sagemaker.endpoint_url, "AWS default"),

@@ -40,6 +40,10 @@ pub struct MockGovernanceArgs {
     /// watsonx.governance's Model Lifecycle workflow).
     #[arg(long, value_delimiter = ',')]
     pub statuses: Vec<String>,
+    /// Make the status field a plain string field (no enum values, enum-shaped
+    /// writes refused), as some customised installations have it.
+    #[arg(long)]
+    pub status_field_string: bool,
     /// Keep the models in this JSON file across restarts.
     #[arg(long)]
     pub state_file: Option<PathBuf>,
@@ -142,6 +146,7 @@ fn mock_governance(args: MockGovernanceArgs, env: &[(String, String)]) -> Result
     if !args.statuses.is_empty() {
         options.object_type.statuses = args.statuses;
     }
+    options.object_type.status_is_string = args.status_field_string;
     options.token_lifetime = args.token_lifetime;
     options.faults = args.faults;
     options.state_file = args.state_file;

@@ -13,7 +13,8 @@ use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Builds the engine for a configuration: reads the governance secret, loads the AWS
-/// configuration (credentials chain, region, endpoint).
+/// configuration (credentials chain, region, endpoint), connects every scope, and
+/// checks the governance model type against what govsync writes (type discovery).
 pub async fn build(
     config: &Config,
     env: &[(String, String)],
@@ -34,7 +35,15 @@ pub async fn build(
     for r in &registries {
         tracing::info!(scope = %r.scope, "SageMaker scope");
     }
-    daemon::live_engine(config, secret, registries, metrics)
+    let mut engine = daemon::live_engine(config, secret, registries, metrics)?;
+    let discovered = engine
+        .governance
+        .inner
+        .discover(&crate::governance::types::statuses_written(config))
+        .await
+        .map_err(|e| format!("governance type discovery: {e}"))?;
+    tracing::info!(found = %discovered.summary, "governance type");
+    Ok(engine)
 }
 
 /// Runs `govsync run`.

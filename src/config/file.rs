@@ -100,6 +100,8 @@ pub(super) struct RawSync {
     pub(super) shutdown_grace: String,
     #[serde(default)]
     pub(super) read_model_cards: bool,
+    #[serde(default)]
+    pub(super) recheck_sagemaker: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -175,6 +175,8 @@ pub struct SyncConfig {
     /// Describe every linked package each cycle to read its model card status (one
     /// `DescribeModelPackage` per linked model not yet decommissioning).
     pub read_model_cards: bool,
+    /// Describe a package right before updating it (no lost updates on SageMaker too).
+    pub recheck_sagemaker: bool,
 }
 
 /// Everything govsync is configured with, validated.

@@ -213,6 +213,7 @@ impl Validator<'_> {
             mapping_file: file_sync.mapping_file.map(|p| relative_to(file, p)),
             shutdown_grace: self.duration("sync.shutdown_grace", &file_sync.shutdown_grace)?,
             read_model_cards: file_sync.read_model_cards,
+            recheck_sagemaker: file_sync.recheck_sagemaker,
         };
 
         if raw.state.path.trim().is_empty() {

@@ -12,7 +12,8 @@ use super::{Engine, Outcome, Progress, passive};
 use crate::governance::Governance;
 use crate::plan::{Action, Decision};
 use crate::remote::WriteOutcome;
-use crate::sagemaker::Registry;
+use crate::render::or_none;
+use crate::sagemaker::{Described, Registry};
 use crate::scope::Scopes;
 use crate::store::{Intent, Store, WriteSystem};
 
@@ -116,6 +117,9 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 let Some(registry) = registry else {
                     return no_scope();
                 };
+                if let Err(changed) = self.sagemaker_unchanged(registry, d).await {
+                    return changed;
+                }
                 let description = stage_description(d, status);
                 journaled(
                     journal,
@@ -128,6 +132,9 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 .await
             }
             Action::Pull { to, .. } => {
+                if let Err(changed) = self.governance_unchanged(d).await {
+                    return changed;
+                }
                 journaled(
                     journal,
                     d,
@@ -139,6 +146,9 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 .await
             }
             Action::Decommission { to, then_push, .. } => {
+                if let Err(changed) = self.governance_unchanged(d).await {
+                    return changed;
+                }
                 let first = journaled(
                     journal,
                     d,
@@ -168,6 +178,57 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             other => passive(other),
         }
     }
+}
+
+impl<G: Governance, R: Registry> Engine<G, R> {
+    /// Re-reads the governance model right before its status is written: the write
+    /// goes ahead only if the status is still the one the cycle observed, so that a
+    /// person's change in the console is never overwritten.
+    async fn governance_unchanged(&self, d: &Decision) -> Result<(), Outcome> {
+        match self.governance.get_model(&d.model_id).await {
+            Ok(Some(now)) if now.status == d.governance_status => Ok(()),
+            Ok(Some(now)) => Err(Outcome::ChangedDuringCycle(format!(
+                "the governance status is now {} ({} when the cycle listed it): nothing written; \
+                 the next cycle decides",
+                quoted(now.status.as_ref()),
+                quoted(d.governance_status.as_ref())
+            ))),
+            Ok(None) => Err(Outcome::NotFound(
+                "the governance model no longer exists".into(),
+            )),
+            Err(e) => Err(Outcome::Failed(format!(
+                "not written: could not re-read the model first: {e}"
+            ))),
+        }
+    }
+
+    /// With `recheck_sagemaker`, describes the package right before its lifecycle
+    /// is written, likewise.
+    async fn sagemaker_unchanged(&self, registry: &R, d: &Decision) -> Result<(), Outcome> {
+        if !self.recheck_sagemaker {
+            return Ok(());
+        }
+        match registry.describe_package(&d.arn).await {
+            Ok(Described::Found(now)) if now.lifecycle == d.lifecycle => Ok(()),
+            Ok(Described::Found(now)) => Err(Outcome::ChangedDuringCycle(format!(
+                "the SageMaker lifecycle is now {} ({} when the cycle listed it): nothing \
+                 written; the next cycle decides",
+                or_none(now.lifecycle.as_ref()),
+                or_none(d.lifecycle.as_ref())
+            ))),
+            Ok(Described::NotFound) => Err(Outcome::NotFound(
+                "the model package no longer exists".into(),
+            )),
+            Err(e) => Err(Outcome::Failed(format!(
+                "not written: could not describe the package first: {e}"
+            ))),
+        }
+    }
+}
+
+/// A status in quotes, or `no status`.
+fn quoted(status: Option<&crate::domain::GovernanceStatus>) -> String {
+    status.map_or_else(|| "no status".to_string(), |s| format!("\"{s}\""))
 }
 
 /// One remote write: its intent first (no intent, no write), the call, its outcome

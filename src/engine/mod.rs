@@ -99,6 +99,10 @@ pub struct Engine<G, R> {
     pub concurrency: usize,
     /// Describe every linked package each cycle to read its model card status.
     pub read_model_cards: bool,
+    /// Describe a package right before updating its lifecycle, and write nothing if
+    /// it changed since the listing (`sync.recheck_sagemaker`; a call per write).
+    /// Governance statuses are always re-read before they are written.
+    pub recheck_sagemaker: bool,
 }
 
 impl<G: Governance, R: Registry> Engine<G, R> {

@@ -25,12 +25,18 @@ pub(super) fn record(
         if done && let Some(b) = d.baseline_after() {
             baselines.push((d.model_id.clone(), b));
         }
-        if d.action.writes() || matches!(d.action, Action::InSync | Action::AlreadyDecommissioned) {
+        // A write left undone because the value changed is journaled here (it had
+        // no intent); other writes were journaled as they were made.
+        let changed = matches!(r.outcome, Outcome::ChangedDuringCycle(_));
+        if !changed
+            && (d.action.writes()
+                || matches!(d.action, Action::InSync | Action::AlreadyDecommissioned))
+        {
             continue;
         }
         let from = d.observed_pair();
         let action = d.action.kind().to_string();
-        if latest.get(d.model_id.as_str()) == Some(&(action.clone(), from.clone())) {
+        if !changed && latest.get(d.model_id.as_str()) == Some(&(action.clone(), from.clone())) {
             continue;
         }
         entries.push(JournalEntry {

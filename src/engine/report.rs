@@ -30,6 +30,9 @@ pub enum Outcome {
     NotFound(String),
     /// The write failed.
     Failed(String),
+    /// Not written: the value changed since the cycle observed it (a person in the
+    /// console, a pipeline); the next cycle decides from the new value.
+    ChangedDuringCycle(String),
 }
 
 impl Outcome {
@@ -45,13 +48,17 @@ impl Outcome {
             Outcome::Refused(_) => "refused",
             Outcome::NotFound(_) => "not-found",
             Outcome::Failed(_) => "failed",
+            Outcome::ChangedDuringCycle(_) => "changed-during-cycle",
         }
     }
 
     /// The error of a failed write.
     pub fn error(&self) -> Option<String> {
         match self {
-            Outcome::Refused(e) | Outcome::NotFound(e) | Outcome::Failed(e) => Some(e.clone()),
+            Outcome::Refused(e)
+            | Outcome::NotFound(e)
+            | Outcome::Failed(e)
+            | Outcome::ChangedDuringCycle(e) => Some(e.clone()),
             _ => None,
         }
     }
@@ -173,8 +180,8 @@ impl CycleReport {
             .count()
     }
 
-    /// Models left in drift or conflict, withheld by the safety valve, or not
-    /// observed because their scope could not be listed.
+    /// Models left in drift or conflict, withheld by the safety valve, not observed
+    /// because their scope could not be listed, or changed during the cycle.
     pub fn unresolved(&self) -> usize {
         self.results
             .iter()
@@ -185,7 +192,7 @@ impl CycleReport {
                         | Action::Conflict
                         | Action::DecommissionWithheld { .. }
                         | Action::ScopeNotObserved
-                )
+                ) || matches!(r.outcome, Outcome::ChangedDuringCycle(_))
             })
             .count()
     }
@@ -265,6 +272,7 @@ mod tests {
             Outcome::Refused("r".into()),
             Outcome::NotFound("n".into()),
             Outcome::Failed("f".into()),
+            Outcome::ChangedDuringCycle("c".into()),
         ] {
             let json = serde_json::to_value(&outcome).expect("serialises");
             assert_eq!(json["outcome"], outcome.as_str(), "{json}");

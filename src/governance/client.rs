@@ -15,12 +15,13 @@ use super::Governance;
 use super::auth::Auth;
 use super::http::{Endpoint, Meaning, describe_reqwest, error_text, meaning, retry_after};
 use super::rows::{RowShape, list_statement};
+use super::types::{self, Discovered, StatusFormat, TypeDefinition};
 use crate::config::{GovernanceConfig, RetryPolicy};
 use crate::domain::{GovernanceModel, GovernanceStatus, ModelId};
 use crate::remote::{ErrorKind, Listing, RejectedRow, RemoteError, WriteOutcome};
 
 /// The OpenPages endpoints govsync calls (names for logs and metrics).
-pub const OPERATIONS: [&str; 3] = ["query", "contents.get", "contents.put"];
+pub const OPERATIONS: [&str; 4] = ["query", "contents.get", "contents.put", "types.get"];
 
 /// The longest `Retry-After` honoured; a server asking for more gets a failed call
 /// (retried next cycle) rather than a stuck one.
@@ -36,6 +37,7 @@ pub struct OpenPagesClient {
     statement: String,
     auth: Auth,
     retry: RetryPolicy,
+    status_format: StatusFormat,
 }
 
 /// A failed attempt: worth retrying (with the server's `Retry-After`) or final.
@@ -119,7 +121,44 @@ impl OpenPagesClient {
             page_size: config.page_size,
             auth: Auth::new(&config.auth, secret)?,
             retry: config.retry,
+            status_format: StatusFormat::Enum,
         })
+    }
+
+    /// The model type's definition (`GET /types/{model_type}`).
+    pub async fn type_definition(&self) -> Result<TypeDefinition, RemoteError> {
+        let what = format!("type definition of {}", self.model_type);
+        let reply = self
+            .call(
+                "types.get",
+                Method::GET,
+                self.url(&["types", &self.model_type]),
+                None,
+                &what,
+            )
+            .await?;
+        let value = self.success(reply, &what)?;
+        serde_json::from_value(value).map_err(|e| RemoteError {
+            kind: ErrorKind::Other,
+            message: format!("governance {what}: unreadable: {e}"),
+        })
+    }
+
+    /// Asks for the model type's definition and checks it against the configured
+    /// fields and `statuses` (every status govsync writes:
+    /// [`types::statuses_written`]); from then on statuses are written in the field's
+    /// format. Start-up calls this once per process.
+    pub async fn discover(&mut self, statuses: &[String]) -> Result<Discovered, String> {
+        let definition = self.type_definition().await.map_err(|e| e.to_string())?;
+        let discovered = types::check(
+            &definition,
+            &self.model_type,
+            &self.rows.status_field,
+            &self.rows.link_field,
+            statuses,
+        )?;
+        self.status_format = discovered.status_format;
+        Ok(discovered)
     }
 
     /// The statement the listing sends.
@@ -294,6 +333,39 @@ fn status_error(status: StatusCode, body: &[u8], what: &str) -> RemoteError {
 }
 
 impl Governance for OpenPagesClient {
+    async fn get_model(&self, id: &ModelId) -> Result<Option<GovernanceModel>, RemoteError> {
+        let what = format!("model {id}");
+        let reply = self
+            .call(
+                "contents.get",
+                Method::GET,
+                self.url(&["contents", id.as_str()]),
+                None,
+                &what,
+            )
+            .await?;
+        if meaning(Endpoint::OpenPages, reply.status) == Meaning::NotFound {
+            return Ok(None);
+        }
+        let value = self.success(reply, &what)?;
+        let mut fields: Vec<Value> = value
+            .get("fields")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        fields.push(json!({ "name": "Resource ID", "value": value.get("id").cloned().unwrap_or(json!(id.as_str())) }));
+        if let Some(name) = value.get("name") {
+            fields.push(json!({ "name": "Name", "value": name }));
+        }
+        self.rows
+            .model_from(&fields, &what)
+            .map(Some)
+            .map_err(|r| RemoteError {
+                kind: ErrorKind::Other,
+                message: format!("governance {r}"),
+            })
+    }
+
     /// Pages through the query endpoint. Each request asks for one row more than the
     /// page size: that extra row only says whether another page follows, so N models
     /// cost ceil(N / page size) queries (an exactly full last page needs no empty
@@ -333,7 +405,11 @@ impl Governance for OpenPagesClient {
 
     async fn set_status(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {
         let what = format!("status of model {model} to \"{status}\"");
-        let body = json!({ "fields": [{ "name": self.rows.status_field, "value": { "name": status.as_str() } }] });
+        let value = match self.status_format {
+            StatusFormat::Enum => json!({ "name": status.as_str() }),
+            StatusFormat::String => json!(status.as_str()),
+        };
+        let body = json!({ "fields": [{ "name": self.rows.status_field, "value": value }] });
         let reply = match self
             .call(
                 "contents.put",

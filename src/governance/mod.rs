@@ -4,11 +4,13 @@
 //! - `client`: calls, retries, paging; `auth`: Basic, IAM tokens, ZenApiKey.
 //! - `http`: the one table from an HTTP status to what govsync does about it.
 //! - `rows`: the listing statement and reading a row into a model.
+//! - [`types`]: type discovery, checked against what govsync writes.
 
 pub(crate) mod auth;
 pub mod client;
 mod http;
 mod rows;
+pub mod types;
 
 use std::future::Future;
 
@@ -22,6 +24,14 @@ pub trait Governance: Send + Sync {
     fn list_models(
         &self,
     ) -> impl Future<Output = Result<Listing<GovernanceModel>, RemoteError>> + Send;
+
+    /// One model by resource ID, read now; `None` when governance has no such object.
+    /// The engine re-reads a model right before writing its status, so that a
+    /// person's change since the cycle's listing is never overwritten.
+    fn get_model(
+        &self,
+        model: &ModelId,
+    ) -> impl Future<Output = Result<Option<GovernanceModel>, RemoteError>> + Send;
 
     /// Sets one model's status field.
     fn set_status(

@@ -108,6 +108,7 @@ impl Options {
                 status_field: "MRG-Model:Status".into(),
                 statuses,
                 string_fields: vec!["Integration:External ID".into(), "Description".into()],
+                status_is_string: false,
             },
             token_lifetime: Duration::from_secs(3600),
             faults: Faults::default(),
@@ -144,6 +145,7 @@ impl Admin for MockGovernance {
                 &format!("{API_BASE}/contents/{{id}}"),
                 get(get_handler).put(put_handler),
             )
+            .route(&format!("{API_BASE}/types/{{type}}"), get(type_handler))
             .route(TOKEN_PATH, post(token_handler))
             .route("/_mock/models/{id}/status", put(admin_status))
             .route("/_mock/revoke-tokens", post(revoke_tokens))
@@ -199,7 +201,12 @@ impl MockGovernance {
         let object_type = &self.shared.options.object_type;
         let mut fields = Vec::new();
         if let Some(s) = status {
-            fields.push(json!({ "name": object_type.status_field, "value": { "name": s } }));
+            let value = if object_type.status_is_string {
+                json!(s)
+            } else {
+                json!({ "name": s })
+            };
+            fields.push(json!({ "name": object_type.status_field, "value": value }));
         }
         if let Some(l) = link
             && let Some(link_field) = object_type.string_fields.first()
@@ -349,6 +356,25 @@ async fn query_handler(
     match store.query(&mock.shared.options.object_type, body) {
         Ok(rows) => Json(rows).into_response(),
         Err(e) => op_response(&e),
+    }
+}
+
+async fn type_handler(
+    State(mock): State<MockGovernance>,
+    Path(type_name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = mock.gate("types.get", &headers).await {
+        return refused;
+    }
+    let object_type = &mock.shared.options.object_type;
+    if type_name == object_type.model_type {
+        Json(object_type.definition()).into_response()
+    } else {
+        op_response(&OpError {
+            status: 404,
+            message: format!("OP-01010: The object type '{type_name}' does not exist."),
+        })
     }
 }
 

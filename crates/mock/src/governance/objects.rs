@@ -54,6 +54,10 @@ pub struct ObjectType {
     pub statuses: Vec<String>,
     /// Plain string fields (the link field among them).
     pub string_fields: Vec<String>,
+    /// The status field is a plain string field, not an enum (as some customised
+    /// installations have it): no workflow values, and enum-shaped writes refused.
+    #[serde(default)]
+    pub status_is_string: bool,
 }
 
 /// One object.
@@ -140,7 +144,7 @@ impl ObjectType {
         match field {
             "Resource ID" => json!(object.id.to_string()),
             "Name" => json!(object.name),
-            f if f == self.status_field => object
+            f if f == self.status_field && !self.status_is_string => object
                 .fields
                 .get(f)
                 .map_or(Value::Null, |s| json!({ "name": s, "localized_label": s })),
@@ -149,11 +153,44 @@ impl ObjectType {
     }
 
     fn data_type(&self, field: &str) -> &'static str {
-        if field == self.status_field {
+        if field == self.status_field && !self.status_is_string {
             "ENUM_TYPE"
         } else {
             "STRING_TYPE"
         }
+    }
+
+    /// The type definition, as `GET /types/{type}` returns it.
+    pub fn definition(&self) -> Value {
+        let field = |name: &str, data_type: &str, required: bool, read_only: bool| {
+            json!({ "name": name, "localized_label": name, "data_type": data_type,
+                    "required": required, "read_only": read_only })
+        };
+        let mut fields = vec![
+            field("Resource ID", "ID_TYPE", true, true),
+            field("Name", "STRING_TYPE", true, false),
+            field("Last Modification Date", "DATE_TYPE", false, true),
+        ];
+        let mut status = field(
+            &self.status_field,
+            self.data_type(&self.status_field),
+            false,
+            false,
+        );
+        if !self.status_is_string {
+            status["enum_values"] = self
+                .statuses
+                .iter()
+                .map(|s| json!({ "name": s, "localized_label": s }))
+                .collect();
+        }
+        fields.push(status);
+        fields.extend(
+            self.string_fields
+                .iter()
+                .map(|f| field(f, "STRING_TYPE", false, false)),
+        );
+        json!({ "name": self.model_type, "localized_label": self.model_type, "field_definitions": fields })
     }
 
     /// A contents object as `GET /contents/{id}` returns it.
@@ -181,7 +218,8 @@ impl ObjectType {
                     "The field 'Resource ID' is read-only.",
                 ));
             }
-            let text = match (&f.value, f.name == self.status_field) {
+            let is_enum = f.name == self.status_field && !self.status_is_string;
+            let text = match (&f.value, is_enum) {
                 (Value::Null, _) => None,
                 (Value::Object(o), true) => match o.get("name") {
                     Some(Value::String(s)) => Some(s.clone()),
@@ -200,9 +238,7 @@ impl ObjectType {
                     ));
                 }
             };
-            if f.name == self.status_field
-                && let Some(s) = &text
-            {
+            if is_enum && let Some(s) = &text {
                 self.check_status(s)?;
             }
             match (f.name.as_str(), text) {
