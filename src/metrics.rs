@@ -13,7 +13,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry as PromRegistry;
 
-use crate::domain::{GovernanceModel, GovernanceStatus, Lifecycle, ModelId, PackageArn};
+use crate::domain::{
+    ApprovalStatus, GovernanceModel, GovernanceStatus, Lifecycle, ModelId, PackageArn,
+};
 use crate::engine::{CycleError, CycleReport, ModelResult, Outcome};
 use crate::governance::Governance;
 use crate::plan::{Action, DriftKind};
@@ -370,8 +372,12 @@ impl<R: Registry> Registry for Instrumented<R> {
         arn: &PackageArn,
         lifecycle: &Lifecycle,
         description: &str,
+        approval: Option<ApprovalStatus>,
     ) -> WriteOutcome {
-        let w = self.inner.set_lifecycle(arn, lifecycle, description).await;
+        let w = self
+            .inner
+            .set_lifecycle(arn, lifecycle, description, approval)
+            .await;
         self.metrics
             .remote_call(SAGEMAKER, "set_lifecycle", write_label(&w));
         w

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use govsync::daemon::{self, LoopStatus, Settings};
 use govsync::domain::{
-    GovernanceModel, GovernanceStatus, Lifecycle, ModelId, ModelPackage, PackageArn,
+    ApprovalStatus, GovernanceModel, GovernanceStatus, Lifecycle, ModelId, ModelPackage, PackageArn,
 };
 use govsync::engine::Engine;
 use govsync::governance::Governance;
@@ -72,7 +72,13 @@ impl Registry for Slow {
     async fn describe_package(&self, _: &PackageArn) -> Result<Described, RemoteError> {
         Ok(Described::NotFound)
     }
-    async fn set_lifecycle(&self, _: &PackageArn, _: &Lifecycle, _: &str) -> WriteOutcome {
+    async fn set_lifecycle(
+        &self,
+        _: &PackageArn,
+        _: &Lifecycle,
+        _: &str,
+        _: Option<ApprovalStatus>,
+    ) -> WriteOutcome {
         WriteOutcome::Applied
     }
 }

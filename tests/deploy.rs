@@ -65,7 +65,7 @@ async fn operations_is_what_the_adapter_calls() {
         .expect("list");
     registry.describe_package(&arn).await.expect("describe");
     let lifecycle = Lifecycle::new("Development", "Complete");
-    let _ = registry.set_lifecycle(&arn, &lifecycle, "test").await;
+    let _ = registry.set_lifecycle(&arn, &lifecycle, "test", None).await;
     let called: BTreeSet<String> = sm.counters().snapshot().into_keys().collect();
     let declared: BTreeSet<String> = OPERATIONS.iter().map(|s| s.to_string()).collect();
     assert_eq!(called, declared);
@@ -74,6 +74,30 @@ async fn operations_is_what_the_adapter_calls() {
 #[test]
 fn the_iam_policy_allows_exactly_the_operations_and_the_pushable_stages() {
     check_sagemaker_policy(&read_json("deploy/iam/govsync-policy.json"));
+}
+
+#[test]
+fn the_approvals_policy_also_bounds_the_approval_statuses_the_readme_table_sets() {
+    let policy = read_json("deploy/iam/govsync-policy-approvals.json");
+    check_sagemaker_policy(&policy);
+    let update = policy["Statement"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .find(|s| s["Action"] == "sagemaker:UpdateModelPackage")
+        .expect("update statement");
+    let approvals: BTreeSet<String> =
+        strings(&update["Condition"]["StringEqualsIfExists"]["sagemaker:ModelApprovalStatus"])
+            .into_iter()
+            .collect();
+    // README's two lines: Approved for Deployment → Approved, Rejected → Rejected.
+    assert_eq!(
+        approvals,
+        BTreeSet::from(["Approved".to_string(), "Rejected".to_string()])
+    );
+    let readme = std::fs::read_to_string(repo("README.md")).expect("README");
+    assert!(readme.contains("approval_status = \"Approved\""));
+    assert!(readme.contains("approval_status = \"Rejected\""));
 }
 
 #[test]
@@ -249,6 +273,23 @@ fn the_eventbridge_rule_matches_the_mocks_development_complete_event_only() {
     assert!(matches(pattern, &complete), "{complete}");
     assert!(!matches(pattern, &in_progress), "{in_progress}");
     assert!(!matches(pattern, &testing), "{testing}");
+
+    // The approval-based rule: a push that also set ModelApprovalStatus Approved.
+    let approved_rule = &template["Resources"]["ApprovedForDeploymentRule"]["Properties"];
+    let approved_pattern = &approved_rule["EventPattern"];
+    let update = |body: Value| {
+        let mut body = body;
+        body["ModelPackageArn"] = arn.clone();
+        sm.call("UpdateModelPackage", body).expect("update");
+        sm.events().last().cloned().expect("an event")
+    };
+    let approved = update(json!({ "ModelApprovalStatus": "Approved",
+        "ModelLifeCycle": { "Stage": "Deployment", "StageStatus": "Approved" } }));
+    let pending = update(json!({ "ModelApprovalStatus": "PendingManualApproval",
+        "ModelLifeCycle": { "Stage": "Deployment", "StageStatus": "PendingApproval" } }));
+    assert!(matches(approved_pattern, &approved), "{approved}");
+    assert!(!matches(approved_pattern, &pending), "{pending}");
+    assert!(!matches(approved_pattern, &complete), "{complete}");
 
     // The target reads the ARN from the same event.
     let paths = &rule["Properties"]["Targets"][0]["InputTransformer"]["InputPathsMap"];

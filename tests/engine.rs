@@ -626,3 +626,99 @@ async fn a_console_change_between_observe_and_write_is_left_alone_and_reported()
         "{journal:?}"
     );
 }
+
+/// The built-in table with the two approval lines README suggests.
+fn table_with_approvals() -> MappingTable {
+    let text = govsync::mapping::DEFAULT_MAPPING_TOML
+        .replace(
+            "stage_status = \"Approved\"\n",
+            "stage_status = \"Approved\"\napproval_status = \"Approved\"\n",
+        )
+        .replace(
+            "stage_status = \"Rejected\"\n",
+            "stage_status = \"Rejected\"\napproval_status = \"Rejected\"\n",
+        );
+    MappingTable::parse(&text, std::path::Path::new("approvals.toml")).expect("table")
+}
+
+/// A Python with boto3: `GOVSYNC_TEST_PYTHON` (set by .ci/run), else `python3`.
+fn python_with_boto3() -> String {
+    let python = std::env::var("GOVSYNC_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = std::process::Command::new(&python)
+        .args(["-c", "import boto3"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "this test reads the package back with boto3: set GOVSYNC_TEST_PYTHON to a Python \
+         with boto3 installed (.ci/run does), or pip install boto3"
+    );
+    python
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_with_an_approval_status_sets_it_with_the_lifecycle_as_boto3_sees_it() {
+    let mut w = world(Policy::default()).await;
+    w.engine.mapping = table_with_approvals();
+    let (_, approved) = w.pair(
+        "approved",
+        Some("Approved for Deployment"),
+        Some(("Deployment", "PendingApproval")),
+    );
+    let (_, plain) = w.pair(
+        "plain",
+        Some("Development Complete"),
+        Some(("Development", "InProgress")),
+    );
+    let report = w.cycle().await;
+    assert_eq!(report.count(ActionKind::Push), 2, "{:#?}", report.results);
+    let describe = |arn: &str| {
+        w.sm.call("DescribeModelPackage", json!({ "ModelPackageName": arn }))
+            .expect("describe")
+    };
+    let a = describe(&approved);
+    assert_eq!(a["ModelApprovalStatus"], "Approved", "{a}");
+    assert!(
+        a["ApprovalDescription"]
+            .as_str()
+            .is_some_and(|d| d.contains("Approved for Deployment")),
+        "says why: {a}"
+    );
+    // A row without an approval status leaves it as it was.
+    assert_eq!(
+        describe(&plain)["ModelApprovalStatus"],
+        "PendingManualApproval"
+    );
+
+    // What SageMaker Projects' templates deploy on, read by boto3 over the wire.
+    let python = python_with_boto3();
+    let endpoint = w.mocks.sm_handle.url();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .args([
+                "-c",
+                "import boto3, json, sys\n\
+                 c = boto3.client('sagemaker', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
+                     aws_access_key_id='AKIDTEST', aws_secret_access_key='test-secret')\n\
+                 p = c.describe_model_package(ModelPackageName=sys.argv[2])\n\
+                 print(json.dumps({'approval': p['ModelApprovalStatus'],\n\
+                     'description': p.get('ApprovalDescription'),\n\
+                     'lifecycle': p['ModelLifeCycle']}))",
+                &endpoint,
+                &approved,
+            ])
+            .output()
+            .expect("python runs")
+    })
+    .await
+    .expect("join");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(seen["approval"], "Approved", "{seen}");
+    assert_eq!(seen["lifecycle"]["Stage"], "Deployment", "{seen}");
+    assert_eq!(seen["lifecycle"]["StageStatus"], "Approved", "{seen}");
+}

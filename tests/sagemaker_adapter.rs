@@ -3,7 +3,7 @@
 
 mod support;
 
-use govsync::domain::{Lifecycle, ModelPackage, PackageArn, PackageStatus};
+use govsync::domain::{ApprovalStatus, Lifecycle, ModelPackage, PackageArn, PackageStatus};
 use govsync::mock::Admin;
 use govsync::mock::Faults;
 use govsync::mock::MockHandle;
@@ -46,9 +46,10 @@ impl Scoped {
         arn: &PackageArn,
         lifecycle: &Lifecycle,
         description: &str,
+        approval: Option<ApprovalStatus>,
     ) -> WriteOutcome {
         self.registry
-            .set_lifecycle(arn, lifecycle, description)
+            .set_lifecycle(arn, lifecycle, description, approval)
             .await
     }
 }
@@ -144,6 +145,7 @@ async fn update_then_list_shows_the_new_lifecycle_and_emits_an_event() {
             &target,
             &Lifecycle::new("Development", "Complete"),
             "govsync: governance status Ready for Test",
+            None,
         )
         .await;
     assert_eq!(outcome, WriteOutcome::Applied);
@@ -188,6 +190,7 @@ async fn a_long_stage_description_is_cut_to_what_sagemaker_accepts() {
             &arn(&arns[0]),
             &Lifecycle::new("Staging", "InProgress"),
             &long,
+            None,
         )
         .await;
     assert_eq!(outcome, WriteOutcome::Applied);
@@ -250,7 +253,8 @@ async fn describe_tells_a_live_package_from_a_deleted_one() {
             .set_lifecycle(
                 &arn(&arns[1]),
                 &Lifecycle::new("Development", "Complete"),
-                "x"
+                "x",
+                None
             )
             .await,
         WriteOutcome::NotFound
@@ -281,6 +285,7 @@ async fn an_invalid_stage_is_refused_by_validation_and_not_retried() {
             &arn(&arns[0]),
             &Lifecycle::new("Not a stage!", "Complete"),
             "x",
+            None,
         )
         .await;
     match outcome {
@@ -317,6 +322,7 @@ async fn throttling_and_5xx_at_30_percent_are_absorbed_by_the_sdk_retry() {
                 &arn(target),
                 &Lifecycle::new("Staging", "Complete"),
                 "govsync",
+                None,
             )
             .await;
         assert_eq!(outcome, WriteOutcome::Applied, "{target}");

@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::{Engine, Outcome, Progress, passive};
+use crate::domain::{ApprovalStatus, Lifecycle};
 use crate::governance::Governance;
 use crate::plan::{Action, Decision};
 use crate::remote::WriteOutcome;
@@ -127,7 +128,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                     WriteSystem::SageMaker,
                     "push",
                     to.to_string(),
-                    || registry.set_lifecycle(&d.arn, to, &description),
+                    || registry.set_lifecycle(&d.arn, to, &description, self.approval_for(to)),
                 )
                 .await
             }
@@ -167,7 +168,14 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                             WriteSystem::SageMaker,
                             "push",
                             lifecycle.to_string(),
-                            || registry.set_lifecycle(&d.arn, lifecycle, &description),
+                            || {
+                                registry.set_lifecycle(
+                                    &d.arn,
+                                    lifecycle,
+                                    &description,
+                                    self.approval_for(lifecycle),
+                                )
+                            },
                         )
                         .await
                     }
@@ -200,6 +208,13 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 "not written: could not re-read the model first: {e}"
             ))),
         }
+    }
+
+    /// The approval status the row of `lifecycle` sets with it, if any.
+    fn approval_for(&self, lifecycle: &Lifecycle) -> Option<ApprovalStatus> {
+        self.mapping
+            .by_lifecycle(lifecycle)
+            .and_then(|row| row.approval_status)
     }
 
     /// With `recheck_sagemaker`, describes the package right before its lifecycle

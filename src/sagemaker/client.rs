@@ -10,7 +10,9 @@ use aws_sdk_sagemaker::config::http::HttpResponse;
 use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::operation::list_model_packages::ListModelPackagesOutput;
 use aws_sdk_sagemaker::operation::list_model_packages::builders::ListModelPackagesFluentBuilder;
-use aws_sdk_sagemaker::types::{ModelLifeCycle, ModelPackageSummary, ModelPackageType};
+use aws_sdk_sagemaker::types::{
+    ModelApprovalStatus, ModelLifeCycle, ModelPackageSummary, ModelPackageType,
+};
 use backon::{ExponentialBuilder, Retryable};
 
 use std::sync::Arc;
@@ -18,7 +20,9 @@ use std::sync::Arc;
 use super::attempts::Attempts;
 use super::{Described, Registry};
 use crate::config::{RetryMode, SageMakerConfig};
-use crate::domain::{Lifecycle, ModelCardStatus, ModelPackage, PackageArn, PackageStatus};
+use crate::domain::{
+    ApprovalStatus, Lifecycle, ModelCardStatus, ModelPackage, PackageArn, PackageStatus,
+};
 use crate::metrics::Metrics;
 use crate::remote::{ErrorKind, Listing, RejectedRow, RemoteError, WriteOutcome};
 use crate::scope::Scope;
@@ -229,9 +233,10 @@ impl Registry for SageMakerRegistry {
         arn: &PackageArn,
         lifecycle: &Lifecycle,
         description: &str,
+        approval: Option<ApprovalStatus>,
     ) -> WriteOutcome {
         let description: String = description.chars().take(STAGE_DESCRIPTION_MAX).collect();
-        let result = self
+        let mut request = self
             .client
             .update_model_package()
             .model_package_arn(arn.as_str())
@@ -239,11 +244,16 @@ impl Registry for SageMakerRegistry {
                 ModelLifeCycle::builder()
                     .stage(&lifecycle.stage)
                     .stage_status(&lifecycle.stage_status)
-                    .stage_description(description)
+                    .stage_description(description.clone())
                     .build(),
-            )
-            .send()
-            .await;
+            );
+        if let Some(approval) = approval {
+            // ApprovalDescription has the same 1,024-character bound.
+            request = request
+                .model_approval_status(ModelApprovalStatus::from(approval.as_str()))
+                .approval_description(description);
+        }
+        let result = request.send().await;
         match result {
             Ok(_) => WriteOutcome::Applied,
             Err(e) if is_does_not_exist(&e) => WriteOutcome::NotFound,

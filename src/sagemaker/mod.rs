@@ -8,7 +8,7 @@ pub mod error;
 
 use std::future::Future;
 
-use crate::domain::{Lifecycle, ModelPackage, PackageArn};
+use crate::domain::{ApprovalStatus, Lifecycle, ModelPackage, PackageArn};
 use crate::remote::{Listing, RemoteError, WriteOutcome};
 use crate::scope::Scope;
 
@@ -42,10 +42,13 @@ pub trait Registry: Send + Sync {
     ) -> impl Future<Output = Result<Described, RemoteError>> + Send;
 
     /// Sets a package's `ModelLifeCycle`; `description` becomes its `StageDescription`.
+    /// With `approval`, the same update also sets `ModelApprovalStatus`, with
+    /// `description` as its `ApprovalDescription`.
     fn set_lifecycle(
         &self,
         arn: &PackageArn,
         lifecycle: &Lifecycle,
         description: &str,
+        approval: Option<ApprovalStatus>,
     ) -> impl Future<Output = WriteOutcome> + Send;
 }

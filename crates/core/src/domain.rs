@@ -60,6 +60,53 @@ impl fmt::Display for GovernanceStatus {
     }
 }
 
+/// A package's `ModelApprovalStatus`, which SageMaker Projects' MLOps templates
+/// deploy on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApprovalStatus {
+    /// `Approved`.
+    Approved,
+    /// `Rejected`.
+    Rejected,
+    /// `PendingManualApproval`.
+    PendingManualApproval,
+}
+
+impl ApprovalStatus {
+    /// Every value, as SageMaker spells them.
+    pub const ALL: [ApprovalStatus; 3] = [
+        ApprovalStatus::Approved,
+        ApprovalStatus::Rejected,
+        ApprovalStatus::PendingManualApproval,
+    ];
+
+    /// SageMaker's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalStatus::Approved => "Approved",
+            ApprovalStatus::Rejected => "Rejected",
+            ApprovalStatus::PendingManualApproval => "PendingManualApproval",
+        }
+    }
+
+    /// The value SageMaker spells `text`.
+    pub fn parse(text: &str) -> Option<ApprovalStatus> {
+        ApprovalStatus::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+}
+
+impl fmt::Display for ApprovalStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ApprovalStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// A SageMaker `ModelLifeCycle` without its free-text description: the pair the
 /// mapping table is keyed on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

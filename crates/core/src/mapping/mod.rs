@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{GovernanceStatus, Lifecycle};
+use crate::domain::{ApprovalStatus, GovernanceStatus, Lifecycle};
 use crate::toml_text::{TomlFileError, line_column};
 
 /// The table IBM documents, shipped as `config/mapping.toml` and built into the binary.
@@ -100,6 +100,10 @@ pub struct MappingRow {
     pub lifecycle: Lifecycle,
     /// Which way a change may flow.
     pub direction: Direction,
+    /// Optional: the `ModelApprovalStatus` that pushing this row also sets (with an
+    /// `ApprovalDescription` saying why). Not in the built-in table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_status: Option<ApprovalStatus>,
 }
 
 /// Why a mapping file was refused. Every variant names the file; row-level ones name
@@ -151,6 +155,7 @@ struct RawRow {
     stage: String,
     stage_status: String,
     direction: String,
+    approval_status: Option<String>,
 }
 
 impl MappingTable {
@@ -229,6 +234,32 @@ impl MappingTable {
 
     /// Renders the table as aligned text columns (for `govsync mapping show`).
     pub fn render_text(&self) -> String {
+        if self.rows.iter().any(|r| r.approval_status.is_some()) {
+            let header = [
+                "#",
+                "governance status",
+                "SageMaker stage",
+                "stage status",
+                "direction",
+                "approval",
+            ];
+            let cells: Vec<[String; 6]> = self
+                .rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    [
+                        (i + 1).to_string(),
+                        r.governance_status.to_string(),
+                        r.lifecycle.stage.clone(),
+                        r.lifecycle.stage_status.clone(),
+                        r.direction.arrow().to_string(),
+                        r.approval_status.map(|a| a.to_string()).unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            return crate::render::columns(&header, &cells);
+        }
         let header = [
             "#",
             "governance status",
@@ -278,10 +309,26 @@ fn parse_row(table: toml::Table) -> Result<MappingRow, String> {
             expected.join(", ")
         )
     })?;
+    let approval_status = match raw.approval_status.as_deref() {
+        None => None,
+        Some(text) => Some(ApprovalStatus::parse(text).ok_or_else(|| {
+            let expected: Vec<&str> = ApprovalStatus::ALL.iter().map(|a| a.as_str()).collect();
+            format!(
+                "unknown approval_status \"{text}\", expected one of: {}",
+                expected.join(", ")
+            )
+        })?),
+    };
+    if approval_status.is_some() && !direction.allows_push() {
+        return Err(format!(
+            "approval_status is set, but the row's direction {direction} never pushes it"
+        ));
+    }
     Ok(MappingRow {
         governance_status: GovernanceStatus::new(raw.governance_status),
         lifecycle: Lifecycle::new(raw.stage, raw.stage_status),
         direction,
+        approval_status,
     })
 }
 

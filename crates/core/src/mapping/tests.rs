@@ -179,3 +179,32 @@ fn direction_permissions() {
         assert_eq!(d.as_str(), s);
     }
 }
+
+#[test]
+fn an_approval_status_is_optional_checked_and_only_on_rows_that_push() {
+    let text = row("A", "S", "X", "governance-to-sagemaker") + "approval_status = \"Approved\"\n";
+    let table = parse(&text).expect("valid");
+    assert_eq!(
+        table.rows()[0].approval_status,
+        Some(crate::domain::ApprovalStatus::Approved)
+    );
+    assert!(table.render_text().contains("approval"), "shown when set");
+    let json = serde_json::to_value(table.rows()).expect("json");
+    assert_eq!(json[0]["approval_status"], "Approved");
+
+    let error =
+        error_of(&(row("A", "S", "X", "governance-to-sagemaker") + "approval_status = \"Yes\"\n"));
+    assert!(
+        error.contains("unknown approval_status \"Yes\", expected one of: Approved, Rejected, PendingManualApproval"),
+        "{error}"
+    );
+    let error = error_of(
+        &(row("A", "S", "X", "sagemaker-to-governance") + "approval_status = \"Approved\"\n"),
+    );
+    assert!(error.contains("never pushes it"), "{error}");
+
+    // The built-in table has none, and its JSON has no such key.
+    let built_in = MappingTable::built_in();
+    assert!(built_in.rows().iter().all(|r| r.approval_status.is_none()));
+    assert!(!built_in.render_text().contains("approval"));
+}
