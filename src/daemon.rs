@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, WriteMode};
 use crate::engine::{CycleError, CycleOptions, CycleReport, Engine, Outcome};
 use crate::governance::{Governance, OpenPagesClient};
 use crate::journal::JournalEntry;
@@ -26,16 +26,30 @@ pub const JITTER: f64 = 0.1;
 /// The engine govsync runs for real: both clients, each call counted in `metrics`.
 pub type LiveEngine = Engine<Instrumented<OpenPagesClient>, Instrumented<SageMakerRegistry>>;
 
-/// The engine for a configuration, given the governance secret and the SageMaker
-/// client of every scope (from [`crate::sagemaker::connect()`]).
-pub fn live_engine(
+/// The OpenPages client for a configuration, given the governance secret: in
+/// workflow mode with the mapping table's workflow actions.
+pub fn governance_client(
     config: &Config,
     secret: secrecy::SecretString,
+) -> Result<OpenPagesClient, String> {
+    let mut governance =
+        OpenPagesClient::new(&config.governance, secret).map_err(|e| e.to_string())?;
+    if config.governance.write_mode == WriteMode::Workflow {
+        governance.use_workflow(&config.mapping, config.governance.field_write_fallback);
+    }
+    Ok(governance)
+}
+
+/// The engine for a configuration, given its governance client
+/// ([`governance_client`]) and the SageMaker client of every scope (from
+/// [`crate::sagemaker::connect()`]).
+pub fn live_engine(
+    config: &Config,
+    governance: OpenPagesClient,
     registries: Vec<ScopedRegistry<SageMakerRegistry>>,
     metrics: Arc<Metrics>,
-) -> Result<LiveEngine, String> {
-    let governance = OpenPagesClient::new(&config.governance, secret).map_err(|e| e.to_string())?;
-    Ok(Engine {
+) -> LiveEngine {
+    Engine {
         governance: Instrumented {
             inner: governance,
             metrics: metrics.clone(),
@@ -55,7 +69,7 @@ pub fn live_engine(
         concurrency: config.sync.concurrency,
         read_model_cards: config.sync.read_model_cards,
         recheck_sagemaker: config.sync.recheck_sagemaker,
-    })
+    }
 }
 
 /// How the loop is doing; the HTTP endpoints and the demo read it.

@@ -214,10 +214,10 @@ path = ":memory:"
     .map_err(|e| e.to_string())?;
     let engine = daemon::live_engine(
         &config,
-        SecretString::from(password),
+        daemon::governance_client(&config, SecretString::from(password))?,
         registries,
         metrics.clone(),
-    )?;
+    );
     let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
         .await
         .map_err(loopback)?;

@@ -125,30 +125,45 @@ fn the_demo_plays_every_kind_of_transition_and_exits_0() {
     }
 }
 
-#[test]
-fn missing_aws_credentials_are_said_in_one_sentence_that_names_the_ways_to_provide_them() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_aws_credentials_are_said_in_one_sentence_that_names_the_ways_to_provide_them() {
+    // Governance answers (type discovery comes first); SageMaker is never reached.
+    use govsync::mock::Admin;
+    let governance = govsync::mock::governance::MockGovernance::new(
+        govsync::mock::governance::Options::new("u", secrecy::SecretString::from("pw")),
+    )
+    .expect("mock");
+    let handle = governance.spawn_on_loopback().await.expect("serve");
     let dir = tempfile::tempdir().expect("temp dir");
     let nowhere = dir.path().join("empty");
     std::fs::write(&nowhere, "").expect("empty AWS config");
     let config = dir.path().join("govsync.toml");
     std::fs::write(
         &config,
-        "[governance]\nbase_url = \"http://127.0.0.1:9/opgrc/api/v2\"\n\
-         auth = { kind = \"basic\", username = \"u\", password_env = \"PW\" }\n\
-         [sagemaker]\nregion = \"us-east-1\"\nsts_endpoint_url = \"http://127.0.0.1:9\"\n\
-         [state]\npath = \":memory:\"\n",
+        format!(
+            "[governance]\nbase_url = \"{}{}\"\n\
+             auth = {{ kind = \"basic\", username = \"u\", password_env = \"PW\" }}\n\
+             [sagemaker]\nregion = \"us-east-1\"\nsts_endpoint_url = \"http://127.0.0.1:9\"\n\
+             [state]\npath = \":memory:\"\n",
+            handle.url(),
+            govsync::mock::governance::API_BASE
+        ),
     )
     .expect("config");
-    let out = Command::new(env!("CARGO_BIN_EXE_govsync"))
-        .args(["reconcile", "--config"])
-        .arg(&config)
-        .env_clear()
-        .env("PW", "pw")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", &nowhere)
-        .env("AWS_SHARED_CREDENTIALS_FILE", &nowhere)
-        .output()
-        .expect("the binary runs");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_govsync"))
+            .args(["reconcile", "--config"])
+            .arg(&config)
+            .env_clear()
+            .env("PW", "pw")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", &nowhere)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &nowhere)
+            .output()
+            .expect("the binary runs")
+    })
+    .await
+    .expect("join");
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
@@ -198,6 +213,12 @@ fn reconcile_json_prints_the_error_as_an_object_on_stdout() {
 /// `govsync config check FILE` (with discovery) against a mock governance whose
 /// workflow has `statuses`, or a string status field.
 async fn config_check_against(statuses: Option<Vec<String>>, string_field: bool) -> Output {
+    run_against(statuses, string_field, &["config", "check"]).await
+}
+
+/// `govsync ARGS… FILE` (`--config FILE` unless the command is `config check`)
+/// against a mock governance whose workflow has `statuses`, or a string status field.
+async fn run_against(statuses: Option<Vec<String>>, string_field: bool, args: &[&str]) -> Output {
     use govsync::mock::Admin;
     use govsync::mock::governance::{API_BASE, MockGovernance, Options};
     let mut options = Options::new("govsync", secrecy::SecretString::from("pw"));
@@ -218,11 +239,14 @@ async fn config_check_against(statuses: Option<Vec<String>>, string_field: bool)
         ),
     )
     .expect("write");
+    let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    if args[0] != "config" {
+        args.push("--config".into());
+    }
+    args.push(file.to_str().expect("utf-8 path").to_string());
     tokio::task::spawn_blocking(move || {
-        let out = govsync(
-            &["config", "check", file.to_str().expect("utf-8 path")],
-            &[("PW", "pw")],
-        );
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = govsync(&args, &[("PW", "pw")]);
         drop(dir);
         out
     })

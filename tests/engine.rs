@@ -641,16 +641,16 @@ fn table_with_approvals() -> MappingTable {
     MappingTable::parse(&text, std::path::Path::new("approvals.toml")).expect("table")
 }
 
-/// A Python with boto3: `GOVSYNC_TEST_PYTHON` (set by .ci/run), else `python3`.
+/// A Python with boto3: `BOTO3_PYTHON` (set by .ci/run), else `python3`.
 fn python_with_boto3() -> String {
-    let python = std::env::var("GOVSYNC_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let python = std::env::var("BOTO3_PYTHON").unwrap_or_else(|_| "python3".into());
     let ok = std::process::Command::new(&python)
         .args(["-c", "import boto3"])
         .status()
         .is_ok_and(|s| s.success());
     assert!(
         ok,
-        "this test reads the package back with boto3: set GOVSYNC_TEST_PYTHON to a Python \
+        "this test reads the package back with boto3: set BOTO3_PYTHON to a Python \
          with boto3 installed (.ci/run does), or pip install boto3"
     );
     python
@@ -721,4 +721,214 @@ async fn a_row_with_an_approval_status_sets_it_with_the_lifecycle_as_boto3_sees_
     assert_eq!(seen["approval"], "Approved", "{seen}");
     assert_eq!(seen["lifecycle"]["Stage"], "Deployment", "{seen}");
     assert_eq!(seen["lifecycle"]["StageStatus"], "Approved", "{seen}");
+}
+
+/// Governance with a workflow that moves "Approved for Deployment" to "Deployed" by
+/// the action "Deploy", and refuses plain field writes of the status.
+async fn workflow_world() -> World {
+    use govsync::mock::governance::{Options, Transition, Workflow};
+    let mut governance = Options::new("govsync", secrecy::SecretString::from("pw"));
+    governance.workflow = Some(Workflow {
+        transitions: vec![Transition {
+            from: "Approved for Deployment".into(),
+            action: "Deploy".into(),
+            to: "Deployed".into(),
+        }],
+        lock_status_field: true,
+    });
+    let mocks =
+        support::remote::Mocks::start_both(Default::default(), governance, &["fraud", "churn"])
+            .await;
+    let text = govsync::mapping::DEFAULT_MAPPING_TOML.replace(
+        "governance_status = \"Deployed\"\n",
+        "governance_status = \"Deployed\"\ngovernance_action = \"Deploy\"\n",
+    );
+    let table = MappingTable::parse(&text, std::path::Path::new("workflow.toml")).expect("table");
+    let mut governance = mocks.governance(500);
+    governance.use_workflow(&table, false);
+    World {
+        sm: mocks.sm.clone(),
+        gov: mocks.gov.clone(),
+        engine: Engine {
+            governance,
+            registries: mocks.registries(),
+            mapping: table,
+            policy: Policy::default(),
+            concurrency: 8,
+            read_model_cards: false,
+            recheck_sagemaker: false,
+        },
+        mocks,
+        store: Store::open(":memory:").expect("store"),
+    }
+}
+
+#[tokio::test]
+async fn in_workflow_mode_a_pull_transitions_the_instance_or_is_refused_from_the_wrong_stage() {
+    let mut w = workflow_world().await;
+    let (ready, ready_arn) = w.pair(
+        "ready",
+        Some("Approved for Deployment"),
+        Some(("Deployment", "Approved")),
+    );
+    let (early, early_arn) = w.pair(
+        "early",
+        Some("Under Development"),
+        Some(("Development", "InProgress")),
+    );
+    assert_eq!(w.cycle().await.count(ActionKind::InSync), 2);
+    // The deployment pipeline completes both: a pull of "Deployed" for each.
+    for arn in [&ready_arn, &early_arn] {
+        w.sm.call(
+            "UpdateModelPackage",
+            json!({ "ModelPackageArn": arn, "ModelLifeCycle": { "Stage": "Deployment", "StageStatus": "Complete" } }),
+        )
+        .expect("update");
+    }
+    let report = w.cycle().await;
+    let outcome = |id: &str| {
+        report
+            .results
+            .iter()
+            .find(|r| r.decision.model_id.as_str() == id)
+            .map(|r| r.outcome.clone())
+            .expect("result")
+    };
+    assert_eq!(outcome(&ready).as_str(), "applied", "{:?}", outcome(&ready));
+    assert_eq!(w.gov.status_of(&ready).as_deref(), Some("Deployed"));
+    let refused = outcome(&early);
+    assert_eq!(refused.as_str(), "refused", "{refused:?}");
+    let why = refused.error().unwrap_or_default();
+    assert!(why.contains("\"Deploy\""), "{why}");
+    assert!(
+        why.contains("\"Under Development\""),
+        "names the stage it was in: {why}"
+    );
+    assert_eq!(
+        w.gov.status_of(&early).as_deref(),
+        Some("Under Development")
+    );
+    // Every governance write went through the workflow; no field write was tried.
+    let writes = w.gov.writes();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(writes[0]["workflow_action"], "Deploy");
+    assert_eq!(w.gov.counters().get("contents.put"), 0);
+    assert_eq!(w.gov.counters().get("workflows.transition"), 2);
+}
+
+#[tokio::test]
+async fn in_workflow_mode_a_status_without_an_action_is_refused_unless_field_writes_are_allowed() {
+    let mut w = workflow_world().await;
+    // SageMaker archives a package: a decommission to "Decommissioned", whose row
+    // names no action.
+    let (id, arn) = w.pair(
+        "archived",
+        Some("Deployed"),
+        Some(("Deployment", "Complete")),
+    );
+    w.sm.call(
+        "UpdateModelPackage",
+        json!({ "ModelPackageArn": arn, "ModelLifeCycle": { "Stage": "Archived", "StageStatus": "Complete" } }),
+    )
+    .expect("archive");
+    let report = w.cycle().await;
+    let r = &report.results[0];
+    assert_eq!(r.decision.action.kind(), ActionKind::Decommission);
+    assert_eq!(r.outcome.as_str(), "refused", "{r:?}");
+    assert!(
+        r.outcome
+            .error()
+            .unwrap_or_default()
+            .contains("names no governance_action"),
+        "{r:?}"
+    );
+    assert_eq!(w.gov.status_of(&id).as_deref(), Some("Deployed"));
+    assert_eq!(w.gov.counters().get("contents.put"), 0, "no field write");
+}
+
+/// A registry where a pipeline moves one package right after the cycle's listing,
+/// before govsync describes it to write.
+struct PipelineActsMidCycle {
+    inner: SageMakerRegistry,
+    mock: MockSageMaker,
+}
+
+impl govsync::sagemaker::Registry for PipelineActsMidCycle {
+    async fn list_packages(
+        &self,
+        scope: &govsync::scope::Scope,
+    ) -> Result<Listing<govsync::domain::ModelPackage>, RemoteError> {
+        self.inner.list_packages(scope).await
+    }
+    async fn describe_package(
+        &self,
+        arn: &govsync::domain::PackageArn,
+    ) -> Result<govsync::sagemaker::Described, RemoteError> {
+        self.mock
+            .call(
+                "UpdateModelPackage",
+                json!({ "ModelPackageArn": arn.as_str(), "ModelLifeCycle": { "Stage": "Testing", "StageStatus": "InProgress" } }),
+            )
+            .expect("pipeline");
+        self.inner.describe_package(arn).await
+    }
+    async fn set_lifecycle(
+        &self,
+        arn: &govsync::domain::PackageArn,
+        lifecycle: &govsync::domain::Lifecycle,
+        description: &str,
+        approval: Option<govsync::domain::ApprovalStatus>,
+    ) -> WriteOutcome {
+        self.inner
+            .set_lifecycle(arn, lifecycle, description, approval)
+            .await
+    }
+}
+
+#[tokio::test]
+async fn with_recheck_sagemaker_a_pipeline_change_mid_cycle_is_left_alone() {
+    let mut w = world(Policy::default()).await;
+    let (id, arn) = w.pair(
+        "piped",
+        Some("Under Development"),
+        Some(("Development", "InProgress")),
+    );
+    assert_eq!(w.cycle().await.count(ActionKind::InSync), 1);
+    w.gov
+        .set_status(&id, "Development Complete")
+        .expect("reviewer");
+    let engine = Engine {
+        governance: w.mocks.governance(500),
+        registries: vec![govsync::sagemaker::ScopedRegistry {
+            scope: support::remote::scope(&[]),
+            registry: PipelineActsMidCycle {
+                inner: w.mocks.registry(),
+                mock: w.sm.clone(),
+            },
+        }],
+        mapping: MappingTable::built_in(),
+        policy: Policy::default(),
+        concurrency: 8,
+        read_model_cards: false,
+        recheck_sagemaker: true,
+    };
+    let updates = w.sm.counters().get("UpdateModelPackage");
+    let report = engine
+        .cycle(Some(&mut w.store), &CycleOptions::default())
+        .await
+        .expect("cycle");
+    let r = &report.results[0];
+    assert_eq!(r.decision.action.kind(), ActionKind::Push, "{r:?}");
+    assert_eq!(r.outcome.as_str(), "changed-during-cycle", "{r:?}");
+    assert!(
+        r.outcome
+            .error()
+            .unwrap_or_default()
+            .contains("Testing/InProgress"),
+        "{r:?}"
+    );
+    // govsync sent no update (the pipeline's change is made in the mock directly,
+    // which the request counters do not count); the lifecycle is the pipeline's.
+    assert_eq!(w.sm.counters().get("UpdateModelPackage"), updates);
+    assert_eq!(w.lifecycle(&arn), owned(("Testing", "InProgress")));
 }

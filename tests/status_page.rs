@@ -214,7 +214,7 @@ async fn the_status_page_shows_the_states_of_a_seeded_scenario_in_a_browser() {
     assert_eq!(png_size(&narrow).0, 360);
     assert_eq!(png_size(&wide).0, 1280);
     // Keep the screenshots for a person to look at when asked.
-    if let Some(dir) = std::env::var_os("GOVSYNC_SCREENSHOTS") {
+    if let Some(dir) = std::env::var_os("STATUS_PAGE_SCREENSHOTS") {
         std::fs::write(Path::new(&dir).join("status-360.png"), &narrow).expect("write");
         std::fs::write(Path::new(&dir).join("status-1280.png"), &wide).expect("write");
     }

@@ -77,6 +77,28 @@ fn config_check(
         ),
         format!("  type discovery   {discovered}"),
         format!(
+            "  status writes    {}{}",
+            governance.write_mode.as_str(),
+            match governance.write_mode {
+                crate::config::WriteMode::Field => " (PUT of the status field)".to_string(),
+                crate::config::WriteMode::Workflow => format!(
+                    " (the rows' workflow actions: {} of {} rows name one; others {})",
+                    config
+                        .mapping
+                        .rows()
+                        .iter()
+                        .filter(|r| r.governance_action.is_some())
+                        .count(),
+                    config.mapping.rows().len(),
+                    if governance.field_write_fallback {
+                        "written as a field"
+                    } else {
+                        "refused"
+                    }
+                ),
+            }
+        ),
+        format!(
             "  sagemaker        endpoint {}, STS endpoint {}",
             or(&sagemaker.endpoint_url, "AWS default"),
             or(&sagemaker.sts_endpoint_url, "AWS default"),

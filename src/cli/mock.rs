@@ -44,6 +44,14 @@ pub struct MockGovernanceArgs {
     /// writes refused), as some customised installations have it.
     #[arg(long)]
     pub status_field_string: bool,
+    /// Serve a workflow engine with these transitions: a JSON file holding a list of
+    /// `{"from": STATUS, "action": NAME, "to": STATUS}`.
+    #[arg(long, value_name = "FILE")]
+    pub workflow: Option<PathBuf>,
+    /// Refuse plain field writes of the status (only the workflow moves it), as a
+    /// locked-down installation would.
+    #[arg(long)]
+    pub lock_status_field: bool,
     /// Keep the models in this JSON file across restarts.
     #[arg(long)]
     pub state_file: Option<PathBuf>,
@@ -147,6 +155,25 @@ fn mock_governance(args: MockGovernanceArgs, env: &[(String, String)]) -> Result
         options.object_type.statuses = args.statuses;
     }
     options.object_type.status_is_string = args.status_field_string;
+    if args.workflow.is_some() || args.lock_status_field {
+        let transitions = match &args.workflow {
+            Some(file) => {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| format!("--workflow {}: {e}", file.display()))?;
+                serde_json::from_str(&text).map_err(|e| {
+                    format!(
+                        "--workflow {}: not a list of {{\"from\", \"action\", \"to\"}}: {e}",
+                        file.display()
+                    )
+                })?
+            }
+            None => Vec::new(),
+        };
+        options.workflow = Some(crate::mock::governance::Workflow {
+            transitions,
+            lock_status_field: args.lock_status_field,
+        });
+    }
     options.token_lifetime = args.token_lifetime;
     options.faults = args.faults;
     options.state_file = args.state_file;

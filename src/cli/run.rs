@@ -12,9 +12,10 @@ use crate::logging::LogFormat;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
-/// Builds the engine for a configuration: reads the governance secret, loads the AWS
-/// configuration (credentials chain, region, endpoint), connects every scope, and
-/// checks the governance model type against what govsync writes (type discovery).
+/// Builds the engine for a configuration: reads the governance secret, checks the
+/// governance model type against what govsync writes (type discovery, before
+/// anything else: a renamed status is refused at once), loads the AWS configuration
+/// (credentials chain, region, endpoint) and connects every scope.
 pub async fn build(
     config: &Config,
     env: &[(String, String)],
@@ -23,6 +24,12 @@ pub async fn build(
     let secret = config
         .governance_secret(&|name: &str| lookup(env, name).map(str::to_string))
         .map_err(|e| format!("{}: {e}", config.file.display()))?;
+    let mut governance = daemon::governance_client(config, secret)?;
+    let discovered = governance
+        .discover(&crate::governance::types::statuses_written(config))
+        .await
+        .map_err(|e| format!("governance type discovery: {e}"))?;
+    tracing::info!(found = %discovered.summary, "governance type");
     let sdk = crate::sagemaker::client::load_sdk_config(&config.sagemaker).await;
     let registries = crate::sagemaker::connect(
         &config.sagemaker,
@@ -35,15 +42,7 @@ pub async fn build(
     for r in &registries {
         tracing::info!(scope = %r.scope, "SageMaker scope");
     }
-    let mut engine = daemon::live_engine(config, secret, registries, metrics)?;
-    let discovered = engine
-        .governance
-        .inner
-        .discover(&crate::governance::types::statuses_written(config))
-        .await
-        .map_err(|e| format!("governance type discovery: {e}"))?;
-    tracing::info!(found = %discovered.summary, "governance type");
-    Ok(engine)
+    Ok(daemon::live_engine(config, governance, registries, metrics))
 }
 
 /// Runs `govsync run`.

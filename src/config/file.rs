@@ -37,6 +37,10 @@ pub(super) struct RawGovernance {
     pub(super) connect_timeout: String,
     #[serde(default = "defaults::request_timeout")]
     pub(super) request_timeout: String,
+    #[serde(default = "defaults::write_mode")]
+    pub(super) write_mode: String,
+    #[serde(default)]
+    pub(super) field_write_fallback: bool,
     #[serde(default = "defaults::max_retries")]
     pub(super) max_retries: i64,
     #[serde(default = "defaults::retry_min_delay")]
@@ -140,6 +144,9 @@ pub(super) mod defaults {
     pub fn request_timeout() -> String {
         "30s".into()
     }
+    pub fn write_mode() -> String {
+        "field".into()
+    }
     pub fn max_retries() -> i64 {
         4
     }
@@ -215,6 +222,8 @@ impl RawConfig {
                 page_size: defaults::page_size(),
                 connect_timeout: defaults::connect_timeout(),
                 request_timeout: defaults::request_timeout(),
+                write_mode: defaults::write_mode(),
+                field_write_fallback: false,
                 max_retries: defaults::max_retries(),
                 retry_min_delay: defaults::retry_min_delay(),
                 retry_max_delay: defaults::retry_max_delay(),

@@ -539,3 +539,18 @@ fn bad_scopes_are_refused_by_key_and_reason() {
         );
     }
 }
+
+#[test]
+fn the_write_mode_is_field_or_workflow() {
+    let config = load(MINIMAL, &[]).expect("valid");
+    assert_eq!(config.governance.write_mode, WriteMode::Field);
+    assert!(!config.governance.field_write_fallback);
+    let config = load(MINIMAL, &[("GOVSYNC_GOVERNANCE_WRITE_MODE", "workflow")]).expect("valid");
+    assert_eq!(config.governance.write_mode, WriteMode::Workflow);
+    let error = refused(MINIMAL, &[("GOVSYNC_GOVERNANCE_WRITE_MODE", "console")]);
+    assert!(
+        error.contains("governance.write_mode")
+            && error.contains("unknown write mode \"console\", expected one of: field, workflow"),
+        "{error}"
+    );
+}

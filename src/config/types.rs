@@ -108,6 +108,31 @@ pub struct GovernanceConfig {
     pub auth: AuthConfig,
     /// How calls are retried.
     pub retry: RetryPolicy,
+    /// How a status is written.
+    pub write_mode: WriteMode,
+    /// In workflow mode, a status whose row names no `governance_action` is written
+    /// as a field instead of refused.
+    pub field_write_fallback: bool,
+}
+
+/// How govsync writes a governance status (`governance.write_mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    /// `PUT /contents/{id}` of the status field.
+    Field,
+    /// The workflow action the mapping row names (`governance_action`), performed on
+    /// the model's active workflow instance.
+    Workflow,
+}
+
+impl WriteMode {
+    /// How the config spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WriteMode::Field => "field",
+            WriteMode::Workflow => "workflow",
+        }
+    }
 }
 
 /// How often and how patiently a governance call is retried on 429, 502/503/504 and

@@ -8,7 +8,7 @@ use super::file::{RawAuth, RawConfig};
 use super::load::relative_to;
 use super::{
     AuthConfig, ConfigError, DEFAULT_IAM_TOKEN_URL, GovernanceConfig, RetryPolicy, SageMakerConfig,
-    SecretSource, SyncConfig, scopes,
+    SecretSource, SyncConfig, WriteMode, scopes,
 };
 use crate::domain::GovernanceStatus;
 use crate::mapping;
@@ -105,6 +105,17 @@ impl Validator<'_> {
                 "governance.request_timeout",
                 &file_governance.request_timeout,
             )?,
+            write_mode: match file_governance.write_mode.as_str() {
+                "field" => WriteMode::Field,
+                "workflow" => WriteMode::Workflow,
+                other => {
+                    return self.fail(
+                        "governance.write_mode",
+                        format!("unknown write mode \"{other}\", expected one of: field, workflow"),
+                    );
+                }
+            },
+            field_write_fallback: file_governance.field_write_fallback,
             retry: RetryPolicy {
                 max_retries: self.range(
                     "governance.max_retries",

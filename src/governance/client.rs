@@ -16,12 +16,21 @@ use super::auth::Auth;
 use super::http::{Endpoint, Meaning, describe_reqwest, error_text, meaning, retry_after};
 use super::rows::{RowShape, list_statement};
 use super::types::{self, Discovered, StatusFormat, TypeDefinition};
+use super::workflow::WorkflowWrites;
 use crate::config::{GovernanceConfig, RetryPolicy};
 use crate::domain::{GovernanceModel, GovernanceStatus, ModelId};
+use crate::mapping::MappingTable;
 use crate::remote::{ErrorKind, Listing, RejectedRow, RemoteError, WriteOutcome};
 
 /// The OpenPages endpoints govsync calls (names for logs and metrics).
-pub const OPERATIONS: [&str; 4] = ["query", "contents.get", "contents.put", "types.get"];
+pub const OPERATIONS: [&str; 6] = [
+    "query",
+    "contents.get",
+    "contents.put",
+    "types.get",
+    "workflows.search",
+    "workflows.transition",
+];
 
 /// The longest `Retry-After` honoured; a server asking for more gets a failed call
 /// (retried next cycle) rather than a stuck one.
@@ -38,6 +47,7 @@ pub struct OpenPagesClient {
     auth: Auth,
     retry: RetryPolicy,
     status_format: StatusFormat,
+    workflow: Option<WorkflowWrites>,
 }
 
 /// A failed attempt: worth retrying (with the server's `Retry-After`) or final.
@@ -122,7 +132,115 @@ impl OpenPagesClient {
             auth: Auth::new(&config.auth, secret)?,
             retry: config.retry,
             status_format: StatusFormat::Enum,
+            workflow: None,
         })
+    }
+
+    /// Workflow mode: statuses are reached by the workflow actions `table` names
+    /// (`governance_action`); with `fallback`, a status without one is written as a
+    /// field, otherwise refused.
+    pub fn use_workflow(&mut self, table: &MappingTable, fallback: bool) {
+        self.workflow = Some(WorkflowWrites::new(table, fallback));
+    }
+
+    /// The model's active workflow instance and its stage (the stage is known only
+    /// when the search ran now): from the cache, else by paging through
+    /// `GET /workflows/instances/search` for the model type.
+    async fn find_instance(
+        &self,
+        workflow: &WorkflowWrites,
+        model: &ModelId,
+    ) -> Result<Option<(String, Option<String>)>, RemoteError> {
+        if let Some(instance) = workflow.cached(model.as_str()) {
+            return Ok(Some((instance, None)));
+        }
+        const PAGE: usize = 500;
+        let mut offset = 0;
+        loop {
+            let mut url = self.url(&["workflows", "instances", "search"]);
+            url.query_pairs_mut()
+                .append_pair("type_definition", &self.model_type)
+                .append_pair("limit", &PAGE.to_string())
+                .append_pair("offset", &offset.to_string());
+            let what = format!("workflow instances of {} from {offset}", self.model_type);
+            let reply = self
+                .call("workflows.search", Method::GET, url, None, &what)
+                .await?;
+            let value = self.success(reply, &what)?;
+            let page = value
+                .get("activity_instances")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let mut found = None;
+            let mut seen = Vec::with_capacity(page.len());
+            for instance in &page {
+                let id = instance.get("id").and_then(Value::as_str);
+                let object = instance["grc_object"]["id"].as_str();
+                if let (Some(id), Some(object)) = (id, object) {
+                    if object == model.as_str() {
+                        let stage = instance["stage"]["name"].as_str().map(str::to_string);
+                        found = Some((id.to_string(), stage));
+                    }
+                    seen.push((object.to_string(), id.to_string()));
+                }
+            }
+            workflow.remember(seen);
+            if found.is_some() || page.len() < PAGE {
+                return Ok(found);
+            }
+            offset += PAGE;
+        }
+    }
+
+    /// Performs the workflow action that leads to `status` on the model's instance.
+    async fn transition(
+        &self,
+        workflow: &WorkflowWrites,
+        model: &ModelId,
+        status: &GovernanceStatus,
+        action: &str,
+    ) -> WriteOutcome {
+        let what = format!("workflow action \"{action}\" of model {model} (to \"{status}\")");
+        for attempt in 0..2 {
+            let (instance, stage) = match self.find_instance(workflow, model).await {
+                Ok(Some(found)) => found,
+                Ok(None) => {
+                    return WriteOutcome::Refused(format!(
+                        "governance refused {what}: the model has no active workflow instance"
+                    ));
+                }
+                Err(e) => return WriteOutcome::Failed(e),
+            };
+            let url = self.url(&["workflows", "instances", &instance, "transition", action]);
+            let reply = match self
+                .call("workflows.transition", Method::POST, url, None, &what)
+                .await
+            {
+                Ok(reply) => reply,
+                Err(e) => return WriteOutcome::Failed(e),
+            };
+            return match meaning(Endpoint::OpenPages, reply.status) {
+                Meaning::Success => WriteOutcome::Applied,
+                // A stale cached instance: look it up again, once.
+                Meaning::NotFound if attempt == 0 => {
+                    workflow.forget(model.as_str());
+                    continue;
+                }
+                Meaning::NotFound => WriteOutcome::NotFound,
+                Meaning::Refused => WriteOutcome::Refused(format!(
+                    "governance refused {what}{}: {}",
+                    stage
+                        .map(|s| format!(" from the stage \"{s}\""))
+                        .unwrap_or_default(),
+                    error_text(&reply.body)
+                )),
+                Meaning::RetryNow | Meaning::Failed(_) => {
+                    WriteOutcome::Failed(status_error(reply.status, &reply.body, &what))
+                }
+            };
+        }
+        WriteOutcome::NotFound
     }
 
     /// The model type's definition (`GET /types/{model_type}`).
@@ -404,6 +522,26 @@ impl Governance for OpenPagesClient {
     }
 
     async fn set_status(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {
+        if let Some(workflow) = &self.workflow {
+            match workflow.action_for(status.as_str()) {
+                Some(action) => return self.transition(workflow, model, status, action).await,
+                None if workflow.fallback => {}
+                None => {
+                    return WriteOutcome::Refused(format!(
+                        "governance status \"{status}\" of model {model} is reached by no workflow \
+                         action: its mapping row names no governance_action (and \
+                         governance.field_write_fallback is off)"
+                    ));
+                }
+            }
+        }
+        self.set_field(model, status).await
+    }
+}
+
+impl OpenPagesClient {
+    /// Writes the status field (`PUT /contents/{id}`).
+    async fn set_field(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {
         let what = format!("status of model {model} to \"{status}\"");
         let value = match self.status_format {
             StatusFormat::Enum => json!({ "name": status.as_str() }),

@@ -5,12 +5,14 @@
 //! - `http`: the one table from an HTTP status to what govsync does about it.
 //! - `rows`: the listing statement and reading a row into a model.
 //! - [`types`]: type discovery, checked against what govsync writes.
+//! - `workflow`: workflow mode, statuses reached by workflow actions.
 
 pub(crate) mod auth;
 pub mod client;
 mod http;
 mod rows;
 pub mod types;
+mod workflow;
 
 use std::future::Future;
 

@@ -60,6 +60,8 @@ pub fn governance_config(base_url: String, auth: AuthConfig, page_size: u32) -> 
         request_timeout: Duration::from_secs(10),
         ca_bundle: None,
         auth,
+        write_mode: govsync::config::WriteMode::Field,
+        field_write_fallback: false,
         retry: govsync::config::RetryPolicy {
             max_retries: 4,
             min_delay: Duration::from_millis(500),
@@ -90,12 +92,24 @@ impl Mocks {
     /// Starts both mocks, the SageMaker one with `options`, and creates the groups in
     /// its default account and region.
     pub async fn start_with(options: govsync::mock::sagemaker::Options, groups: &[&str]) -> Mocks {
+        Mocks::start_both(
+            options,
+            govsync::mock::governance::Options::new("govsync", secrecy::SecretString::from("pw")),
+            groups,
+        )
+        .await
+    }
+
+    /// Starts both mocks with their options (governance must accept `govsync` /
+    /// `pw`), and creates the groups.
+    pub async fn start_both(
+        options: govsync::mock::sagemaker::Options,
+        governance: govsync::mock::governance::Options,
+        groups: &[&str],
+    ) -> Mocks {
         use govsync::mock::Admin;
         let sm = govsync::mock::sagemaker::MockSageMaker::new(options).expect("sm");
-        let gov = govsync::mock::governance::MockGovernance::new(
-            govsync::mock::governance::Options::new("govsync", secrecy::SecretString::from("pw")),
-        )
-        .expect("gov");
+        let gov = govsync::mock::governance::MockGovernance::new(governance).expect("gov");
         let sm_handle = sm.spawn_on_loopback().await.expect("serve");
         let gov_handle = gov.spawn_on_loopback().await.expect("serve");
         for group in groups {

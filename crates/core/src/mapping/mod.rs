@@ -104,6 +104,10 @@ pub struct MappingRow {
     /// `ApprovalDescription` saying why). Not in the built-in table.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval_status: Option<ApprovalStatus>,
+    /// Optional: the governance workflow action that leads to this row's status
+    /// (`governance.write_mode = "workflow"`). Not in the built-in table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub governance_action: Option<String>,
 }
 
 /// Why a mapping file was refused. Every variant names the file; row-level ones name
@@ -156,6 +160,7 @@ struct RawRow {
     stage_status: String,
     direction: String,
     approval_status: Option<String>,
+    governance_action: Option<String>,
 }
 
 impl MappingTable {
@@ -324,11 +329,19 @@ fn parse_row(table: toml::Table) -> Result<MappingRow, String> {
             "approval_status is set, but the row's direction {direction} never pushes it"
         ));
     }
+    if let Some(action) = &raw.governance_action
+        && (action.trim().is_empty() || action.trim() != action)
+    {
+        return Err(format!(
+            "governance_action \"{action}\" is empty or has leading or trailing spaces"
+        ));
+    }
     Ok(MappingRow {
         governance_status: GovernanceStatus::new(raw.governance_status),
         lifecycle: Lifecycle::new(raw.stage, raw.stage_status),
         direction,
         approval_status,
+        governance_action: raw.governance_action,
     })
 }
 

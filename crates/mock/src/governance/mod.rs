@@ -21,6 +21,7 @@
 
 mod objects;
 pub mod query;
+mod workflow;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -38,6 +39,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub use objects::{Object, ObjectType, Objects, OpError};
+pub use workflow::{Transition, Workflow};
 
 use super::{
     Admin, Counters, Fault, FaultInjector, Faults, MockError, admin_routes, dropped_connection,
@@ -65,6 +67,8 @@ pub struct Options {
     pub faults: Faults,
     /// Keep the objects in this JSON file across restarts.
     pub state_file: Option<PathBuf>,
+    /// A workflow engine over the objects (none: no workflow instances).
+    pub workflow: Option<Workflow>,
 }
 
 /// The statuses of watsonx.governance's out-of-the-box Model Lifecycle workflow, as
@@ -113,6 +117,7 @@ impl Options {
             token_lifetime: Duration::from_secs(3600),
             faults: Faults::default(),
             state_file: None,
+            workflow: None,
         }
     }
 }
@@ -146,6 +151,14 @@ impl Admin for MockGovernance {
                 get(get_handler).put(put_handler),
             )
             .route(&format!("{API_BASE}/types/{{type}}"), get(type_handler))
+            .route(
+                &format!("{API_BASE}/workflows/instances/search"),
+                get(workflow::search),
+            )
+            .route(
+                &format!("{API_BASE}/workflows/instances/{{id}}/transition/{{action}}"),
+                post(workflow::transition),
+            )
             .route(TOKEN_PATH, post(token_handler))
             .route("/_mock/models/{id}/status", put(admin_status))
             .route("/_mock/revoke-tokens", post(revoke_tokens))
@@ -164,7 +177,7 @@ impl Admin for MockGovernance {
     }
 }
 
-fn op_response(error: &OpError) -> Response {
+pub(super) fn op_response(error: &OpError) -> Response {
     (
         StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
         Json(json!({ "message": error.message })),
@@ -260,6 +273,27 @@ impl MockGovernance {
             .lock()
             .expect("store lock poisoned")
             .inject_rows(rows);
+    }
+
+    /// How it was started.
+    fn options(&self) -> &Options {
+        &self.shared.options
+    }
+
+    /// The objects, locked.
+    fn objects(&self) -> std::sync::MutexGuard<'_, Objects> {
+        self.shared.store.lock().expect("store lock poisoned")
+    }
+
+    /// Appends an API write that took effect to the write log.
+    fn log_write(&self, mut entry: Value) {
+        entry["at"] =
+            json!(humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string());
+        self.shared
+            .writes
+            .lock()
+            .expect("writes lock poisoned")
+            .push(entry);
     }
 
     /// Runs a change on the store and persists it.
@@ -403,17 +437,27 @@ async fn put_handler(
         return refused;
     }
     let fields = body.get("fields").cloned().unwrap_or(Value::Null);
+    let status_field = &mock.options().object_type.status_field;
+    let writes_status = fields
+        .as_array()
+        .is_some_and(|f| f.iter().any(|f| f["name"] == json!(status_field)));
+    if writes_status
+        && mock
+            .options()
+            .workflow
+            .as_ref()
+            .is_some_and(|w| w.lock_status_field)
+    {
+        return op_response(&OpError {
+            status: 409,
+            message: format!(
+                "OP-20010: The field '{status_field}' is controlled by the workflow; use a workflow action."
+            ),
+        });
+    }
     match mock.mutate(|store, object_type| store.update(object_type, &id, body)) {
         Ok(object) => {
-            mock.shared
-                .writes
-                .lock()
-                .expect("writes lock poisoned")
-                .push(json!({
-                    "id": id,
-                    "fields": fields,
-                    "at": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
-                }));
+            mock.log_write(json!({ "id": id, "fields": fields }));
             Json(object).into_response()
         }
         Err(e) => op_response(&e),

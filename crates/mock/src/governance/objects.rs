@@ -269,6 +269,11 @@ fn parse_body<T: for<'de> Deserialize<'de>>(body: Value) -> Result<T, OpError> {
 }
 
 impl Objects {
+    /// Every object, by ID.
+    pub fn all(&self) -> impl Iterator<Item = &Object> {
+        self.objects.values()
+    }
+
     /// The object with this ID.
     pub fn get(&self, id: &str) -> Result<&Object, OpError> {
         id.parse::<u64>()
