@@ -14,7 +14,7 @@ use govsync::domain::{
 use govsync::engine::Engine;
 use govsync::governance::Governance;
 use govsync::mapping::MappingTable;
-use govsync::metrics::{Instrumented, Metrics};
+use govsync::metrics::Metrics;
 use govsync::mock::Admin;
 use govsync::plan::Policy;
 use govsync::remote::{Listing, RemoteError, WriteOutcome};
@@ -192,29 +192,7 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
         .expect("model");
 
     let metrics = Arc::new(Metrics::new());
-    let engine = Engine {
-        governance: Instrumented {
-            inner: mocks.governance(500),
-            metrics: metrics.clone(),
-        },
-        registries: vec![ScopedRegistry {
-            scope: support::remote::scope(&[]),
-            registry: Instrumented {
-                // With the metrics, so that the SDK's attempts are counted too.
-                inner: govsync::sagemaker::SageMakerRegistry::new(
-                    &mocks.sm.client_config(),
-                    &support::remote::sagemaker_config(&mocks.sm_handle.url(), 3),
-                    Some(metrics.clone()),
-                ),
-                metrics: metrics.clone(),
-            },
-        }],
-        mapping: MappingTable::built_in(),
-        policy: Policy::default(),
-        concurrency: 8,
-        read_model_cards: false,
-        recheck_sagemaker: false,
-    };
+    let engine = mocks.live_engine(metrics.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

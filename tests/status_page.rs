@@ -10,11 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use govsync::daemon::{self, LoopStatus, Settings};
-use govsync::engine::Engine;
-use govsync::mapping::MappingTable;
-use govsync::metrics::{Instrumented, Metrics};
-use govsync::plan::Policy;
-use govsync::sagemaker::ScopedRegistry;
+use govsync::metrics::Metrics;
 use govsync::store::Store;
 use serde_json::json;
 use tokio::sync::watch;
@@ -101,24 +97,7 @@ async fn the_status_page_shows_the_states_of_a_seeded_scenario_in_a_browser() {
         .expect("model");
 
     let metrics = Arc::new(Metrics::new());
-    let engine = Engine {
-        governance: Instrumented {
-            inner: mocks.governance(500),
-            metrics: metrics.clone(),
-        },
-        registries: vec![ScopedRegistry {
-            scope: support::remote::scope(&[]),
-            registry: Instrumented {
-                inner: mocks.registry(),
-                metrics: metrics.clone(),
-            },
-        }],
-        mapping: MappingTable::built_in(),
-        policy: Policy::default(),
-        concurrency: 4,
-        read_model_cards: false,
-        recheck_sagemaker: false,
-    };
+    let engine = mocks.live_engine(metrics.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -144,24 +144,28 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
     }
 
-    /// Per model, the action and "from" of its latest journal entry.
-    pub fn latest_by_model(&self) -> Result<Latest, StoreError> {
+    /// Per model, the action, "from" and time of its latest journal entry.
+    fn latest_entries(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT j.model_id, j.action, COALESCE(j.from_value, '') FROM journal j
+                "SELECT j.model_id, j.action, COALESCE(j.from_value, ''), j.at FROM journal j
                  JOIN (SELECT model_id, MAX(seq) AS seq FROM journal GROUP BY model_id) m ON j.seq = m.seq",
             )
             .map_err(|e| self.fail(&e))?;
         let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    (r.get::<_, String>(1)?, r.get::<_, String>(2)?),
-                ))
-            })
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .map_err(|e| self.fail(&e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
+    }
+
+    /// Per model, the action and "from" of its latest journal entry.
+    pub fn latest_by_model(&self) -> Result<Latest, StoreError> {
+        Ok(self
+            .latest_entries()?
+            .into_iter()
+            .map(|(model, action, from, _)| (model, (action, from)))
+            .collect())
     }
 
     /// The latest `limit` journal entries, newest first (the status page).
@@ -184,22 +188,11 @@ impl Store {
     pub fn since_by_model(
         &self,
     ) -> Result<std::collections::HashMap<String, (String, String)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT j.model_id, j.action, j.at FROM journal j
-                 JOIN (SELECT model_id, MAX(seq) AS seq FROM journal GROUP BY model_id) m ON j.seq = m.seq",
-            )
-            .map_err(|e| self.fail(&e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    (r.get::<_, String>(1)?, r.get::<_, String>(2)?),
-                ))
-            })
-            .map_err(|e| self.fail(&e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
+        Ok(self
+            .latest_entries()?
+            .into_iter()
+            .map(|(model, action, _, at)| (model, (action, at)))
+            .collect())
     }
 
     /// The number of journal entries (tests and `history`'s summary).

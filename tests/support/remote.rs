@@ -191,6 +191,37 @@ listen = "127.0.0.1:0"
         .expect("client")
     }
 
+    /// The engine `govsync run` builds, over both mocks: each call counted in
+    /// `metrics` (the SDK's attempts too), the built-in table, the default policy.
+    pub fn live_engine(
+        &self,
+        metrics: std::sync::Arc<govsync::metrics::Metrics>,
+    ) -> govsync::daemon::LiveEngine {
+        use govsync::metrics::Instrumented;
+        govsync::engine::Engine {
+            governance: Instrumented {
+                inner: self.governance(500),
+                metrics: metrics.clone(),
+            },
+            registries: vec![ScopedRegistry {
+                scope: scope(&[]),
+                registry: Instrumented {
+                    inner: SageMakerRegistry::new(
+                        &self.sm.client_config(),
+                        &sagemaker_config(&self.sm_handle.url(), 3),
+                        Some(metrics.clone()),
+                    ),
+                    metrics,
+                },
+            }],
+            mapping: govsync::mapping::MappingTable::built_in(),
+            policy: govsync::plan::Policy::default(),
+            concurrency: 8,
+            read_model_cards: false,
+            recheck_sagemaker: false,
+        }
+    }
+
     /// The SageMaker adapter for the registry mock, 3 attempts.
     pub fn registry(&self) -> SageMakerRegistry {
         registry(&self.sm, &self.sm_handle.url(), 3)

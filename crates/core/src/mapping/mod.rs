@@ -239,54 +239,38 @@ impl MappingTable {
 
     /// Renders the table as aligned text columns (for `govsync mapping show`).
     pub fn render_text(&self) -> String {
-        if self.rows.iter().any(|r| r.approval_status.is_some()) {
-            let header = [
-                "#",
-                "governance status",
-                "SageMaker stage",
-                "stage status",
-                "direction",
-                "approval",
-            ];
-            let cells: Vec<[String; 6]> = self
-                .rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| {
-                    [
-                        (i + 1).to_string(),
-                        r.governance_status.to_string(),
-                        r.lifecycle.stage.clone(),
-                        r.lifecycle.stage_status.clone(),
-                        r.direction.arrow().to_string(),
-                        r.approval_status.map(|a| a.to_string()).unwrap_or_default(),
-                    ]
-                })
-                .collect();
-            return crate::render::columns(&header, &cells);
-        }
-        let header = [
+        const HEADER: [&str; 5] = [
             "#",
             "governance status",
             "SageMaker stage",
             "stage status",
             "direction",
         ];
-        let cells: Vec<[String; 5]> = self
-            .rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                [
-                    (i + 1).to_string(),
-                    r.governance_status.to_string(),
-                    r.lifecycle.stage.clone(),
-                    r.lifecycle.stage_status.clone(),
-                    r.direction.arrow().to_string(),
-                ]
-            })
-            .collect();
-        crate::render::columns(&header, &cells)
+        let row = |i: usize, r: &MappingRow| -> [String; 5] {
+            [
+                (i + 1).to_string(),
+                r.governance_status.to_string(),
+                r.lifecycle.stage.clone(),
+                r.lifecycle.stage_status.clone(),
+                r.direction.arrow().to_string(),
+            ]
+        };
+        let rows = self.rows.iter().enumerate();
+        if self.rows.iter().any(|r| r.approval_status.is_some()) {
+            // The approval column only when a row sets one.
+            let [a, b, c, d, e] = HEADER;
+            let cells: Vec<[String; 6]> = rows
+                .map(|(i, r)| {
+                    let [a, b, c, d, e] = row(i, r);
+                    let approval = r.approval_status.map(|s| s.to_string()).unwrap_or_default();
+                    [a, b, c, d, e, approval]
+                })
+                .collect();
+            crate::render::columns(&[a, b, c, d, e, "approval"], &cells)
+        } else {
+            let cells: Vec<[String; 5]> = rows.map(|(i, r)| row(i, r)).collect();
+            crate::render::columns(&HEADER, &cells)
+        }
     }
 }
 
