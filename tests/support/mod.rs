@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod remote;
+pub mod world;
 
 use std::collections::HashSet;
 

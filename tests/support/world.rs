@@ -1,0 +1,90 @@
+//! The engine over both mock servers over HTTP, with an in-memory store: what the
+//! engine tests drive.
+
+use govsync::engine::{CycleOptions, Engine};
+use govsync::governance::OpenPagesClient;
+use govsync::mapping::MappingTable;
+use govsync::mock::Admin;
+use govsync::mock::governance::MockGovernance;
+use govsync::mock::sagemaker::MockSageMaker;
+use govsync::plan::Policy;
+use govsync::sagemaker::SageMakerRegistry;
+use govsync::store::Store;
+use serde_json::json;
+
+/// Both mocks, the engine over them, and its store.
+pub struct World {
+    pub sm: MockSageMaker,
+    pub gov: MockGovernance,
+    pub mocks: super::remote::Mocks,
+    pub engine: Engine<OpenPagesClient, SageMakerRegistry>,
+    pub store: Store,
+}
+
+/// A world with the groups `fraud` and `churn` and the built-in table.
+pub async fn world(policy: Policy) -> World {
+    let mocks = super::remote::Mocks::start(&["fraud", "churn"]).await;
+    World {
+        sm: mocks.sm.clone(),
+        gov: mocks.gov.clone(),
+        engine: Engine {
+            governance: mocks.governance(500),
+            registries: mocks.registries(),
+            mapping: MappingTable::built_in(),
+            policy,
+            concurrency: 8,
+            read_model_cards: false,
+            recheck_sagemaker: false,
+        },
+        mocks,
+        store: Store::open(":memory:").expect("store"),
+    }
+}
+
+impl World {
+    /// A package (with an optional lifecycle) and a governance model linked to it.
+    pub fn pair(
+        &self,
+        name: &str,
+        status: Option<&str>,
+        lifecycle: Option<(&str, &str)>,
+    ) -> (String, String) {
+        let group = if name.len().is_multiple_of(2) {
+            "fraud"
+        } else {
+            "churn"
+        };
+        self.mocks.pair(group, name, status, lifecycle)
+    }
+
+    pub fn lifecycle(&self, arn: &str) -> Option<(String, String)> {
+        let d = self
+            .sm
+            .call("DescribeModelPackage", json!({ "ModelPackageName": arn }))
+            .expect("describe");
+        let l = d.get("ModelLifeCycle")?;
+        Some((
+            l["Stage"].as_str()?.to_string(),
+            l["StageStatus"].as_str()?.to_string(),
+        ))
+    }
+
+    pub fn writes(&self) -> (u64, u64) {
+        (
+            self.sm.counters().get("UpdateModelPackage"),
+            self.gov.counters().get("contents.put"),
+        )
+    }
+
+    pub async fn cycle(&mut self) -> govsync::engine::CycleReport {
+        self.engine
+            .cycle(Some(&mut self.store), &CycleOptions::default())
+            .await
+            .expect("cycle")
+    }
+}
+
+/// A lifecycle as the mock describes it.
+pub fn owned(l: (&str, &str)) -> Option<(String, String)> {
+    Some((l.0.to_string(), l.1.to_string()))
+}
