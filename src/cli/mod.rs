@@ -71,8 +71,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the sync daemon: a cycle every `sync.interval` (±10% jitter), with /healthz,
-    /// /readyz and /metrics on `server.listen`. SIGTERM or Ctrl-C stops it: no new write
+    /// Run the sync daemon: a cycle every `sync.interval` (±10% jitter), with the status
+    /// page at /, and /healthz, /readyz and /metrics, on `server.listen`. SIGTERM or Ctrl-C stops it: no new write
     /// starts, writes in flight get `sync.shutdown_grace` to finish and are recorded,
     /// and it exits 0.
     Run(ConfigArg),

@@ -67,7 +67,7 @@ pub(super) fn run(
             listen = %address,
             interval = %humantime::format_duration(config.sync.interval),
             state = %config.state_path,
-            "govsync running: /healthz, /readyz and /metrics on http://{address}"
+            "govsync running: the status page at http://{address}/, and /healthz, /readyz and /metrics"
         );
         let shutdown = CancellationToken::new();
         let trigger = shutdown.clone();
