@@ -4,9 +4,15 @@ mod support;
 
 use std::process::{Command, Output};
 
+/// The binary with `args`, in the repository, with only `env` in its environment:
+/// nothing of the machine's (a `GOVSYNC_…` variable there would be read as an
+/// override, and refused if it is none).
 fn govsync(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_govsync"));
-    command.args(args).current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_clear();
     for (k, v) in env {
         command.env(k, v);
     }
@@ -70,12 +76,8 @@ fn config_check_reads_the_secret_without_printing_it() {
 
 #[test]
 fn config_check_exits_1_when_the_secret_is_missing() {
-    let out = Command::new(env!("CARGO_BIN_EXE_govsync"))
-        .args(["config", "check", "config/govsync.toml"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("OPENPAGES_PASSWORD")
-        .output()
-        .expect("runs");
+    // No environment at all: OPENPAGES_PASSWORD is not set.
+    let out = govsync(&["config", "check", "config/govsync.toml"], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("OPENPAGES_PASSWORD, which is not set"),

@@ -223,6 +223,7 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
     let probe = move |path: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_govsync"))
             .args(["healthcheck", "--url", &format!("{base}{path}")])
+            .env_clear()
             .output()
             .expect("run govsync healthcheck")
     };
