@@ -135,6 +135,30 @@ async fn listing_only_configured_groups_pages_each_group() {
 }
 
 #[tokio::test]
+async fn a_scopes_groups_are_listed_concurrently() {
+    // Each page takes 150 ms at the mock: listed one after another, no two requests
+    // would ever be in flight together.
+    let setup = start(Faults {
+        latency_ms: 150,
+        ..Faults::default()
+    })
+    .await;
+    seed(&setup.mock, &["a", "b", "c", "d", "e", "f"], 5);
+    let groups = ["a", "b", "c", "d", "e", "f"];
+    let listing = registry(&setup, &groups, 3)
+        .list_packages()
+        .await
+        .expect("list");
+    assert_eq!(listing.items.len(), 30);
+    let peak = setup.mock.counters().peak_in_flight();
+    assert!(
+        (2..=govsync::sagemaker::client::GROUP_LISTINGS_AT_ONCE).contains(&peak),
+        "at most {} groups at once, and more than one: {peak}",
+        govsync::sagemaker::client::GROUP_LISTINGS_AT_ONCE
+    );
+}
+
+#[tokio::test]
 async fn update_then_list_shows_the_new_lifecycle_and_emits_an_event() {
     let setup = start(Faults::default()).await;
     let arns = seed(&setup.mock, &["fraud"], 3);

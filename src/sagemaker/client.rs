@@ -14,6 +14,7 @@ use aws_sdk_sagemaker::types::{
     ModelApprovalStatus, ModelLifeCycle, ModelPackageSummary, ModelPackageType,
 };
 use backon::{ExponentialBuilder, Retryable};
+use futures_util::StreamExt;
 
 use std::sync::Arc;
 
@@ -192,11 +193,33 @@ impl SageMakerRegistry {
     }
 }
 
+/// How many of a scope's configured groups are listed at once (each its own chain of
+/// pages; scopes are listed concurrently too, bounded by the engine).
+pub const GROUP_LISTINGS_AT_ONCE: usize = 4;
+
 impl Registry for SageMakerRegistry {
+    /// The scope's groups are listed [`GROUP_LISTINGS_AT_ONCE`] at a time, each a
+    /// chain of pages; the scope is listed in full only if every group is.
     async fn list_packages(&self, scope: &Scope) -> Result<Listing<ModelPackage>, RemoteError> {
+        let listings: Vec<Option<String>> = scope
+            .listings()
+            .into_iter()
+            .map(|g| g.map(str::to_string))
+            .collect();
+        let groups = futures_util::stream::iter(listings)
+            .map(|group: Option<String>| async move {
+                let mut listing = Listing::default();
+                self.list_group(group.as_deref(), &mut listing)
+                    .await
+                    .map(|()| listing)
+            })
+            .buffer_unordered(GROUP_LISTINGS_AT_ONCE);
+        let mut groups = std::pin::pin!(groups);
         let mut listing = Listing::default();
-        for group in scope.listings() {
-            self.list_group(group, &mut listing).await?;
+        while let Some(group) = groups.next().await {
+            let mut group = group?;
+            listing.items.append(&mut group.items);
+            listing.rejected.append(&mut group.rejected);
         }
         Ok(listing)
     }

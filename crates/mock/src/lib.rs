@@ -18,9 +18,13 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// Requests served, by operation, counting faulted ones too (a retried call counts
-/// once per attempt), and how many are being served right now.
+/// once per attempt), how many are being served right now, and the most at once.
 #[derive(Debug, Default)]
-pub struct Counters(Mutex<BTreeMap<String, u64>>, std::sync::atomic::AtomicUsize);
+pub struct Counters(
+    Mutex<BTreeMap<String, u64>>,
+    std::sync::atomic::AtomicUsize,
+    std::sync::atomic::AtomicUsize,
+);
 
 /// Counts one request as in flight until dropped.
 pub struct InFlight<'a>(&'a std::sync::atomic::AtomicUsize);
@@ -34,8 +38,14 @@ impl Drop for InFlight<'_> {
 impl Counters {
     /// Marks a request as being served until the guard is dropped.
     pub fn enter(&self) -> InFlight<'_> {
-        self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let now = self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        self.2.fetch_max(now, std::sync::atomic::Ordering::SeqCst);
         InFlight(&self.1)
+    }
+
+    /// The most requests served at once since the start or the last reset.
+    pub fn peak_in_flight(&self) -> usize {
+        self.2.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Requests being served right now (a test waits for 0 after killing a client,
@@ -72,6 +82,10 @@ impl Counters {
     /// Sets every counter back to zero.
     pub fn reset(&self) {
         self.0.lock().expect("counter lock poisoned").clear();
+        self.2.store(
+            self.1.load(std::sync::atomic::Ordering::SeqCst),
+            std::sync::atomic::Ordering::SeqCst,
+        );
     }
 }
 
