@@ -45,6 +45,9 @@ pub struct Fleet {
     sessions: BTreeMap<String, Session>,
     /// Seconds the mock's clock runs ahead of the real one (for credential expiry).
     clock_offset: f64,
+    /// Seconds the `Search` index lags behind the registries (not persisted).
+    #[serde(skip)]
+    search_lag: f64,
 }
 
 /// The (account, region) a request is served in.
@@ -210,10 +213,16 @@ impl Fleet {
         now: f64,
     ) -> Result<(Value, Change, Place), ApiError> {
         let place = self.place(caller, region, operation, &input)?;
+        let lag = self.search_lag;
         let (output, change) = self
             .registry(&place.0, &place.1)
-            .call(operation, input, now)?;
+            .call_with_lag(operation, input, now, lag)?;
         Ok((output, change, place))
+    }
+
+    /// Sets how far the `Search` index lags behind the registries.
+    pub fn set_search_lag(&mut self, seconds: f64) {
+        self.search_lag = seconds.max(0.0);
     }
 
     /// The registry holding a package ARN (by its account and region), if any.

@@ -241,6 +241,20 @@ pub(super) async fn advance_clock(
     StatusCode::NO_CONTENT
 }
 
+#[derive(Deserialize)]
+pub(super) struct SearchLag {
+    seconds: f64,
+}
+
+/// `PUT /_mock/search-lag` `{"seconds"}`: how far `Search` lags behind.
+pub(super) async fn set_search_lag(
+    State(mock): State<MockSageMaker>,
+    Json(body): Json<SearchLag>,
+) -> StatusCode {
+    mock.set_search_lag(std::time::Duration::from_secs_f64(body.seconds.max(0.0)));
+    StatusCode::NO_CONTENT
+}
+
 pub(super) async fn scope_counters(
     State(mock): State<MockSageMaker>,
 ) -> Json<std::collections::BTreeMap<String, u64>> {

@@ -19,6 +19,7 @@ mod fleet;
 mod http;
 mod paging;
 mod registry;
+mod search;
 mod sts;
 mod validation;
 
@@ -29,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use axum::http::HeaderMap;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use serde_json::{Value, json};
 
 pub use fleet::{Fleet, Identity};
@@ -37,7 +38,8 @@ pub use registry::{AccountRegistry, ApiError, Change};
 pub use sts::StsSettings;
 
 use http::{
-    advance_clock, aws_json, events, get_sts, package_status, put_sts, scope_counters, share,
+    advance_clock, aws_json, events, get_sts, package_status, put_sts, scope_counters,
+    set_search_lag, share,
 };
 
 use super::{
@@ -57,6 +59,7 @@ impl Admin for MockSageMaker {
             .route("/_mock/shares", post(share))
             .route("/_mock/sts", get(get_sts).put(put_sts))
             .route("/_mock/clock", post(advance_clock))
+            .route("/_mock/search-lag", put(set_search_lag))
             .route("/_mock/counters/scopes", get(scope_counters))
             .merge(admin_routes())
             .with_state(self.clone())
@@ -215,6 +218,16 @@ impl MockSageMaker {
     /// Admin: replaces the STS settings (denied roles, credential lifetime).
     pub fn set_sts(&self, settings: StsSettings) {
         *self.shared.sts.lock().expect("sts lock poisoned") = settings;
+    }
+
+    /// Admin: how far the `Search` index lags behind (a package changed less than
+    /// this ago is not found yet).
+    pub fn set_search_lag(&self, lag: std::time::Duration) {
+        self.shared
+            .fleet
+            .lock()
+            .expect("fleet lock poisoned")
+            .set_search_lag(lag.as_secs_f64());
     }
 
     /// Admin: moves the mock's clock forward, so that issued credentials expire.

@@ -83,13 +83,13 @@ pub struct ModelCard {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Package {
-    model_package_group_name: String,
+    pub(super) model_package_group_name: String,
     model_package_version: u32,
-    model_package_arn: String,
+    pub(super) model_package_arn: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     model_package_description: Option<String>,
-    creation_time: f64,
-    last_modified_time: f64,
+    pub(super) creation_time: f64,
+    pub(super) last_modified_time: f64,
     model_package_status: String,
     model_approval_status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,7 +99,7 @@ pub struct Package {
     #[serde(skip_serializing_if = "Option::is_none")]
     model_card: Option<ModelCard>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    model_life_cycle: Option<LifeCycle>,
+    pub(super) model_life_cycle: Option<LifeCycle>,
 }
 
 /// Everything the mock registry holds; serialisable so it can persist to a file.
@@ -174,8 +174,23 @@ impl AccountRegistry {
         input: Value,
         now: f64,
     ) -> Result<(Value, Change), ApiError> {
+        self.call_with_lag(operation, input, now, 0.0)
+    }
+
+    /// [`AccountRegistry::call`] with the `Search` index `lag` seconds behind.
+    pub fn call_with_lag(
+        &mut self,
+        operation: &str,
+        input: Value,
+        now: f64,
+        lag: f64,
+    ) -> Result<(Value, Change), ApiError> {
         let input = if input.is_null() { json!({}) } else { input };
         match operation {
+            "Search" => Ok((
+                super::search::search(self.packages.values(), input, now, lag)?,
+                Change::None,
+            )),
             "CreateModelPackageGroup" => self.create_group(input, now),
             "DescribeModelPackageGroup" => self.describe_group(input),
             "ListModelPackageGroups" => self.list_groups(input),
@@ -483,7 +498,7 @@ impl AccountRegistry {
 
 /// A package as `DescribeModelPackage` and the events show it (a versioned package's
 /// `ModelPackageName` is its group's name).
-fn full(p: &Package) -> Value {
+pub(super) fn full(p: &Package) -> Value {
     let mut v = serde_json::to_value(p).expect("packages serialise");
     v["ModelPackageName"] = json!(p.model_package_group_name);
     v
