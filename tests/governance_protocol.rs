@@ -412,3 +412,89 @@ async fn models_persist_across_restarts() {
         .expect("a corrupt state file is refused");
     assert!(error.to_string().contains("governance.json"), "{error}");
 }
+
+#[tokio::test]
+async fn the_last_modification_date_is_kept_and_compared_in_queries() {
+    let wire = start_with(options()).await;
+    let first = wire
+        .mock
+        .create_model("first", Some("Proposed"), None)
+        .expect("model");
+    let second = wire
+        .mock
+        .create_model("second", Some("Proposed"), None)
+        .expect("model");
+    let (status, all) = wire
+        .query(
+            "SELECT [Resource ID], [Last Modification Date] FROM [Model] ORDER BY [Last Modification Date] ASC",
+            0,
+            10,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let date = |row: &Value| {
+        row["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .find(|f| f["name"] == "Last Modification Date")
+            .and_then(|f| f["value"].as_str())
+            .expect("a date")
+            .to_string()
+    };
+    let rows = all["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 2);
+    let watermark = date(&rows[1]);
+    // A console change moves the date: only that model is newer than the watermark
+    // (once the clock, in milliseconds, has passed it).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string() <= watermark {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the clock does not move"
+        );
+        std::thread::yield_now();
+    }
+    wire.mock
+        .set_status(&first, "Model Definition")
+        .expect("console");
+    let (_, newer) = wire
+        .query(
+            &format!(
+                "SELECT [Resource ID] FROM [Model] WHERE [Last Modification Date] > '{watermark}'"
+            ),
+            0,
+            10,
+        )
+        .await;
+    let ids: Vec<&str> = newer["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r["fields"][0]["value"].as_str())
+        .collect();
+    assert_eq!(ids, [first.as_str()], "{newer}");
+    let (_, at_or_before) = wire
+        .query(
+            &format!(
+                "SELECT [Resource ID] FROM [Model] WHERE [Last Modification Date] <= '{watermark}'"
+            ),
+            0,
+            10,
+        )
+        .await;
+    assert_eq!(at_or_before["rows"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        at_or_before["rows"][0]["fields"][0]["value"],
+        second.as_str()
+    );
+    // It is the system's: a write to it is refused.
+    let (status, body) = wire
+        .api(
+            reqwest::Method::PUT,
+            &format!("/contents/{second}"),
+            Some(json!({ "fields": [{ "name": "Last Modification Date", "value": "2000-01-01T00:00:00Z" }] })),
+        )
+        .await;
+    op_error(status, &body, StatusCode::BAD_REQUEST, "OP-01020");
+}

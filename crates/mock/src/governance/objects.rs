@@ -90,10 +90,31 @@ struct FieldIn {
     value: Value,
 }
 
+/// The system field OpenPages keeps on every change; read-only, queryable with
+/// `=`, `>`, `>=`, `<`, `<=`.
+pub const LAST_MODIFIED: &str = "Last Modification Date";
+
+/// Now, as the mock writes `Last Modification Date` (RFC 3339, UTC, milliseconds).
+fn now() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+/// A field's value against a condition's: dates as times, everything else as text.
+fn ordering(field: &str, value: &str, against: &str) -> std::cmp::Ordering {
+    if field == LAST_MODIFIED {
+        let time = |t: &str| humantime::parse_rfc3339_weak(t.trim_end_matches('Z')).ok();
+        if let (Some(a), Some(b)) = (time(value), time(against)) {
+            return a.cmp(&b);
+        }
+    }
+    value.cmp(against)
+}
+
 impl ObjectType {
     fn is_field(&self, name: &str) -> bool {
         name == "Resource ID"
             || name == "Name"
+            || name == LAST_MODIFIED
             || name == self.status_field
             || self.string_fields.iter().any(|f| f == name)
     }
@@ -155,6 +176,8 @@ impl ObjectType {
     fn data_type(&self, field: &str) -> &'static str {
         if field == self.status_field && !self.status_is_string {
             "ENUM_TYPE"
+        } else if field == LAST_MODIFIED {
+            "DATE_TYPE"
         } else {
             "STRING_TYPE"
         }
@@ -169,7 +192,7 @@ impl ObjectType {
         let mut fields = vec![
             field("Resource ID", "ID_TYPE", true, true),
             field("Name", "STRING_TYPE", true, false),
-            field("Last Modification Date", "DATE_TYPE", false, true),
+            field(LAST_MODIFIED, "DATE_TYPE", false, true),
         ];
         let mut status = field(
             &self.status_field,
@@ -212,10 +235,10 @@ impl ObjectType {
         let mut updated = object.clone();
         for f in fields {
             self.check_field(&f.name)?;
-            if f.name == "Resource ID" {
+            if f.name == "Resource ID" || f.name == LAST_MODIFIED {
                 return Err(OpError::bad_request(
                     "OP-01020",
-                    "The field 'Resource ID' is read-only.",
+                    format!("The field '{}' is read-only.", f.name),
                 ));
             }
             let is_enum = f.name == self.status_field && !self.status_is_string;
@@ -303,7 +326,7 @@ impl Objects {
         object_type.check_type(&from)?;
         for f in fields
             .iter()
-            .chain(conditions.iter().map(|(f, _)| f))
+            .chain(conditions.iter().map(|(f, _, _)| f))
             .chain(order.iter().map(|(f, _)| f))
         {
             object_type.check_field(f)?;
@@ -319,10 +342,12 @@ impl Objects {
             .objects
             .values()
             .filter(|o| {
-                conditions.iter().all(|(f, v)| {
+                conditions.iter().all(|(f, op, v)| {
                     let shown = object_type.show(o, f);
-                    shown.as_str() == Some(v.as_str())
-                        || shown.get("name").and_then(Value::as_str) == Some(v.as_str())
+                    let text = shown
+                        .as_str()
+                        .or_else(|| shown.get("name").and_then(Value::as_str));
+                    text.is_some_and(|t| op.holds(ordering(f, t, v)))
                 })
             })
             .collect();
@@ -383,6 +408,7 @@ impl Objects {
             fields: BTreeMap::new(),
         };
         object_type.apply_fields(&mut object, i.fields)?;
+        object.fields.insert(LAST_MODIFIED.into(), now());
         let out = object_type.object_json(&object);
         self.objects.insert(object.id, object);
         Ok(out)
@@ -405,6 +431,7 @@ impl Objects {
         let key = id.parse::<u64>().expect("found above");
         let object = self.objects.get_mut(&key).expect("found above");
         object_type.apply_fields(object, i.fields)?;
+        object.fields.insert(LAST_MODIFIED.into(), now());
         Ok(object_type.object_json(object))
     }
 
@@ -422,6 +449,7 @@ impl Objects {
         object
             .fields
             .insert(object_type.status_field.clone(), status.to_string());
+        object.fields.insert(LAST_MODIFIED.into(), now());
         Ok(())
     }
 

@@ -2,11 +2,40 @@
 //! and a person would type to check it.
 //!
 //! ```text
-//! SELECT [f1], [f2], … FROM [Type] [WHERE [f] = 'v' [AND [g] = 'w' …]] [ORDER BY [f] [ASC|DESC]]
+//! SELECT [f1], [f2], … FROM [Type] [WHERE [f] op 'v' [AND [g] op 'w' …]] [ORDER BY [f] [ASC|DESC]]
 //! ```
 //!
-//! Keywords are case-insensitive; names are in brackets; strings in single quotes
-//! with `''` for a quote.
+//! `op` is `=`, `>`, `>=`, `<` or `<=`. Keywords are case-insensitive; names are in
+//! brackets; strings in single quotes with `''` for a quote.
+
+/// A comparison in a `WHERE` condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    /// `=`
+    Equal,
+    /// `>`
+    Greater,
+    /// `>=`
+    GreaterOrEqual,
+    /// `<`
+    Less,
+    /// `<=`
+    LessOrEqual,
+}
+
+impl Compare {
+    /// Whether `ordering` (of the field's value against the condition's) satisfies it.
+    pub fn holds(self, ordering: std::cmp::Ordering) -> bool {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        match self {
+            Compare::Equal => ordering == Equal,
+            Compare::Greater => ordering == Greater,
+            Compare::GreaterOrEqual => ordering != Less,
+            Compare::Less => ordering == Less,
+            Compare::LessOrEqual => ordering != Greater,
+        }
+    }
+}
 
 /// A parsed statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,8 +44,8 @@ pub struct Query {
     pub fields: Vec<String>,
     /// The object type.
     pub from: String,
-    /// `field = value` conditions, all of which must hold.
-    pub conditions: Vec<(String, String)>,
+    /// `field op value` conditions, all of which must hold.
+    pub conditions: Vec<(String, Compare, String)>,
     /// The ordering field and whether it is descending.
     pub order: Option<(String, bool)>,
 }
@@ -27,7 +56,7 @@ enum Token {
     Name(String),
     Text(String),
     Comma,
-    Equals,
+    Op(Compare),
 }
 
 fn tokens(statement: &str) -> Result<Vec<Token>, String> {
@@ -37,7 +66,19 @@ fn tokens(statement: &str) -> Result<Vec<Token>, String> {
         match c {
             c if c.is_whitespace() => {}
             ',' => out.push(Token::Comma),
-            '=' => out.push(Token::Equals),
+            '=' => out.push(Token::Op(Compare::Equal)),
+            '>' | '<' => {
+                let or_equal = chars.peek().is_some_and(|(_, c)| *c == '=');
+                if or_equal {
+                    chars.next();
+                }
+                out.push(Token::Op(match (c, or_equal) {
+                    ('>', false) => Compare::Greater,
+                    ('>', true) => Compare::GreaterOrEqual,
+                    ('<', false) => Compare::Less,
+                    _ => Compare::LessOrEqual,
+                }));
+            }
             '[' => {
                 let mut name = String::new();
                 loop {
@@ -133,7 +174,7 @@ fn show(token: Option<&Token>) -> String {
         Some(Token::Name(n)) => format!("[{n}]"),
         Some(Token::Text(t)) => format!("'{t}'"),
         Some(Token::Comma) => "','".into(),
-        Some(Token::Equals) => "'='".into(),
+        Some(Token::Op(op)) => format!("'{op:?}'"),
     }
 }
 
@@ -156,10 +197,15 @@ pub fn parse(statement: &str) -> Result<Query, String> {
         p.at += 1;
         loop {
             let field = p.name()?;
-            match p.next() {
-                Some(Token::Equals) => {}
-                other => return Err(format!("expected '=', found {}", show(other.as_ref()))),
-            }
+            let op = match p.next() {
+                Some(Token::Op(op)) => op,
+                other => {
+                    return Err(format!(
+                        "expected '=', '>', '>=', '<' or '<=', found {}",
+                        show(other.as_ref())
+                    ));
+                }
+            };
             let value = match p.next() {
                 Some(Token::Text(t)) => t,
                 other => {
@@ -169,7 +215,7 @@ pub fn parse(statement: &str) -> Result<Query, String> {
                     ));
                 }
             };
-            conditions.push((field, value));
+            conditions.push((field, op, value));
             if !p.peek_word("AND") {
                 break;
             }
@@ -238,11 +284,29 @@ mod tests {
         assert_eq!(
             q.conditions,
             [
-                ("MRG-Model:Status".to_string(), "Bob's".to_string()),
-                ("Name".to_string(), "x".to_string())
+                (
+                    "MRG-Model:Status".to_string(),
+                    Compare::Equal,
+                    "Bob's".to_string()
+                ),
+                ("Name".to_string(), Compare::Equal, "x".to_string())
             ]
         );
         assert_eq!(q.order, Some(("Name".to_string(), true)));
+    }
+
+    #[test]
+    fn parses_date_comparisons() {
+        let q = parse(
+            "SELECT [Resource ID] FROM [Model] WHERE [Last Modification Date] >= '2026-11-23T10:00:00Z' \
+             AND [Last Modification Date] < '2026-11-24T00:00:00Z'",
+        )
+        .expect("parses");
+        let ops: Vec<Compare> = q.conditions.iter().map(|(_, op, _)| *op).collect();
+        assert_eq!(ops, [Compare::GreaterOrEqual, Compare::Less]);
+        assert!(Compare::Greater.holds(std::cmp::Ordering::Greater));
+        assert!(!Compare::Greater.holds(std::cmp::Ordering::Equal));
+        assert!(Compare::LessOrEqual.holds(std::cmp::Ordering::Equal));
     }
 
     #[test]
@@ -259,7 +323,7 @@ mod tests {
             ),
             (
                 "SELECT [Name] FROM [Model] WHERE [Name] LIKE 'x'",
-                "expected '='",
+                "expected '=', '>', '>=', '<' or '<='",
             ),
             ("SELECT [Name] FROM [Model] LIMIT 5", "unexpected LIMIT"),
             ("DELETE FROM [Model]", "expected SELECT"),
