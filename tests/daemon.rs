@@ -191,31 +191,8 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
         .create_model("unlinked", Some("Proposed"), None)
         .expect("model");
 
-    let metrics = Arc::new(Metrics::new());
-    let engine = mocks.live_engine(metrics.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let (status, mut watcher) = watch::channel(LoopStatus::new(Instant::now()));
-    let shutdown = CancellationToken::new();
-    let settings = Settings {
-        interval: Duration::from_secs(3600),
-        shutdown_grace: Duration::from_secs(5),
-    };
-    let daemon = tokio::spawn(daemon::run(
-        engine,
-        Store::open(":memory:").expect("store"),
-        settings,
-        metrics,
-        listener,
-        status,
-        shutdown.clone(),
-    ));
-    watcher
-        .wait_for(|s| s.cycles_finished >= 1)
-        .await
-        .expect("a cycle finishes");
+    let daemon = mocks.run_daemon().await;
+    let url = daemon.url.clone();
 
     assert_eq!(get(&format!("{url}/healthz")).await.0, 200);
     // The container health check asks the same endpoint.
@@ -318,8 +295,7 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
         );
     }
 
-    shutdown.cancel();
-    daemon.await.expect("join").expect("daemon stops cleanly");
+    daemon.stop().await;
 }
 
 // ---- the real binary, stopped by SIGTERM mid-cycle -----------------------------------

@@ -6,16 +6,8 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-use std::time::Duration;
 
-use govsync::daemon::{self, LoopStatus, Settings};
-use govsync::metrics::Metrics;
-use govsync::store::Store;
 use serde_json::json;
-use tokio::sync::watch;
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 fn chromium() -> PathBuf {
     ["chromium", "chromium-browser", "google-chrome"]
@@ -96,30 +88,8 @@ async fn the_status_page_shows_the_states_of_a_seeded_scenario_in_a_browser() {
         .create_model("not linked", Some("Proposed"), None)
         .expect("model");
 
-    let metrics = Arc::new(Metrics::new());
-    let engine = mocks.live_engine(metrics.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/", listener.local_addr().expect("addr"));
-    let (status, mut watcher) = watch::channel(LoopStatus::new(Instant::now()));
-    let shutdown = CancellationToken::new();
-    let daemon = tokio::spawn(daemon::run(
-        engine,
-        Store::open(":memory:").expect("store"),
-        Settings {
-            interval: Duration::from_secs(3600),
-            shutdown_grace: Duration::from_secs(5),
-        },
-        metrics,
-        listener,
-        status,
-        shutdown.clone(),
-    ));
-    watcher
-        .wait_for(|s| s.cycles_finished >= 1)
-        .await
-        .expect("a cycle finishes");
+    let daemon = mocks.run_daemon().await;
+    let url = format!("{}/", daemon.url);
 
     let dir = tempfile::tempdir().expect("temp dir");
     let profile = dir.path().join("profile");
@@ -145,8 +115,7 @@ async fn the_status_page_shows_the_states_of_a_seeded_scenario_in_a_browser() {
         .await
         .expect("browser")
     };
-    shutdown.cancel();
-    daemon.await.expect("join").expect("daemon");
+    daemon.stop().await;
 
     assert!(dom.status.success(), "{dom:?}");
     let dom = String::from_utf8_lossy(&dom.stdout).into_owned();

@@ -70,6 +70,25 @@ pub fn governance_config(base_url: String, auth: AuthConfig, page_size: u32) -> 
     }
 }
 
+/// A daemon started by [`Mocks::run_daemon`].
+pub struct RunningDaemon {
+    /// Its HTTP address, `http://127.0.0.1:PORT` (no trailing slash).
+    pub url: String,
+    shutdown: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningDaemon {
+    /// Shuts it down as SIGTERM would and waits for it to stop cleanly.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.task
+            .await
+            .expect("join")
+            .expect("the daemon stops cleanly");
+    }
+}
+
 /// Both mock servers on ephemeral loopback ports (the governance mock accepts
 /// `govsync` / `pw`), with the SageMaker groups given.
 pub struct Mocks {
@@ -219,6 +238,42 @@ listen = "127.0.0.1:0"
             concurrency: 8,
             read_model_cards: false,
             recheck_sagemaker: false,
+        }
+    }
+
+    /// `govsync run`'s loop and HTTP endpoints over both mocks, in this process, with
+    /// an in-memory store and a one-hour interval; returns once the first cycle has
+    /// finished.
+    pub async fn run_daemon(&self) -> RunningDaemon {
+        let metrics = std::sync::Arc::new(govsync::metrics::Metrics::new());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let (status, mut watcher) = tokio::sync::watch::channel(govsync::daemon::LoopStatus::new(
+            tokio::time::Instant::now(),
+        ));
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let task = tokio::spawn(govsync::daemon::run(
+            self.live_engine(metrics.clone()),
+            govsync::store::Store::open(":memory:").expect("store"),
+            govsync::daemon::Settings {
+                interval: Duration::from_secs(3600),
+                shutdown_grace: Duration::from_secs(5),
+            },
+            metrics,
+            listener,
+            status,
+            shutdown.clone(),
+        ));
+        watcher
+            .wait_for(|s| s.cycles_finished >= 1)
+            .await
+            .expect("a cycle finishes");
+        RunningDaemon {
+            url,
+            shutdown,
+            task,
         }
     }
 
