@@ -71,6 +71,21 @@ pub fn cycle_outcome(result: &Result<CycleReport, CycleError>) -> &'static str {
     }
 }
 
+/// How many models a cycle left in each of [`MODEL_STATES`] (in that order;
+/// `unlinked` counts the governance models without a link).
+pub fn state_counts(report: &CycleReport) -> [usize; MODEL_STATES.len()] {
+    let mut counts = [0usize; MODEL_STATES.len()];
+    for r in &report.results {
+        if let Some(i) = MODEL_STATES.iter().position(|s| *s == model_state(r)) {
+            counts[i] += 1;
+        }
+    }
+    if let Some(i) = MODEL_STATES.iter().position(|s| *s == "unlinked") {
+        counts[i] = report.unlinked_models;
+    }
+    counts
+}
+
 /// The state a linked model is left in by a cycle (the `state` label of `govsync_models`).
 pub fn model_state(result: &ModelResult) -> &'static str {
     match (&result.decision.action, &result.outcome) {
@@ -236,12 +251,7 @@ impl Metrics {
                 .get_or_create(&label)
                 .set(scope.packages as i64);
         }
-        let mut states = [0i64; MODEL_STATES.len()];
         for r in &report.results {
-            let state = model_state(r);
-            if let Some(i) = MODEL_STATES.iter().position(|s| *s == state) {
-                states[i] += 1;
-            }
             if r.decision.action.resolved_conflict() {
                 self.conflicts_resolved.inc();
             }
@@ -254,13 +264,10 @@ impl Metrics {
                     .inc();
             }
         }
-        for (state, count) in MODEL_STATES.iter().zip(states) {
-            let count = if *state == "unlinked" {
-                report.unlinked_models as i64
-            } else {
-                count
-            };
-            self.models.get_or_create(&[("state", state)]).set(count);
+        for (state, count) in MODEL_STATES.iter().zip(state_counts(report)) {
+            self.models
+                .get_or_create(&[("state", state)])
+                .set(count as i64);
         }
     }
 

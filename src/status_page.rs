@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::daemon::LoopStatus;
 use crate::engine::ModelResult;
-use crate::metrics::{MODEL_STATES, model_state};
+use crate::metrics::{MODEL_STATES, model_state, state_counts};
 use crate::plan::Action;
 use crate::render::or_none;
 
@@ -101,23 +101,12 @@ pub fn render(status: &LoopStatus, interval: Duration) -> String {
     let report = status.last_report.as_ref().map(|f| &f.report);
 
     html.push_str("<h2>Models by state</h2>\n<div class=\"cards\" id=\"states\">\n");
-    let mut counts = [0usize; MODEL_STATES.len()];
-    if let Some(report) = report {
-        for r in &report.results {
-            if let Some(i) = MODEL_STATES.iter().position(|s| *s == model_state(r)) {
-                counts[i] += 1;
-            }
-        }
-    }
+    let counts = report.map(|r| state_counts(r)).unwrap_or_default();
     for (state, words) in STATE_NAMES {
-        let n = if state == "unlinked" {
-            report.map_or(0, |r| r.unlinked_models)
-        } else {
-            MODEL_STATES
-                .iter()
-                .position(|s| *s == state)
-                .map_or(0, |i| counts[i])
-        };
+        let n = MODEL_STATES
+            .iter()
+            .position(|s| *s == state)
+            .map_or(0, |i| counts[i]);
         let class = match state {
             _ if n == 0 => "muted",
             "in-sync" => "ok",
