@@ -217,6 +217,7 @@ pub async fn run_loop<G: Governance, R: Registry>(
         // now leaves the last view in place (the cycle itself said what failed).
         let journal = store.recent_journal(RECENT_JOURNAL).ok();
         let since = store.since_by_model().ok();
+        // One update, so that a reader never sees the cycle listed but not counted.
         status.send_modify(|s| {
             s.recent_cycles.push_front(record);
             s.recent_cycles.truncate(RECENT_CYCLES);
@@ -226,22 +227,21 @@ pub async fn run_loop<G: Governance, R: Registry>(
             if let Some(since) = since {
                 s.model_since = since;
             }
-        });
-        if !matches!(result, Err(CycleError::Cancelled)) {
-            status.send_modify(|s| {
-                s.cycles_finished += 1;
-                match result {
-                    Ok(report) => {
-                        s.last_result = Some(Ok(()));
-                        s.last_report = Some(FinishedCycle {
-                            started,
-                            report: Arc::new(report),
-                        });
-                    }
-                    Err(e) => s.last_result = Some(Err(e.to_string())),
+            if matches!(result, Err(CycleError::Cancelled)) {
+                return;
+            }
+            s.cycles_finished += 1;
+            match result {
+                Ok(report) => {
+                    s.last_result = Some(Ok(()));
+                    s.last_report = Some(FinishedCycle {
+                        started,
+                        report: Arc::new(report),
+                    });
                 }
-            });
-        }
+                Err(e) => s.last_result = Some(Err(e.to_string())),
+            }
+        });
         if shutdown.is_cancelled() {
             break;
         }
