@@ -403,8 +403,22 @@ async fn models_persist_across_restarts() {
     };
     let wire = start_with(options.clone()).await;
     assert_eq!(wire.mock.status_of(&id).as_deref(), Some("Deployed"));
+    // Folded into the snapshot at start; from then on a change appends one line.
+    let state_file = options.state_file.clone().expect("file");
+    let log = dir.path().join("governance.json.log");
+    assert!(!log.exists());
+    let snapshot = std::fs::read(&state_file).expect("snapshot");
     let next = wire.mock.create_model("next", None, None).expect("seed");
     assert_ne!(next, id, "IDs are not reused");
+    wire.mock.set_status(&next, "Proposed").expect("status");
+    assert_eq!(std::fs::read(&state_file).expect("snapshot"), snapshot);
+    assert_eq!(
+        std::fs::read_to_string(&log).expect("log").lines().count(),
+        2
+    );
+    wire.handle.stop().await.expect("stop");
+    let wire = start_with(options.clone()).await;
+    assert_eq!(wire.mock.status_of(&next).as_deref(), Some("Proposed"));
 
     std::fs::write(options.state_file.as_ref().expect("file"), "[").expect("write");
     let error = MockGovernance::new(options)

@@ -666,6 +666,146 @@ async fn every_change_is_an_eventbridge_event_readable_over_admin_and_from_a_fil
 }
 
 #[tokio::test]
+async fn a_group_pages_in_creation_order_both_ways_without_losing_a_package() {
+    let wire = start().await;
+    wire.mock
+        .call(
+            "CreateModelPackageGroup",
+            json!({ "ModelPackageGroupName": "big" }),
+        )
+        .expect("group");
+    wire.mock
+        .call(
+            "CreateModelPackageGroup",
+            json!({ "ModelPackageGroupName": "other" }),
+        )
+        .expect("group");
+    for i in 0..250 {
+        let group = if i % 5 == 0 { "other" } else { "big" };
+        wire.mock
+            .call(
+                "CreateModelPackage",
+                json!({ "ModelPackageGroupName": group }),
+            )
+            .expect("package");
+    }
+    for order in ["Ascending", "Descending"] {
+        let mut versions = Vec::new();
+        let mut token: Option<String> = None;
+        let mut pages = 0;
+        loop {
+            let mut input =
+                json!({ "ModelPackageGroupName": "big", "MaxResults": 100, "SortOrder": order });
+            if let Some(t) = &token {
+                input["NextToken"] = json!(t);
+            }
+            let page = wire.ok("ListModelPackages", input).await;
+            pages += 1;
+            for p in page["ModelPackageSummaryList"].as_array().expect("list") {
+                assert_eq!(p["ModelPackageGroupName"], "big");
+                versions.push(p["ModelPackageVersion"].as_u64().expect("version"));
+            }
+            match page["NextToken"].as_str() {
+                Some(t) => token = Some(t.to_string()),
+                None => break,
+            }
+        }
+        let mut expected: Vec<u64> = (1..=200).collect();
+        if order == "Descending" {
+            expected.reverse();
+        }
+        assert_eq!(versions, expected, "{order}");
+        assert_eq!(
+            pages, 2,
+            "200 packages are two full pages and no empty third"
+        );
+    }
+    let refused = wire
+        .call(
+            "ListModelPackages",
+            json!({ "ModelPackageGroupName": "big", "NextToken": "bm9wZQ==" }),
+        )
+        .await;
+    assert_error(
+        &refused,
+        400,
+        "ValidationException",
+        "Invalid pagination token",
+    );
+}
+
+#[tokio::test]
+async fn a_change_appends_one_line_to_the_state_log_instead_of_rewriting_the_state() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state_file = dir.path().join("registry.json");
+    let log = dir.path().join("registry.json.log");
+    let options = Options {
+        state_file: Some(state_file.clone()),
+        ..Options::default()
+    };
+    let arn = {
+        let wire = start_with(options.clone()).await;
+        wire.mock
+            .call(
+                "CreateModelPackageGroup",
+                json!({ "ModelPackageGroupName": "g" }),
+            )
+            .expect("group");
+        let created = wire
+            .mock
+            .call(
+                "CreateModelPackage",
+                json!({ "ModelPackageGroupName": "g" }),
+            )
+            .expect("package");
+        assert_eq!(
+            std::fs::read_to_string(&log).expect("log").lines().count(),
+            2,
+            "one line per change: the group, the package"
+        );
+        wire.handle.stop().await.expect("stop");
+        created["ModelPackageArn"]
+            .as_str()
+            .expect("arn")
+            .to_string()
+    };
+    {
+        // A restart folds the log into the snapshot; later changes only append.
+        let wire = start_with(options.clone()).await;
+        assert!(!log.exists(), "folded into the snapshot at start");
+        let snapshot = std::fs::read(&state_file).expect("the snapshot written at start");
+        for stage in ["Development", "Staging", "Production"] {
+            wire.ok(
+                "UpdateModelPackage",
+                json!({ "ModelPackageArn": arn,
+                        "ModelLifeCycle": { "Stage": stage, "StageStatus": "Approved" } }),
+            )
+            .await;
+        }
+        assert_eq!(
+            std::fs::read(&state_file).expect("snapshot"),
+            snapshot,
+            "the snapshot is not rewritten per change"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&log).expect("log").lines().count(),
+            3
+        );
+        wire.handle.stop().await.expect("stop");
+    }
+    // A crash cut the last line short: it is ignored, the rest replayed.
+    let mut text = std::fs::read_to_string(&log).expect("log");
+    text.push_str("{\"place\":[\"1");
+    std::fs::write(&log, text).expect("torn line");
+    let wire = start_with(options).await;
+    let described = wire
+        .ok("DescribeModelPackage", json!({ "ModelPackageName": arn }))
+        .await;
+    assert_eq!(described["ModelLifeCycle"]["Stage"], "Production");
+    assert!(!log.exists(), "folded into the snapshot at start");
+}
+
+#[tokio::test]
 async fn the_registry_persists_across_restarts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state_file = dir.path().join("registry.json");
@@ -799,6 +939,44 @@ async fn search_finds_model_packages_by_modification_time_group_and_lifecycle() 
         one["Results"][0]["ModelPackage"]["ModelPackageArn"],
         arns[1]
     );
+    // Time And (one group Or another): SubExpressions, each level its own Operator.
+    let either = wire
+        .ok(
+            "Search",
+            search(
+                json!([{ "Name": "LastModifiedTime", "Operator": "GreaterThan", "Value": "0" }]),
+                json!({ "SearchExpression": {
+                    "Filters": [{ "Name": "LastModifiedTime", "Operator": "GreaterThan", "Value": "0" }],
+                    "SubExpressions": [{ "Operator": "Or", "Filters": [
+                        { "Name": "ModelPackageGroupName", "Operator": "Equals", "Value": "churn" },
+                        { "Name": "ModelPackageGroupName", "Operator": "Equals", "Value": "nope" }
+                    ] }]
+                } }),
+            ),
+        )
+        .await;
+    assert_eq!(
+        either["Results"].as_array().map(Vec::len),
+        Some(1),
+        "{either}"
+    );
+    assert_eq!(
+        either["Results"][0]["ModelPackage"]["ModelPackageArn"],
+        arns[2]
+    );
+    let too_many: Vec<Value> = (0..51)
+        .map(|i| json!({ "Name": "ModelPackageGroupName", "Operator": "Equals", "Value": format!("g{i}") }))
+        .collect();
+    let refused = wire
+        .call(
+            "Search",
+            search(
+                json!([]),
+                json!({ "SearchExpression": { "Operator": "Or", "Filters": too_many } }),
+            ),
+        )
+        .await;
+    assert_error(&refused, 400, "ValidationException", "at most 50");
     // Paging, ascending.
     let page = wire
         .ok(

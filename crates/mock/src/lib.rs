@@ -246,24 +246,134 @@ pub enum MockError {
     },
 }
 
-/// What a mock starts from: its fault injector (faults checked) and its persisted
-/// state, `None` when there is no state file yet.
-pub fn start_state<M: Admin, T: serde::de::DeserializeOwned>(
+/// What a mock starts from: its fault injector (faults checked), and with a state
+/// file that file and the state it held (`None` when there is no file yet).
+/// `replay` applies one logged change (see [`StateFile`]).
+#[allow(clippy::type_complexity)]
+pub fn start_state<M: Admin, T, C>(
     faults: &Faults,
     state_file: Option<&std::path::Path>,
-) -> Result<(FaultInjector, Option<T>), MockError> {
+    replay: impl FnMut(&mut T, C),
+) -> Result<(FaultInjector, Option<(StateFile, Option<T>)>), MockError>
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + Default,
+    C: serde::de::DeserializeOwned,
+{
     faults.validate().map_err(|reason| MockError::Faults {
         system: M::NAME,
         reason,
     })?;
     let state = match state_file {
-        Some(file) => load_state(file).map_err(|reason| MockError::StateFile {
-            system: M::NAME,
-            reason,
-        })?,
+        Some(file) => {
+            Some(
+                StateFile::open(file, replay).map_err(|reason| MockError::StateFile {
+                    system: M::NAME,
+                    reason,
+                })?,
+            )
+        }
         None => None,
     };
     Ok((FaultInjector::new(faults.clone()), state))
+}
+
+/// A mock's state on disk: a JSON snapshot, and beside it (`<file>.log`) an
+/// append-only log of the changes made since, one JSON line each. A change costs one
+/// appended line, never a rewrite of everything; at start (and after
+/// [`StateFile::COMPACT_AFTER`] lines) the log is folded into a new snapshot. A
+/// logged change is a whole record's new state (or its removal), so replaying a line
+/// twice gives the same state: a crash between writing the snapshot and emptying the
+/// log loses nothing and doubles nothing.
+#[derive(Debug)]
+pub struct StateFile {
+    snapshot: std::path::PathBuf,
+    log: std::path::PathBuf,
+    lines: usize,
+}
+
+impl StateFile {
+    /// Log lines after which the next change folds the log into the snapshot.
+    pub const COMPACT_AFTER: usize = 100_000;
+
+    /// Loads the snapshot (if any), replays the log onto it, and folds both into a
+    /// new snapshot. A last log line cut short by a crash is ignored; any other bad
+    /// line is an error naming the file and line.
+    fn open<T, C>(
+        file: &std::path::Path,
+        mut replay: impl FnMut(&mut T, C),
+    ) -> Result<(StateFile, Option<T>), String>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Default,
+        C: serde::de::DeserializeOwned,
+    {
+        let mut state_file = StateFile {
+            snapshot: file.to_path_buf(),
+            log: log_path(file),
+            lines: 0,
+        };
+        let mut state: Option<T> = load_state(file)?;
+        if state_file.log.exists() {
+            let text = std::fs::read_to_string(&state_file.log)
+                .map_err(|e| format!("{}: {e}", state_file.log.display()))?;
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            for (n, line) in lines.iter().enumerate() {
+                match serde_json::from_str::<C>(line) {
+                    Ok(change) => replay(state.get_or_insert_with(T::default), change),
+                    Err(_) if n + 1 == lines.len() && !text.ends_with('\n') => {
+                        tracing::warn!(file = %state_file.log.display(), "ignoring a last log line cut short");
+                    }
+                    Err(e) => {
+                        return Err(format!("{} line {}: {e}", state_file.log.display(), n + 1));
+                    }
+                }
+            }
+        }
+        if let Some(state) = &state {
+            state_file
+                .compact(state)
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+        }
+        Ok((state_file, state))
+    }
+
+    /// Appends one change; says whether the log is now long enough to fold into the
+    /// snapshot ([`StateFile::compact`]).
+    pub fn append<C: serde::Serialize>(&mut self, change: &C) -> std::io::Result<bool> {
+        use std::io::Write;
+        let mut line = serde_json::to_string(change).map_err(std::io::Error::other)?;
+        line.push('\n');
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?
+            .write_all(line.as_bytes())?;
+        self.lines += 1;
+        Ok(self.lines >= Self::COMPACT_AFTER)
+    }
+
+    /// Writes `state` as the new snapshot and empties the log.
+    pub fn compact<T: serde::Serialize>(&mut self, state: &T) -> std::io::Result<()> {
+        let text = serde_json::to_string(state).map_err(std::io::Error::other)?;
+        write_atomically(&self.snapshot, &text)?;
+        match std::fs::remove_file(&self.log) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        self.lines = 0;
+        Ok(())
+    }
+
+    /// The snapshot's path (for messages).
+    pub fn path(&self) -> &std::path::Path {
+        &self.snapshot
+    }
+}
+
+/// The change log beside a state file: `<file>.log`.
+pub fn log_path(file: &std::path::Path) -> std::path::PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".log");
+    std::path::PathBuf::from(name)
 }
 
 /// `GET|DELETE /_mock/counters` and `GET|PUT /_mock/faults`, the same on every mock.

@@ -42,8 +42,8 @@ pub use objects::{Object, ObjectType, Objects, OpError};
 pub use workflow::{Transition, Workflow};
 
 use super::{
-    Admin, Counters, Fault, FaultInjector, Faults, MockError, admin_routes, dropped_connection,
-    start_state, write_atomically,
+    Admin, Counters, Fault, FaultInjector, Faults, MockError, StateFile, admin_routes,
+    dropped_connection, start_state,
 };
 
 /// The API base path.
@@ -124,6 +124,8 @@ impl Options {
 
 struct Shared {
     store: Mutex<Objects>,
+    /// Where changes are logged, with a state file.
+    state_file: Mutex<Option<StateFile>>,
     tokens: Mutex<HashMap<String, Instant>>,
     faults: FaultInjector,
     counters: Counters,
@@ -188,12 +190,18 @@ pub(super) fn op_response(error: &OpError) -> Response {
 impl MockGovernance {
     /// A mock with these options (loading its state file if there is one).
     pub fn new(options: Options) -> Result<MockGovernance, MockError> {
-        let (faults, loaded) =
-            start_state::<MockGovernance, Objects>(&options.faults, options.state_file.as_deref())?;
-        let store = loaded.unwrap_or_default();
+        let (faults, state) = start_state::<MockGovernance, Objects, Object>(
+            &options.faults,
+            options.state_file.as_deref(),
+            Objects::replay,
+        )?;
+        let (state_file, loaded) = state.unzip();
+        let mut store = loaded.flatten().unwrap_or_default();
+        store.reindex();
         Ok(MockGovernance {
             shared: Arc::new(Shared {
                 store: Mutex::new(store),
+                state_file: Mutex::new(state_file),
                 tokens: Mutex::new(HashMap::new()),
                 faults,
                 counters: Counters::default(),
@@ -302,14 +310,27 @@ impl MockGovernance {
         change: impl FnOnce(&mut Objects, &ObjectType) -> Result<T, OpError>,
     ) -> Result<T, OpError> {
         let mut store = self.shared.store.lock().expect("store lock poisoned");
-        let out = change(&mut store, &self.shared.options.object_type)?;
-        if let Some(file) = &self.shared.options.state_file {
-            let text = serde_json::to_string_pretty(&*store).expect("the store serialises");
-            if let Err(e) = write_atomically(file, &text) {
-                tracing::warn!(file = %file.display(), error = %e, "mock governance could not persist its state");
+        let out = change(&mut store, &self.shared.options.object_type);
+        let changed = store.take_changed();
+        let mut state_file = self
+            .shared
+            .state_file
+            .lock()
+            .expect("state file lock poisoned");
+        if let Some(file) = state_file.as_mut() {
+            let logged = changed.iter().try_fold(false, |due, object| {
+                file.append(object).map(|now_due| due || now_due)
+            });
+            let result = match logged {
+                Ok(true) => file.compact(&*store),
+                Ok(false) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                tracing::warn!(file = %file.path().display(), error = %e, "mock governance could not persist its state");
             }
         }
-        Ok(out)
+        out
     }
 
     /// Counts, checks auth, and injects faults; `Some` is the response to send instead.

@@ -1,12 +1,12 @@
 //! The mock governance server's objects and what the OpenPages v2 subset does with
 //! them: queries, contents reads and writes, with enum validation of the status field.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::query::{self, Query};
+use super::query::{self, Compare, Query};
 
 /// The largest `limit` a query accepts.
 pub const MAX_LIMIT: u64 = 100_000;
@@ -80,6 +80,14 @@ pub struct Objects {
     /// copes with malformed rows. Not persisted.
     #[serde(skip)]
     injected_rows: Vec<Value>,
+    /// (`Last Modification Date`, ID) of every object: a query for what changed
+    /// since a time reads only those. Rebuilt on load ([`Objects::reindex`]).
+    #[serde(skip)]
+    by_modified: BTreeSet<(String, u64)>,
+    /// Objects changed since [`Objects::take_changed`] last drained them (what the
+    /// state file logs).
+    #[serde(skip)]
+    changed: Vec<u64>,
 }
 
 /// A field in a request body: `{"name": …, "value": …}`.
@@ -97,6 +105,13 @@ pub const LAST_MODIFIED: &str = "Last Modification Date";
 /// Now, as the mock writes `Last Modification Date` (RFC 3339, UTC, milliseconds).
 fn now() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+/// A time as the mock writes `Last Modification Date`, so that the index (ordered
+/// as text) can be searched with it; `None` if `value` is not a time.
+fn normalized_time(value: &str) -> Option<String> {
+    let time = humantime::parse_rfc3339_weak(value.trim_end_matches('Z')).ok()?;
+    Some(humantime::format_rfc3339_millis(time).to_string())
 }
 
 /// A field's value against a condition's: dates as times, everything else as text.
@@ -338,49 +353,92 @@ impl Objects {
                 format!("limit {limit} is not between 1 and {MAX_LIMIT}"),
             ));
         }
-        let mut matching: Vec<&Object> = self
-            .objects
-            .values()
-            .filter(|o| {
-                conditions.iter().all(|(f, op, v)| {
-                    let shown = object_type.show(o, f);
-                    let text = shown
-                        .as_str()
-                        .or_else(|| shown.get("name").and_then(Value::as_str));
-                    text.is_some_and(|t| op.holds(ordering(f, t, v)))
-                })
-            })
-            .collect();
-        if let Some((field, descending)) = &order {
-            let key = |o: &Object| match field.as_str() {
-                "Resource ID" => format!("{:020}", o.id),
-                f => {
-                    let v = object_type.show(o, f);
-                    v.get("name")
-                        .or(Some(&v))
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string()
+        let holds = |o: &Object, (f, op, v): &(String, Compare, String)| {
+            let shown = object_type.show(o, f);
+            let text = shown
+                .as_str()
+                .or_else(|| shown.get("name").and_then(Value::as_str));
+            text.is_some_and(|t| op.holds(ordering(f, t, v)))
+        };
+        // Candidates: with `[Last Modification Date] >` (or `>=`) only the objects
+        // changed since (from the index), else all of them in ID order.
+        let since = conditions.iter().find_map(|(f, op, v)| {
+            (f == LAST_MODIFIED && matches!(op, Compare::Greater | Compare::GreaterOrEqual))
+                .then(|| normalized_time(v))
+                .flatten()
+        });
+        let candidates: Box<dyn Iterator<Item = &Object>> = match &since {
+            Some(since) => Box::new(
+                self.by_modified
+                    .range((since.clone(), 0)..)
+                    .filter_map(|(_, id)| self.objects.get(id)),
+            ),
+            None => Box::new(self.objects.values()),
+        };
+        let matching = candidates.filter(|o| conditions.iter().all(|c| holds(o, c)));
+        // In ID order already (no index, and no order or `ORDER BY [Resource ID] ASC`):
+        // read lazily, so a page costs the rows skipped and the page, not the sort.
+        let id_order = since.is_none()
+            && order
+                .as_ref()
+                .is_none_or(|(f, descending)| f == "Resource ID" && !descending);
+        let mut sorted: Vec<&Object>;
+        let matching: Box<dyn Iterator<Item = &Object>> = if id_order {
+            Box::new(matching)
+        } else {
+            sorted = matching.collect();
+            match &order {
+                Some((field, descending)) => {
+                    let key = |o: &Object| match field.as_str() {
+                        "Resource ID" => format!("{:020}", o.id),
+                        f => {
+                            let v = object_type.show(o, f);
+                            v.get("name")
+                                .or(Some(&v))
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_string()
+                        }
+                    };
+                    sorted.sort_by_cached_key(|o| key(o));
+                    if *descending {
+                        sorted.reverse();
+                    }
                 }
-            };
-            matching.sort_by_cached_key(|o| key(o));
-            if *descending {
-                matching.reverse();
+                None => sorted.sort_by_key(|o| o.id),
             }
+            Box::new(sorted.into_iter())
+        };
+        let (offset, limit) = (i.offset as usize, limit as usize);
+        let mut seen = 0;
+        let mut page: Vec<&Object> = Vec::new();
+        for o in matching {
+            if page.len() == limit {
+                break;
+            }
+            if seen >= offset {
+                page.push(o);
+            }
+            seen += 1;
         }
-        let rows: Vec<Value> = matching
-            .into_iter()
-            .map(|o| {
-                let fields: Vec<Value> = fields
+        let row = |o: &Object| {
+            let fields: Vec<Value> = fields
+                .iter()
+                .map(|f| json!({ "name": f, "data_type": object_type.data_type(f), "value": object_type.show(o, f) }))
+                .collect();
+            json!({ "fields": fields })
+        };
+        let mut rows: Vec<Value> = page.into_iter().map(row).collect();
+        // The injected rows come after every real one.
+        if rows.len() < limit {
+            rows.extend(
+                self.injected_rows
                     .iter()
-                    .map(|f| json!({ "name": f, "data_type": object_type.data_type(f), "value": object_type.show(o, f) }))
-                    .collect();
-                json!({ "fields": fields })
-            })
-            .chain(self.injected_rows.iter().cloned())
-            .skip(i.offset as usize)
-            .take(limit as usize)
-            .collect();
+                    .skip(offset.saturating_sub(seen))
+                    .take(limit - rows.len())
+                    .cloned(),
+            );
+        }
         Ok(json!({ "rows": rows }))
     }
 
@@ -408,9 +466,10 @@ impl Objects {
             fields: BTreeMap::new(),
         };
         object_type.apply_fields(&mut object, i.fields)?;
-        object.fields.insert(LAST_MODIFIED.into(), now());
         let out = object_type.object_json(&object);
-        self.objects.insert(object.id, object);
+        let id = object.id;
+        self.objects.insert(id, object);
+        self.touch(id);
         Ok(out)
     }
 
@@ -431,8 +490,8 @@ impl Objects {
         let key = id.parse::<u64>().expect("found above");
         let object = self.objects.get_mut(&key).expect("found above");
         object_type.apply_fields(object, i.fields)?;
-        object.fields.insert(LAST_MODIFIED.into(), now());
-        Ok(object_type.object_json(object))
+        self.touch(key);
+        Ok(object_type.object_json(&self.objects[&key]))
     }
 
     /// Admin: sets a status as a person in the console would (only workflow statuses).
@@ -449,8 +508,52 @@ impl Objects {
         object
             .fields
             .insert(object_type.status_field.clone(), status.to_string());
-        object.fields.insert(LAST_MODIFIED.into(), now());
+        self.touch(key);
         Ok(())
+    }
+
+    /// Stamps an object's `Last Modification Date` with now, and notes it changed.
+    fn touch(&mut self, id: u64) {
+        let object = self.objects.get_mut(&id).expect("touched objects exist");
+        if let Some(old) = object.fields.insert(LAST_MODIFIED.into(), now()) {
+            self.by_modified.remove(&(old, id));
+        }
+        self.by_modified
+            .insert((object.fields[LAST_MODIFIED].clone(), id));
+        self.changed.push(id);
+    }
+
+    /// The objects changed since the last call, as they are now (for the state
+    /// file's log).
+    pub fn take_changed(&mut self) -> Vec<Object> {
+        let mut ids = std::mem::take(&mut self.changed);
+        ids.dedup();
+        ids.iter()
+            .filter_map(|id| self.objects.get(id).cloned())
+            .collect()
+    }
+
+    /// Puts back an object as the state file's log recorded it.
+    pub fn replay(&mut self, object: Object) {
+        self.next_id = self.next_id.max(object.id);
+        if let Some(t) = object.fields.get(LAST_MODIFIED) {
+            self.by_modified.insert((t.clone(), object.id));
+        }
+        if let Some(old) = self.objects.insert(object.id, object)
+            && let Some(t) = old.fields.get(LAST_MODIFIED)
+            && Some(t) != self.objects[&old.id].fields.get(LAST_MODIFIED)
+        {
+            self.by_modified.remove(&(t.clone(), old.id));
+        }
+    }
+
+    /// Rebuilds the index of modification dates (after loading).
+    pub fn reindex(&mut self) {
+        self.by_modified = self
+            .objects
+            .values()
+            .filter_map(|o| Some((o.fields.get(LAST_MODIFIED)?.clone(), o.id)))
+            .collect();
     }
 
     /// Admin: appends rows that every query returns verbatim after the real ones.

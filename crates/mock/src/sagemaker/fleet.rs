@@ -53,6 +53,15 @@ pub struct Fleet {
 /// The (account, region) a request is served in.
 pub type Place = (String, String);
 
+/// One line of the state file's log: a change in the registry of `place`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Logged {
+    /// Where.
+    pub place: Place,
+    /// What.
+    pub change: Change,
+}
+
 fn key(account: &str, region: &str) -> String {
     format!("{account}/{region}")
 }
@@ -76,6 +85,19 @@ impl Fleet {
         self.registries
             .entry(key(account, region))
             .or_insert_with(|| AccountRegistry::new(region, account))
+    }
+
+    /// Applies a change the state file's log recorded.
+    pub fn replay(&mut self, logged: Logged) {
+        let (account, region) = &logged.place;
+        self.registry(account, region).replay(logged.change);
+    }
+
+    /// Rebuilds every registry's listing index (after loading).
+    pub fn reindex(&mut self) {
+        for registry in self.registries.values_mut() {
+            registry.reindex();
+        }
     }
 
     /// Shares a group (by ARN) with another account, as AWS RAM does.

@@ -33,7 +33,7 @@ use axum::http::HeaderMap;
 use axum::routing::{get, post, put};
 use serde_json::{Value, json};
 
-pub use fleet::{Fleet, Identity};
+pub use fleet::{Fleet, Identity, Logged};
 pub use registry::{AccountRegistry, ApiError, Change};
 pub use sts::StsSettings;
 
@@ -43,8 +43,8 @@ use http::{
 };
 
 use super::{
-    Admin, Counters, FaultInjector, Faults, MockError, admin_routes, epoch_seconds, start_state,
-    write_atomically,
+    Admin, Counters, FaultInjector, Faults, MockError, StateFile, admin_routes, epoch_seconds,
+    start_state,
 };
 
 impl Admin for MockSageMaker {
@@ -112,6 +112,8 @@ impl Default for Options {
 
 struct Shared {
     fleet: Mutex<Fleet>,
+    /// Where changes are logged, with a state file.
+    state_file: Mutex<Option<StateFile>>,
     sts: Mutex<StsSettings>,
     faults: FaultInjector,
     counters: Counters,
@@ -130,13 +132,19 @@ pub struct MockSageMaker {
 impl MockSageMaker {
     /// A mock with the given options (loading its state file if there is one).
     pub fn new(options: Options) -> Result<MockSageMaker, MockError> {
-        let (faults, loaded) =
-            start_state::<MockSageMaker, Fleet>(&options.faults, options.state_file.as_deref())?;
-        let mut fleet = loaded.unwrap_or_default();
+        let (faults, state) = start_state::<MockSageMaker, Fleet, fleet::Logged>(
+            &options.faults,
+            options.state_file.as_deref(),
+            Fleet::replay,
+        )?;
+        let (state_file, loaded) = state.unzip();
+        let mut fleet = loaded.flatten().unwrap_or_default();
+        fleet.reindex();
         fleet.registry(&options.account, &options.region);
         Ok(MockSageMaker {
             shared: Arc::new(Shared {
                 fleet: Mutex::new(fleet),
+                state_file: Mutex::new(state_file),
                 sts: Mutex::new(options.sts.clone()),
                 faults,
                 counters: Counters::default(),
@@ -200,7 +208,7 @@ impl MockSageMaker {
             let place = (store.account().to_string(), store.region().to_string());
             (store.set_package_status(arn, status, now)?, place)
         };
-        self.record(Change::Package(state), &place);
+        self.record(state, &place);
         Ok(())
     }
 
@@ -264,19 +272,24 @@ impl MockSageMaker {
         Ok(output)
     }
 
-    /// Appends the event for a change in the registry of `place`, and persists.
+    /// Appends the event for a change in the registry of `place`, and logs the
+    /// change to the state file.
     fn record(&self, change: Change, place: &fleet::Place) {
         let (account, region) = (&place.0, &place.1);
-        let event = match change {
+        let event = match &change {
             Change::None => return,
-            Change::Package(state) => event(
-                "SageMaker Model Package State Change",
-                region,
-                account,
-                state["ModelPackageArn"].clone(),
-                state,
-            ),
-            Change::Deleted(arn) => event(
+            Change::Group(_) => None,
+            Change::Package(package) => {
+                let state = registry::full(package);
+                Some(event(
+                    "SageMaker Model Package State Change",
+                    region,
+                    account,
+                    state["ModelPackageArn"].clone(),
+                    state,
+                ))
+            }
+            Change::Deleted(arn) => Some(event(
                 "AWS API Call via CloudTrail",
                 region,
                 account,
@@ -287,30 +300,53 @@ impl MockSageMaker {
                     "awsRegion": region,
                     "requestParameters": { "modelPackageName": arn },
                 }),
-            ),
+            )),
         };
-        if let Some(file) = &self.shared.options.events_file
-            && let Err(e) = append_line(file, &event)
-        {
-            tracing::warn!(file = %file.display(), error = %e, "mock SageMaker could not append to the events file");
+        if let Some(event) = event {
+            if let Some(file) = &self.shared.options.events_file
+                && let Err(e) = append_line(file, &event)
+            {
+                tracing::warn!(file = %file.display(), error = %e, "mock SageMaker could not append to the events file");
+            }
+            self.shared
+                .events
+                .lock()
+                .expect("events lock poisoned")
+                .push(event);
         }
-        self.shared
-            .events
+        let mut state_file = self
+            .shared
+            .state_file
             .lock()
-            .expect("events lock poisoned")
-            .push(event);
-        self.persist();
+            .expect("state file lock poisoned");
+        if let Some(file) = state_file.as_mut() {
+            let logged = fleet::Logged {
+                place: place.clone(),
+                change,
+            };
+            let result = match file.append(&logged) {
+                Ok(true) => file.compact(&*self.shared.fleet.lock().expect("fleet lock poisoned")),
+                Ok(false) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                tracing::warn!(file = %file.path().display(), error = %e, "mock SageMaker could not persist its state");
+            }
+        }
     }
 
+    /// Writes the whole state to the state file: for the rare changes the log does
+    /// not carry (shared groups, issued credentials).
     fn persist(&self) {
-        if let Some(file) = &self.shared.options.state_file {
-            let snapshot = serde_json::to_string_pretty(
-                &*self.shared.fleet.lock().expect("fleet lock poisoned"),
-            )
-            .expect("the fleet serialises");
-            if let Err(e) = write_atomically(file, &snapshot) {
-                tracing::warn!(file = %file.display(), error = %e, "mock SageMaker could not persist its state");
-            }
+        let mut state_file = self
+            .shared
+            .state_file
+            .lock()
+            .expect("state file lock poisoned");
+        if let Some(file) = state_file.as_mut()
+            && let Err(e) = file.compact(&*self.shared.fleet.lock().expect("fleet lock poisoned"))
+        {
+            tracing::warn!(file = %file.path().display(), error = %e, "mock SageMaker could not persist its state");
         }
     }
 

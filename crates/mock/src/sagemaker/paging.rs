@@ -13,19 +13,10 @@ pub(super) fn page<T: Clone>(
     max: Option<i64>,
     token: Option<&str>,
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
-    let max = max.unwrap_or(10);
-    if !(1..=100).contains(&max) {
-        return Err(ApiError::validation(format!(
-            "1 validation error detected: Value '{max}' at 'maxResults' failed to satisfy constraint: \
-             Member must have value between 1 and 100"
-        )));
-    }
+    let max = max_results(max)?;
     let start = match token {
         None => 0,
-        Some(token) => base64::engine::general_purpose::STANDARD
-            .decode(token)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
+        Some(token) => decode_token(token)
             .and_then(|s| {
                 s.strip_prefix("offset:")
                     .and_then(|n| n.parse::<usize>().ok())
@@ -33,10 +24,34 @@ pub(super) fn page<T: Clone>(
             .filter(|n| *n <= items.len())
             .ok_or_else(|| ApiError::validation("Invalid pagination token"))?,
     };
-    let end = (start + max as usize).min(items.len());
-    let next = (end < items.len())
-        .then(|| base64::engine::general_purpose::STANDARD.encode(format!("offset:{end}")));
+    let end = (start + max).min(items.len());
+    let next = (end < items.len()).then(|| encode_token(&format!("offset:{end}")));
     Ok((items[start..end].to_vec(), next))
+}
+
+/// `MaxResults`, checked (1–100; 10 when not given).
+pub(super) fn max_results(max: Option<i64>) -> Result<usize, ApiError> {
+    let max = max.unwrap_or(10);
+    if !(1..=100).contains(&max) {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{max}' at 'maxResults' failed to satisfy constraint: \
+             Member must have value between 1 and 100"
+        )));
+    }
+    Ok(max as usize)
+}
+
+/// A paging token: opaque (base64) text.
+pub(super) fn encode_token(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// The text of a paging token, if it is one.
+pub(super) fn decode_token(token: &str) -> Option<String> {
+    base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
 }
 
 #[derive(Deserialize)]

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::paging::{ListInput, page, sort_by, with_token};
+use super::paging::{
+    ListInput, decode_token, encode_token, max_results, page, sort_by, with_token,
+};
 use super::validation::{
     APPROVAL_STATUSES, PACKAGE_STATUSES, check_card, check_lifecycle, check_name, one_of, parse,
 };
@@ -112,17 +114,36 @@ pub struct AccountRegistry {
     packages: BTreeMap<String, Package>,
     /// Last version handed out per group: versions are never reused, even after a delete.
     versions: BTreeMap<String, u32>,
+    /// ARN by (group, creation time, version): a group's page in `ListModelPackages`'
+    /// default order is read from here, without sorting the registry. Rebuilt on
+    /// load ([`AccountRegistry::reindex`]).
+    #[serde(skip)]
+    by_group: BTreeMap<ListKey, String>,
 }
 
-/// What a successful operation changed, for the event log.
-#[derive(Debug, Clone, PartialEq)]
+/// A package's place in its group's listing: group, creation time (its bits, which
+/// order like the time for the positive times used here), version.
+type ListKey = (String, u64, u32);
+
+fn list_key(p: &Package) -> ListKey {
+    (
+        p.model_package_group_name.clone(),
+        p.creation_time.to_bits(),
+        p.model_package_version,
+    )
+}
+
+/// What a successful operation changed, for the event log and the state file's log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Change {
     /// Nothing (a read).
     None,
     /// A package was created or updated: its state after.
-    Package(Value),
+    Package(Box<Package>),
     /// A package was deleted: its ARN.
     Deleted(String),
+    /// A group was created.
+    Group(Group),
 }
 
 impl AccountRegistry {
@@ -134,6 +155,48 @@ impl AccountRegistry {
             groups: BTreeMap::new(),
             packages: BTreeMap::new(),
             versions: BTreeMap::new(),
+            by_group: BTreeMap::new(),
+        }
+    }
+
+    /// Rebuilds the listing index (after loading).
+    pub fn reindex(&mut self) {
+        self.by_group = self
+            .packages
+            .values()
+            .map(|p| (list_key(p), p.model_package_arn.clone()))
+            .collect();
+    }
+
+    /// Adds or replaces a package (keeping the index and the versions handed out).
+    fn put(&mut self, package: Package) {
+        let last = self
+            .versions
+            .entry(package.model_package_group_name.clone())
+            .or_default();
+        *last = (*last).max(package.model_package_version);
+        self.by_group
+            .insert(list_key(&package), package.model_package_arn.clone());
+        self.packages
+            .insert(package.model_package_arn.clone(), package);
+    }
+
+    /// Removes a package (and its place in the index).
+    fn remove(&mut self, arn: &str) {
+        if let Some(p) = self.packages.remove(arn) {
+            self.by_group.remove(&list_key(&p));
+        }
+    }
+
+    /// Applies a change the state file's log recorded.
+    pub fn replay(&mut self, change: Change) {
+        match change {
+            Change::None => {}
+            Change::Package(p) => self.put(*p),
+            Change::Deleted(arn) => self.remove(&arn),
+            Change::Group(g) => {
+                self.groups.insert(g.model_package_group_name.clone(), g);
+            }
         }
     }
 
@@ -222,16 +285,15 @@ impl AccountRegistry {
                 "Model Package Group already exists: {arn}"
             )));
         }
-        self.groups.insert(
-            i.model_package_group_name.clone(),
-            Group {
-                model_package_group_name: i.model_package_group_name,
-                model_package_group_arn: arn.clone(),
-                model_package_group_description: i.model_package_group_description,
-                creation_time: now,
-            },
-        );
-        Ok((json!({ "ModelPackageGroupArn": arn }), Change::None))
+        let group = Group {
+            model_package_group_name: i.model_package_group_name,
+            model_package_group_arn: arn.clone(),
+            model_package_group_description: i.model_package_group_description,
+            creation_time: now,
+        };
+        self.groups
+            .insert(group.model_package_group_name.clone(), group.clone());
+        Ok((json!({ "ModelPackageGroupArn": arn }), Change::Group(group)))
     }
 
     fn describe_group(&self, input: Value) -> Result<(Value, Change), ApiError> {
@@ -340,9 +402,11 @@ impl AccountRegistry {
             model_card: i.model_card,
             model_life_cycle: i.model_life_cycle,
         };
-        let state = full(&package);
-        self.packages.insert(arn.clone(), package);
-        Ok((json!({ "ModelPackageArn": arn }), Change::Package(state)))
+        self.put(package.clone());
+        Ok((
+            json!({ "ModelPackageArn": arn }),
+            Change::Package(Box::new(package)),
+        ))
     }
 
     fn describe_package(&self, input: Value) -> Result<(Value, Change), ApiError> {
@@ -375,6 +439,11 @@ impl AccountRegistry {
             .model_package_group_name
             .as_deref()
             .map(|g| self.group_name(g));
+        if let Some(group) = group
+            && i.sort_by.as_deref().unwrap_or("CreationTime") == "CreationTime"
+        {
+            return self.list_group_page(group, &i);
+        }
         // Every package here is versioned: without a group, the documented default
         // (Unversioned) lists none of them.
         let versioned_wanted = group.is_some() || kind != "Unversioned";
@@ -407,6 +476,64 @@ impl AccountRegistry {
         })?;
         let (items, next) = page(packages, i.max_results, i.next_token.as_deref())?;
         let list: Vec<Value> = items.into_iter().map(summary).collect();
+        Ok((
+            with_token(json!({ "ModelPackageSummaryList": list }), next),
+            Change::None,
+        ))
+    }
+
+    /// One page of a group in creation order, read from the index from the cursor on:
+    /// its cost is the page, not the registry.
+    fn list_group_page(&self, group: &str, i: &ListInput) -> Result<(Value, Change), ApiError> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let max = max_results(i.max_results)?;
+        let order = i.sort_order.as_deref().unwrap_or("Ascending");
+        one_of("sortOrder", order, &["Ascending", "Descending"])?;
+        let cursor: Option<ListKey> = match i.next_token.as_deref() {
+            None => None,
+            Some(token) => Some(
+                decode_token(token)
+                    .and_then(|t| {
+                        let (time, version) = t.strip_prefix("after:")?.split_once(':')?;
+                        Some((group.to_string(), time.parse().ok()?, version.parse().ok()?))
+                    })
+                    .ok_or_else(|| ApiError::validation("Invalid pagination token"))?,
+            ),
+        };
+        let first = (group.to_string(), 0, 0);
+        let last = (group.to_string(), u64::MAX, u32::MAX);
+        let keys: Box<dyn Iterator<Item = (&ListKey, &String)>> = match (order, cursor) {
+            ("Descending", Some(c)) => {
+                Box::new(self.by_group.range((Included(first), Excluded(c))).rev())
+            }
+            ("Descending", None) => {
+                Box::new(self.by_group.range((Included(first), Included(last))).rev())
+            }
+            (_, Some(c)) => Box::new(self.by_group.range((Excluded(c), Included(last)))),
+            (_, None) => Box::new(
+                self.by_group
+                    .range((Included(first), Unbounded))
+                    .take_while(move |(k, _)| k.0 == group),
+            ),
+        };
+        let mut matching = keys
+            .map(|(key, arn)| (key, &self.packages[arn]))
+            .filter(|(_, p)| {
+                i.model_approval_status
+                    .as_ref()
+                    .is_none_or(|s| &p.model_approval_status == s)
+                    && i.name_contains
+                        .as_ref()
+                        .is_none_or(|n| p.model_package_group_name.contains(n.as_str()))
+                    && i.creation_time_after.is_none_or(|t| p.creation_time > t)
+                    && i.creation_time_before.is_none_or(|t| p.creation_time < t)
+            });
+        let items: Vec<(&ListKey, &Package)> = matching.by_ref().take(max).collect();
+        let next = match (items.last(), matching.next()) {
+            (Some((key, _)), Some(_)) => Some(encode_token(&format!("after:{}:{}", key.1, key.2))),
+            _ => None,
+        };
+        let list: Vec<Value> = items.into_iter().map(|(_, p)| summary(p)).collect();
         Ok((
             with_token(json!({ "ModelPackageSummaryList": list }), next),
             Change::None,
@@ -460,7 +587,7 @@ impl AccountRegistry {
             package.model_card = Some(c);
         }
         package.last_modified_time = now;
-        let state = full(package);
+        let state = Box::new(package.clone());
         Ok((
             json!({ "ModelPackageArn": i.model_package_arn }),
             Change::Package(state),
@@ -475,7 +602,7 @@ impl AccountRegistry {
         }
         let i: In = parse(input)?;
         self.package(&i.model_package_name)?;
-        self.packages.remove(&i.model_package_name);
+        self.remove(&i.model_package_name);
         Ok((json!({}), Change::Deleted(i.model_package_name)))
     }
 
@@ -486,13 +613,13 @@ impl AccountRegistry {
         arn: &str,
         status: &str,
         now: f64,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Change, ApiError> {
         self.package(arn)?;
         one_of("modelPackageStatus", status, &PACKAGE_STATUSES)?;
         let package = self.packages.get_mut(arn).expect("checked above");
         package.model_package_status = status.to_string();
         package.last_modified_time = now;
-        Ok(full(package))
+        Ok(Change::Package(Box::new(package.clone())))
     }
 }
 

@@ -1,6 +1,8 @@
 //! `Search` over `ModelPackage`, as far as govsync's incremental cycles need it:
-//! top-level `Filters` joined by `And` on `LastModifiedTime`, `CreationTime`,
-//! `ModelPackageGroupName`, `ModelLifeCycle.Stage` and `ModelLifeCycle.StageStatus`;
+//! `Filters` on `LastModifiedTime`, `CreationTime`, `ModelPackageGroupName`,
+//! `ModelLifeCycle.Stage` and `ModelLifeCycle.StageStatus`, and `SubExpressions`,
+//! each level joined by its `Operator` (`And`, the default, or `Or`; at most 50
+//! filters and subexpressions in all, as SageMaker allows; no `NestedFilters`);
 //! `SortBy` (`LastModifiedTime`, `CreationTime`), `SortOrder`, `MaxResults` (1–100)
 //! and `NextToken`. Each result is the whole package, model card included. The index
 //! lags: a package changed less than the lag ago is not found yet.
@@ -27,10 +29,54 @@ struct Expression {
     filters: Vec<Filter>,
     operator: Option<String>,
     #[serde(default)]
-    sub_expressions: Vec<Value>,
+    sub_expressions: Vec<Expression>,
     #[serde(default)]
     nested_filters: Vec<Value>,
 }
+
+impl Expression {
+    /// Checks the expression's shape; returns how many filters and subexpressions it
+    /// holds, recursively.
+    fn check(&self) -> Result<usize, ApiError> {
+        if !self.nested_filters.is_empty() {
+            return Err(ApiError::validation(
+                "The mock does not support NestedFilters",
+            ));
+        }
+        if let Some(o) = &self.operator {
+            one_of("searchExpression.operator", o, &["And", "Or"])?;
+        }
+        for f in &self.filters {
+            one_of("searchExpression.filters.operator", &f.operator, &OPERATORS)?;
+        }
+        let mut count = self.filters.len() + self.sub_expressions.len();
+        for sub in &self.sub_expressions {
+            count += sub.check()?;
+        }
+        Ok(count)
+    }
+
+    /// Whether `package` satisfies the expression (an empty one matches everything).
+    fn holds(&self, package: &Package) -> Result<bool, ApiError> {
+        let any = self.operator.as_deref() == Some("Or");
+        let mut results = Vec::with_capacity(self.filters.len() + self.sub_expressions.len());
+        for f in &self.filters {
+            results.push(matches(package, f)?);
+        }
+        for sub in &self.sub_expressions {
+            results.push(sub.holds(package)?);
+        }
+        Ok(results.is_empty()
+            || if any {
+                results.contains(&true)
+            } else {
+                !results.contains(&false)
+            })
+    }
+}
+
+/// The most filters and subexpressions one search expression may hold, recursively.
+const MAX_EXPRESSION_PARTS: usize = 50;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -123,16 +169,12 @@ pub(super) fn search<'a>(
         )));
     }
     let expression = i.search_expression.unwrap_or_default();
-    if !expression.sub_expressions.is_empty() || !expression.nested_filters.is_empty() {
-        return Err(ApiError::validation(
-            "The mock supports top-level Filters only (no SubExpressions or NestedFilters)",
-        ));
-    }
-    if expression.operator.as_deref().is_some_and(|o| o != "And") {
-        return Err(ApiError::validation("The mock joins Filters with And only"));
-    }
-    for f in &expression.filters {
-        one_of("searchExpression.filters.operator", &f.operator, &OPERATORS)?;
+    let parts = expression.check()?;
+    if parts > MAX_EXPRESSION_PARTS {
+        return Err(ApiError::validation(format!(
+            "The search expression holds {parts} filters and subexpressions; at most \
+             {MAX_EXPRESSION_PARTS} are allowed"
+        )));
     }
     let sort_by = i.sort_by.as_deref().unwrap_or("LastModifiedTime");
     one_of("sortBy", sort_by, &["LastModifiedTime", "CreationTime"])?;
@@ -141,14 +183,7 @@ pub(super) fn search<'a>(
     let indexed_until = now - lag;
     let mut found = Vec::new();
     for p in packages.filter(|p| p.last_modified_time <= indexed_until) {
-        let mut all = true;
-        for f in &expression.filters {
-            if !matches(p, f)? {
-                all = false;
-                break;
-            }
-        }
-        if all {
+        if expression.holds(p)? {
             found.push(p);
         }
     }
