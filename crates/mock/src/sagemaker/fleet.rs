@@ -48,6 +48,11 @@ pub struct Fleet {
     /// Seconds the `Search` index lags behind the registries (not persisted).
     #[serde(skip)]
     search_lag: f64,
+    /// The time of the latest request: each request's time is after the one before
+    /// (by a millisecond at least, SageMaker's timestamp resolution), so that no two
+    /// changes share a `LastModifiedTime` and orders by time are total.
+    #[serde(default)]
+    latest: f64,
 }
 
 /// The (account, region) a request is served in.
@@ -225,6 +230,13 @@ impl Fleet {
         }
     }
 
+    /// The time of a request arriving at `now` (epoch seconds): at least a
+    /// millisecond after the one before.
+    pub fn tick(&mut self, now: f64) -> f64 {
+        self.latest = now.max(self.latest + 0.001);
+        self.latest
+    }
+
     /// Runs an operation for `caller` in `region` at time `now`; also says where.
     pub fn call(
         &mut self,
@@ -234,6 +246,7 @@ impl Fleet {
         input: Value,
         now: f64,
     ) -> Result<(Value, Change, Place), ApiError> {
+        let now = self.tick(now);
         let place = self.place(caller, region, operation, &input)?;
         let lag = self.search_lag;
         let (output, change) = self

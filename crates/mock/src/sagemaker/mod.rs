@@ -199,9 +199,9 @@ impl MockSageMaker {
 
     /// Admin: sets a package's `ModelPackageStatus`.
     pub fn set_package_status(&self, arn: &str, status: &str) -> Result<(), ApiError> {
-        let now = epoch_seconds(SystemTime::now());
         let (state, place) = {
             let mut fleet = self.shared.fleet.lock().expect("fleet lock poisoned");
+            let now = fleet.tick(epoch_seconds(SystemTime::now()));
             let store = fleet.holding(arn).ok_or_else(|| {
                 ApiError::validation(format!("ModelPackage {arn} does not exist."))
             })?;
