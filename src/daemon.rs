@@ -9,8 +9,10 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, WriteMode};
-use crate::engine::{CycleError, CycleOptions, CycleReport, Engine, Outcome};
+use crate::config::{Config, SyncConfig, WriteMode};
+use crate::engine::{
+    CycleError, CycleKind, CycleMemory, CycleOptions, CycleReport, Engine, Outcome,
+};
 use crate::governance::{Governance, OpenPagesClient};
 use crate::journal::JournalEntry;
 use crate::metrics::{Instrumented, Metrics, cycle_outcome};
@@ -89,8 +91,11 @@ pub struct LoopStatus {
     pub recent_cycles: VecDeque<CycleRecord>,
     /// The latest journal entries, newest first (at most [`RECENT_JOURNAL`]).
     pub journal_tail: Vec<JournalEntry>,
-    /// Per model: the action of its latest journal entry and when it was made.
+    /// Per model that needs a person: the action of its latest journal entry and
+    /// when it was made.
     pub model_since: HashMap<String, (String, String)>,
+    /// The kind of the cycle running now, if one is.
+    pub running: Option<CycleKind>,
 }
 
 /// How many cycles and journal entries the status keeps for the status page.
@@ -101,7 +106,7 @@ pub const RECENT_JOURNAL: usize = 15;
 /// One finished cycle, as the status page lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CycleRecord {
-    /// `full` (every cycle lists both sides in full today).
+    /// `full` or `incremental`.
     pub kind: &'static str,
     /// When it started (RFC 3339, UTC).
     pub started_at: String,
@@ -115,12 +120,14 @@ pub struct CycleRecord {
     pub error: Option<String>,
 }
 
-/// A cycle that reached both systems.
+/// The last cycle that reached both systems, and the fleet as it left it.
 #[derive(Debug, Clone)]
 pub struct FinishedCycle {
     /// When it started.
     pub started: Instant,
-    /// What it saw and did.
+    /// Every linked model as the cycles since the last full one left it: the last
+    /// full cycle's report with the results of each later incremental cycle's
+    /// models in place of theirs ([`CycleReport::absorb`]).
     pub report: Arc<CycleReport>,
 }
 
@@ -136,6 +143,7 @@ impl LoopStatus {
             recent_cycles: VecDeque::new(),
             journal_tail: Vec::new(),
             model_since: HashMap::new(),
+            running: None,
         }
     }
 }
@@ -145,8 +153,25 @@ impl LoopStatus {
 pub struct Settings {
     /// Time between the starts of two cycles (before jitter).
     pub interval: Duration,
+    /// Time between the starts of two full cycles; the cycles between are
+    /// incremental. At most `interval`: every cycle is full.
+    pub full_interval: Duration,
+    /// How far before its last question an incremental cycle asks from.
+    pub overlap: Duration,
     /// How long shutdown waits for writes in flight.
     pub shutdown_grace: Duration,
+}
+
+impl Settings {
+    /// The loop's timing from the `[sync]` settings.
+    pub fn from_config(sync: &SyncConfig) -> Settings {
+        Settings {
+            interval: sync.interval,
+            full_interval: sync.full_interval,
+            overlap: sync.overlap,
+            shutdown_grace: sync.shutdown_grace,
+        }
+    }
 }
 
 /// The wait from one cycle's start to the next: `interval` moved by up to
@@ -169,7 +194,10 @@ pub async fn run_loop<G: Governance, R: Registry>(
     shutdown: &CancellationToken,
 ) {
     metrics.set_interval(settings.interval);
+    let mut memory = CycleMemory::new(settings.overlap);
     let mut next = Instant::now();
+    // The first cycle is a full one; so is every cycle after a full one failed.
+    let mut next_full = next;
     loop {
         tokio::select! {
             biased;
@@ -178,12 +206,20 @@ pub async fn run_loop<G: Governance, R: Registry>(
         }
         let started = Instant::now();
         let started_at = crate::store::now_rfc3339();
-        status.send_modify(|s| s.last_started = Some(started));
+        let kind = if started >= next_full {
+            CycleKind::Full
+        } else {
+            CycleKind::Incremental
+        };
+        status.send_modify(|s| {
+            s.last_started = Some(started);
+            s.running = Some(kind);
+        });
         let options = CycleOptions {
             cancel: shutdown.clone(),
             ..CycleOptions::default()
         };
-        let cycle = engine.cycle(Some(store), &options);
+        let cycle = engine.run_cycle(Some(store), &options, &mut memory, kind);
         let grace_over = async {
             shutdown.cancelled().await;
             tokio::time::sleep(settings.shutdown_grace).await;
@@ -199,49 +235,73 @@ pub async fn run_loop<G: Governance, R: Registry>(
                 break;
             }
         };
+        // An incremental cycle runs as a full one while nothing is known yet.
+        let kind = result.as_ref().map_or(kind, |r| r.kind);
+        if kind == CycleKind::Full && result.is_ok() {
+            next_full = started + next_wait(settings.full_interval, fastrand::f64());
+        }
         let elapsed = started.elapsed();
         let unix_now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
-        metrics.cycle(&result, elapsed, unix_now);
-        log_cycle(&result, elapsed);
+        log_cycle(&result, kind, elapsed);
         let record = CycleRecord {
-            kind: "full",
+            kind: kind.as_str(),
             started_at,
             duration: elapsed,
             writes: result.as_ref().map_or(0, |r| r.outcomes(&Outcome::Applied)),
-            outcome: cycle_outcome(&result),
+            outcome: cycle_outcome(result.as_ref()),
             error: result.as_ref().err().map(ToString::to_string),
         };
         // What the status page shows of the journal; a store that cannot be read
         // now leaves the last view in place (the cycle itself said what failed).
         let journal = store.recent_journal(RECENT_JOURNAL).ok();
-        let since = store.since_by_model().ok();
+        let mut people: Vec<String> = Vec::new();
         // One update, so that a reader never sees the cycle listed but not counted.
+        // The fleet's view is folded in place, under the lock readers take.
         status.send_modify(|s| {
+            s.running = None;
             s.recent_cycles.push_front(record);
             s.recent_cycles.truncate(RECENT_CYCLES);
             if let Some(journal) = journal {
                 s.journal_tail = journal;
             }
-            if let Some(since) = since {
-                s.model_since = since;
-            }
-            if matches!(result, Err(CycleError::Cancelled)) {
-                return;
-            }
-            s.cycles_finished += 1;
             match result {
                 Ok(report) => {
+                    s.cycles_finished += 1;
                     s.last_result = Some(Ok(()));
+                    let fleet = match (s.last_report.take(), report.kind) {
+                        (Some(mut last), CycleKind::Incremental) => {
+                            Arc::make_mut(&mut last.report).absorb(&report);
+                            last.report
+                        }
+                        _ => Arc::new(report.clone()),
+                    };
+                    metrics.cycle(Ok(&report), Some(&fleet), elapsed, unix_now);
+                    people = fleet
+                        .results
+                        .iter()
+                        .filter(|r| crate::status_page::needs_a_person(r))
+                        .map(|r| r.decision.model_id.to_string())
+                        .collect();
                     s.last_report = Some(FinishedCycle {
                         started,
-                        report: Arc::new(report),
+                        report: fleet,
                     });
                 }
-                Err(e) => s.last_result = Some(Err(e.to_string())),
+                Err(e) => {
+                    metrics.cycle(Err(&e), None, elapsed, unix_now);
+                    if !matches!(e, CycleError::Cancelled) {
+                        s.cycles_finished += 1;
+                        s.last_result = Some(Err(e.to_string()));
+                    }
+                }
             }
         });
+        // Since when each model that needs a person has been in its state.
+        if let Ok(since) = store.since_by_model(people.iter().map(String::as_str)) {
+            status.send_modify(|s| s.model_since = since);
+        }
         if shutdown.is_cancelled() {
             break;
         }
@@ -249,11 +309,14 @@ pub async fn run_loop<G: Governance, R: Registry>(
     }
 }
 
-fn log_cycle(result: &Result<CycleReport, CycleError>, elapsed: Duration) {
+fn log_cycle(result: &Result<CycleReport, CycleError>, kind: CycleKind, elapsed: Duration) {
     let duration_ms = elapsed.as_millis() as u64;
+    let kind = kind.as_str();
     match result {
         Ok(r) => tracing::info!(
             duration_ms,
+            kind,
+            deferred = r.deferred.len(),
             cycle = %r.cycle,
             models = r.results.len(),
             planned = r.planned_writes(),
@@ -271,9 +334,13 @@ fn log_cycle(result: &Result<CycleReport, CycleError>, elapsed: Duration) {
             "cycle finished"
         ),
         Err(CycleError::Cancelled) => {
-            tracing::info!(duration_ms, "cycle cancelled by shutdown before any write")
+            tracing::info!(
+                duration_ms,
+                kind,
+                "cycle cancelled by shutdown before any write"
+            )
         }
-        Err(e) => tracing::error!(duration_ms, error = %e, "cycle failed"),
+        Err(e) => tracing::error!(duration_ms, kind, error = %e, "cycle failed"),
     }
 }
 
@@ -294,7 +361,7 @@ pub async fn run<G: Governance, R: Registry>(
         ServerState {
             metrics: metrics.clone(),
             status: status.subscribe(),
-            interval: settings.interval,
+            settings,
         },
         stop_server.clone(),
     ));

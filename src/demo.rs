@@ -27,6 +27,9 @@ use crate::store::Store;
 
 /// The cycle interval of the demo's loop.
 const INTERVAL: Duration = Duration::from_secs(1);
+/// The full-cycle interval of the demo's loop: a deleted package is concluded gone by
+/// a full cycle only.
+const FULL_INTERVAL: Duration = Duration::from_secs(3);
 /// The demo never waits longer than this for a cycle.
 const CYCLE_WAIT: Duration = Duration::from_secs(20);
 const PASSWORD_VAR: &str = "DEMO_GOVERNANCE_PASSWORD";
@@ -181,12 +184,15 @@ sts_endpoint_url = "{sm}"
 region = "us-east-1"
 [sync]
 interval = "{interval}s"
+full_interval = "{full}s"
+overlap = "5s"
 [state]
 path = ":memory:"
 "#,
             gov = gov_handle.url(),
             sm = sm_handle.url(),
-            interval = INTERVAL.as_secs()
+            interval = INTERVAL.as_secs(),
+            full = FULL_INTERVAL.as_secs()
         ),
         Path::new("<demo>"),
         &[],
@@ -230,15 +236,17 @@ path = ":memory:"
     say(
         out,
         format!(
-            "Running the govsync loop: a cycle every {}s; the status page at {base_url}/ \
-             (served while the demo runs), Prometheus metrics at {base_url}/metrics\n",
-            INTERVAL.as_secs()
+            "Running the govsync loop: a cycle every {}s (a full one every {}s, incremental \
+             ones between); the status page at {base_url}/ (served while the demo runs), \
+             Prometheus metrics at {base_url}/metrics\n",
+            INTERVAL.as_secs(),
+            FULL_INTERVAL.as_secs()
         ),
     )?;
     let store = Store::open(":memory:").map_err(|e| e.to_string())?;
     let settings = Settings {
-        interval: INTERVAL,
         shutdown_grace: Duration::from_secs(5),
+        ..Settings::from_config(&config.sync)
     };
     let loop_ = daemon::run(
         engine,

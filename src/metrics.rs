@@ -16,7 +16,7 @@ use prometheus_client::registry::Registry as PromRegistry;
 use crate::domain::{
     ApprovalStatus, GovernanceModel, GovernanceStatus, Lifecycle, ModelId, PackageArn,
 };
-use crate::engine::{CycleError, CycleReport, ModelResult, Outcome};
+use crate::engine::{CycleError, CycleKind, CycleReport, ModelResult, Outcome};
 use crate::governance::Governance;
 use crate::plan::{Action, DriftKind};
 use crate::remote::{Listing, RemoteError, WriteOutcome};
@@ -25,11 +25,16 @@ use crate::scope::Scope;
 
 type Labels<const N: usize> = [(&'static str, &'static str); N];
 
+/// The buckets of `govsync_cycle_duration_seconds`: 50 ms doubling to about 7 minutes.
+fn cycle_duration_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.05, 2.0, 14))
+}
+
 /// Every metric govsync exports, registered under the `govsync_` prefix.
 pub struct Metrics {
     registry: PromRegistry,
-    cycles: Family<Labels<1>, Counter>,
-    cycle_duration: Histogram,
+    cycles: Family<Labels<2>, Counter>,
+    cycle_duration: Family<Labels<1>, Histogram>,
     actions: Family<Labels<2>, Counter>,
     models: Family<Labels<1>, Gauge>,
     remote_calls: Family<Labels<3>, Counter>,
@@ -61,7 +66,7 @@ impl Default for Metrics {
 /// A finished cycle's outcome (the `outcome` label of `govsync_cycles_total`, and the
 /// status page's): `ok`, `unresolved` (drift, conflicts or the safety valve), `failed`
 /// (a write failed), `error` (a side could not be read), `cancelled`.
-pub fn cycle_outcome(result: &Result<CycleReport, CycleError>) -> &'static str {
+pub fn cycle_outcome(result: Result<&CycleReport, &CycleError>) -> &'static str {
     match result {
         Ok(report) if report.failures() > 0 => "failed",
         Ok(report) if report.exit_code() != 0 => "unresolved",
@@ -125,16 +130,18 @@ impl Metrics {
     /// Registers every metric.
     pub fn new() -> Metrics {
         let mut registry = PromRegistry::with_prefix("govsync");
-        let cycles = Family::<Labels<1>, Counter>::default();
+        let cycles = Family::<Labels<2>, Counter>::default();
         registry.register(
             "cycles",
-            "Sync cycles by outcome (ok, unresolved, failed, error, cancelled)",
+            "Sync cycles by kind (full, incremental; error when it failed before it knew) and outcome (ok, unresolved, failed, error, cancelled)",
             cycles.clone(),
         );
-        let cycle_duration = Histogram::new(exponential_buckets(0.05, 2.0, 14));
+        let cycle_duration = Family::<Labels<1>, Histogram>::new_with_constructor(
+            cycle_duration_histogram as fn() -> Histogram,
+        );
         registry.register_with_unit(
             "cycle_duration",
-            "Duration of one sync cycle",
+            "Duration of one sync cycle, by kind (full, incremental)",
             prometheus_client::registry::Unit::Seconds,
             cycle_duration.clone(),
         );
@@ -221,16 +228,24 @@ impl Metrics {
         self.interval.set(interval.as_secs_f64());
     }
 
-    /// Records one finished cycle; `unix_now` is the wall-clock time it finished.
+    /// Records one finished cycle; `fleet` is every linked model as the cycles since
+    /// the last full one left it (for `govsync_models`); `unix_now` is the
+    /// wall-clock time the cycle finished.
     pub fn cycle(
         &self,
-        result: &Result<CycleReport, CycleError>,
+        result: Result<&CycleReport, &CycleError>,
+        fleet: Option<&CycleReport>,
         duration: Duration,
         unix_now: f64,
     ) {
         let outcome = cycle_outcome(result);
-        self.cycles.get_or_create(&[("outcome", outcome)]).inc();
-        self.cycle_duration.observe(duration.as_secs_f64());
+        let kind = result.map_or("error", |r| r.kind.as_str());
+        self.cycles
+            .get_or_create(&[("kind", kind), ("outcome", outcome)])
+            .inc();
+        self.cycle_duration
+            .get_or_create(&[("kind", kind)])
+            .observe(duration.as_secs_f64());
         match result {
             Err(CycleError::Cancelled) => {}
             Err(_) => {
@@ -247,9 +262,12 @@ impl Metrics {
             self.scope_observed
                 .get_or_create(&label)
                 .set(i64::from(scope.observed));
-            self.scope_packages
-                .get_or_create(&label)
-                .set(scope.packages as i64);
+            // An incremental cycle's count is of changes, not of the scope.
+            if report.kind == CycleKind::Full {
+                self.scope_packages
+                    .get_or_create(&label)
+                    .set(scope.packages as i64);
+            }
         }
         for r in &report.results {
             if r.decision.action.resolved_conflict() {
@@ -264,7 +282,8 @@ impl Metrics {
                     .inc();
             }
         }
-        for (state, count) in MODEL_STATES.iter().zip(state_counts(report)) {
+        let fleet = fleet.unwrap_or(report);
+        for (state, count) in MODEL_STATES.iter().zip(state_counts(fleet)) {
             self.models
                 .get_or_create(&[("state", state)])
                 .set(count as i64);
@@ -348,6 +367,16 @@ impl<G: Governance> Governance for Instrumented<G> {
         r
     }
 
+    async fn list_models_changed(
+        &self,
+        since: std::time::SystemTime,
+    ) -> Result<Listing<GovernanceModel>, RemoteError> {
+        let r = self.inner.list_models_changed(since).await;
+        self.metrics
+            .remote_call(GOVERNANCE, "list_models_changed", result_label(&r));
+        r
+    }
+
     async fn set_status(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {
         let w = self.inner.set_status(model, status).await;
         self.metrics
@@ -364,6 +393,17 @@ impl<R: Registry> Registry for Instrumented<R> {
         let r = self.inner.list_packages(scope).await;
         self.metrics
             .remote_call(SAGEMAKER, "list_packages", result_label(&r));
+        r
+    }
+
+    async fn list_changed(
+        &self,
+        scope: &Scope,
+        since: std::time::SystemTime,
+    ) -> Result<Listing<crate::domain::ModelPackage>, RemoteError> {
+        let r = self.inner.list_changed(scope, since).await;
+        self.metrics
+            .remote_call(SAGEMAKER, "list_changed", result_label(&r));
         r
     }
 

@@ -14,10 +14,12 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::daemon::LoopStatus;
+use crate::daemon::{LoopStatus, Settings};
 use crate::metrics::Metrics;
 
-/// A cycle must have started within this many intervals for `/healthz` to pass.
+/// A cycle must have started within this many intervals for `/healthz` to pass (or,
+/// while a cycle runs, within this many full-cycle intervals: a full cycle of a big
+/// fleet may take longer than a few short intervals).
 pub const HEALTHY_INTERVALS: u32 = 3;
 
 /// What the endpoints read.
@@ -27,22 +29,35 @@ pub struct ServerState {
     pub metrics: Arc<Metrics>,
     /// The loop's progress.
     pub status: watch::Receiver<LoopStatus>,
-    /// The configured interval.
-    pub interval: Duration,
+    /// The loop's timing.
+    pub settings: Settings,
 }
 
 /// Liveness: `Ok` while a cycle started (or the loop began) within
-/// [`HEALTHY_INTERVALS`] intervals of `now`. The `Err` says why not.
-pub fn liveness(status: &LoopStatus, interval: Duration, now: Instant) -> Result<String, String> {
+/// [`HEALTHY_INTERVALS`] intervals of `now`, or, while a cycle runs, within as many
+/// full-cycle intervals. The `Err` says why not.
+pub fn liveness(status: &LoopStatus, settings: &Settings, now: Instant) -> Result<String, String> {
     let last = status.last_started.unwrap_or(status.since);
     let age = now.saturating_duration_since(last);
-    let limit = interval * HEALTHY_INTERVALS;
+    let (limit, what) = match status.running {
+        Some(kind) => (
+            settings.full_interval * HEALTHY_INTERVALS,
+            format!(
+                "{HEALTHY_INTERVALS} full-cycle intervals, while a {} cycle runs",
+                kind.as_str()
+            ),
+        ),
+        None => (
+            settings.interval * HEALTHY_INTERVALS,
+            format!("{HEALTHY_INTERVALS} intervals"),
+        ),
+    };
     let age_text = humantime::format_duration(Duration::from_secs(age.as_secs()));
     if age <= limit {
         Ok(format!("ok: last cycle started {age_text} ago\n"))
     } else {
         Err(format!(
-            "unhealthy: no cycle started for {age_text} (limit {} = {HEALTHY_INTERVALS} intervals)\n",
+            "unhealthy: no cycle started for {age_text} (limit {} = {what})\n",
             humantime::format_duration(limit)
         ))
     }
@@ -68,13 +83,13 @@ fn text(result: Result<String, String>) -> Response {
 async fn healthz(State(state): State<ServerState>) -> Response {
     text(liveness(
         &state.status.borrow(),
-        state.interval,
+        &state.settings,
         Instant::now(),
     ))
 }
 
 async fn status_page(State(state): State<ServerState>) -> Response {
-    let page = crate::status_page::render(&state.status.borrow(), state.interval);
+    let page = crate::status_page::render(&state.status.borrow(), state.settings.interval);
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -129,16 +144,38 @@ mod tests {
         LoopStatus::new(since)
     }
 
+    fn settings() -> Settings {
+        Settings {
+            interval: Duration::from_secs(60),
+            full_interval: Duration::from_secs(600),
+            overlap: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+
     #[test]
     fn liveness_allows_three_intervals_since_the_last_start() {
         let t0 = Instant::now();
-        let interval = Duration::from_secs(60);
         let mut s = status(t0);
-        assert!(liveness(&s, interval, t0 + Duration::from_secs(180)).is_ok());
-        let late = liveness(&s, interval, t0 + Duration::from_secs(181)).expect_err("refused");
+        assert!(liveness(&s, &settings(), t0 + Duration::from_secs(180)).is_ok());
+        let late = liveness(&s, &settings(), t0 + Duration::from_secs(181)).expect_err("refused");
         assert!(late.contains("no cycle started for 3m 1s"), "{late}");
         s.last_started = Some(t0 + Duration::from_secs(170));
-        assert!(liveness(&s, interval, t0 + Duration::from_secs(300)).is_ok());
+        assert!(liveness(&s, &settings(), t0 + Duration::from_secs(300)).is_ok());
+    }
+
+    #[test]
+    fn a_long_full_cycle_is_alive_for_three_full_intervals() {
+        let t0 = Instant::now();
+        let mut s = status(t0);
+        s.last_started = Some(t0);
+        s.running = Some(crate::engine::CycleKind::Full);
+        assert!(liveness(&s, &settings(), t0 + Duration::from_secs(1800)).is_ok());
+        let stuck = liveness(&s, &settings(), t0 + Duration::from_secs(1801)).expect_err("stuck");
+        assert!(stuck.contains("while a full cycle runs"), "{stuck}");
+        // Once it is over, the short limit is back.
+        s.running = None;
+        assert!(liveness(&s, &settings(), t0 + Duration::from_secs(181)).is_err());
     }
 
     #[test]

@@ -27,7 +27,7 @@ const STATE_NAMES: [(&str, &str); 10] = [
 
 /// Whether a model's result needs a person: drift (unmapped included), a conflict
 /// the policy left alone, a withheld decommission, a failed or refused write.
-fn needs_a_person(result: &ModelResult) -> bool {
+pub fn needs_a_person(result: &ModelResult) -> bool {
     matches!(result.decision.action, Action::Conflict)
         || matches!(
             model_state(result),

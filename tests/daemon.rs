@@ -34,6 +34,12 @@ impl Governance for NoModels {
     async fn list_models(&self) -> Result<Listing<GovernanceModel>, RemoteError> {
         Ok(Listing::default())
     }
+    async fn list_models_changed(
+        &self,
+        _: std::time::SystemTime,
+    ) -> Result<Listing<GovernanceModel>, RemoteError> {
+        Ok(Listing::default())
+    }
     async fn get_model(&self, _: &ModelId) -> Result<Option<GovernanceModel>, RemoteError> {
         Ok(None)
     }
@@ -42,14 +48,30 @@ impl Governance for NoModels {
     }
 }
 
-/// A registry whose listing takes `durations[n]` on the n-th cycle, and which notes
-/// when each listing starts and how many run at once.
+/// A registry whose listing (full, or of changes) takes `durations[n]` on the n-th
+/// cycle, and which notes when each starts, which kind it is, and how many run at
+/// once.
 #[derive(Default)]
 struct SlowListing {
     durations: Vec<Duration>,
-    starts: std::sync::Mutex<Vec<Instant>>,
+    starts: std::sync::Mutex<Vec<(Instant, &'static str)>>,
     running: AtomicUsize,
     most_at_once: AtomicUsize,
+}
+
+impl SlowListing {
+    async fn list(&self, kind: &'static str) -> Result<Listing<ModelPackage>, RemoteError> {
+        let n = {
+            let mut starts = self.starts.lock().expect("lock");
+            starts.push((Instant::now(), kind));
+            starts.len() - 1
+        };
+        let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_at_once.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(self.durations.get(n).copied().unwrap_or_default()).await;
+        self.running.fetch_sub(1, Ordering::SeqCst);
+        Ok(Listing::default())
+    }
 }
 
 /// The registry handed to the engine; the test keeps another handle on the listing.
@@ -57,17 +79,14 @@ struct Slow(Arc<SlowListing>);
 
 impl Registry for Slow {
     async fn list_packages(&self, _: &Scope) -> Result<Listing<ModelPackage>, RemoteError> {
-        let this = &self.0;
-        let n = {
-            let mut starts = this.starts.lock().expect("lock");
-            starts.push(Instant::now());
-            starts.len() - 1
-        };
-        let now = this.running.fetch_add(1, Ordering::SeqCst) + 1;
-        this.most_at_once.fetch_max(now, Ordering::SeqCst);
-        tokio::time::sleep(this.durations.get(n).copied().unwrap_or_default()).await;
-        this.running.fetch_sub(1, Ordering::SeqCst);
-        Ok(Listing::default())
+        self.0.list("full").await
+    }
+    async fn list_changed(
+        &self,
+        _: &Scope,
+        _: std::time::SystemTime,
+    ) -> Result<Listing<ModelPackage>, RemoteError> {
+        self.0.list("incremental").await
     }
     async fn describe_package(&self, _: &PackageArn) -> Result<Described, RemoteError> {
         Ok(Described::NotFound)
@@ -119,19 +138,21 @@ async fn cycles_start_every_interval_with_jitter_and_a_slow_one_delays_the_next(
     };
     let settings = Settings {
         interval,
+        full_interval: Duration::from_secs(180),
+        overlap: Duration::from_secs(60),
         shutdown_grace: Duration::from_secs(5),
     };
     tokio::join!(
         daemon::run_loop(&engine, &mut store, settings, &metrics, &status, &shutdown),
         stopper
     );
-    let starts: Vec<Duration> = registry
+    let (starts, kinds): (Vec<Duration>, Vec<&str>) = registry
         .starts
         .lock()
         .expect("lock")
         .iter()
-        .map(|s| s.duration_since(t0))
-        .collect();
+        .map(|(s, kind)| (s.duration_since(t0), *kind))
+        .unzip();
     assert_eq!(starts[0], Duration::ZERO, "the first cycle starts at once");
     for pair in starts[..3].windows(2) {
         let gap = pair[1] - pair[0];
@@ -146,6 +167,13 @@ async fn cycles_start_every_interval_with_jitter_and_a_slow_one_delays_the_next(
         starts[2] + Duration::from_secs(150),
         "{starts:?}"
     );
+    // The first cycle is full, those within sync.full_interval (180 s ± 10%) of it
+    // incremental, and the first one after that full again.
+    assert_eq!(
+        kinds[..4],
+        ["full", "incremental", "incremental", "full"],
+        "{starts:?}"
+    );
     assert_eq!(
         registry.most_at_once.load(Ordering::SeqCst),
         1,
@@ -153,13 +181,15 @@ async fn cycles_start_every_interval_with_jitter_and_a_slow_one_delays_the_next(
     );
     assert_eq!(watcher.borrow().cycles_finished, starts.len() as u64);
     let text = metrics.encode();
-    assert!(
-        text.contains(&format!(
-            "govsync_cycles_total{{outcome=\"ok\"}} {}",
-            starts.len()
-        )),
-        "{text}"
-    );
+    for kind in ["full", "incremental"] {
+        let n = kinds.iter().filter(|k| **k == kind).count();
+        assert!(
+            text.contains(&format!(
+                "govsync_cycles_total{{kind=\"{kind}\",outcome=\"ok\"}} {n}"
+            )),
+            "{text}"
+        );
+    }
 }
 
 // ---- the HTTP endpoints against both mocks ------------------------------------------
@@ -225,7 +255,7 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
     // m0: Approved for Deployment while SageMaker says Deployment/Complete, no
     // baseline: the conflict policy (governance wins) pushes it back.
     assert_eq!(
-        support::metric_sample(&text, r#"govsync_cycles_total{outcome="ok"}"#),
+        support::metric_sample(&text, r#"govsync_cycles_total{kind="full",outcome="ok"}"#),
         Some(1.0),
         "{text}"
     );
@@ -280,7 +310,10 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
         Some(3600.0)
     );
     assert_eq!(
-        support::metric_sample(&text, "govsync_cycle_duration_seconds_count"),
+        support::metric_sample(
+            &text,
+            r#"govsync_cycle_duration_seconds_count{kind="full"}"#
+        ),
         Some(1.0),
         "{text}"
     );

@@ -63,6 +63,10 @@ async fn operations_is_what_the_adapter_calls() {
         .list_packages(&support::remote::scope(&[]))
         .await
         .expect("list");
+    registry
+        .list_changed(&support::remote::scope(&[]), std::time::UNIX_EPOCH)
+        .await
+        .expect("changes");
     registry.describe_package(&arn).await.expect("describe");
     let lifecycle = Lifecycle::new("Development", "Complete");
     let _ = registry.set_lifecycle(&arn, &lifecycle, "test", None).await;

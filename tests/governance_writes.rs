@@ -15,7 +15,7 @@ use govsync::plan::ActionKind;
 use govsync::plan::Policy;
 use govsync::remote::{Listing, RemoteError, WriteOutcome};
 use govsync::sagemaker::SageMakerRegistry;
-use govsync::store::{HistoryFilter, Store};
+use govsync::store::HistoryFilter;
 use serde_json::{Value, json};
 use support::world::{World, owned, world};
 
@@ -31,6 +31,12 @@ struct PersonActsMidCycle {
 impl Governance for PersonActsMidCycle {
     async fn list_models(&self) -> Result<Listing<GovernanceModel>, RemoteError> {
         self.inner.list_models().await
+    }
+    async fn list_models_changed(
+        &self,
+        since: std::time::SystemTime,
+    ) -> Result<Listing<GovernanceModel>, RemoteError> {
+        self.inner.list_models_changed(since).await
     }
     async fn get_model(&self, model: &ModelId) -> Result<Option<GovernanceModel>, RemoteError> {
         self.mock
@@ -217,21 +223,16 @@ async fn workflow_world() -> World {
     let table = MappingTable::parse(&text, std::path::Path::new("workflow.toml")).expect("table");
     let mut governance = mocks.governance(500);
     governance.use_workflow(&table, false);
-    World {
-        sm: mocks.sm.clone(),
-        gov: mocks.gov.clone(),
-        engine: Engine {
-            governance,
-            registries: mocks.registries(),
-            mapping: table,
-            policy: Policy::default(),
-            concurrency: 8,
-            read_model_cards: false,
-            recheck_sagemaker: false,
-        },
-        mocks,
-        store: Store::open(":memory:").expect("store"),
-    }
+    let engine = Engine {
+        governance,
+        registries: mocks.registries(),
+        mapping: table,
+        policy: Policy::default(),
+        concurrency: 8,
+        read_model_cards: false,
+        recheck_sagemaker: false,
+    };
+    World::new(mocks, engine)
 }
 
 #[tokio::test]
@@ -330,6 +331,13 @@ impl govsync::sagemaker::Registry for PipelineActsMidCycle {
         scope: &govsync::scope::Scope,
     ) -> Result<Listing<govsync::domain::ModelPackage>, RemoteError> {
         self.inner.list_packages(scope).await
+    }
+    async fn list_changed(
+        &self,
+        scope: &govsync::scope::Scope,
+        since: std::time::SystemTime,
+    ) -> Result<Listing<govsync::domain::ModelPackage>, RemoteError> {
+        self.inner.list_changed(scope, since).await
     }
     async fn describe_package(
         &self,

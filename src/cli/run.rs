@@ -66,6 +66,7 @@ pub(super) fn run(
         tracing::info!(
             listen = %address,
             interval = %humantime::format_duration(config.sync.interval),
+            full_interval = %humantime::format_duration(config.sync.full_interval),
             state = %config.state_path,
             "govsync running: the status page at http://{address}/, and /healthz, /readyz and /metrics"
         );
@@ -77,10 +78,7 @@ pub(super) fn run(
             trigger.cancel();
         });
         let (status, _) = watch::channel(LoopStatus::new(tokio::time::Instant::now()));
-        let settings = daemon::Settings {
-            interval: config.sync.interval,
-            shutdown_grace: config.sync.shutdown_grace,
-        };
+        let settings = daemon::Settings::from_config(&config.sync);
         daemon::run(engine, store, settings, metrics, listener, status, shutdown)
             .await
             .map_err(|e| format!("the HTTP server on {address} failed: {e}"))?;

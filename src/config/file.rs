@@ -88,6 +88,10 @@ pub(super) struct RawSageMaker {
 pub(super) struct RawSync {
     #[serde(default = "defaults::interval")]
     pub(super) interval: String,
+    /// Default: [`defaults::full_interval`], or `interval` if that is longer.
+    pub(super) full_interval: Option<String>,
+    #[serde(default = "defaults::overlap")]
+    pub(super) overlap: String,
     #[serde(default)]
     pub(super) conflict_policy: ConflictPolicy,
     #[serde(default = "defaults::decommission_status")]
@@ -169,6 +173,13 @@ pub(super) mod defaults {
         "20s".into()
     }
     pub fn interval() -> String {
+        "10s".into()
+    }
+    /// Unless `sync.interval` is longer.
+    pub fn full_interval() -> std::time::Duration {
+        std::time::Duration::from_secs(600)
+    }
+    pub fn overlap() -> String {
         "60s".into()
     }
     // The sync policy's defaults are the planner's (`Policy::default`), not a copy.
@@ -258,6 +269,7 @@ impl RawConfig {
             sync: RawSync {
                 mapping_file: Some(PathBuf::from("mapping.toml")),
                 max_decommissions_per_scope: Some(defaults::max_decommissions()),
+                full_interval: Some("10m".into()),
                 ..RawSync::default()
             },
             state: RawState::default(),

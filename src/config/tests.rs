@@ -75,7 +75,9 @@ fn minimal_config_takes_the_defaults() {
     assert_eq!(config.governance.status_field, "MRG-Model:Status");
     assert_eq!(config.governance.link_field, "Integration:External ID");
     assert_eq!(config.governance.page_size, 500);
-    assert_eq!(config.sync.interval, Duration::from_secs(60));
+    assert_eq!(config.sync.interval, Duration::from_secs(10));
+    assert_eq!(config.sync.full_interval, Duration::from_secs(600));
+    assert_eq!(config.sync.overlap, Duration::from_secs(60));
     assert_eq!(config.sync.policy, Policy::default());
     assert_eq!(config.sync.concurrency, 8);
     assert_eq!(config.sagemaker.max_attempts, 3);
@@ -91,6 +93,27 @@ fn minimal_config_takes_the_defaults() {
             password: SecretSource::Env("PW".into())
         }
     );
+}
+
+#[test]
+fn a_full_interval_shorter_than_the_interval_is_refused() {
+    let message = refused(
+        &with("[sync]\ninterval = \"1m\"\nfull_interval = \"30s\""),
+        &[],
+    );
+    assert!(
+        message.starts_with("g.toml: `sync.full_interval`: 30s is shorter than sync.interval (1m)"),
+        "{message}"
+    );
+    let every_cycle_full = load(
+        &with("[sync]\ninterval = \"1m\"\nfull_interval = \"1m\""),
+        &[],
+    )
+    .expect("equal is allowed");
+    assert_eq!(every_cycle_full.sync.full_interval, Duration::from_secs(60));
+    // Left out, it is 10 minutes, or the interval if that is longer.
+    let hourly = load(&with("[sync]\ninterval = \"1h\""), &[]).expect("valid");
+    assert_eq!(hourly.sync.full_interval, Duration::from_secs(3600));
 }
 
 #[test]

@@ -189,6 +189,12 @@ pub struct SageMakerConfig {
 pub struct SyncConfig {
     /// Time between the starts of two cycles.
     pub interval: Duration,
+    /// Time between the starts of two full cycles (the only ones that may conclude
+    /// that a package is gone); the cycles between are incremental.
+    pub full_interval: Duration,
+    /// How far before its last question an incremental cycle asks each side for
+    /// changes, so that clock skew, commit lag and an index that lags lose nothing.
+    pub overlap: Duration,
     /// The planner's policy.
     pub policy: Policy,
     /// Writes in flight at once.

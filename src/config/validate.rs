@@ -206,8 +206,28 @@ impl Validator<'_> {
             0,
             1_000_000,
         )? as usize;
+        let interval = self.duration("sync.interval", &file_sync.interval)?;
+        let full_interval = match &file_sync.full_interval {
+            None => super::file::defaults::full_interval().max(interval),
+            Some(text) => {
+                let full_interval = self.duration("sync.full_interval", text)?;
+                if full_interval < interval {
+                    return self.fail(
+                        "sync.full_interval",
+                        format!(
+                            "{text} is shorter than sync.interval ({}); make it at least as \
+                             long (equal: every cycle is a full one)",
+                            file_sync.interval
+                        ),
+                    );
+                }
+                full_interval
+            }
+        };
         let sync = SyncConfig {
-            interval: self.duration("sync.interval", &file_sync.interval)?,
+            interval,
+            full_interval,
+            overlap: self.duration("sync.overlap", &file_sync.overlap)?,
             policy: Policy {
                 conflict: file_sync.conflict_policy,
                 decommission_status: GovernanceStatus::new(file_sync.decommission_status),

@@ -6,28 +6,33 @@
 //! write never stops the others.
 //!
 //! - here: the [`Engine`] and its cycle, stage by stage; `observe`: listing both
-//!   sides and describing linked packages; `apply`: the writes, each journaled
+//!   sides and describing linked packages; `incremental`: what the daemon keeps
+//!   between cycles and an incremental cycle's observation; `apply`: the writes, each journaled
 //!   before it is made; `record`: the baseline, the journal, open intents;
 //!   `report`: what a cycle hands back ([`CycleReport`], [`Outcome`], [`Summary`]).
+
+use std::time::SystemTime;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::{GovernanceModel, ModelId};
+use crate::domain::{GovernanceModel, ModelId, ModelPackage};
 use crate::governance::Governance;
 use crate::mapping::MappingTable;
 use crate::plan::{Action, Plan, PlanInput, Policy, plan};
 use crate::recovery::Observed;
-use crate::remote::{RejectedRow, RemoteError};
+use crate::remote::{Listing, RejectedRow, RemoteError};
 use crate::sagemaker::{Registry, ScopedRegistry};
 use crate::scope::Scopes;
 use crate::store::{Store, StoreError};
 
 mod apply;
+mod incremental;
 mod observe;
 mod record;
 mod report;
 
+pub use incremental::{CycleKind, CycleMemory};
 pub use record::IntentsResolved;
 pub use report::{CycleReport, ModelResult, Outcome, ScopeReport, Summary};
 
@@ -106,12 +111,28 @@ pub struct Engine<G, R> {
 }
 
 impl<G: Governance, R: Registry> Engine<G, R> {
-    /// Runs one cycle. With a store, reads the baseline from it and records the
-    /// outcome; a dry run never writes to it.
+    /// Runs one full cycle with nothing kept from earlier cycles (`reconcile`). With
+    /// a store, reads the baseline from it and records the outcome; a dry run never
+    /// writes to it.
     pub async fn cycle(
         &self,
         store: Option<&mut Store>,
         options: &CycleOptions,
+    ) -> Result<CycleReport, CycleError> {
+        let mut memory = CycleMemory::new(std::time::Duration::ZERO);
+        self.run_cycle(store, options, &mut memory, CycleKind::Full)
+            .await
+    }
+
+    /// Runs one cycle of `kind`, keeping in `memory` what it saw and wrote for the
+    /// next (the daemon's loop). An incremental cycle needs a full one before it:
+    /// with nothing known yet it runs as a full one.
+    pub async fn run_cycle(
+        &self,
+        store: Option<&mut Store>,
+        options: &CycleOptions,
+        memory: &mut CycleMemory,
+        kind: CycleKind,
     ) -> Result<CycleReport, CycleError> {
         let report = |p: Progress| {
             if let Some(tx) = &options.progress {
@@ -120,67 +141,57 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         };
         report(Progress::Observing);
         let scopes = Scopes::new(self.registries.iter().map(|r| r.scope.clone()).collect());
+        let kind = if memory.knows_both_sides(scopes.all().len()) {
+            kind
+        } else {
+            CycleKind::Full
+        };
         // Observe, both sides at once; governance failing, or every scope failing,
         // ends the cycle with no writes, and so does shutdown (nothing has been
         // written yet). A scope that fails alone leaves its models not observed.
         let observe = async {
-            let (models, listings) =
-                tokio::join!(self.governance.list_models(), self.list_scopes());
-            let models = models.map_err(CycleError::Governance)?;
-            let observed = observe::ScopesObserved::from(&scopes, listings)?;
-            let mut packages = observed.listing;
-            let mut model_rows: Vec<GovernanceModel> = models.items;
-            if let Some(only) = &options.model {
-                model_rows.retain(|m| &m.id == only);
+            match kind {
+                CycleKind::Full => self.observe_all(&scopes, options, &report).await,
+                CycleKind::Incremental => self.observe_changes(&scopes, memory).await,
             }
-            let gone = self
-                .describe_linked(
-                    &model_rows,
-                    &scopes,
-                    &observed.observed,
-                    &mut packages.items,
-                    &report,
-                )
-                .await;
-            Ok::<_, CycleError>((
-                model_rows,
-                models.rejected,
-                packages,
-                gone,
-                observed.observed,
-                observed.reports,
-            ))
         };
-        let (model_rows, rejected_models, packages, gone, observed, scope_reports) = tokio::select! {
+        let seen = tokio::select! {
             biased;
             () = options.cancel.cancelled() => return Err(CycleError::Cancelled),
-            observed = observe => observed?,
+            seen = observe => seen?,
         };
+        if kind == CycleKind::Full && options.model.is_none() && !options.dry_run {
+            memory.remember_full(&seen, &scopes);
+        }
         let cycle_id = new_cycle_id();
         let mut store = store;
-        // Writes a killed process left without an outcome: decided from what is seen now.
+        // Writes a killed process left without an outcome: decided from what a full
+        // cycle sees now.
         let intents = match store.as_deref_mut() {
-            Some(s) if !options.dry_run => record::resolve_open_intents(
+            Some(s) if !options.dry_run && kind == CycleKind::Full => record::resolve_open_intents(
                 s,
                 &Observed {
-                    models: &model_rows,
+                    models: &seen.models,
                     models_complete: options.model.is_none(),
-                    packages: &packages.items,
-                    gone: &gone,
+                    packages: &seen.packages.items,
+                    gone: &seen.gone,
                 },
             )?,
             _ => IntentsResolved::default(),
         };
         let baseline = match store.as_deref() {
+            Some(s) if kind == CycleKind::Incremental => {
+                s.baseline_of(seen.models.iter().map(|m| &m.id))?
+            }
             Some(s) => s.baseline()?,
             None => Default::default(),
         };
         let plan: Plan = plan(&PlanInput {
-            models: &model_rows,
-            packages: &packages.items,
-            gone: &gone,
+            models: &seen.models,
+            packages: &seen.packages.items,
+            gone: &seen.gone,
             scopes: &scopes,
-            observed: &observed,
+            observed: &seen.observed,
             baseline: &baseline,
             mapping: &self.mapping,
             policy: &self.policy,
@@ -228,6 +239,9 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             .zip(outcomes)
             .map(|(decision, outcome)| ModelResult { decision, outcome })
             .collect();
+        if !options.dry_run {
+            memory.remember_writes(&results);
+        }
 
         if !options.dry_run
             && let Some(store) = store
@@ -236,23 +250,84 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         }
         report(Progress::Done);
         Ok(CycleReport {
+            kind,
             results,
             unlinked_models: plan.unlinked_models,
             unlinked_packages: plan.unlinked_packages,
-            rejected_models: rejected_models.iter().map(RejectedRow::to_string).collect(),
-            rejected_packages: packages
+            rejected_models: seen.rejected_models,
+            rejected_packages: seen
+                .packages
                 .rejected
                 .iter()
                 .map(RejectedRow::to_string)
                 .collect(),
-            confirmed_deleted: gone.len(),
+            confirmed_deleted: seen.gone.len(),
+            deferred: seen.deferred,
             intents,
             cycle: cycle_id,
-            scopes: scope_reports,
+            scopes: seen.scope_reports,
             safety_valve: plan.safety_valve,
             dry_run: options.dry_run,
         })
     }
+
+    /// A full cycle's observation: every model, every scope listed, and the linked
+    /// packages the listing did not show described.
+    async fn observe_all(
+        &self,
+        scopes: &Scopes,
+        options: &CycleOptions,
+        report: &(dyn Fn(Progress) + Sync),
+    ) -> Result<Seen, CycleError> {
+        let started = SystemTime::now();
+        let (models, listings) = tokio::join!(self.governance.list_models(), self.list_scopes());
+        let models = models.map_err(CycleError::Governance)?;
+        let observed = observe::ScopesObserved::from(scopes, listings)?;
+        let mut packages = observed.listing;
+        let mut model_rows: Vec<GovernanceModel> = models.items;
+        if let Some(only) = &options.model {
+            model_rows.retain(|m| &m.id == only);
+        }
+        let gone = self
+            .describe_linked(
+                &model_rows,
+                scopes,
+                &observed.observed,
+                &mut packages.items,
+                report,
+            )
+            .await;
+        Ok(Seen {
+            started,
+            models: model_rows,
+            rejected_models: models.rejected.iter().map(RejectedRow::to_string).collect(),
+            packages,
+            gone,
+            observed: observed.observed,
+            scope_reports: observed.reports,
+            deferred: Vec::new(),
+        })
+    }
+}
+
+/// What a cycle observed, whichever its kind.
+pub(crate) struct Seen {
+    /// When the observation began (the wall clock the remote systems compare with).
+    started: SystemTime,
+    /// The models to plan.
+    models: Vec<GovernanceModel>,
+    /// Governance rows skipped as malformed.
+    rejected_models: Vec<String>,
+    /// The packages observed (listed, described, or last known).
+    packages: Listing<ModelPackage>,
+    /// Linked packages confirmed gone (a full cycle only).
+    gone: std::collections::HashSet<crate::domain::PackageArn>,
+    /// Per scope: observed this cycle.
+    observed: Vec<bool>,
+    /// Per scope: what was seen.
+    scope_reports: Vec<ScopeReport>,
+    /// Models an incremental cycle left to the next full one.
+    deferred: Vec<ModelId>,
 }
 
 /// A new cycle ID: the start time and a random suffix (`20261123T091800Z-3fa2`).

@@ -15,7 +15,16 @@ pub(super) fn record(
     results: &[ModelResult],
     cycle: &str,
 ) -> Result<(), StoreError> {
-    let latest = store.latest_by_model()?;
+    // A report repeated from the model's latest entry is not journaled again; only
+    // reports need that lookup (writes and states in sync are never compared).
+    let reported = results.iter().filter(|r| {
+        !r.decision.action.writes()
+            && !matches!(
+                r.decision.action,
+                Action::InSync | Action::AlreadyDecommissioned
+            )
+    });
+    let latest = store.latest_by_model(reported.map(|r| r.decision.model_id.as_str()))?;
     let mut baselines: Vec<(ModelId, BaselineEntry)> = Vec::new();
     let mut entries = Vec::new();
     let at = now_rfc3339();

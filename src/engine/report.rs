@@ -1,9 +1,12 @@
 //! What a cycle hands back: each model's decision and outcome, the scopes, the
 //! safety valve, and the counts computed once for every output.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
-use super::IntentsResolved;
+use super::{CycleKind, IntentsResolved};
+use crate::domain::ModelId;
 use crate::plan::{Action, ActionKind, Decision, SafetyValveTrip};
 use crate::scope::ScopeId;
 
@@ -86,7 +89,10 @@ pub struct ModelResult {
 /// Everything one cycle saw and did.
 #[derive(Debug, Clone, Serialize)]
 pub struct CycleReport {
-    /// Per linked model, in governance order.
+    /// Full or incremental.
+    pub kind: CycleKind,
+    /// Per linked model planned, in governance order (an incremental cycle plans
+    /// only the models it touched).
     pub results: Vec<ModelResult>,
     /// Governance models with no link.
     pub unlinked_models: usize,
@@ -98,6 +104,9 @@ pub struct CycleReport {
     pub rejected_packages: Vec<String>,
     /// Linked packages confirmed deleted this cycle.
     pub confirmed_deleted: usize,
+    /// Models an incremental cycle touched but left to the next full cycle (their
+    /// package is not known or is being deleted).
+    pub deferred: Vec<ModelId>,
     /// Writes of a stopped process whose outcome this cycle decided.
     pub intents: IntentsResolved,
     /// This cycle's ID (it is on each journal entry the cycle made).
@@ -111,6 +120,39 @@ pub struct CycleReport {
 }
 
 impl CycleReport {
+    /// Folds a later incremental cycle into this view of the fleet (the last full
+    /// cycle's report, and the incremental ones since): its results replace those
+    /// of the same models, models new to governance join at the end, and its cycle,
+    /// deferred models and safety valve trips are added. The counts of unlinked
+    /// models and packages, rejected rows, resolved intents and the scopes' package
+    /// counts stay the full cycle's: an incremental cycle does not see everything.
+    pub fn absorb(&mut self, newer: &CycleReport) {
+        let mut fresh: HashMap<&ModelId, &ModelResult> = newer
+            .results
+            .iter()
+            .map(|r| (&r.decision.model_id, r))
+            .collect();
+        for r in &mut self.results {
+            if let Some(n) = fresh.remove(&r.decision.model_id) {
+                *r = n.clone();
+            }
+        }
+        // What is left is new, in the newer report's order.
+        for n in &newer.results {
+            if fresh.contains_key(&n.decision.model_id) {
+                self.results.push(n.clone());
+            }
+        }
+        self.kind = newer.kind;
+        self.cycle.clone_from(&newer.cycle);
+        self.deferred.clone_from(&newer.deferred);
+        self.safety_valve.extend(newer.safety_valve.iter().cloned());
+        for (mine, theirs) in self.scopes.iter_mut().zip(&newer.scopes) {
+            mine.observed = theirs.observed;
+            mine.error.clone_from(&theirs.error);
+        }
+    }
+
     /// Count of results whose action has this kind.
     pub fn count(&self, kind: ActionKind) -> usize {
         self.results

@@ -4,7 +4,7 @@
 //! `http::meaning` says to retry now (429, 502/503/504) and connection
 //! errors, honouring `Retry-After`.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::{Method, StatusCode, Url};
@@ -119,15 +119,16 @@ impl OpenPagesClient {
             .map_err(|e| fail(format!("cannot build the HTTP client: {e}")))?;
         let base = Url::parse(&format!("{}/", config.base_url))
             .map_err(|e| fail(format!("governance.base_url {}: {e}", config.base_url)))?;
+        let rows = RowShape {
+            status_field: config.status_field.clone(),
+            link_field: config.link_field.clone(),
+        };
         Ok(OpenPagesClient {
             http,
             base,
-            statement: list_statement(config),
+            statement: list_statement(&config.model_type, &rows, None),
             model_type: config.model_type.clone(),
-            rows: RowShape {
-                status_field: config.status_field.clone(),
-                link_field: config.link_field.clone(),
-            },
+            rows,
             page_size: config.page_size,
             auth: Auth::new(&config.auth, secret)?,
             retry: config.retry,
@@ -403,10 +404,15 @@ impl OpenPagesClient {
         }
     }
 
-    /// One page of the listing.
-    async fn query_page(&self, offset: u64, limit: u64) -> Result<Vec<Value>, RemoteError> {
+    /// One page of a listing statement.
+    async fn query_page(
+        &self,
+        statement: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<Value>, RemoteError> {
         let body = json!({
-            "statement": self.statement,
+            "statement": statement,
             "offset": offset,
             "limit": limit,
         });
@@ -484,16 +490,47 @@ impl Governance for OpenPagesClient {
             })
     }
 
-    /// Pages through the query endpoint. Each request asks for one row more than the
-    /// page size: that extra row only says whether another page follows, so N models
-    /// cost ceil(N / page size) queries (an exactly full last page needs no empty
-    /// query after it).
     async fn list_models(&self) -> Result<Listing<GovernanceModel>, RemoteError> {
+        self.list(&self.statement).await
+    }
+
+    async fn list_models_changed(
+        &self,
+        since: SystemTime,
+    ) -> Result<Listing<GovernanceModel>, RemoteError> {
+        self.list(&list_statement(&self.model_type, &self.rows, Some(since)))
+            .await
+    }
+
+    async fn set_status(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {
+        if let Some(workflow) = &self.workflow {
+            match workflow.action_for(status.as_str()) {
+                Some(action) => return self.transition(workflow, model, status, action).await,
+                None if workflow.fallback => {}
+                None => {
+                    return WriteOutcome::Refused(format!(
+                        "governance status \"{status}\" of model {model} is reached by no workflow \
+                         action: its mapping row names no governance_action (and \
+                         governance.field_write_fallback is off)"
+                    ));
+                }
+            }
+        }
+        self.set_field(model, status).await
+    }
+}
+
+impl OpenPagesClient {
+    /// Pages through the query endpoint with `statement`. Each request asks for one
+    /// row more than the page size: that extra row only says whether another page
+    /// follows, so N models cost ceil(N / page size) queries (an exactly full last
+    /// page needs no empty query after it).
+    async fn list(&self, statement: &str) -> Result<Listing<GovernanceModel>, RemoteError> {
         let mut listing = Listing::default();
         let page = u64::from(self.page_size);
         let mut offset: u64 = 0;
         loop {
-            let mut rows = self.query_page(offset, page + 1).await?;
+            let mut rows = self.query_page(statement, offset, page + 1).await?;
             let more = rows.len() as u64 > page;
             rows.truncate(page as usize);
             for (i, row) in rows.iter().enumerate() {
@@ -521,25 +558,6 @@ impl Governance for OpenPagesClient {
         }
     }
 
-    async fn set_status(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {
-        if let Some(workflow) = &self.workflow {
-            match workflow.action_for(status.as_str()) {
-                Some(action) => return self.transition(workflow, model, status, action).await,
-                None if workflow.fallback => {}
-                None => {
-                    return WriteOutcome::Refused(format!(
-                        "governance status \"{status}\" of model {model} is reached by no workflow \
-                         action: its mapping row names no governance_action (and \
-                         governance.field_write_fallback is off)"
-                    ));
-                }
-            }
-        }
-        self.set_field(model, status).await
-    }
-}
-
-impl OpenPagesClient {
     /// Writes the status field (`PUT /contents/{id}`).
     async fn set_field(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {
         let what = format!("status of model {model} to \"{status}\"");

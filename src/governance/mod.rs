@@ -15,6 +15,7 @@ pub mod types;
 mod workflow;
 
 use std::future::Future;
+use std::time::SystemTime;
 
 use crate::domain::{GovernanceModel, GovernanceStatus, ModelId};
 use crate::remote::{Listing, RemoteError, WriteOutcome};
@@ -25,6 +26,13 @@ pub trait Governance: Send + Sync {
     /// until done. Malformed rows are returned in `rejected`, not as an error.
     fn list_models(
         &self,
+    ) -> impl Future<Output = Result<Listing<GovernanceModel>, RemoteError>> + Send;
+
+    /// The models changed after `since` (by governance's own `[Last Modification
+    /// Date]`), as [`Governance::list_models`] reads them: an incremental cycle's view.
+    fn list_models_changed(
+        &self,
+        since: SystemTime,
     ) -> impl Future<Output = Result<Listing<GovernanceModel>, RemoteError>> + Send;
 
     /// One model by resource ID, read now; `None` when governance has no such object.

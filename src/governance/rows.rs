@@ -1,9 +1,10 @@
 //! OpenPages rows and statements: the listing query, and reading a row's fields
 //! into a [`GovernanceModel`] (a malformed row is a [`RejectedRow`], never a panic).
 
+use std::time::SystemTime;
+
 use serde_json::Value;
 
-use crate::config::GovernanceConfig;
 use crate::domain::{GovernanceModel, GovernanceStatus, ModelId, PackageArn};
 use crate::remote::RejectedRow;
 
@@ -16,15 +17,28 @@ pub(super) struct RowShape {
 }
 
 /// The listing statement, from validated names (configuration refuses names that
-/// could close a bracket or open a string).
-pub(super) fn list_statement(config: &GovernanceConfig) -> String {
+/// could close a bracket or open a string); with `since`, only the models changed
+/// after that time (the system field `[Last Modification Date]`).
+pub(super) fn list_statement(
+    model_type: &str,
+    rows: &RowShape,
+    since: Option<SystemTime>,
+) -> String {
+    let filter = since.map_or(String::new(), |t| {
+        format!(
+            " WHERE [{LAST_MODIFIED}] > '{}'",
+            humantime::format_rfc3339_millis(t)
+        )
+    });
     format!(
-        "SELECT [Resource ID], [Name], [{status}], [{link}] FROM [{model_type}] ORDER BY [Resource ID] ASC",
-        status = config.status_field,
-        link = config.link_field,
-        model_type = config.model_type,
+        "SELECT [Resource ID], [Name], [{status}], [{link}] FROM [{model_type}]{filter} ORDER BY [Resource ID] ASC",
+        status = rows.status_field,
+        link = rows.link_field,
     )
 }
+
+/// The system field OpenPages sets on every change of an object.
+pub const LAST_MODIFIED: &str = "Last Modification Date";
 
 impl RowShape {
     /// Reads one query row or contents object into a model.

@@ -10,13 +10,16 @@ use aws_sdk_sagemaker::config::http::HttpResponse;
 use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::operation::list_model_packages::ListModelPackagesOutput;
 use aws_sdk_sagemaker::operation::list_model_packages::builders::ListModelPackagesFluentBuilder;
+use aws_sdk_sagemaker::primitives::DateTime;
 use aws_sdk_sagemaker::types::{
-    ModelApprovalStatus, ModelLifeCycle, ModelPackageSummary, ModelPackageType,
+    ModelApprovalStatus, ModelLifeCycle, ModelPackageModelCard, ModelPackageStatus,
+    ModelPackageSummary, ModelPackageType,
 };
 use backon::{ExponentialBuilder, Retryable};
 use futures_util::StreamExt;
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use super::attempts::Attempts;
 use super::{Described, Registry};
@@ -41,10 +44,11 @@ const PAGE_RETRY_MAX_DELAY: std::time::Duration = std::time::Duration::from_secs
 pub const STAGE_DESCRIPTION_MAX: usize = 1024;
 
 /// The SageMaker operations govsync calls: the IAM policy must allow exactly these.
-pub const OPERATIONS: [&str; 3] = [
+pub const OPERATIONS: [&str; 4] = [
     "ListModelPackages",
     "DescribeModelPackage",
     "UpdateModelPackage",
+    "Search",
 ];
 
 /// Error codes that mean the caller's credentials or permissions were refused.
@@ -98,7 +102,7 @@ pub(super) fn timeout_config(config: &SageMakerConfig) -> TimeoutConfig {
 /// one scope.
 #[derive(Debug, Clone)]
 pub struct SageMakerRegistry {
-    client: Client,
+    pub(super) client: Client,
 }
 
 impl SageMakerRegistry {
@@ -125,7 +129,7 @@ impl SageMakerRegistry {
 
     /// Lists one group (a name or a shared group's ARN), or every versioned package
     /// of the account, page by page.
-    async fn list_group(
+    pub(super) async fn list_group(
         &self,
         group: Option<&str>,
         listing: &mut Listing<ModelPackage>,
@@ -155,42 +159,56 @@ impl SageMakerRegistry {
         }
     }
 
-    /// One page. A page that still fails after the SDK's own retries with a
-    /// retryable error (throttling, 5xx, a dropped connection) is asked for again from
-    /// its own token, [`PAGE_RETRIES`] times with backoff, instead of failing the
-    /// whole listing; the pages already read are kept.
+    /// One page of a listing.
     async fn list_page(
         &self,
         request: ListModelPackagesFluentBuilder,
         group: Option<&str>,
     ) -> Result<ListModelPackagesOutput, RemoteError> {
         let subject = group.unwrap_or("all groups");
-        let fetch = || async {
+        page_with_retries("ListModelPackages", subject, || async {
             request
                 .clone()
                 .send()
                 .await
                 .map_err(|e| remote_error("ListModelPackages", subject, e))
-        };
-        fetch
-            .retry(
-                ExponentialBuilder::default()
-                    .with_min_delay(PAGE_RETRY_MIN_DELAY)
-                    .with_max_delay(PAGE_RETRY_MAX_DELAY)
-                    .with_max_times(PAGE_RETRIES)
-                    .with_jitter(),
-            )
-            .when(|e| e.kind == ErrorKind::Retryable)
-            .notify(|e, delay| {
-                tracing::warn!(
-                    group = subject,
-                    error = %e,
-                    retry_in = ?delay,
-                    "a ListModelPackages page failed after the SDK's retries; asking for that page again"
-                );
-            })
-            .await
+        })
+        .await
     }
+}
+
+/// One page of a listing or search. A page that still fails after the SDK's own
+/// retries with a retryable error (throttling, 5xx, a dropped connection) is asked
+/// for again from its own token, [`PAGE_RETRIES`] times with backoff, instead of
+/// failing the whole listing; the pages already read are kept.
+pub(super) async fn page_with_retries<T, F, Fut>(
+    operation: &'static str,
+    subject: &str,
+    fetch: F,
+) -> Result<T, RemoteError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, RemoteError>>,
+{
+    fetch
+        .retry(
+            ExponentialBuilder::default()
+                .with_min_delay(PAGE_RETRY_MIN_DELAY)
+                .with_max_delay(PAGE_RETRY_MAX_DELAY)
+                .with_max_times(PAGE_RETRIES)
+                .with_jitter(),
+        )
+        .when(|e| e.kind == ErrorKind::Retryable)
+        .notify(|e, delay| {
+            tracing::warn!(
+                operation,
+                subject,
+                error = %e,
+                retry_in = ?delay,
+                "a page failed after the SDK's retries; asking for that page again"
+            );
+        })
+        .await
 }
 
 /// How many of a scope's configured groups are listed at once (each its own chain of
@@ -224,6 +242,14 @@ impl Registry for SageMakerRegistry {
         Ok(listing)
     }
 
+    async fn list_changed(
+        &self,
+        scope: &Scope,
+        since: SystemTime,
+    ) -> Result<Listing<ModelPackage>, RemoteError> {
+        self.changed_in(scope, since).await
+    }
+
     async fn describe_package(&self, arn: &PackageArn) -> Result<Described, RemoteError> {
         let result = self
             .client
@@ -236,19 +262,18 @@ impl Registry for SageMakerRegistry {
             Err(e) if is_does_not_exist(&e) => return Ok(Described::NotFound),
             Err(e) => return Err(remote_error("DescribeModelPackage", arn.as_str(), e)),
         };
-        Ok(Described::Found(ModelPackage {
-            arn: arn.clone(),
-            status: output
-                .model_package_status()
-                .map_or(PackageStatus::Other(String::new()), |s| {
-                    PackageStatus::parse(s.as_str())
-                }),
-            lifecycle: output.model_life_cycle().and_then(lifecycle_of),
-            model_card_status: output
-                .model_card()
-                .and_then(|c| c.model_card_status())
-                .map(|s| ModelCardStatus::parse(s.as_str())),
-        }))
+        let package = package_from_parts(
+            Some(arn.as_str()),
+            output.model_package_status(),
+            output.model_life_cycle(),
+            output.model_card(),
+            output.last_modified_time(),
+        )
+        .map_err(|rejected| RemoteError {
+            kind: ErrorKind::Other,
+            message: format!("SageMaker DescribeModelPackage {arn}: {}", rejected.reason),
+        })?;
+        Ok(Described::Found(package))
     }
 
     async fn set_lifecycle(
@@ -299,7 +324,25 @@ fn lifecycle_of(l: &ModelLifeCycle) -> Option<Lifecycle> {
 
 /// One summary row, or why it was skipped.
 fn package_from_summary(summary: &ModelPackageSummary) -> Result<ModelPackage, RejectedRow> {
-    let raw_arn = summary.model_package_arn().unwrap_or_default();
+    package_from_parts(
+        summary.model_package_arn(),
+        summary.model_package_status(),
+        summary.model_life_cycle(),
+        None,
+        None,
+    )
+}
+
+/// A package from the fields every SageMaker answer about one spells alike (a
+/// listing summary, a search result, a description), or why it was skipped.
+pub(super) fn package_from_parts(
+    arn: Option<&str>,
+    status: Option<&ModelPackageStatus>,
+    lifecycle: Option<&ModelLifeCycle>,
+    card: Option<&ModelPackageModelCard>,
+    last_modified: Option<&DateTime>,
+) -> Result<ModelPackage, RejectedRow> {
+    let raw_arn = arn.unwrap_or_default();
     let arn = PackageArn::parse(raw_arn).map_err(|e| RejectedRow {
         row: if raw_arn.is_empty() {
             "a model package summary".into()
@@ -313,15 +356,18 @@ fn package_from_summary(summary: &ModelPackageSummary) -> Result<ModelPackage, R
             e.without_text()
         },
     })?;
-    let status = summary.model_package_status().ok_or_else(|| RejectedRow {
+    let status = status.ok_or_else(|| RejectedRow {
         row: arn.to_string(),
         reason: "the summary has no ModelPackageStatus".into(),
     })?;
     Ok(ModelPackage {
         arn,
         status: PackageStatus::parse(status.as_str()),
-        lifecycle: summary.model_life_cycle().and_then(lifecycle_of),
-        model_card_status: None,
+        lifecycle: lifecycle.and_then(lifecycle_of),
+        model_card_status: card
+            .and_then(|c| c.model_card_status())
+            .map(|s| ModelCardStatus::parse(s.as_str())),
+        last_modified: last_modified.and_then(|t| SystemTime::try_from(*t).ok()),
     })
 }
 
@@ -336,7 +382,11 @@ fn is_does_not_exist<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool
 
 /// Classifies an SDK error (after the SDK's own retries) and names the operation and
 /// the package or scope it was about.
-fn remote_error<E>(operation: &str, subject: &str, error: SdkError<E, HttpResponse>) -> RemoteError
+pub(super) fn remote_error<E>(
+    operation: &str,
+    subject: &str,
+    error: SdkError<E, HttpResponse>,
+) -> RemoteError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {

@@ -2,11 +2,13 @@
 //! uses. The SDK adapter and the mock server live beside it.
 
 pub mod attempts;
+mod changes;
 pub mod client;
 pub mod connect;
 pub mod error;
 
 use std::future::Future;
+use std::time::SystemTime;
 
 use crate::domain::{ApprovalStatus, Lifecycle, ModelPackage, PackageArn};
 use crate::remote::{Listing, RemoteError, WriteOutcome};
@@ -33,6 +35,16 @@ pub trait Registry: Send + Sync {
     fn list_packages(
         &self,
         scope: &Scope,
+    ) -> impl Future<Output = Result<Listing<ModelPackage>, RemoteError>> + Send;
+
+    /// The packages `scope` covers that were modified after `since` (as far as the
+    /// SageMaker index knows yet), with lifecycle, status, model card status and
+    /// modification time: an incremental cycle's view. An error means the scope's
+    /// changes were not read.
+    fn list_changed(
+        &self,
+        scope: &Scope,
+        since: SystemTime,
     ) -> impl Future<Output = Result<Listing<ModelPackage>, RemoteError>> + Send;
 
     /// One package, to confirm that a linked package missing from the listing is gone.

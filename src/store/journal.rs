@@ -144,25 +144,40 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
     }
 
-    /// Per model, the action, "from" and time of its latest journal entry.
-    fn latest_entries(&self) -> Result<Vec<(String, String, String, String)>, StoreError> {
+    /// For each of `models` that has one, the action, "from" and time of its latest
+    /// journal entry (one indexed lookup each).
+    fn latest_entries<'a>(
+        &self,
+        models: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<(String, String, String, String)>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT j.model_id, j.action, COALESCE(j.from_value, ''), j.at FROM journal j
-                 JOIN (SELECT model_id, MAX(seq) AS seq FROM journal GROUP BY model_id) m ON j.seq = m.seq",
+            .prepare_cached(
+                "SELECT action, COALESCE(from_value, ''), at FROM journal
+                 WHERE model_id = ?1 ORDER BY seq DESC LIMIT 1",
             )
             .map_err(|e| self.fail(&e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-            .map_err(|e| self.fail(&e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
+        let mut latest = Vec::new();
+        for model in models {
+            let row = stmt
+                .query_row(params![model], |r| {
+                    Ok((model.to_string(), r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()
+                .map_err(|e| self.fail(&e))?;
+            latest.extend(row);
+        }
+        Ok(latest)
     }
 
-    /// Per model, the action and "from" of its latest journal entry.
-    pub fn latest_by_model(&self) -> Result<Latest, StoreError> {
+    /// For each of `models` that has one, the action and "from" of its latest
+    /// journal entry.
+    pub fn latest_by_model<'a>(
+        &self,
+        models: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Latest, StoreError> {
         Ok(self
-            .latest_entries()?
+            .latest_entries(models)?
             .into_iter()
             .map(|(model, action, from, _)| (model, (action, from)))
             .collect())
@@ -182,14 +197,16 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
     }
 
-    /// Per model, the action of its latest journal entry and when it was made: since
-    /// a repeated report is journaled once, that is since when the model has been in
-    /// the state the action reports (the status page's "since").
-    pub fn since_by_model(
+    /// For each of `models` that has one, the action of its latest journal entry and
+    /// when it was made: since a repeated report is journaled once, that is since
+    /// when the model has been in the state the action reports (the status page's
+    /// "since").
+    pub fn since_by_model<'a>(
         &self,
+        models: impl IntoIterator<Item = &'a str>,
     ) -> Result<std::collections::HashMap<String, (String, String)>, StoreError> {
         Ok(self
-            .latest_entries()?
+            .latest_entries(models)?
             .into_iter()
             .map(|(model, action, _, at)| (model, (action, at)))
             .collect())

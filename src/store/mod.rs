@@ -15,7 +15,7 @@ pub use journal::{HistoryFilter, Intent, JournalEntry, Latest, OpenIntent, Write
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::domain::{GovernanceStatus, Lifecycle, ModelId, PackageArn};
 use crate::plan::{Baseline, BaselineEntry};
@@ -243,6 +243,46 @@ impl Store {
             if let Ok(arn) = PackageArn::parse(&arn) {
                 baseline.insert(
                     ModelId::new(model),
+                    BaselineEntry {
+                        arn,
+                        governance_status: GovernanceStatus::new(status),
+                        lifecycle: Lifecycle::new(stage, stage_status),
+                    },
+                );
+            }
+        }
+        Ok(baseline)
+    }
+
+    /// The baselines of some models (an incremental cycle's): one lookup each.
+    pub fn baseline_of<'a>(
+        &self,
+        models: impl IntoIterator<Item = &'a ModelId>,
+    ) -> Result<Baseline, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT package_arn, governance_status, stage, stage_status FROM baseline WHERE model_id = ?1",
+            )
+            .map_err(|e| self.fail(&e))?;
+        let mut baseline = Baseline::new();
+        for model in models {
+            let row = stmt
+                .query_row(params![model.as_str()], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })
+                .optional()
+                .map_err(|e| self.fail(&e))?;
+            if let Some((arn, status, stage, stage_status)) = row
+                && let Ok(arn) = PackageArn::parse(&arn)
+            {
+                baseline.insert(
+                    model.clone(),
                     BaselineEntry {
                         arn,
                         governance_status: GovernanceStatus::new(status),

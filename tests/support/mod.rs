@@ -66,6 +66,7 @@ pub fn package(arn: PackageArn, lifecycle: Option<&Lifecycle>) -> ModelPackage {
         status: PackageStatus::Completed,
         lifecycle: lifecycle.cloned(),
         model_card_status: None,
+        last_modified: None,
     }
 }
 

@@ -259,6 +259,8 @@ listen = "127.0.0.1:0"
             govsync::store::Store::open(":memory:").expect("store"),
             govsync::daemon::Settings {
                 interval: Duration::from_secs(3600),
+                full_interval: Duration::from_secs(3600),
+                overlap: Duration::from_secs(60),
                 shutdown_grace: Duration::from_secs(5),
             },
             metrics,

@@ -1,7 +1,7 @@
 //! The engine over both mock servers over HTTP, with an in-memory store: what the
 //! engine tests drive.
 
-use govsync::engine::{CycleOptions, Engine};
+use govsync::engine::{CycleKind, CycleMemory, CycleOptions, Engine};
 use govsync::governance::OpenPagesClient;
 use govsync::mapping::MappingTable;
 use govsync::mock::Admin;
@@ -12,36 +12,48 @@ use govsync::sagemaker::SageMakerRegistry;
 use govsync::store::Store;
 use serde_json::json;
 
-/// Both mocks, the engine over them, and its store.
+/// Both mocks, the engine over them, its store, and what the daemon's loop keeps
+/// between cycles.
 pub struct World {
     pub sm: MockSageMaker,
     pub gov: MockGovernance,
     pub mocks: super::remote::Mocks,
     pub engine: Engine<OpenPagesClient, SageMakerRegistry>,
     pub store: Store,
+    pub memory: CycleMemory,
 }
 
 /// A world with the groups `fraud` and `churn` and the built-in table.
 pub async fn world(policy: Policy) -> World {
     let mocks = super::remote::Mocks::start(&["fraud", "churn"]).await;
-    World {
-        sm: mocks.sm.clone(),
-        gov: mocks.gov.clone(),
-        engine: Engine {
-            governance: mocks.governance(500),
-            registries: mocks.registries(),
-            mapping: MappingTable::built_in(),
-            policy,
-            concurrency: 8,
-            read_model_cards: false,
-            recheck_sagemaker: false,
-        },
-        mocks,
-        store: Store::open(":memory:").expect("store"),
-    }
+    let engine = Engine {
+        governance: mocks.governance(500),
+        registries: mocks.registries(),
+        mapping: MappingTable::built_in(),
+        policy,
+        concurrency: 8,
+        read_model_cards: false,
+        recheck_sagemaker: false,
+    };
+    World::new(mocks, engine)
 }
 
 impl World {
+    /// `engine` over `mocks`, with an empty in-memory store and nothing known yet.
+    pub fn new(
+        mocks: super::remote::Mocks,
+        engine: Engine<OpenPagesClient, SageMakerRegistry>,
+    ) -> World {
+        World {
+            sm: mocks.sm.clone(),
+            gov: mocks.gov.clone(),
+            engine,
+            mocks,
+            store: Store::open(":memory:").expect("store"),
+            memory: CycleMemory::new(std::time::Duration::from_secs(60)),
+        }
+    }
+
     /// A package (with an optional lifecycle) and a governance model linked to it.
     pub fn pair(
         &self,
@@ -79,6 +91,19 @@ impl World {
     pub async fn cycle(&mut self) -> govsync::engine::CycleReport {
         self.engine
             .cycle(Some(&mut self.store), &CycleOptions::default())
+            .await
+            .expect("cycle")
+    }
+
+    /// A cycle of `kind` as the daemon's loop runs it, keeping `memory`.
+    pub async fn run(&mut self, kind: CycleKind) -> govsync::engine::CycleReport {
+        self.engine
+            .run_cycle(
+                Some(&mut self.store),
+                &CycleOptions::default(),
+                &mut self.memory,
+                kind,
+            )
             .await
             .expect("cycle")
     }

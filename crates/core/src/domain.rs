@@ -218,4 +218,9 @@ pub struct ModelPackage {
     pub lifecycle: Option<Lifecycle>,
     /// The model card status, when known (the listing does not carry it).
     pub model_card_status: Option<ModelCardStatus>,
+    /// `LastModifiedTime`, when known (`Search` and `DescribeModelPackage` carry it,
+    /// the listing does not): tells an observation older than govsync's own write
+    /// apart from a newer change. The planner does not look at it.
+    #[serde(skip)]
+    pub last_modified: Option<std::time::SystemTime>,
 }

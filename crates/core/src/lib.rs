@@ -10,6 +10,8 @@
 //!   routing of a package ARN to its scope.
 //! - [`mapping`]: the mapping table, parsed from TOML text and validated.
 //! - [`plan`]: the planner, where every sync rule lives.
+//! - [`known`]: what the last cycles saw of both sides, which an incremental cycle
+//!   plans from.
 //! - [`journal`], [`recovery`]: the journal's values and the rule that resolves a
 //!   write whose process died before its outcome was recorded.
 //! - [`render`], [`toml_text`]: text columns for people, positions in TOML text.
@@ -17,6 +19,7 @@
 pub mod arn;
 pub mod domain;
 pub mod journal;
+pub mod known;
 pub mod mapping;
 pub mod plan;
 pub mod recovery;

@@ -147,6 +147,7 @@ mod tests {
             status: PackageStatus::Completed,
             lifecycle: Some(Lifecycle::new(stage, status)),
             model_card_status: None,
+            last_modified: None,
         }
     }
 

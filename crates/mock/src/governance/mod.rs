@@ -166,6 +166,7 @@ impl Admin for MockGovernance {
             .route("/_mock/revoke-tokens", post(revoke_tokens))
             .route("/_mock/rows", post(inject_rows))
             .route("/_mock/writes", get(writes_handler))
+            .route("/_mock/age", post(age_handler))
             .merge(admin_routes())
             .with_state(self.clone())
     }
@@ -248,6 +249,15 @@ impl MockGovernance {
             .fields
             .get(&self.shared.options.object_type.status_field)
             .cloned()
+    }
+
+    /// Admin: moves every object's `Last Modification Date` `by` into the past, as
+    /// if the models had last changed that much earlier.
+    pub fn age(&self, by: std::time::Duration) {
+        let _ = self.mutate(|store, _| {
+            store.age(by.as_secs_f64());
+            Ok::<(), OpError>(())
+        });
     }
 
     /// Sets a status as a person in the governance console would.
@@ -563,6 +573,21 @@ async fn inject_rows(
     Json(rows): Json<Vec<Value>>,
 ) -> StatusCode {
     mock.inject_rows(rows);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(serde::Deserialize)]
+struct Seconds {
+    seconds: f64,
+}
+
+/// `POST /_mock/age` `{"seconds"}`: every model's modification date that much
+/// into the past.
+async fn age_handler(
+    State(mock): State<MockGovernance>,
+    axum::Json(body): axum::Json<Seconds>,
+) -> StatusCode {
+    mock.age(std::time::Duration::from_secs_f64(body.seconds.max(0.0)));
     StatusCode::NO_CONTENT
 }
 

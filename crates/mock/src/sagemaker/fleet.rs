@@ -49,8 +49,8 @@ pub struct Fleet {
     #[serde(skip)]
     search_lag: f64,
     /// The time of the latest request: each request's time is after the one before
-    /// (by a millisecond at least, SageMaker's timestamp resolution), so that no two
-    /// changes share a `LastModifiedTime` and orders by time are total.
+    /// (by a microsecond at least), so that no two changes share a
+    /// `LastModifiedTime` and orders by time are total.
     #[serde(default)]
     latest: f64,
 }
@@ -231,10 +231,18 @@ impl Fleet {
     }
 
     /// The time of a request arriving at `now` (epoch seconds): at least a
-    /// millisecond after the one before.
+    /// microsecond after the one before.
     pub fn tick(&mut self, now: f64) -> f64 {
-        self.latest = now.max(self.latest + 0.001);
+        self.latest = now.max(self.latest + 0.000_001);
         self.latest
+    }
+
+    /// Moves every package's times `seconds` into the past (see
+    /// [`AccountRegistry::age`]).
+    pub fn age(&mut self, seconds: f64) {
+        for registry in self.registries.values_mut() {
+            registry.age(seconds);
+        }
     }
 
     /// Runs an operation for `caller` in `region` at time `now`; also says where.

@@ -242,14 +242,23 @@ pub(super) async fn advance_clock(
 }
 
 #[derive(Deserialize)]
-pub(super) struct SearchLag {
+pub(super) struct Seconds {
     seconds: f64,
+}
+
+/// `POST /_mock/age` `{"seconds"}`: every package's times that much into the past.
+pub(super) async fn age(
+    State(mock): State<MockSageMaker>,
+    Json(body): Json<Seconds>,
+) -> StatusCode {
+    mock.age(std::time::Duration::from_secs_f64(body.seconds.max(0.0)));
+    StatusCode::NO_CONTENT
 }
 
 /// `PUT /_mock/search-lag` `{"seconds"}`: how far `Search` lags behind.
 pub(super) async fn set_search_lag(
     State(mock): State<MockSageMaker>,
-    Json(body): Json<SearchLag>,
+    Json(body): Json<Seconds>,
 ) -> StatusCode {
     mock.set_search_lag(std::time::Duration::from_secs_f64(body.seconds.max(0.0)));
     StatusCode::NO_CONTENT

@@ -38,7 +38,7 @@ pub use registry::{AccountRegistry, ApiError, Change};
 pub use sts::StsSettings;
 
 use http::{
-    advance_clock, aws_json, events, get_sts, package_status, put_sts, scope_counters,
+    advance_clock, age, aws_json, events, get_sts, package_status, put_sts, scope_counters,
     set_search_lag, share,
 };
 
@@ -60,6 +60,7 @@ impl Admin for MockSageMaker {
             .route("/_mock/sts", get(get_sts).put(put_sts))
             .route("/_mock/clock", post(advance_clock))
             .route("/_mock/search-lag", put(set_search_lag))
+            .route("/_mock/age", post(age))
             .route("/_mock/counters/scopes", get(scope_counters))
             .merge(admin_routes())
             .with_state(self.clone())
@@ -236,6 +237,18 @@ impl MockSageMaker {
             .lock()
             .expect("fleet lock poisoned")
             .set_search_lag(lag.as_secs_f64());
+    }
+
+    /// Admin: moves every package's creation and modification time `by` into the
+    /// past, as if the registries had been filled that much earlier (a fleet whose
+    /// last changes are older than an incremental cycle looks back).
+    pub fn age(&self, by: std::time::Duration) {
+        self.shared
+            .fleet
+            .lock()
+            .expect("fleet lock poisoned")
+            .age(by.as_secs_f64());
+        self.persist();
     }
 
     /// Admin: moves the mock's clock forward, so that issued credentials expire.

@@ -188,6 +188,16 @@ impl AccountRegistry {
         }
     }
 
+    /// Moves every package's creation and modification time `seconds` into the past,
+    /// as if the registry had been filled that much earlier.
+    pub fn age(&mut self, seconds: f64) {
+        for p in self.packages.values_mut() {
+            p.creation_time -= seconds;
+            p.last_modified_time -= seconds;
+        }
+        self.reindex();
+    }
+
     /// Applies a change the state file's log recorded.
     pub fn replay(&mut self, change: Change) {
         match change {
