@@ -137,6 +137,41 @@ async fn a_listing_that_does_not_fill_its_last_page_takes_ceil_n_over_page_queri
 }
 
 #[tokio::test]
+async fn a_second_listing_asks_for_its_pages_at_once_and_still_reads_each_model_once() {
+    let mut faults = options();
+    faults.faults.latency_ms = 30;
+    let setup = start(faults).await;
+    seed(&setup.mock, 2000);
+    let client = client(&setup, Mode::Basic, 500);
+    client.list_models().await.expect("list");
+    assert_eq!(
+        setup.mock.counters().peak_in_flight(),
+        1,
+        "nothing learned yet"
+    );
+    // The fleet grew: the 4 pages of last time at once, then a fifth.
+    seed(&setup.mock, 300);
+    setup.mock.counters().reset();
+    let grown = client.list_models().await.expect("list");
+    assert_eq!(grown.items.len(), 2300);
+    let distinct: std::collections::HashSet<&str> =
+        grown.items.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(distinct.len(), 2300, "every model once");
+    assert_eq!(setup.mock.counters().get("query"), 5);
+    assert!(
+        setup.mock.counters().peak_in_flight() >= 2,
+        "pages at once: {}",
+        setup.mock.counters().peak_in_flight()
+    );
+    // 5 pages are expected now; were the fleet to shrink, the pages past its end
+    // come back empty and nothing else changes.
+    setup.mock.counters().reset();
+    let again = client.list_models().await.expect("list");
+    assert_eq!(again.items.len(), 2300);
+    assert_eq!(setup.mock.counters().get("query"), 5);
+}
+
+#[tokio::test]
 async fn set_status_then_list_shows_it_in_every_auth_mode() {
     for mode in [Mode::Basic, Mode::Iam, Mode::Zen] {
         let setup = start(options()).await;

@@ -152,10 +152,67 @@ async fn a_scopes_groups_are_listed_concurrently() {
     assert_eq!(listing.items.len(), 30);
     let peak = setup.mock.counters().peak_in_flight();
     assert!(
-        (2..=govsync::sagemaker::client::GROUP_LISTINGS_AT_ONCE).contains(&peak),
+        (2..=govsync::sagemaker::listing::CHAINS_AT_ONCE).contains(&peak),
         "at most {} groups at once, and more than one: {peak}",
-        govsync::sagemaker::client::GROUP_LISTINGS_AT_ONCE
+        govsync::sagemaker::listing::CHAINS_AT_ONCE
     );
+}
+
+#[tokio::test]
+async fn a_big_listing_is_read_again_as_chains_at_once_at_the_same_number_of_calls() {
+    // Each page takes 30 ms at the mock, so chains overlap in time only if they run
+    // at once.
+    let setup = start(Faults {
+        latency_ms: 30,
+        ..Faults::default()
+    })
+    .await;
+    let mut arns = seed(&setup.mock, &["big"], 1_050);
+    let scoped = registry(&setup, &[], 3);
+    let distinct = |l: &Listing<ModelPackage>| {
+        let mut v: Vec<String> = l.items.iter().map(|p| p.arn.to_string()).collect();
+        v.sort();
+        v
+    };
+    arns.sort();
+    // The first listing learns nothing yet: one chain of 11 pages.
+    let first = scoped.list_packages().await.expect("list");
+    assert_eq!(distinct(&first), arns);
+    assert_eq!(setup.mock.counters().get("ListModelPackages"), 11);
+    assert_eq!(setup.mock.counters().peak_in_flight(), 1);
+    // Packages created since land in the last chain; none is lost or read twice.
+    arns.extend(seed_more(&setup.mock, "big", 30));
+    arns.sort();
+    setup.mock.counters().reset();
+    let second = scoped.list_packages().await.expect("list");
+    assert_eq!(second.items.len(), arns.len(), "each package once");
+    assert_eq!(distinct(&second), arns);
+    assert_eq!(
+        setup.mock.counters().get("ListModelPackages"),
+        11,
+        "1,080 packages: 5 chains of 2 whole pages, the last with 1 page more"
+    );
+    assert!(
+        setup.mock.counters().peak_in_flight() >= 4,
+        "chains run at once: {}",
+        setup.mock.counters().peak_in_flight()
+    );
+}
+
+/// Creates `n` more packages in an existing group.
+fn seed_more(mock: &MockSageMaker, group: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            mock.call(
+                "CreateModelPackage",
+                json!({ "ModelPackageGroupName": group }),
+            )
+            .expect("create")["ModelPackageArn"]
+                .as_str()
+                .expect("arn")
+                .to_string()
+        })
+        .collect()
 }
 
 #[tokio::test]

@@ -735,6 +735,82 @@ async fn a_group_pages_in_creation_order_both_ways_without_losing_a_package() {
 }
 
 #[tokio::test]
+async fn every_group_pages_in_creation_order_within_creation_time_bounds() {
+    const GROUPS: [&str; 3] = ["a", "b", "c"];
+    let wire = start().await;
+    for group in GROUPS {
+        wire.mock
+            .call(
+                "CreateModelPackageGroup",
+                json!({ "ModelPackageGroupName": group }),
+            )
+            .expect("group");
+    }
+    let mut created = Vec::new();
+    for i in 0..250 {
+        let arn = wire
+            .mock
+            .call(
+                "CreateModelPackage",
+                json!({ "ModelPackageGroupName": GROUPS[i % 3] }),
+            )
+            .expect("package")["ModelPackageArn"]
+            .as_str()
+            .expect("arn")
+            .to_string();
+        let described = wire
+            .mock
+            .call("DescribeModelPackage", json!({ "ModelPackageName": arn }))
+            .expect("describe");
+        created.push((arn, described["CreationTime"].as_f64().expect("time")));
+    }
+    // Every page of a listing across groups, in creation order both ways, and
+    // between two creation times (both bounds exclusive, as SageMaker's).
+    let list = |bounds: Value, order: &'static str| {
+        let wire = &wire;
+        async move {
+            let mut arns = Vec::new();
+            let mut token: Option<String> = None;
+            let mut pages = 0;
+            loop {
+                let mut input = json!({ "ModelPackageType": "Versioned", "MaxResults": 100,
+                                        "SortOrder": order });
+                for (k, v) in bounds.as_object().expect("bounds") {
+                    input[k] = v.clone();
+                }
+                if let Some(t) = &token {
+                    input["NextToken"] = json!(t);
+                }
+                let page = wire.ok("ListModelPackages", input).await;
+                pages += 1;
+                for p in page["ModelPackageSummaryList"].as_array().expect("list") {
+                    arns.push(p["ModelPackageArn"].as_str().expect("arn").to_string());
+                }
+                match page["NextToken"].as_str() {
+                    Some(t) => token = Some(t.to_string()),
+                    None => return (arns, pages),
+                }
+            }
+        }
+    };
+    let all: Vec<String> = created.iter().map(|(arn, _)| arn.clone()).collect();
+    let (ascending, pages) = list(json!({}), "Ascending").await;
+    assert_eq!((ascending.clone(), pages), (all.clone(), 3));
+    let (mut descending, _) = list(json!({}), "Descending").await;
+    descending.reverse();
+    assert_eq!(descending, all);
+    let (after, before) = (created[49].1, created[150].1);
+    let (between, pages) = list(
+        json!({ "CreationTimeAfter": after, "CreationTimeBefore": before }),
+        "Ascending",
+    )
+    .await;
+    assert_eq!((between, pages), (all[50..150].to_vec(), 1));
+    let (last, _) = list(json!({ "CreationTimeAfter": before }), "Ascending").await;
+    assert_eq!(last, all[151..].to_vec());
+}
+
+#[tokio::test]
 async fn a_change_appends_one_line_to_the_state_log_instead_of_rewriting_the_state() {
     let dir = tempfile::tempdir().expect("tempdir");
     let state_file = dir.path().join("registry.json");

@@ -14,13 +14,14 @@ use serde_json::{Value, json};
 use super::Governance;
 use super::auth::Auth;
 use super::http::{Endpoint, Meaning, describe_reqwest, error_text, meaning, retry_after};
+use super::listing::Paging;
 use super::rows::{RowShape, list_statement};
 use super::types::{self, Discovered, StatusFormat, TypeDefinition};
 use super::workflow::WorkflowWrites;
 use crate::config::{GovernanceConfig, RetryPolicy};
 use crate::domain::{GovernanceModel, GovernanceStatus, ModelId};
 use crate::mapping::MappingTable;
-use crate::remote::{ErrorKind, Listing, RejectedRow, RemoteError, WriteOutcome};
+use crate::remote::{ErrorKind, Listing, RemoteError, WriteOutcome};
 
 /// The OpenPages endpoints govsync calls (names for logs and metrics).
 pub const OPERATIONS: [&str; 6] = [
@@ -40,10 +41,12 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 pub struct OpenPagesClient {
     http: reqwest::Client,
     base: Url,
-    model_type: String,
-    rows: RowShape,
-    page_size: u32,
+    pub(super) model_type: String,
+    pub(super) rows: RowShape,
+    pub(super) page_size: u32,
     statement: String,
+    /// Rows the last full listing held: the next one asks for that many pages at once.
+    pub(super) expected_rows: std::sync::atomic::AtomicU64,
     auth: Auth,
     retry: RetryPolicy,
     status_format: StatusFormat,
@@ -75,7 +78,7 @@ impl Attempt {
 }
 
 /// A response that reached govsync (any status), with its body.
-struct Reply {
+pub(super) struct Reply {
     status: StatusCode,
     body: Vec<u8>,
 }
@@ -130,6 +133,7 @@ impl OpenPagesClient {
             model_type: config.model_type.clone(),
             rows,
             page_size: config.page_size,
+            expected_rows: std::sync::atomic::AtomicU64::new(0),
             auth: Auth::new(&config.auth, secret)?,
             retry: config.retry,
             status_format: StatusFormat::Enum,
@@ -285,7 +289,7 @@ impl OpenPagesClient {
         &self.statement
     }
 
-    fn url(&self, segments: &[&str]) -> Url {
+    pub(super) fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
         url.path_segments_mut()
             .expect("an http(s) base URL has path segments")
@@ -295,7 +299,7 @@ impl OpenPagesClient {
     }
 
     /// One call with retries; `what` names it in errors (path and model ID, never a secret).
-    async fn call(
+    pub(super) async fn call(
         &self,
         operation: &'static str,
         method: Method,
@@ -404,41 +408,8 @@ impl OpenPagesClient {
         }
     }
 
-    /// One page of a listing statement.
-    async fn query_page(
-        &self,
-        statement: &str,
-        offset: u64,
-        limit: u64,
-    ) -> Result<Vec<Value>, RemoteError> {
-        let body = json!({
-            "statement": statement,
-            "offset": offset,
-            "limit": limit,
-        });
-        let what = format!("query of {} rows from offset {offset}", self.model_type);
-        let reply = self
-            .call(
-                "query",
-                Method::POST,
-                self.url(&["query"]),
-                Some(body),
-                &what,
-            )
-            .await?;
-        let value = self.success(reply, &what)?;
-        match value.get("rows") {
-            Some(Value::Array(rows)) => Ok(rows.clone()),
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(_) => Err(RemoteError {
-                kind: ErrorKind::Other,
-                message: format!("governance {what}: the answer's \"rows\" is not a list"),
-            }),
-        }
-    }
-
     /// The JSON of a 2xx reply, or the error that the status means.
-    fn success(&self, reply: Reply, what: &str) -> Result<Value, RemoteError> {
+    pub(super) fn success(&self, reply: Reply, what: &str) -> Result<Value, RemoteError> {
         if !reply.status.is_success() {
             return Err(status_error(reply.status, &reply.body, what));
         }
@@ -491,15 +462,18 @@ impl Governance for OpenPagesClient {
     }
 
     async fn list_models(&self) -> Result<Listing<GovernanceModel>, RemoteError> {
-        self.list(&self.statement).await
+        self.list(&self.statement, Paging::AsLastTime).await
     }
 
     async fn list_models_changed(
         &self,
         since: SystemTime,
     ) -> Result<Listing<GovernanceModel>, RemoteError> {
-        self.list(&list_statement(&self.model_type, &self.rows, Some(since)))
-            .await
+        self.list(
+            &list_statement(&self.model_type, &self.rows, Some(since)),
+            Paging::OneByOne,
+        )
+        .await
     }
 
     async fn set_status(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {
@@ -521,43 +495,6 @@ impl Governance for OpenPagesClient {
 }
 
 impl OpenPagesClient {
-    /// Pages through the query endpoint with `statement`. Each request asks for one
-    /// row more than the page size: that extra row only says whether another page
-    /// follows, so N models cost ceil(N / page size) queries (an exactly full last
-    /// page needs no empty query after it).
-    async fn list(&self, statement: &str) -> Result<Listing<GovernanceModel>, RemoteError> {
-        let mut listing = Listing::default();
-        let page = u64::from(self.page_size);
-        let mut offset: u64 = 0;
-        loop {
-            let mut rows = self.query_page(statement, offset, page + 1).await?;
-            let more = rows.len() as u64 > page;
-            rows.truncate(page as usize);
-            for (i, row) in rows.iter().enumerate() {
-                let position = format!("query row {}", offset + i as u64 + 1);
-                let fields = row.get("fields").and_then(Value::as_array);
-                let parsed = match fields {
-                    Some(fields) => self.rows.model_from(fields, &position),
-                    None => Err(RejectedRow {
-                        row: position,
-                        reason: "the row has no \"fields\" list".into(),
-                    }),
-                };
-                match parsed {
-                    Ok(model) => listing.items.push(model),
-                    Err(rejected) => {
-                        tracing::warn!(row = %rejected.row, reason = %rejected.reason, "skipping a malformed governance row");
-                        listing.rejected.push(rejected);
-                    }
-                }
-            }
-            if !more {
-                return Ok(listing);
-            }
-            offset += page;
-        }
-    }
-
     /// Writes the status field (`PUT /contents/{id}`).
     async fn set_field(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {
         let what = format!("status of model {model} to \"{status}\"");

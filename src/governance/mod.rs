@@ -1,7 +1,8 @@
 //! The governance side (IBM watsonx.governance, OpenPages REST API v2): the trait the
 //! engine uses, and the OpenPages client behind it.
 //!
-//! - `client`: calls, retries, paging; `auth`: Basic, IAM tokens, ZenApiKey.
+//! - `client`: calls, retries, writes; `listing`: paging a query, several pages at
+//!   once; `auth`: Basic, IAM tokens, ZenApiKey.
 //! - `http`: the one table from an HTTP status to what govsync does about it.
 //! - `rows`: the listing statement and reading a row into a model.
 //! - [`types`]: type discovery, checked against what govsync writes.
@@ -10,6 +11,7 @@
 pub(crate) mod auth;
 pub mod client;
 mod http;
+pub mod listing;
 mod rows;
 pub mod types;
 mod workflow;

@@ -57,7 +57,7 @@ impl SageMakerRegistry {
                     GroupRef::Arn(arn) if arn.account() == scope.account => {
                         own.push(arn.name().to_string());
                     }
-                    GroupRef::Arn(arn) => shared.push(arn.as_str().to_string()),
+                    GroupRef::Arn(arn) => shared.push(Some(arn.as_str().to_string())),
                 }
             }
             for chunk in own.chunks(GROUPS_PER_SEARCH) {
@@ -71,8 +71,10 @@ impl SageMakerRegistry {
             self.search_changes(scope, &search, since, &mut listing)
                 .await?;
         }
-        for group in shared {
-            self.list_group(Some(&group), &mut listing).await?;
+        if !shared.is_empty() {
+            let mut groups = self.list_all(&shared).await?;
+            listing.items.append(&mut groups.items);
+            listing.rejected.append(&mut groups.rejected);
         }
         Ok(listing)
     }

@@ -8,20 +8,18 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::config::http::HttpResponse;
 use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_sagemaker::operation::list_model_packages::ListModelPackagesOutput;
-use aws_sdk_sagemaker::operation::list_model_packages::builders::ListModelPackagesFluentBuilder;
 use aws_sdk_sagemaker::primitives::DateTime;
 use aws_sdk_sagemaker::types::{
     ModelApprovalStatus, ModelLifeCycle, ModelPackageModelCard, ModelPackageStatus,
-    ModelPackageSummary, ModelPackageType,
+    ModelPackageSummary,
 };
 use backon::{ExponentialBuilder, Retryable};
-use futures_util::StreamExt;
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::attempts::Attempts;
+use super::listing::Splits;
 use super::{Described, Registry};
 use crate::config::{RetryMode, SageMakerConfig};
 use crate::domain::{
@@ -103,6 +101,8 @@ pub(super) fn timeout_config(config: &SageMakerConfig) -> TimeoutConfig {
 #[derive(Debug, Clone)]
 pub struct SageMakerRegistry {
     pub(super) client: Client,
+    /// Where each of its listings splits into chains next time (see `listing.rs`).
+    pub(super) splits: Arc<Splits>,
 }
 
 impl SageMakerRegistry {
@@ -124,56 +124,8 @@ impl SageMakerRegistry {
         }
         SageMakerRegistry {
             client: Client::from_conf(builder.build()),
+            splits: Arc::default(),
         }
-    }
-
-    /// Lists one group (a name or a shared group's ARN), or every versioned package
-    /// of the account, page by page.
-    pub(super) async fn list_group(
-        &self,
-        group: Option<&str>,
-        listing: &mut Listing<ModelPackage>,
-    ) -> Result<(), RemoteError> {
-        let mut token: Option<String> = None;
-        loop {
-            // Without a group the documented default type is Unversioned, which would
-            // miss every Model Registry package: ask for versioned ones explicitly.
-            let request = self
-                .client
-                .list_model_packages()
-                .max_results(LIST_PAGE_SIZE)
-                .model_package_type(ModelPackageType::Versioned)
-                .set_model_package_group_name(group.map(str::to_string))
-                .set_next_token(token.clone());
-            let page = self.list_page(request, group).await?;
-            for summary in page.model_package_summary_list() {
-                match package_from_summary(summary) {
-                    Ok(package) => listing.items.push(package),
-                    Err(rejected) => listing.rejected.push(rejected),
-                }
-            }
-            match page.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_string()),
-                _ => return Ok(()),
-            }
-        }
-    }
-
-    /// One page of a listing.
-    async fn list_page(
-        &self,
-        request: ListModelPackagesFluentBuilder,
-        group: Option<&str>,
-    ) -> Result<ListModelPackagesOutput, RemoteError> {
-        let subject = group.unwrap_or("all groups");
-        page_with_retries("ListModelPackages", subject, || async {
-            request
-                .clone()
-                .send()
-                .await
-                .map_err(|e| remote_error("ListModelPackages", subject, e))
-        })
-        .await
     }
 }
 
@@ -211,35 +163,17 @@ where
         .await
 }
 
-/// How many of a scope's configured groups are listed at once (each its own chain of
-/// pages; scopes are listed concurrently too, bounded by the engine).
-pub const GROUP_LISTINGS_AT_ONCE: usize = 4;
-
 impl Registry for SageMakerRegistry {
-    /// The scope's groups are listed [`GROUP_LISTINGS_AT_ONCE`] at a time, each a
-    /// chain of pages; the scope is listed in full only if every group is.
+    /// The scope's listings (its groups, or the account across groups) as chains of
+    /// pages, several at once (see `listing.rs`); the scope is listed in full only if
+    /// every chain is.
     async fn list_packages(&self, scope: &Scope) -> Result<Listing<ModelPackage>, RemoteError> {
         let listings: Vec<Option<String>> = scope
             .listings()
             .into_iter()
             .map(|g| g.map(str::to_string))
             .collect();
-        let groups = futures_util::stream::iter(listings)
-            .map(|group: Option<String>| async move {
-                let mut listing = Listing::default();
-                self.list_group(group.as_deref(), &mut listing)
-                    .await
-                    .map(|()| listing)
-            })
-            .buffer_unordered(GROUP_LISTINGS_AT_ONCE);
-        let mut groups = std::pin::pin!(groups);
-        let mut listing = Listing::default();
-        while let Some(group) = groups.next().await {
-            let mut group = group?;
-            listing.items.append(&mut group.items);
-            listing.rejected.append(&mut group.rejected);
-        }
-        Ok(listing)
+        self.list_all(&listings).await
     }
 
     async fn list_changed(
@@ -323,7 +257,9 @@ fn lifecycle_of(l: &ModelLifeCycle) -> Option<Lifecycle> {
 }
 
 /// One summary row, or why it was skipped.
-fn package_from_summary(summary: &ModelPackageSummary) -> Result<ModelPackage, RejectedRow> {
+pub(super) fn package_from_summary(
+    summary: &ModelPackageSummary,
+) -> Result<ModelPackage, RejectedRow> {
     package_from_parts(
         summary.model_package_arn(),
         summary.model_package_status(),

@@ -6,6 +6,7 @@ mod changes;
 pub mod client;
 pub mod connect;
 pub mod error;
+pub mod listing;
 
 use std::future::Future;
 use std::time::SystemTime;

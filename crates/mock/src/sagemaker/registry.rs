@@ -1,7 +1,7 @@
 //! The mock Model Registry's state and operations: JSON in, JSON out, in the shapes
 //! the SageMaker API reference documents, with SageMaker's validation and errors.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -119,6 +119,10 @@ pub struct AccountRegistry {
     /// load ([`AccountRegistry::reindex`]).
     #[serde(skip)]
     by_group: BTreeMap<ListKey, String>,
+    /// (creation time's bits, ARN) of every package: a page of a listing across
+    /// groups in creation order is read from here. Rebuilt on load.
+    #[serde(skip)]
+    by_creation: BTreeSet<(u64, String)>,
 }
 
 /// A package's place in its group's listing: group, creation time (its bits, which
@@ -156,6 +160,7 @@ impl AccountRegistry {
             packages: BTreeMap::new(),
             versions: BTreeMap::new(),
             by_group: BTreeMap::new(),
+            by_creation: BTreeSet::new(),
         }
     }
 
@@ -166,6 +171,11 @@ impl AccountRegistry {
             .values()
             .map(|p| (list_key(p), p.model_package_arn.clone()))
             .collect();
+        self.by_creation = self
+            .packages
+            .values()
+            .map(|p| (p.creation_time.to_bits(), p.model_package_arn.clone()))
+            .collect();
     }
 
     /// Adds or replaces a package (keeping the index and the versions handed out).
@@ -175,8 +185,16 @@ impl AccountRegistry {
             .entry(package.model_package_group_name.clone())
             .or_default();
         *last = (*last).max(package.model_package_version);
+        if let Some(old) = self.packages.get(&package.model_package_arn) {
+            self.by_creation
+                .remove(&(old.creation_time.to_bits(), old.model_package_arn.clone()));
+        }
         self.by_group
             .insert(list_key(&package), package.model_package_arn.clone());
+        self.by_creation.insert((
+            package.creation_time.to_bits(),
+            package.model_package_arn.clone(),
+        ));
         self.packages
             .insert(package.model_package_arn.clone(), package);
     }
@@ -185,6 +203,8 @@ impl AccountRegistry {
     fn remove(&mut self, arn: &str) {
         if let Some(p) = self.packages.remove(arn) {
             self.by_group.remove(&list_key(&p));
+            self.by_creation
+                .remove(&(p.creation_time.to_bits(), p.model_package_arn));
         }
     }
 
@@ -457,6 +477,12 @@ impl AccountRegistry {
         // Every package here is versioned: without a group, the documented default
         // (Unversioned) lists none of them.
         let versioned_wanted = group.is_some() || kind != "Unversioned";
+        if group.is_none()
+            && versioned_wanted
+            && i.sort_by.as_deref().unwrap_or("CreationTime") == "CreationTime"
+        {
+            return self.list_all_page(&i);
+        }
         let mut packages: Vec<&Package> = self
             .packages
             .values()
@@ -541,6 +567,66 @@ impl AccountRegistry {
         let items: Vec<(&ListKey, &Package)> = matching.by_ref().take(max).collect();
         let next = match (items.last(), matching.next()) {
             (Some((key, _)), Some(_)) => Some(encode_token(&format!("after:{}:{}", key.1, key.2))),
+            _ => None,
+        };
+        let list: Vec<Value> = items.into_iter().map(|(_, p)| summary(p)).collect();
+        Ok((
+            with_token(json!({ "ModelPackageSummaryList": list }), next),
+            Change::None,
+        ))
+    }
+
+    /// One page across groups in creation order, read from the index from the cursor
+    /// (or the creation-time bound) on: its cost is the page, not the registry.
+    fn list_all_page(&self, i: &ListInput) -> Result<(Value, Change), ApiError> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let max = max_results(i.max_results)?;
+        let order = i.sort_order.as_deref().unwrap_or("Ascending");
+        one_of("sortOrder", order, &["Ascending", "Descending"])?;
+        let cursor: Option<(u64, String)> = match i.next_token.as_deref() {
+            None => None,
+            Some(token) => Some(
+                decode_token(token)
+                    .and_then(|t| {
+                        let (time, arn) = t.strip_prefix("at:")?.split_once(':')?;
+                        Some((time.parse().ok()?, arn.to_string()))
+                    })
+                    .ok_or_else(|| ApiError::validation("Invalid pagination token"))?,
+            ),
+        };
+        let keys: Box<dyn Iterator<Item = &(u64, String)>> = match (order, cursor) {
+            ("Descending", Some(c)) => Box::new(self.by_creation.range(..c).rev()),
+            ("Descending", None) => Box::new(self.by_creation.iter().rev()),
+            (_, Some(c)) => Box::new(self.by_creation.range((Excluded(c), Unbounded))),
+            // Positive times order like their bits: start at the lower bound.
+            (_, None) => match i.creation_time_after {
+                Some(t) if t >= 0.0 => Box::new(
+                    self.by_creation
+                        .range((Excluded((t.to_bits(), String::new())), Unbounded)),
+                ),
+                _ => Box::new(self.by_creation.iter()),
+            },
+        };
+        let ascending = order != "Descending";
+        let mut matching = keys
+            .map(|key| (key, &self.packages[&key.1]))
+            // Ascending, nothing after the upper bound can match: stop there.
+            .take_while(|(_, p)| {
+                !ascending || i.creation_time_before.is_none_or(|t| p.creation_time < t)
+            })
+            .filter(|(_, p)| {
+                i.model_approval_status
+                    .as_ref()
+                    .is_none_or(|s| &p.model_approval_status == s)
+                    && i.name_contains
+                        .as_ref()
+                        .is_none_or(|n| p.model_package_group_name.contains(n.as_str()))
+                    && i.creation_time_after.is_none_or(|t| p.creation_time > t)
+                    && i.creation_time_before.is_none_or(|t| p.creation_time < t)
+            });
+        let items: Vec<(&(u64, String), &Package)> = matching.by_ref().take(max).collect();
+        let next = match (items.last(), matching.next()) {
+            (Some((key, _)), Some(_)) => Some(encode_token(&format!("at:{}:{}", key.0, key.1))),
             _ => None,
         };
         let list: Vec<Value> = items.into_iter().map(|(_, p)| summary(p)).collect();

@@ -1,0 +1,301 @@
+//! A full listing of a scope: every configured group (or every group of the account)
+//! as chains of `ListModelPackages` pages, several chains at once.
+//!
+//! A `NextToken` chain is sequential by nature, so one big group (or one account
+//! listed across groups) would take as many round trips as it has pages. Each
+//! listing is therefore split by creation time (`CreationTimeAfter` /
+//! `CreationTimeBefore`) where its previous listing showed that whole pages fall,
+//! into at most [`CHAINS_PER_LISTING`] chains listed at once: the number of calls
+//! stays at one per 100 packages, the wall time falls with the number of chains. A
+//! first listing (nothing learned yet) is one chain. The split only ever changes
+//! how fast a listing is, never what it holds: the ranges cover every time, and a
+//! package seen by two chains (were a bound ever inclusive) is kept once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use aws_sdk_sagemaker::primitives::DateTime;
+use aws_sdk_sagemaker::types::ModelPackageType;
+use futures_util::StreamExt;
+
+use super::client::{
+    LIST_PAGE_SIZE, SageMakerRegistry, package_from_summary, page_with_retries, remote_error,
+};
+use crate::domain::ModelPackage;
+use crate::remote::{Listing, RejectedRow, RemoteError};
+
+/// The most chains one listing (a group, or an account across groups) is split into.
+pub const CHAINS_PER_LISTING: usize = 8;
+
+/// The most chains of one scope's listings in flight at once.
+pub const CHAINS_AT_ONCE: usize = 8;
+
+/// Where each listing of one registry splits next time: per listing (`None`: the
+/// account across groups), the [`Split`]s between its chains.
+#[derive(Debug, Default)]
+pub(super) struct Splits(Mutex<HashMap<Option<String>, Vec<Split>>>);
+
+/// Where one chain ends and the next begins: the creation time (epoch seconds) of
+/// the last package of the one, and of the first package of the other, as the last
+/// listing saw them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Split {
+    last: f64,
+    first: f64,
+}
+
+impl Splits {
+    fn get(&self, listing: Option<&str>) -> Vec<Split> {
+        self.0
+            .lock()
+            .expect("splits lock poisoned")
+            .get(&listing.map(str::to_string))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn set(&self, listing: Option<&str>, splits: Vec<Split>) {
+        self.0
+            .lock()
+            .expect("splits lock poisoned")
+            .insert(listing.map(str::to_string), splits);
+    }
+}
+
+/// One chain: a listing's packages created in `(after, before)`.
+#[derive(Debug, Clone)]
+struct Chain {
+    /// Which listing of the scope it belongs to.
+    listing: usize,
+    group: Option<String>,
+    after: Option<f64>,
+    before: Option<f64>,
+}
+
+/// What one chain read: packages with their creation times, and rejected rows.
+type ChainRead = (Vec<(ModelPackage, Option<f64>)>, Vec<RejectedRow>);
+
+impl SageMakerRegistry {
+    /// Lists `listings` (each a group name or ARN, or `None` for every group of the
+    /// account) in full, as chains of pages [`CHAINS_AT_ONCE`] at a time; fails if
+    /// any chain does (the scope then counts as not observed).
+    pub(super) async fn list_all(
+        &self,
+        listings: &[Option<String>],
+    ) -> Result<Listing<ModelPackage>, RemoteError> {
+        let chains: Vec<Chain> = listings
+            .iter()
+            .enumerate()
+            .flat_map(|(i, group)| chains_of(i, group.clone(), &self.splits.get(group.as_deref())))
+            .collect();
+        let reads = futures_util::stream::iter(chains)
+            .map(|chain| async move {
+                let read = self.list_chain(&chain).await;
+                (chain.listing, read)
+            })
+            .buffer_unordered(CHAINS_AT_ONCE);
+        let mut reads = std::pin::pin!(reads);
+        let mut per_listing: Vec<ChainRead> = vec![(Vec::new(), Vec::new()); listings.len()];
+        while let Some((i, read)) = reads.next().await {
+            let (mut packages, mut rejected) = read?;
+            per_listing[i].0.append(&mut packages);
+            per_listing[i].1.append(&mut rejected);
+        }
+        let mut listing = Listing::default();
+        for (group, (packages, rejected)) in listings.iter().zip(per_listing) {
+            let mut seen = HashSet::new();
+            let mut created = Vec::with_capacity(packages.len());
+            for (package, time) in packages {
+                if seen.insert(package.arn.clone()) {
+                    created.extend(time);
+                    listing.items.push(package);
+                }
+            }
+            let mut seen_rows = HashSet::new();
+            listing.rejected.extend(
+                rejected
+                    .into_iter()
+                    .filter(|r| seen_rows.insert(r.to_string())),
+            );
+            self.splits.set(group.as_deref(), splits_of(created));
+        }
+        Ok(listing)
+    }
+
+    /// One chain, page by page.
+    async fn list_chain(&self, chain: &Chain) -> Result<ChainRead, RemoteError> {
+        let subject = chain.group.as_deref().unwrap_or("all groups");
+        let mut read: ChainRead = (Vec::new(), Vec::new());
+        let mut token: Option<String> = None;
+        loop {
+            // Without a group the documented default type is Unversioned, which would
+            // miss every Model Registry package: ask for versioned ones explicitly.
+            let request = self
+                .client
+                .list_model_packages()
+                .max_results(LIST_PAGE_SIZE)
+                .model_package_type(ModelPackageType::Versioned)
+                .set_model_package_group_name(chain.group.clone())
+                .set_creation_time_after(chain.after.map(DateTime::from_secs_f64))
+                .set_creation_time_before(chain.before.map(DateTime::from_secs_f64))
+                .set_next_token(token.clone());
+            let page = page_with_retries("ListModelPackages", subject, || async {
+                request
+                    .clone()
+                    .send()
+                    .await
+                    .map_err(|e| remote_error("ListModelPackages", subject, e))
+            })
+            .await?;
+            for summary in page.model_package_summary_list() {
+                match package_from_summary(summary) {
+                    Ok(package) => read
+                        .0
+                        .push((package, summary.creation_time().map(DateTime::as_secs_f64))),
+                    Err(rejected) => read.1.push(rejected),
+                }
+            }
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                _ => return Ok(read),
+            }
+        }
+    }
+}
+
+/// The chains of one listing, split at `splits`: created before the first split's
+/// `first`, after its `last` and before the next one's `first`, …, after the last
+/// one's `last`. SageMaker's time bounds are exclusive, so every time falls in one
+/// chain: one that is not before a `first` is after the `last` before it.
+fn chains_of(listing: usize, group: Option<String>, splits: &[Split]) -> Vec<Chain> {
+    let mut chains = Vec::with_capacity(splits.len() + 1);
+    let mut after = None;
+    for split in splits {
+        chains.push(Chain {
+            listing,
+            group: group.clone(),
+            after,
+            before: Some(split.first),
+        });
+        after = Some(split.last);
+    }
+    chains.push(Chain {
+        listing,
+        group,
+        after,
+        before: None,
+    });
+    chains
+}
+
+/// Where the next listing of these packages splits (by their creation times, in
+/// seconds): into at most [`CHAINS_PER_LISTING`] chains of whole pages each. A split
+/// goes between two different times (packages created in the same instant cannot
+/// be told apart), so a chain may hold a few more.
+fn splits_of(mut created: Vec<f64>) -> Vec<Split> {
+    created.sort_by(f64::total_cmp);
+    let page = LIST_PAGE_SIZE as usize;
+    let pages = created.len().div_ceil(page);
+    let chains = pages.clamp(1, CHAINS_PER_LISTING);
+    let pages_per_chain = pages.div_ceil(chains).max(1);
+    let mut splits: Vec<Split> = Vec::with_capacity(chains);
+    for j in 1..chains {
+        let mut i = j * pages_per_chain * page;
+        while i < created.len() && created[i - 1] >= created[i] {
+            i += 1;
+        }
+        if i >= created.len() {
+            break;
+        }
+        let split = Split {
+            last: created[i - 1],
+            first: created[i],
+        };
+        if splits.last().is_none_or(|s| s.first < split.first) {
+            splits.push(split);
+        }
+    }
+    splits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_splits_into_chains_of_whole_pages() {
+        let times: Vec<f64> = (0..1_050).map(|i| 1000.0 + f64::from(i)).collect();
+        // 11 pages: 8 chains of at most 2 pages; each split is between the last
+        // package of a chain and the first of the next.
+        let firsts: Vec<f64> = splits_of(times.clone()).iter().map(|s| s.first).collect();
+        assert_eq!(
+            firsts,
+            [1200.0, 1400.0, 1600.0, 1800.0, 2000.0],
+            "6 chains: 2, 2, 2, 2, 2 and 1 page"
+        );
+        assert_eq!(splits_of(times.clone())[0].last, 1199.0);
+        assert!(
+            splits_of(times[..100].to_vec()).is_empty(),
+            "one page: one chain"
+        );
+        assert!(splits_of(Vec::new()).is_empty());
+        let big: Vec<f64> = (0..10_000).map(f64::from).collect();
+        assert_eq!(splits_of(big).len(), CHAINS_PER_LISTING - 1);
+    }
+
+    #[test]
+    fn packages_created_in_the_same_instant_stay_in_one_chain() {
+        // 300 packages, the 100th to 150th at one instant: the first split moves
+        // past them.
+        let times: Vec<f64> = (0..300)
+            .map(|i| {
+                if (99..150).contains(&i) {
+                    99.0
+                } else {
+                    f64::from(i)
+                }
+            })
+            .collect();
+        let splits = splits_of(times);
+        assert_eq!(
+            splits[0],
+            Split {
+                last: 99.0,
+                first: 150.0
+            }
+        );
+    }
+
+    #[test]
+    fn the_chains_cover_every_time() {
+        let splits = [
+            Split {
+                last: 9.5,
+                first: 10.0,
+            },
+            Split {
+                last: 19.0,
+                first: 20.0,
+            },
+        ];
+        let chains = chains_of(0, None, &splits);
+        let bounds: Vec<(Option<f64>, Option<f64>)> =
+            chains.iter().map(|c| (c.after, c.before)).collect();
+        assert_eq!(
+            bounds,
+            [
+                (None, Some(10.0)),
+                (Some(9.5), Some(20.0)),
+                (Some(19.0), None)
+            ]
+        );
+        for t in [0.0, 9.5, 9.7, 10.0, 19.0, 19.5, 20.0, 99.0] {
+            let holding = chains
+                .iter()
+                .filter(|c| c.after.is_none_or(|a| t > a) && c.before.is_none_or(|b| t < b))
+                .count();
+            assert!(holding >= 1, "{t} is in no chain");
+        }
+        assert_eq!(chains_of(3, Some("g".into()), &[]).len(), 1);
+    }
+}
