@@ -1,5 +1,6 @@
 //! The mock governance server on the wire: raw HTTP in the OpenPages REST API v2
 //! shapes, the mock IAM token endpoint, auth enforcement, faults and persistence.
+//! Just over 500 lines: one scenario per documented behaviour, each standing alone.
 
 use govsync::mock::Admin;
 use govsync::mock::MockHandle;

@@ -1,5 +1,6 @@
 //! The SageMaker adapter (aws-sdk-sagemaker) against the in-process mock server,
-//! over real HTTP and AWS JSON 1.1 with static test credentials.
+//! over real HTTP and AWS JSON 1.1 with static test credentials. Long because each
+//! operation, fault and listing shape gets a scenario of its own; each stands alone.
 
 mod support;
 

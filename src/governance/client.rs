@@ -1,6 +1,6 @@
 //! The OpenPages REST API v2 adapter (reqwest with rustls) behind the
-//! [`Governance`] trait: the query endpoint for listing, `contents/{id}` for setting
-//! a status. Retries (backon, `governance.max_retries` and its delays) cover what
+//! [`Governance`] trait: `contents/{id}` for reading and setting a status, workflow
+//! transitions, type discovery (listing is in `listing.rs`). Retries (backon, `governance.max_retries` and its delays) cover what
 //! `http::meaning` says to retry now (429, 502/503/504) and connection
 //! errors, honouring `Retry-After`.
 

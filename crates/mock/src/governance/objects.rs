@@ -1,5 +1,7 @@
 //! The mock governance server's objects and what the OpenPages v2 subset does with
 //! them: queries, contents reads and writes, with enum validation of the status field.
+//! Over 500 lines because a query runs here, against the objects and their index of
+//! modification dates (the statement's grammar is in `query.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
 

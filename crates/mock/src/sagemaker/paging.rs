@@ -1,11 +1,13 @@
-//! Listing: SageMaker's paging tokens, `MaxResults` bounds and sort orders.
+//! Listing: `ListModelPackages` (a group's page, or a page across groups, read from
+//! an index from its cursor on), SageMaker's paging tokens, `MaxResults` bounds and
+//! sort orders.
 
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::registry::ApiError;
-use super::validation::one_of;
+use super::registry::{AccountRegistry, ApiError, Change, ListKey, Package, summary};
+use super::validation::{APPROVAL_STATUSES, one_of, parse};
 
 /// Paging: an opaque token that encodes the offset into the sorted, filtered list.
 pub(super) fn page<T: Clone>(
@@ -101,4 +103,188 @@ pub(super) fn sort_by<T>(
         }
     });
     Ok(())
+}
+
+impl AccountRegistry {
+    pub(super) fn list_packages(&self, input: Value) -> Result<(Value, Change), ApiError> {
+        let i: ListInput = parse(input)?;
+        if let Some(s) = &i.model_approval_status {
+            one_of("modelApprovalStatus", s, &APPROVAL_STATUSES)?;
+        }
+        let kind = i.model_package_type.as_deref().unwrap_or("Unversioned");
+        one_of(
+            "modelPackageType",
+            kind,
+            &["Versioned", "Unversioned", "Both"],
+        )?;
+        let group = i
+            .model_package_group_name
+            .as_deref()
+            .map(|g| self.group_name(g));
+        if let Some(group) = group
+            && i.sort_by.as_deref().unwrap_or("CreationTime") == "CreationTime"
+        {
+            return self.list_group_page(group, &i);
+        }
+        // Every package here is versioned: without a group, the documented default
+        // (Unversioned) lists none of them.
+        let versioned_wanted = group.is_some() || kind != "Unversioned";
+        if group.is_none()
+            && versioned_wanted
+            && i.sort_by.as_deref().unwrap_or("CreationTime") == "CreationTime"
+        {
+            return self.list_all_page(&i);
+        }
+        let mut packages: Vec<&Package> = self
+            .packages
+            .values()
+            .filter(|_| versioned_wanted)
+            .filter(|p| group.is_none_or(|g| p.model_package_group_name == g))
+            .filter(|p| {
+                i.model_approval_status
+                    .as_ref()
+                    .is_none_or(|s| &p.model_approval_status == s)
+            })
+            .filter(|p| {
+                i.name_contains
+                    .as_ref()
+                    .is_none_or(|n| p.model_package_group_name.contains(n.as_str()))
+            })
+            .filter(|p| i.creation_time_after.is_none_or(|t| p.creation_time > t))
+            .filter(|p| i.creation_time_before.is_none_or(|t| p.creation_time < t))
+            .collect();
+        sort_by(&mut packages, &i, |p| {
+            (
+                format!(
+                    "{}/{:010}",
+                    p.model_package_group_name, p.model_package_version
+                ),
+                p.creation_time,
+            )
+        })?;
+        let (items, next) = page(packages, i.max_results, i.next_token.as_deref())?;
+        let list: Vec<Value> = items.into_iter().map(summary).collect();
+        Ok((
+            with_token(json!({ "ModelPackageSummaryList": list }), next),
+            Change::None,
+        ))
+    }
+
+    /// One page of a group in creation order, read from the index from the cursor on:
+    /// its cost is the page, not the registry.
+    fn list_group_page(&self, group: &str, i: &ListInput) -> Result<(Value, Change), ApiError> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let max = max_results(i.max_results)?;
+        let order = i.sort_order.as_deref().unwrap_or("Ascending");
+        one_of("sortOrder", order, &["Ascending", "Descending"])?;
+        let cursor: Option<ListKey> = match i.next_token.as_deref() {
+            None => None,
+            Some(token) => Some(
+                decode_token(token)
+                    .and_then(|t| {
+                        let (time, version) = t.strip_prefix("after:")?.split_once(':')?;
+                        Some((group.to_string(), time.parse().ok()?, version.parse().ok()?))
+                    })
+                    .ok_or_else(|| ApiError::validation("Invalid pagination token"))?,
+            ),
+        };
+        let first = (group.to_string(), 0, 0);
+        let last = (group.to_string(), u64::MAX, u32::MAX);
+        let keys: Box<dyn Iterator<Item = (&ListKey, &String)>> = match (order, cursor) {
+            ("Descending", Some(c)) => {
+                Box::new(self.by_group.range((Included(first), Excluded(c))).rev())
+            }
+            ("Descending", None) => {
+                Box::new(self.by_group.range((Included(first), Included(last))).rev())
+            }
+            (_, Some(c)) => Box::new(self.by_group.range((Excluded(c), Included(last)))),
+            (_, None) => Box::new(
+                self.by_group
+                    .range((Included(first), Unbounded))
+                    .take_while(move |(k, _)| k.0 == group),
+            ),
+        };
+        let mut matching = keys
+            .map(|(key, arn)| (key, &self.packages[arn]))
+            .filter(|(_, p)| {
+                i.model_approval_status
+                    .as_ref()
+                    .is_none_or(|s| &p.model_approval_status == s)
+                    && i.name_contains
+                        .as_ref()
+                        .is_none_or(|n| p.model_package_group_name.contains(n.as_str()))
+                    && i.creation_time_after.is_none_or(|t| p.creation_time > t)
+                    && i.creation_time_before.is_none_or(|t| p.creation_time < t)
+            });
+        let items: Vec<(&ListKey, &Package)> = matching.by_ref().take(max).collect();
+        let next = match (items.last(), matching.next()) {
+            (Some((key, _)), Some(_)) => Some(encode_token(&format!("after:{}:{}", key.1, key.2))),
+            _ => None,
+        };
+        let list: Vec<Value> = items.into_iter().map(|(_, p)| summary(p)).collect();
+        Ok((
+            with_token(json!({ "ModelPackageSummaryList": list }), next),
+            Change::None,
+        ))
+    }
+
+    /// One page across groups in creation order, read from the index from the cursor
+    /// (or the creation-time bound) on: its cost is the page, not the registry.
+    fn list_all_page(&self, i: &ListInput) -> Result<(Value, Change), ApiError> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        let max = max_results(i.max_results)?;
+        let order = i.sort_order.as_deref().unwrap_or("Ascending");
+        one_of("sortOrder", order, &["Ascending", "Descending"])?;
+        let cursor: Option<(u64, String)> = match i.next_token.as_deref() {
+            None => None,
+            Some(token) => Some(
+                decode_token(token)
+                    .and_then(|t| {
+                        let (time, arn) = t.strip_prefix("at:")?.split_once(':')?;
+                        Some((time.parse().ok()?, arn.to_string()))
+                    })
+                    .ok_or_else(|| ApiError::validation("Invalid pagination token"))?,
+            ),
+        };
+        let keys: Box<dyn Iterator<Item = &(u64, String)>> = match (order, cursor) {
+            ("Descending", Some(c)) => Box::new(self.by_creation.range(..c).rev()),
+            ("Descending", None) => Box::new(self.by_creation.iter().rev()),
+            (_, Some(c)) => Box::new(self.by_creation.range((Excluded(c), Unbounded))),
+            // Positive times order like their bits: start at the lower bound.
+            (_, None) => match i.creation_time_after {
+                Some(t) if t >= 0.0 => Box::new(
+                    self.by_creation
+                        .range((Excluded((t.to_bits(), String::new())), Unbounded)),
+                ),
+                _ => Box::new(self.by_creation.iter()),
+            },
+        };
+        let ascending = order != "Descending";
+        let mut matching = keys
+            .map(|key| (key, &self.packages[&key.1]))
+            // Ascending, nothing after the upper bound can match: stop there.
+            .take_while(|(_, p)| {
+                !ascending || i.creation_time_before.is_none_or(|t| p.creation_time < t)
+            })
+            .filter(|(_, p)| {
+                i.model_approval_status
+                    .as_ref()
+                    .is_none_or(|s| &p.model_approval_status == s)
+                    && i.name_contains
+                        .as_ref()
+                        .is_none_or(|n| p.model_package_group_name.contains(n.as_str()))
+                    && i.creation_time_after.is_none_or(|t| p.creation_time > t)
+                    && i.creation_time_before.is_none_or(|t| p.creation_time < t)
+            });
+        let items: Vec<(&(u64, String), &Package)> = matching.by_ref().take(max).collect();
+        let next = match (items.last(), matching.next()) {
+            (Some((key, _)), Some(_)) => Some(encode_token(&format!("at:{}:{}", key.0, key.1))),
+            _ => None,
+        };
+        let list: Vec<Value> = items.into_iter().map(|(_, p)| summary(p)).collect();
+        Ok((
+            with_token(json!({ "ModelPackageSummaryList": list }), next),
+            Change::None,
+        ))
+    }
 }

@@ -1,14 +1,14 @@
 //! The mock Model Registry's state and operations: JSON in, JSON out, in the shapes
 //! the SageMaker API reference documents, with SageMaker's validation and errors.
+//! Over 500 lines because each operation's checks and state change sit together, one
+//! method each; listing is in `paging.rs`, `Search` in `search.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::paging::{
-    ListInput, decode_token, encode_token, max_results, page, sort_by, with_token,
-};
+use super::paging::{ListInput, page, sort_by, with_token};
 use super::validation::{
     APPROVAL_STATUSES, PACKAGE_STATUSES, check_card, check_lifecycle, check_name, one_of, parse,
 };
@@ -86,14 +86,14 @@ pub struct ModelCard {
 #[serde(rename_all = "PascalCase")]
 pub struct Package {
     pub(super) model_package_group_name: String,
-    model_package_version: u32,
+    pub(super) model_package_version: u32,
     pub(super) model_package_arn: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     model_package_description: Option<String>,
     pub(super) creation_time: f64,
     pub(super) last_modified_time: f64,
     model_package_status: String,
-    model_approval_status: String,
+    pub(super) model_approval_status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     approval_description: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -111,23 +111,23 @@ pub struct AccountRegistry {
     account: String,
     groups: BTreeMap<String, Group>,
     /// By ARN.
-    packages: BTreeMap<String, Package>,
+    pub(super) packages: BTreeMap<String, Package>,
     /// Last version handed out per group: versions are never reused, even after a delete.
     versions: BTreeMap<String, u32>,
     /// ARN by (group, creation time, version): a group's page in `ListModelPackages`'
     /// default order is read from here, without sorting the registry. Rebuilt on
     /// load ([`AccountRegistry::reindex`]).
     #[serde(skip)]
-    by_group: BTreeMap<ListKey, String>,
+    pub(super) by_group: BTreeMap<ListKey, String>,
     /// (creation time's bits, ARN) of every package: a page of a listing across
     /// groups in creation order is read from here. Rebuilt on load.
     #[serde(skip)]
-    by_creation: BTreeSet<(u64, String)>,
+    pub(super) by_creation: BTreeSet<(u64, String)>,
 }
 
 /// A package's place in its group's listing: group, creation time (its bits, which
 /// order like the time for the positive times used here), version.
-type ListKey = (String, u64, u32);
+pub(super) type ListKey = (String, u64, u32);
 
 fn list_key(p: &Package) -> ListKey {
     (
@@ -248,7 +248,7 @@ impl AccountRegistry {
     }
 
     /// A group name, from a name or a group ARN.
-    fn group_name<'a>(&self, name_or_arn: &'a str) -> &'a str {
+    pub(super) fn group_name<'a>(&self, name_or_arn: &'a str) -> &'a str {
         name_or_arn
             .rsplit_once(":model-package-group/")
             .map_or(name_or_arn, |(_, name)| name)
@@ -454,188 +454,6 @@ impl AccountRegistry {
         Ok((out, Change::None))
     }
 
-    fn list_packages(&self, input: Value) -> Result<(Value, Change), ApiError> {
-        let i: ListInput = parse(input)?;
-        if let Some(s) = &i.model_approval_status {
-            one_of("modelApprovalStatus", s, &APPROVAL_STATUSES)?;
-        }
-        let kind = i.model_package_type.as_deref().unwrap_or("Unversioned");
-        one_of(
-            "modelPackageType",
-            kind,
-            &["Versioned", "Unversioned", "Both"],
-        )?;
-        let group = i
-            .model_package_group_name
-            .as_deref()
-            .map(|g| self.group_name(g));
-        if let Some(group) = group
-            && i.sort_by.as_deref().unwrap_or("CreationTime") == "CreationTime"
-        {
-            return self.list_group_page(group, &i);
-        }
-        // Every package here is versioned: without a group, the documented default
-        // (Unversioned) lists none of them.
-        let versioned_wanted = group.is_some() || kind != "Unversioned";
-        if group.is_none()
-            && versioned_wanted
-            && i.sort_by.as_deref().unwrap_or("CreationTime") == "CreationTime"
-        {
-            return self.list_all_page(&i);
-        }
-        let mut packages: Vec<&Package> = self
-            .packages
-            .values()
-            .filter(|_| versioned_wanted)
-            .filter(|p| group.is_none_or(|g| p.model_package_group_name == g))
-            .filter(|p| {
-                i.model_approval_status
-                    .as_ref()
-                    .is_none_or(|s| &p.model_approval_status == s)
-            })
-            .filter(|p| {
-                i.name_contains
-                    .as_ref()
-                    .is_none_or(|n| p.model_package_group_name.contains(n.as_str()))
-            })
-            .filter(|p| i.creation_time_after.is_none_or(|t| p.creation_time > t))
-            .filter(|p| i.creation_time_before.is_none_or(|t| p.creation_time < t))
-            .collect();
-        sort_by(&mut packages, &i, |p| {
-            (
-                format!(
-                    "{}/{:010}",
-                    p.model_package_group_name, p.model_package_version
-                ),
-                p.creation_time,
-            )
-        })?;
-        let (items, next) = page(packages, i.max_results, i.next_token.as_deref())?;
-        let list: Vec<Value> = items.into_iter().map(summary).collect();
-        Ok((
-            with_token(json!({ "ModelPackageSummaryList": list }), next),
-            Change::None,
-        ))
-    }
-
-    /// One page of a group in creation order, read from the index from the cursor on:
-    /// its cost is the page, not the registry.
-    fn list_group_page(&self, group: &str, i: &ListInput) -> Result<(Value, Change), ApiError> {
-        use std::ops::Bound::{Excluded, Included, Unbounded};
-        let max = max_results(i.max_results)?;
-        let order = i.sort_order.as_deref().unwrap_or("Ascending");
-        one_of("sortOrder", order, &["Ascending", "Descending"])?;
-        let cursor: Option<ListKey> = match i.next_token.as_deref() {
-            None => None,
-            Some(token) => Some(
-                decode_token(token)
-                    .and_then(|t| {
-                        let (time, version) = t.strip_prefix("after:")?.split_once(':')?;
-                        Some((group.to_string(), time.parse().ok()?, version.parse().ok()?))
-                    })
-                    .ok_or_else(|| ApiError::validation("Invalid pagination token"))?,
-            ),
-        };
-        let first = (group.to_string(), 0, 0);
-        let last = (group.to_string(), u64::MAX, u32::MAX);
-        let keys: Box<dyn Iterator<Item = (&ListKey, &String)>> = match (order, cursor) {
-            ("Descending", Some(c)) => {
-                Box::new(self.by_group.range((Included(first), Excluded(c))).rev())
-            }
-            ("Descending", None) => {
-                Box::new(self.by_group.range((Included(first), Included(last))).rev())
-            }
-            (_, Some(c)) => Box::new(self.by_group.range((Excluded(c), Included(last)))),
-            (_, None) => Box::new(
-                self.by_group
-                    .range((Included(first), Unbounded))
-                    .take_while(move |(k, _)| k.0 == group),
-            ),
-        };
-        let mut matching = keys
-            .map(|(key, arn)| (key, &self.packages[arn]))
-            .filter(|(_, p)| {
-                i.model_approval_status
-                    .as_ref()
-                    .is_none_or(|s| &p.model_approval_status == s)
-                    && i.name_contains
-                        .as_ref()
-                        .is_none_or(|n| p.model_package_group_name.contains(n.as_str()))
-                    && i.creation_time_after.is_none_or(|t| p.creation_time > t)
-                    && i.creation_time_before.is_none_or(|t| p.creation_time < t)
-            });
-        let items: Vec<(&ListKey, &Package)> = matching.by_ref().take(max).collect();
-        let next = match (items.last(), matching.next()) {
-            (Some((key, _)), Some(_)) => Some(encode_token(&format!("after:{}:{}", key.1, key.2))),
-            _ => None,
-        };
-        let list: Vec<Value> = items.into_iter().map(|(_, p)| summary(p)).collect();
-        Ok((
-            with_token(json!({ "ModelPackageSummaryList": list }), next),
-            Change::None,
-        ))
-    }
-
-    /// One page across groups in creation order, read from the index from the cursor
-    /// (or the creation-time bound) on: its cost is the page, not the registry.
-    fn list_all_page(&self, i: &ListInput) -> Result<(Value, Change), ApiError> {
-        use std::ops::Bound::{Excluded, Unbounded};
-        let max = max_results(i.max_results)?;
-        let order = i.sort_order.as_deref().unwrap_or("Ascending");
-        one_of("sortOrder", order, &["Ascending", "Descending"])?;
-        let cursor: Option<(u64, String)> = match i.next_token.as_deref() {
-            None => None,
-            Some(token) => Some(
-                decode_token(token)
-                    .and_then(|t| {
-                        let (time, arn) = t.strip_prefix("at:")?.split_once(':')?;
-                        Some((time.parse().ok()?, arn.to_string()))
-                    })
-                    .ok_or_else(|| ApiError::validation("Invalid pagination token"))?,
-            ),
-        };
-        let keys: Box<dyn Iterator<Item = &(u64, String)>> = match (order, cursor) {
-            ("Descending", Some(c)) => Box::new(self.by_creation.range(..c).rev()),
-            ("Descending", None) => Box::new(self.by_creation.iter().rev()),
-            (_, Some(c)) => Box::new(self.by_creation.range((Excluded(c), Unbounded))),
-            // Positive times order like their bits: start at the lower bound.
-            (_, None) => match i.creation_time_after {
-                Some(t) if t >= 0.0 => Box::new(
-                    self.by_creation
-                        .range((Excluded((t.to_bits(), String::new())), Unbounded)),
-                ),
-                _ => Box::new(self.by_creation.iter()),
-            },
-        };
-        let ascending = order != "Descending";
-        let mut matching = keys
-            .map(|key| (key, &self.packages[&key.1]))
-            // Ascending, nothing after the upper bound can match: stop there.
-            .take_while(|(_, p)| {
-                !ascending || i.creation_time_before.is_none_or(|t| p.creation_time < t)
-            })
-            .filter(|(_, p)| {
-                i.model_approval_status
-                    .as_ref()
-                    .is_none_or(|s| &p.model_approval_status == s)
-                    && i.name_contains
-                        .as_ref()
-                        .is_none_or(|n| p.model_package_group_name.contains(n.as_str()))
-                    && i.creation_time_after.is_none_or(|t| p.creation_time > t)
-                    && i.creation_time_before.is_none_or(|t| p.creation_time < t)
-            });
-        let items: Vec<(&(u64, String), &Package)> = matching.by_ref().take(max).collect();
-        let next = match (items.last(), matching.next()) {
-            (Some((key, _)), Some(_)) => Some(encode_token(&format!("at:{}:{}", key.0, key.1))),
-            _ => None,
-        };
-        let list: Vec<Value> = items.into_iter().map(|(_, p)| summary(p)).collect();
-        Ok((
-            with_token(json!({ "ModelPackageSummaryList": list }), next),
-            Change::None,
-        ))
-    }
-
     fn update_package(&mut self, input: Value, now: f64) -> Result<(Value, Change), ApiError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
@@ -727,7 +545,7 @@ pub(super) fn full(p: &Package) -> Value {
     v
 }
 
-fn summary(p: &Package) -> Value {
+pub(super) fn summary(p: &Package) -> Value {
     let mut v = json!({
         "ModelPackageName": p.model_package_group_name,
         "ModelPackageGroupName": p.model_package_group_name,

@@ -1,0 +1,379 @@
+//! What govsync costs as the fleet grows, against both mock servers (in this
+//! process) with 20 ms added to every request: for N linked models, per kind of
+//! cycle, the API calls and wall time next to their floors; change propagation
+//! while the real `govsync run` runs (a change on one side → the write on the other,
+//! p50 and p99 over 100 changes each way); its peak resident memory; and the write
+//! concurrency sweep behind `sync.concurrency`'s default.
+//!
+//! Run: `cargo bench --bench scale` (Linux; about 10 minutes), or one size or part:
+//! `cargo bench --bench scale -- 10000`, `cargo bench --bench scale -- writes`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use govsync::engine::{CycleKind, CycleMemory, CycleOptions, CycleReport};
+use govsync::mock::{Admin, Faults};
+use govsync::store::Store;
+use serde_json::json;
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::remote::Mocks;
+
+/// Added to every request at both mocks.
+const LATENCY: Duration = Duration::from_millis(20);
+/// Model package groups the fleet is spread over (the scope lists every group).
+const GROUPS: [&str; 4] = ["churn", "fraud", "pricing", "risk"];
+/// Changes per direction in the propagation run.
+const CHANGES: usize = 100;
+
+fn latency_faults() -> Faults {
+    Faults {
+        latency_ms: LATENCY.as_millis() as u64,
+        ..Faults::default()
+    }
+}
+
+/// Both mocks with N linked models in sync, last changed 10 minutes ago, and 20 ms
+/// on every request; returns the pairs (model ID, package ARN).
+async fn fleet(n: usize) -> (Mocks, Vec<(String, String)>) {
+    let mocks = Mocks::start(&GROUPS).await;
+    let pairs = (0..n)
+        .map(|i| {
+            mocks.pair(
+                GROUPS[i % GROUPS.len()],
+                &format!("model-{i}"),
+                Some("Under Development"),
+                Some(("Development", "InProgress")),
+            )
+        })
+        .collect();
+    mocks.sm.age(Duration::from_secs(600));
+    mocks.gov.age(Duration::from_secs(600));
+    mocks.sm.set_faults(latency_faults()).expect("faults");
+    mocks.gov.set_faults(latency_faults()).expect("faults");
+    (mocks, pairs)
+}
+
+/// Calls the mocks served, by operation (SageMaker) and endpoint (governance).
+fn calls(mocks: &Mocks) -> BTreeMap<String, u64> {
+    let mut all = mocks.sm.counters().snapshot();
+    for (k, v) in mocks.gov.counters().snapshot() {
+        all.insert(format!("governance {k}"), v);
+    }
+    all
+}
+
+fn reset(mocks: &Mocks) {
+    mocks.sm.counters().reset();
+    mocks.gov.counters().reset();
+}
+
+fn total(calls: &BTreeMap<String, u64>) -> u64 {
+    calls.values().sum()
+}
+
+fn brief(calls: &BTreeMap<String, u64>) -> String {
+    let mut parts: Vec<String> = calls
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect();
+    parts.sort();
+    parts.join(", ")
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.0} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Runs one cycle of `kind` and says what it cost.
+async fn timed(
+    engine: &govsync::daemon::LiveEngine,
+    store: &mut Store,
+    memory: &mut CycleMemory,
+    kind: CycleKind,
+    mocks: &Mocks,
+) -> (CycleReport, BTreeMap<String, u64>, Duration) {
+    reset(mocks);
+    let started = Instant::now();
+    let report = engine
+        .run_cycle(Some(store), &CycleOptions::default(), memory, kind)
+        .await
+        .expect("cycle");
+    (report, calls(mocks), started.elapsed())
+}
+
+/// Per kind of cycle: calls and wall time next to their floors.
+async fn cycles(n: usize) {
+    let (mocks, pairs) = fleet(n).await;
+    let engine = mocks.live_engine(Arc::new(govsync::metrics::Metrics::new()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store =
+        Store::open(dir.path().join("state.db").to_str().expect("path")).expect("store");
+    let mut memory = CycleMemory::new(Duration::from_secs(60));
+    let rt = LATENCY.as_secs_f64() * 1000.0;
+    let pages = n.div_ceil(100);
+    let queries = n.div_ceil(500);
+    // The longest chain of the parallel listing: SageMaker's pages in at most 8
+    // chains, governance's pages 4 at a time (both sides at once).
+    let chain = pages
+        .div_ceil(govsync::sagemaker::listing::CHAINS_PER_LISTING)
+        .max(queries.div_ceil(govsync::governance::listing::PAGES_AT_ONCE));
+    let command = format!("cargo bench --bench scale -- {n}");
+    let (first, c, wall) = timed(&engine, &mut store, &mut memory, CycleKind::Full, &mocks).await;
+    assert_eq!(first.summary().in_sync, n);
+    println!(
+        "N={n:>6} full (first: one chain)   {:>6} calls (floor {}: {pages} ListModelPackages + {queries} queries) {:>9} (floor {:.0} ms: {pages} pages in one chain)  [{command}]",
+        total(&c),
+        pages + queries,
+        ms(wall),
+        pages.max(1) as f64 * rt,
+    );
+    let (_, c, wall) = timed(&engine, &mut store, &mut memory, CycleKind::Full, &mocks).await;
+    println!(
+        "N={n:>6} full (parallel)           {:>6} calls (floor {}) {:>9} (floor {:.0} ms: {chain} round trips) = {:.2}x  [{}]",
+        total(&c),
+        pages + queries,
+        ms(wall),
+        chain as f64 * rt,
+        wall.as_secs_f64() * 1000.0 / (chain as f64 * rt),
+        brief(&c),
+    );
+    let (report, c, wall) = timed(
+        &engine,
+        &mut store,
+        &mut memory,
+        CycleKind::Incremental,
+        &mocks,
+    )
+    .await;
+    assert!(report.results.is_empty());
+    println!(
+        "N={n:>6} incremental, no change    {:>6} calls (floor 2) {:>9} (floor {rt:.0} ms: 1 round trip)  [{}]",
+        total(&c),
+        ms(wall),
+        brief(&c),
+    );
+    // 50 changes on each side.
+    let k = 100.min(n);
+    for (i, (id, arn)) in pairs.iter().take(k).enumerate() {
+        if i % 2 == 0 {
+            mocks
+                .gov
+                .set_status(id, "Development Complete")
+                .expect("console");
+        } else {
+            mocks
+                .sm
+                .call(
+                    "UpdateModelPackage",
+                    json!({ "ModelPackageArn": arn,
+                            "ModelLifeCycle": { "Stage": "Development", "StageStatus": "Complete" } }),
+                )
+                .expect("pipeline");
+        }
+    }
+    let (report, c, wall) = timed(
+        &engine,
+        &mut store,
+        &mut memory,
+        CycleKind::Incremental,
+        &mocks,
+    )
+    .await;
+    assert_eq!(report.outcomes(&govsync::engine::Outcome::Applied), k);
+    let rounds = (k / 2).div_ceil(8) + (k / 2).div_ceil(8) * 2;
+    println!(
+        "N={n:>6} incremental, {k} changes {:>6} calls (floor {}: 1 Search + 1 query + {k} writes + {} re-reads) {:>9} (floor {:.0} ms: 1 + {rounds} round trips at concurrency 8)  [{}]",
+        total(&c),
+        2 + k + k / 2,
+        k / 2,
+        ms(wall),
+        (1 + rounds) as f64 * rt,
+        brief(&c),
+    );
+}
+
+fn proc_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// The real `govsync run` (sync.interval 10 s, the default) over N models: 100
+/// changes each way, 250 ms apart, each timed from the change to the write on the
+/// other side; then its peak memory.
+async fn propagation(n: usize) {
+    let (mocks, pairs) = fleet(n).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, _) = mocks.write_daemon_config(dir.path(), "", "interval = \"10s\"");
+    let mut child = support::govsync_run(&config, dir.path())
+        .env("GOVSYNC_LOG", "error")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn govsync run");
+    // The first (full) cycle has finished once governance saw its last query page.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while mocks.sm.counters().get("Search") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no incremental cycle within 10 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let changes = CHANGES.min(n / 2);
+    let mut pending: Vec<(usize, bool, Instant)> = Vec::new();
+    let mut push = Vec::new();
+    let mut pull = Vec::new();
+    let mut next = 0;
+    let mut next_at = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while push.len() + pull.len() < 2 * changes {
+        assert!(
+            Instant::now() < deadline,
+            "changes did not propagate within 5 minutes"
+        );
+        if next < 2 * changes && Instant::now() >= next_at {
+            let governance_side = next % 2 == 0;
+            let (id, arn) = &pairs[next];
+            if governance_side {
+                mocks
+                    .gov
+                    .set_status(id, "Development Complete")
+                    .expect("console");
+            } else {
+                mocks
+                    .sm
+                    .call(
+                        "UpdateModelPackage",
+                        json!({ "ModelPackageArn": arn,
+                                "ModelLifeCycle": { "Stage": "Development", "StageStatus": "Complete" } }),
+                    )
+                    .expect("pipeline");
+            }
+            pending.push((next, governance_side, Instant::now()));
+            next += 1;
+            next_at += Duration::from_millis(250);
+        }
+        pending.retain(|&(i, governance_side, at)| {
+            let (id, arn) = &pairs[i];
+            let arrived = if governance_side {
+                mocks
+                    .sm
+                    .call("DescribeModelPackage", json!({ "ModelPackageName": arn }))
+                    .ok()
+                    .is_some_and(|d| d["ModelLifeCycle"]["StageStatus"] == "Complete")
+            } else {
+                mocks.gov.status_of(id).as_deref() == Some("Development Complete")
+            };
+            if arrived {
+                let took = at.elapsed();
+                if governance_side {
+                    push.push(took)
+                } else {
+                    pull.push(took)
+                }
+            }
+            !arrived
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let peak = proc_kib(child.id(), "VmHWM:");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    push.sort();
+    pull.sort();
+    println!(
+        "N={n:>6} propagation (sync.interval 10 s): governance → SageMaker p50 {:.1} s p99 {:.1} s; SageMaker → governance p50 {:.1} s p99 {:.1} s ({changes} changes each way); peak RSS {:.1} MiB  [cargo bench --bench scale -- {n}]",
+        percentile(&push, 0.5).as_secs_f64(),
+        percentile(&push, 0.99).as_secs_f64(),
+        percentile(&pull, 0.5).as_secs_f64(),
+        percentile(&pull, 0.99).as_secs_f64(),
+        peak as f64 / 1024.0,
+    );
+}
+
+/// Writes in flight at once vs the time 400 pushes take, with 20 ms per request,
+/// unlimited and with a 20 requests/s limit per operation at the mock.
+async fn writes() {
+    for rate_limit in [0.0, 20.0] {
+        for concurrency in [1, 2, 4, 8, 16, 32] {
+            let (mocks, pairs) = fleet(400).await;
+            let mut engine = mocks.live_engine(Arc::new(govsync::metrics::Metrics::new()));
+            engine.concurrency = concurrency;
+            let mut store = Store::open(":memory:").expect("store");
+            let mut memory = CycleMemory::new(Duration::from_secs(60));
+            timed(&engine, &mut store, &mut memory, CycleKind::Full, &mocks).await;
+            for (id, _) in &pairs {
+                mocks
+                    .gov
+                    .set_status(id, "Development Complete")
+                    .expect("console");
+            }
+            mocks
+                .sm
+                .set_faults(Faults {
+                    rate_limit,
+                    retry_after_ms: 50,
+                    ..latency_faults()
+                })
+                .expect("faults");
+            let (report, c, wall) = timed(
+                &engine,
+                &mut store,
+                &mut memory,
+                CycleKind::Incremental,
+                &mocks,
+            )
+            .await;
+            println!(
+                "writes: concurrency {concurrency:>2}, rate limit {}: 400 pushes in {:>8} ({} applied, {} UpdateModelPackage requests)  [cargo bench --bench scale -- writes]",
+                if rate_limit > 0.0 {
+                    format!("{rate_limit:.0}/s")
+                } else {
+                    "none".into()
+                },
+                ms(wall),
+                report.outcomes(&govsync::engine::Outcome::Applied),
+                c.get("UpdateModelPackage").copied().unwrap_or(0),
+            );
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let sizes: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let sizes = if sizes.is_empty() && args.is_empty() {
+        vec![1_000, 10_000, 50_000]
+    } else {
+        sizes
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    println!(
+        "govsync at scale, 20 ms added to every request at both mocks (cargo bench --bench scale):"
+    );
+    for &n in &sizes {
+        runtime.block_on(cycles(n));
+        runtime.block_on(propagation(n));
+    }
+    if args.is_empty() || args.iter().any(|a| a == "writes") {
+        runtime.block_on(writes());
+    }
+}
