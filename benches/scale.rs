@@ -159,22 +159,8 @@ async fn cycles(n: usize) {
     );
     // 50 changes on each side.
     let k = 100.min(n);
-    for (i, (id, arn)) in pairs.iter().take(k).enumerate() {
-        if i % 2 == 0 {
-            mocks
-                .gov
-                .set_status(id, "Development Complete")
-                .expect("console");
-        } else {
-            mocks
-                .sm
-                .call(
-                    "UpdateModelPackage",
-                    json!({ "ModelPackageArn": arn,
-                            "ModelLifeCycle": { "Stage": "Development", "StageStatus": "Complete" } }),
-                )
-                .expect("pipeline");
-        }
+    for (i, pair) in pairs.iter().take(k).enumerate() {
+        change(&mocks, pair, i % 2 == 0);
     }
     let (report, c, wall) = timed(
         &engine,
@@ -195,6 +181,26 @@ async fn cycles(n: usize) {
         (1 + rounds) as f64 * rt,
         brief(&c),
     );
+}
+
+/// Development completes on one side of a pair in sync (Under Development /
+/// Development/InProgress): a reviewer in governance, or a pipeline in SageMaker.
+fn change(mocks: &Mocks, (id, arn): &(String, String), in_governance: bool) {
+    if in_governance {
+        mocks
+            .gov
+            .set_status(id, "Development Complete")
+            .expect("console");
+    } else {
+        mocks
+            .sm
+            .call(
+                "UpdateModelPackage",
+                json!({ "ModelPackageArn": arn,
+                        "ModelLifeCycle": { "Stage": "Development", "StageStatus": "Complete" } }),
+            )
+            .expect("pipeline");
+    }
 }
 
 fn proc_kib(pid: u32, field: &str) -> u64 {
@@ -246,22 +252,7 @@ async fn propagation(n: usize) {
         );
         if next < 2 * changes && Instant::now() >= next_at {
             let governance_side = next % 2 == 0;
-            let (id, arn) = &pairs[next];
-            if governance_side {
-                mocks
-                    .gov
-                    .set_status(id, "Development Complete")
-                    .expect("console");
-            } else {
-                mocks
-                    .sm
-                    .call(
-                        "UpdateModelPackage",
-                        json!({ "ModelPackageArn": arn,
-                                "ModelLifeCycle": { "Stage": "Development", "StageStatus": "Complete" } }),
-                    )
-                    .expect("pipeline");
-            }
+            change(&mocks, &pairs[next], governance_side);
             pending.push((next, governance_side, Instant::now()));
             next += 1;
             next_at += Duration::from_millis(250);

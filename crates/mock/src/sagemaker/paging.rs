@@ -71,6 +71,43 @@ pub(super) struct ListInput {
     pub(super) creation_time_before: Option<f64>,
 }
 
+impl ListInput {
+    /// Whether `p` passes the request's filters (approval status, group name,
+    /// creation times; both time bounds exclusive).
+    fn admits(&self, p: &Package) -> bool {
+        self.model_approval_status
+            .as_ref()
+            .is_none_or(|s| &p.model_approval_status == s)
+            && self
+                .name_contains
+                .as_ref()
+                .is_none_or(|n| p.model_package_group_name.contains(n.as_str()))
+            && self.creation_time_after.is_none_or(|t| p.creation_time > t)
+            && self
+                .creation_time_before
+                .is_none_or(|t| p.creation_time < t)
+    }
+}
+
+/// A page of summaries: the first `max` of `matching`, and a token (from the last
+/// one's key) when more follow.
+fn summary_page<'a, K>(
+    mut matching: impl Iterator<Item = (K, &'a Package)>,
+    max: usize,
+    token: impl Fn(&K) -> String,
+) -> (Value, Change) {
+    let items: Vec<(K, &Package)> = matching.by_ref().take(max).collect();
+    let next = match (items.last(), matching.next()) {
+        (Some((key, _)), Some(_)) => Some(encode_token(&token(key))),
+        _ => None,
+    };
+    let list: Vec<Value> = items.into_iter().map(|(_, p)| summary(p)).collect();
+    (
+        with_token(json!({ "ModelPackageSummaryList": list }), next),
+        Change::None,
+    )
+}
+
 pub(super) fn with_token(mut v: Value, next: Option<String>) -> Value {
     if let Some(token) = next {
         v["NextToken"] = json!(token);
@@ -140,18 +177,7 @@ impl AccountRegistry {
             .values()
             .filter(|_| versioned_wanted)
             .filter(|p| group.is_none_or(|g| p.model_package_group_name == g))
-            .filter(|p| {
-                i.model_approval_status
-                    .as_ref()
-                    .is_none_or(|s| &p.model_approval_status == s)
-            })
-            .filter(|p| {
-                i.name_contains
-                    .as_ref()
-                    .is_none_or(|n| p.model_package_group_name.contains(n.as_str()))
-            })
-            .filter(|p| i.creation_time_after.is_none_or(|t| p.creation_time > t))
-            .filter(|p| i.creation_time_before.is_none_or(|t| p.creation_time < t))
+            .filter(|p| i.admits(p))
             .collect();
         sort_by(&mut packages, &i, |p| {
             (
@@ -204,28 +230,12 @@ impl AccountRegistry {
                     .take_while(move |(k, _)| k.0 == group),
             ),
         };
-        let mut matching = keys
+        let matching = keys
             .map(|(key, arn)| (key, &self.packages[arn]))
-            .filter(|(_, p)| {
-                i.model_approval_status
-                    .as_ref()
-                    .is_none_or(|s| &p.model_approval_status == s)
-                    && i.name_contains
-                        .as_ref()
-                        .is_none_or(|n| p.model_package_group_name.contains(n.as_str()))
-                    && i.creation_time_after.is_none_or(|t| p.creation_time > t)
-                    && i.creation_time_before.is_none_or(|t| p.creation_time < t)
-            });
-        let items: Vec<(&ListKey, &Package)> = matching.by_ref().take(max).collect();
-        let next = match (items.last(), matching.next()) {
-            (Some((key, _)), Some(_)) => Some(encode_token(&format!("after:{}:{}", key.1, key.2))),
-            _ => None,
-        };
-        let list: Vec<Value> = items.into_iter().map(|(_, p)| summary(p)).collect();
-        Ok((
-            with_token(json!({ "ModelPackageSummaryList": list }), next),
-            Change::None,
-        ))
+            .filter(|(_, p)| i.admits(p));
+        Ok(summary_page(matching, max, |key: &&ListKey| {
+            format!("after:{}:{}", key.1, key.2)
+        }))
     }
 
     /// One page across groups in creation order, read from the index from the cursor
@@ -260,31 +270,15 @@ impl AccountRegistry {
             },
         };
         let ascending = order != "Descending";
-        let mut matching = keys
+        let matching = keys
             .map(|key| (key, &self.packages[&key.1]))
             // Ascending, nothing after the upper bound can match: stop there.
             .take_while(|(_, p)| {
                 !ascending || i.creation_time_before.is_none_or(|t| p.creation_time < t)
             })
-            .filter(|(_, p)| {
-                i.model_approval_status
-                    .as_ref()
-                    .is_none_or(|s| &p.model_approval_status == s)
-                    && i.name_contains
-                        .as_ref()
-                        .is_none_or(|n| p.model_package_group_name.contains(n.as_str()))
-                    && i.creation_time_after.is_none_or(|t| p.creation_time > t)
-                    && i.creation_time_before.is_none_or(|t| p.creation_time < t)
-            });
-        let items: Vec<(&(u64, String), &Package)> = matching.by_ref().take(max).collect();
-        let next = match (items.last(), matching.next()) {
-            (Some((key, _)), Some(_)) => Some(encode_token(&format!("at:{}:{}", key.0, key.1))),
-            _ => None,
-        };
-        let list: Vec<Value> = items.into_iter().map(|(_, p)| summary(p)).collect();
-        Ok((
-            with_token(json!({ "ModelPackageSummaryList": list }), next),
-            Change::None,
-        ))
+            .filter(|(_, p)| i.admits(p));
+        Ok(summary_page(matching, max, |key: &&(u64, String)| {
+            format!("at:{}:{}", key.0, key.1)
+        }))
     }
 }
