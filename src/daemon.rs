@@ -277,7 +277,7 @@ pub async fn run_loop<G: Governance, R: Registry>(
                         }
                         _ => Arc::new(report.clone()),
                     };
-                    metrics.cycle(Ok(&report), Some(&fleet), elapsed, unix_now);
+                    metrics.cycle(kind, Ok(&report), Some(&fleet), elapsed, unix_now);
                     people = fleet
                         .results
                         .iter()
@@ -290,7 +290,7 @@ pub async fn run_loop<G: Governance, R: Registry>(
                     });
                 }
                 Err(e) => {
-                    metrics.cycle(Err(&e), None, elapsed, unix_now);
+                    metrics.cycle(kind, Err(&e), None, elapsed, unix_now);
                     if !matches!(e, CycleError::Cancelled) {
                         s.cycles_finished += 1;
                         s.last_result = Some(Err(e.to_string()));

@@ -133,7 +133,7 @@ impl Metrics {
         let cycles = Family::<Labels<2>, Counter>::default();
         registry.register(
             "cycles",
-            "Sync cycles by kind (full, incremental; error when it failed before it knew) and outcome (ok, unresolved, failed, error, cancelled)",
+            "Sync cycles by kind (full, incremental) and outcome (ok, unresolved, failed, error, cancelled)",
             cycles.clone(),
         );
         let cycle_duration = Family::<Labels<1>, Histogram>::new_with_constructor(
@@ -228,18 +228,19 @@ impl Metrics {
         self.interval.set(interval.as_secs_f64());
     }
 
-    /// Records one finished cycle; `fleet` is every linked model as the cycles since
+    /// Records one finished cycle of `kind`; `fleet` is every linked model as the cycles since
     /// the last full one left it (for `govsync_models`); `unix_now` is the
     /// wall-clock time the cycle finished.
     pub fn cycle(
         &self,
+        kind: CycleKind,
         result: Result<&CycleReport, &CycleError>,
         fleet: Option<&CycleReport>,
         duration: Duration,
         unix_now: f64,
     ) {
         let outcome = cycle_outcome(result);
-        let kind = result.map_or("error", |r| r.kind.as_str());
+        let kind = kind.as_str();
         self.cycles
             .get_or_create(&[("kind", kind), ("outcome", outcome)])
             .inc();
