@@ -134,13 +134,15 @@ async fn cycles(n: usize) {
     );
     let (_, c, wall) = timed(&engine, &mut store, &mut memory, CycleKind::Full, &mocks).await;
     println!(
-        "N={n:>6} full (parallel)           {:>6} calls (floor {}) {:>9} (floor {:.0} ms: {chain} round trips) = {:.2}x  [{}]",
+        "N={n:>6} full (parallel)           {:>6} calls (floor {}) {:>9} (floor {:.0} ms: {chain} round trips) = {:.2}x  [{}; up to {} SageMaker and {} governance requests in flight]",
         total(&c),
         pages + queries,
         ms(wall),
         chain as f64 * rt,
         wall.as_secs_f64() * 1000.0 / (chain as f64 * rt),
         brief(&c),
+        mocks.sm.counters().peak_in_flight(),
+        mocks.gov.counters().peak_in_flight(),
     );
     let (report, c, wall) = timed(
         &engine,

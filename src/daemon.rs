@@ -270,14 +270,20 @@ pub async fn run_loop<G: Governance, R: Registry>(
                 Ok(report) => {
                     s.cycles_finished += 1;
                     s.last_result = Some(Ok(()));
+                    // A full cycle's report becomes the fleet's view as it is (moved, not
+                    // copied); an incremental one's is folded into it.
                     let fleet = match (s.last_report.take(), report.kind) {
                         (Some(mut last), CycleKind::Incremental) => {
                             Arc::make_mut(&mut last.report).absorb(&report);
+                            metrics.cycle(kind, Ok(&report), Some(&last.report), elapsed, unix_now);
                             last.report
                         }
-                        _ => Arc::new(report.clone()),
+                        _ => {
+                            let report = Arc::new(report);
+                            metrics.cycle(kind, Ok(&report), None, elapsed, unix_now);
+                            report
+                        }
                     };
-                    metrics.cycle(kind, Ok(&report), Some(&fleet), elapsed, unix_now);
                     people = fleet
                         .results
                         .iter()

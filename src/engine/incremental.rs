@@ -81,9 +81,9 @@ impl CycleMemory {
     }
 
     /// After a full cycle's observation: it replaces what is known.
-    pub(super) fn remember_full(&mut self, seen: &Seen, scopes: &Scopes) {
+    pub(super) fn remember_full(&mut self, seen: Seen, scopes: &Scopes) {
         self.known
-            .replace(&seen.models, &seen.packages.items, scopes, &seen.observed);
+            .replace(seen.models, seen.packages.items, scopes, &seen.observed);
         self.governance_seen = Some(seen.started);
         self.scopes_seen.resize(scopes.all().len(), None);
         for (i, observed) in seen.observed.iter().enumerate() {

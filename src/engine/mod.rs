@@ -155,14 +155,11 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 CycleKind::Incremental => self.observe_changes(&scopes, memory).await,
             }
         };
-        let seen = tokio::select! {
+        let mut seen = tokio::select! {
             biased;
             () = options.cancel.cancelled() => return Err(CycleError::Cancelled),
             seen = observe => seen?,
         };
-        if kind == CycleKind::Full && options.model.is_none() && !options.dry_run {
-            memory.remember_full(&seen, &scopes);
-        }
         let cycle_id = new_cycle_id();
         let mut store = store;
         // Writes a killed process left without an outcome: decided from what a full
@@ -234,12 +231,28 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         };
         let results: Vec<ModelResult> = plan
             .decisions
-            .iter()
-            .cloned()
+            .into_iter()
             .zip(outcomes)
             .map(|(decision, outcome)| ModelResult { decision, outcome })
             .collect();
+        let rejected_packages = seen
+            .packages
+            .rejected
+            .iter()
+            .map(RejectedRow::to_string)
+            .collect();
+        let confirmed_deleted = seen.gone.len();
+        let (rejected_models, deferred, scope_reports) = (
+            std::mem::take(&mut seen.rejected_models),
+            std::mem::take(&mut seen.deferred),
+            std::mem::take(&mut seen.scope_reports),
+        );
         if !options.dry_run {
+            // What a full cycle saw replaces what was known (taken, not copied: the
+            // plan is made), then what this cycle wrote is what is known.
+            if kind == CycleKind::Full && options.model.is_none() {
+                memory.remember_full(seen, &scopes);
+            }
             memory.remember_writes(&results);
         }
 
@@ -254,18 +267,13 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             results,
             unlinked_models: plan.unlinked_models,
             unlinked_packages: plan.unlinked_packages,
-            rejected_models: seen.rejected_models,
-            rejected_packages: seen
-                .packages
-                .rejected
-                .iter()
-                .map(RejectedRow::to_string)
-                .collect(),
-            confirmed_deleted: seen.gone.len(),
-            deferred: seen.deferred,
+            rejected_models,
+            rejected_packages,
+            confirmed_deleted,
+            deferred,
             intents,
             cycle: cycle_id,
-            scopes: seen.scope_reports,
+            scopes: scope_reports,
             safety_valve: plan.safety_valve,
             dry_run: options.dry_run,
         })

@@ -75,12 +75,12 @@ impl KnownState {
     /// listing does not carry is kept from what was known.
     pub fn replace(
         &mut self,
-        models: &[GovernanceModel],
-        packages: &[ModelPackage],
+        models: Vec<GovernanceModel>,
+        packages: Vec<ModelPackage>,
         scopes: &Scopes,
         observed: &[bool],
     ) {
-        self.models = models.to_vec();
+        self.models = models;
         self.index = index_of(&self.models);
         let is_observed = |arn: &PackageArn| {
             scopes
@@ -89,8 +89,7 @@ impl KnownState {
         };
         let old = std::mem::take(&mut self.packages);
         let mut fresh: HashMap<PackageArn, ModelPackage> = HashMap::with_capacity(packages.len());
-        for p in packages {
-            let mut p = p.clone();
+        for mut p in packages {
             if p.model_card_status.is_none() {
                 p.model_card_status = old.get(&p.arn).and_then(|o| o.model_card_status.clone());
             }
@@ -291,12 +290,12 @@ mod tests {
     fn known() -> KnownState {
         let mut k = KnownState::new();
         k.replace(
-            &[
+            vec![
                 model("1", "Under Development", Some(1)),
                 model("2", "Under Development", Some(2)),
                 model("3", "Proposed", None),
             ],
-            &[package(1, "Development", 10), package(2, "Development", 10)],
+            vec![package(1, "Development", 10), package(2, "Development", 10)],
             &scopes(),
             &[true],
         );
@@ -399,8 +398,8 @@ mod tests {
         let mut listed = package(1, "Development", 0);
         listed.last_modified = None;
         k.replace(
-            &[model("1", "Deployed", Some(1))],
-            &[listed],
+            vec![model("1", "Deployed", Some(1))],
+            vec![listed],
             &scopes(),
             &[true],
         );
@@ -411,7 +410,7 @@ mod tests {
         assert!(k.package(&arn(2)).is_none());
         assert_eq!(k.model_count(), 1);
         // A scope not observed keeps what was known of it.
-        k.replace(&[], &[], &scopes(), &[false]);
+        k.replace(vec![], vec![], &scopes(), &[false]);
         assert!(k.package(&arn(1)).is_some());
     }
 
