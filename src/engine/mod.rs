@@ -149,6 +149,9 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         // Observe, both sides at once; governance failing, or every scope failing,
         // ends the cycle with no writes, and so does shutdown (nothing has been
         // written yet). A scope that fails alone leaves its models not observed.
+        if kind == CycleKind::Full && options.model.is_none() && !options.dry_run {
+            memory.forget();
+        }
         let observe = async {
             match kind {
                 CycleKind::Full => self.observe_all(&scopes, options, &report).await,
