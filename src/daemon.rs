@@ -154,7 +154,7 @@ pub struct Settings {
     /// Time between the starts of two cycles (before jitter).
     pub interval: Duration,
     /// Time between the starts of two full cycles; the cycles between are
-    /// incremental. At most `interval`: every cycle is full.
+    /// incremental. Equal to `interval`: every cycle is full.
     pub full_interval: Duration,
     /// How far before its last question an incremental cycle asks from.
     pub overlap: Duration,

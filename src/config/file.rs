@@ -192,8 +192,9 @@ pub(super) mod defaults {
     pub fn max_decommissions() -> i64 {
         i64::try_from(Policy::default().max_decommissions_per_cycle).unwrap_or(i64::MAX)
     }
+    /// From `cargo bench --bench scale -- writes` (README, "Performance").
     pub fn concurrency() -> i64 {
-        8
+        4
     }
     pub fn shutdown_grace() -> String {
         "30s".into()

@@ -79,7 +79,7 @@ fn minimal_config_takes_the_defaults() {
     assert_eq!(config.sync.full_interval, Duration::from_secs(600));
     assert_eq!(config.sync.overlap, Duration::from_secs(60));
     assert_eq!(config.sync.policy, Policy::default());
-    assert_eq!(config.sync.concurrency, 8);
+    assert_eq!(config.sync.concurrency, 4);
     assert_eq!(config.sagemaker.max_attempts, 3);
     assert_eq!(config.sagemaker.retry_mode, RetryMode::Standard);
     assert!(config.sagemaker.model_package_groups.is_empty());

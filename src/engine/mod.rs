@@ -146,12 +146,12 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         } else {
             CycleKind::Full
         };
-        // Observe, both sides at once; governance failing, or every scope failing,
-        // ends the cycle with no writes, and so does shutdown (nothing has been
-        // written yet). A scope that fails alone leaves its models not observed.
         if kind == CycleKind::Full && options.model.is_none() && !options.dry_run {
             memory.forget();
         }
+        // Observe, both sides at once; governance failing, or every scope failing,
+        // ends the cycle with no writes, and so does shutdown (nothing has been
+        // written yet). A scope that fails alone leaves its models not observed.
         let observe = async {
             match kind {
                 CycleKind::Full => self.observe_all(&scopes, options, &report).await,
