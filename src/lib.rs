@@ -17,6 +17,8 @@
 //!   reading it from a file, here).
 //! - [`plan`]: the planner, where every sync rule lives (`plan/rules.rs`: the rules
 //!   per model; `plan/valve.rs`: the safety valve; `plan/action.rs`: what it decides).
+//! - [`known`]: what the last cycles saw of both sides, which an incremental cycle
+//!   plans from (and the rule for an observation older than govsync's own write).
 //! - [`journal`], [`recovery`]: the journal's values, and how an intent left open by
 //!   a dead process is resolved from what the next cycle observes.
 //! - [`render`], `toml_text`: text for people, positions and errors in TOML files.
@@ -25,8 +27,12 @@
 //! - [`governance`], [`sagemaker`]: the two remote systems, each behind one small
 //!   trait ([`governance::Governance`], [`sagemaker::Registry`]); [`remote`] holds
 //!   what both hand back. `governance/http.rs` is the one table from HTTP status to
-//!   meaning; `sagemaker/connect.rs` builds one SDK client per scope.
-//! - [`engine`]: one cycle (`observe.rs`, `apply.rs` with the write-ahead journal,
+//!   meaning, `governance/listing.rs` pages a query (several pages at once);
+//!   `sagemaker/connect.rs` builds one SDK client per scope, `sagemaker/listing.rs`
+//!   lists a scope as chains of pages split by creation time, `sagemaker/changes.rs`
+//!   asks `Search` what changed.
+//! - [`engine`]: one cycle, full or incremental (`observe.rs`, `incremental.rs` with
+//!   what the daemon keeps between cycles, `apply.rs` with the write-ahead journal,
 //!   `record.rs`, and `report.rs` for what it hands back); [`report`] renders it.
 //! - [`store`]: SQLite state: baseline, journal, intents, the single-writer lock.
 //! - [`daemon`]: the loop; [`server`]: `/healthz`, `/readyz`, `/metrics`, and `/`,
