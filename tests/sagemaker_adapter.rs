@@ -200,6 +200,39 @@ async fn a_big_listing_is_read_again_as_chains_at_once_at_the_same_number_of_cal
     );
 }
 
+#[tokio::test]
+async fn the_changes_of_a_scope_are_searched_for_in_its_groups_only() {
+    let setup = start(Faults::default()).await;
+    let arns = seed(&setup.mock, &["a", "b", "c"], 3);
+    setup.mock.age(std::time::Duration::from_secs(600));
+    // One change in each group: a, b and c.
+    for arn in [&arns[1], &arns[4], &arns[7]] {
+        setup
+            .mock
+            .call(
+                "UpdateModelPackage",
+                json!({ "ModelPackageArn": arn, "ModelCard": { "ModelCardStatus": "Archived" } }),
+            )
+            .expect("update");
+    }
+    let since = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    let scoped = registry(&setup, &["a", "c"], 3);
+    let changed = scoped
+        .registry
+        .list_changed(&scoped.scope, since)
+        .await
+        .expect("changes");
+    let mut found: Vec<String> = changed.items.iter().map(|p| p.arn.to_string()).collect();
+    found.sort();
+    assert_eq!(found, [arns[1].clone(), arns[7].clone()]);
+    assert!(changed.items.iter().all(|p| {
+        p.model_card_status == Some(govsync::domain::ModelCardStatus::Archived)
+            && p.last_modified.is_some_and(|t| t > since)
+    }));
+    assert_eq!(setup.mock.counters().get("Search"), 1);
+    assert_eq!(setup.mock.counters().get("ListModelPackages"), 0);
+}
+
 /// Creates `n` more packages in an existing group.
 fn seed_more(mock: &MockSageMaker, group: &str, n: usize) -> Vec<String> {
     (0..n)

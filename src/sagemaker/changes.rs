@@ -27,13 +27,6 @@ use crate::scope::{GroupRef, Scope};
 /// subexpression take two).
 const GROUPS_PER_SEARCH: usize = 40;
 
-/// One search: every package of the scope's account, or of some of its groups,
-/// modified after a time.
-struct ChangeSearch {
-    /// Group names to restrict to (joined by `Or`); empty: every group.
-    groups: Vec<String>,
-}
-
 impl SageMakerRegistry {
     /// The packages of `scope` modified after `since`: one `Search` (or one per
     /// [`GROUPS_PER_SEARCH`] configured groups) and its pages, and the full listing of
@@ -45,10 +38,11 @@ impl SageMakerRegistry {
         scope: &Scope,
         since: SystemTime,
     ) -> Result<Listing<ModelPackage>, RemoteError> {
-        let mut searches = Vec::new();
+        // Each search names the groups it is restricted to (none: every group).
+        let mut searches: Vec<Vec<String>> = Vec::new();
         let mut shared = Vec::new();
         if scope.groups.is_empty() {
-            searches.push(ChangeSearch { groups: Vec::new() });
+            searches.push(Vec::new());
         } else {
             let mut own = Vec::new();
             for group in &scope.groups {
@@ -60,15 +54,11 @@ impl SageMakerRegistry {
                     GroupRef::Arn(arn) => shared.push(Some(arn.as_str().to_string())),
                 }
             }
-            for chunk in own.chunks(GROUPS_PER_SEARCH) {
-                searches.push(ChangeSearch {
-                    groups: chunk.to_vec(),
-                });
-            }
+            searches.extend(own.chunks(GROUPS_PER_SEARCH).map(<[String]>::to_vec));
         }
         let mut listing = Listing::default();
-        for search in searches {
-            self.search_changes(scope, &search, since, &mut listing)
+        for groups in searches {
+            self.search_changes(scope, &groups, since, &mut listing)
                 .await?;
         }
         if !shared.is_empty() {
@@ -79,15 +69,15 @@ impl SageMakerRegistry {
         Ok(listing)
     }
 
-    /// Runs one search to its last page.
+    /// Runs one search (restricted to `groups`, unless empty) to its last page.
     async fn search_changes(
         &self,
         scope: &Scope,
-        search: &ChangeSearch,
+        groups: &[String],
         since: SystemTime,
         listing: &mut Listing<ModelPackage>,
     ) -> Result<(), RemoteError> {
-        let expression = expression(search, since);
+        let expression = expression(groups, since);
         let subject = scope.id().to_string();
         let mut token: Option<String> = None;
         loop {
@@ -140,17 +130,17 @@ impl SageMakerRegistry {
 }
 
 /// `LastModifiedTime > since`, and with groups `ModelPackageGroupName` one of them.
-fn expression(search: &ChangeSearch, since: SystemTime) -> SearchExpression {
+fn expression(groups: &[String], since: SystemTime) -> SearchExpression {
     let after = Filter::builder()
         .name("LastModifiedTime")
         .operator(Operator::GreaterThan)
         .value(humantime::format_rfc3339_seconds(since).to_string())
         .build();
     let mut expression = SearchExpression::builder().filters(after);
-    if !search.groups.is_empty() {
-        let mut groups = SearchExpression::builder().operator(BooleanOperator::Or);
-        for group in &search.groups {
-            groups = groups.filters(
+    if !groups.is_empty() {
+        let mut any_group = SearchExpression::builder().operator(BooleanOperator::Or);
+        for group in groups {
+            any_group = any_group.filters(
                 Filter::builder()
                     .name("ModelPackageGroupName")
                     .operator(Operator::Equals)
@@ -160,7 +150,7 @@ fn expression(search: &ChangeSearch, since: SystemTime) -> SearchExpression {
         }
         expression = expression
             .operator(BooleanOperator::And)
-            .sub_expressions(groups.build());
+            .sub_expressions(any_group.build());
     }
     expression.build()
 }
