@@ -47,15 +47,14 @@ impl OpenPagesClient {
         // The first round: every page the last listing held.
         let mut pages = expected.div_ceil(page).max(1);
         loop {
-            let offsets: Vec<u64> = (0..pages).map(|k| offset + k * page).collect();
-            let answers: Vec<Result<Vec<Value>, RemoteError>> =
-                futures_util::stream::iter(offsets.clone())
-                    .map(|at| self.query_page(statement, at, page + 1))
-                    .buffered(PAGES_AT_ONCE)
-                    .collect()
-                    .await;
+            // Read in order as the pages arrive, at most PAGES_AT_ONCE held at once.
+            let first = offset;
+            let answers = futures_util::stream::iter((0..pages).map(move |k| first + k * page))
+                .map(|at| async move { (at, self.query_page(statement, at, page + 1).await) })
+                .buffered(PAGES_AT_ONCE);
+            let mut answers = std::pin::pin!(answers);
             let mut more = false;
-            for (at, rows) in offsets.into_iter().zip(answers) {
+            while let Some((at, rows)) = answers.next().await {
                 let mut rows = rows?;
                 more = rows.len() as u64 > page;
                 rows.truncate(page as usize);
@@ -122,9 +121,9 @@ impl OpenPagesClient {
                 &what,
             )
             .await?;
-        let value = self.success(reply, &what)?;
-        match value.get("rows") {
-            Some(Value::Array(rows)) => Ok(rows.clone()),
+        let mut value = self.success(reply, &what)?;
+        match value.get_mut("rows").map(Value::take) {
+            Some(Value::Array(rows)) => Ok(rows),
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(_) => Err(RemoteError {
                 kind: ErrorKind::Other,
