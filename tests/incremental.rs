@@ -248,4 +248,13 @@ async fn an_archived_model_card_found_by_search_decommissions_without_a_describe
     let full = w.run(CycleKind::Full).await;
     assert_eq!(full.count(ActionKind::Decommission), 0);
     assert_eq!(w.writes(), writes);
+    let arn = govsync::domain::PackageArn::parse(&pairs[2].1).expect("arn");
+    assert_eq!(
+        w.memory
+            .known()
+            .package(&arn)
+            .and_then(|p| p.model_card_status.clone()),
+        Some(govsync::domain::ModelCardStatus::Archived),
+        "the card Search showed outlives a full cycle, whose listing does not carry it"
+    );
 }

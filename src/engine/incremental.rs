@@ -80,16 +80,9 @@ impl CycleMemory {
         self.governance_seen.is_some() && self.scopes_seen.len() == scopes
     }
 
-    /// Before a full cycle's observation: what is known is about to be replaced, and
-    /// holding it while the fleet is listed again would double the memory a full
-    /// cycle needs. Until the full cycle succeeds, nothing is known (an incremental
-    /// cycle asked for meanwhile runs as a full one).
-    pub(super) fn forget(&mut self) {
-        self.known = KnownState::new();
-        self.governance_seen = None;
-    }
-
-    /// After a full cycle's observation: it replaces what is known.
+    /// After a full cycle's observation: it replaces what is known (keeping what the
+    /// listing cannot tell: model card statuses `Search` showed, and the packages of
+    /// scopes the cycle could not list).
     pub(super) fn remember_full(&mut self, seen: Seen, scopes: &Scopes) {
         self.known
             .replace(seen.models, seen.packages.items, scopes, &seen.observed);

@@ -146,9 +146,6 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         } else {
             CycleKind::Full
         };
-        if kind == CycleKind::Full && options.model.is_none() && !options.dry_run {
-            memory.forget();
-        }
         // Observe, both sides at once; governance failing, or every scope failing,
         // ends the cycle with no writes, and so does shutdown (nothing has been
         // written yet). A scope that fails alone leaves its models not observed.
