@@ -89,24 +89,45 @@ fn ms(d: Duration) -> String {
     format!("{:.0} ms", d.as_secs_f64() * 1000.0)
 }
 
-/// Runs one cycle of `kind` and says what it cost.
-async fn timed(
-    engine: &govsync::daemon::LiveEngine,
-    store: &mut Store,
-    memory: &mut CycleMemory,
-    kind: CycleKind,
-    mocks: &Mocks,
-) -> (CycleReport, BTreeMap<String, u64>, Duration) {
-    reset(mocks);
-    let started = Instant::now();
-    let report = engine
-        .run_cycle(Some(store), &CycleOptions::default(), memory, kind)
-        .await
-        .expect("cycle");
-    (report, calls(mocks), started.elapsed())
+/// The engine over both mocks, its store, and what it keeps between cycles.
+struct Bed {
+    mocks: Mocks,
+    engine: govsync::daemon::LiveEngine,
+    store: Store,
+    memory: CycleMemory,
 }
 
-/// Per kind of cycle: calls and wall time next to their floors.
+impl Bed {
+    /// The engine `govsync run` builds over `mocks`, writing `concurrency` at once.
+    fn new(mocks: Mocks, store: Store, concurrency: usize) -> Bed {
+        let mut engine = mocks.live_engine(Arc::new(govsync::metrics::Metrics::new()));
+        engine.concurrency = concurrency;
+        Bed {
+            mocks,
+            engine,
+            store,
+            memory: CycleMemory::new(Duration::from_secs(60)),
+        }
+    }
+
+    /// Runs one cycle of `kind` and says what it cost.
+    async fn run(&mut self, kind: CycleKind) -> (CycleReport, BTreeMap<String, u64>, Duration) {
+        reset(&self.mocks);
+        let started = Instant::now();
+        let report = self
+            .engine
+            .run_cycle(
+                Some(&mut self.store),
+                &CycleOptions::default(),
+                &mut self.memory,
+                kind,
+            )
+            .await
+            .expect("cycle");
+        (report, calls(&self.mocks), started.elapsed())
+    }
+}
+
 /// `sync.concurrency` when the configuration leaves it out.
 fn default_concurrency() -> usize {
     govsync::config::Config::from_toml(
@@ -119,15 +140,13 @@ fn default_concurrency() -> usize {
     .concurrency
 }
 
+/// Per kind of cycle: calls and wall time next to their floors.
 async fn cycles(n: usize) {
     let (mocks, pairs) = fleet(n).await;
-    let mut engine = mocks.live_engine(Arc::new(govsync::metrics::Metrics::new()));
     let concurrency = default_concurrency();
-    engine.concurrency = concurrency;
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store =
-        Store::open(dir.path().join("state.db").to_str().expect("path")).expect("store");
-    let mut memory = CycleMemory::new(Duration::from_secs(60));
+    let store = Store::open(dir.path().join("state.db").to_str().expect("path")).expect("store");
+    let mut bed = Bed::new(mocks, store, concurrency);
     let rt = LATENCY.as_secs_f64() * 1000.0;
     let pages = n.div_ceil(100);
     let queries = n.div_ceil(500);
@@ -137,7 +156,7 @@ async fn cycles(n: usize) {
         .div_ceil(govsync::sagemaker::listing::CHAINS_PER_LISTING)
         .max(queries.div_ceil(govsync::governance::listing::PAGES_AT_ONCE));
     let command = format!("cargo bench --bench scale -- {n}");
-    let (first, c, wall) = timed(&engine, &mut store, &mut memory, CycleKind::Full, &mocks).await;
+    let (first, c, wall) = bed.run(CycleKind::Full).await;
     assert_eq!(first.summary().in_sync, n);
     println!(
         "N={n:>6} full (first: one chain)   {:>6} calls (floor {}: {pages} ListModelPackages + {queries} queries) {:>9} (floor {:.0} ms: {pages} pages in one chain)  [{command}]",
@@ -146,7 +165,7 @@ async fn cycles(n: usize) {
         ms(wall),
         pages.max(1) as f64 * rt,
     );
-    let (_, c, wall) = timed(&engine, &mut store, &mut memory, CycleKind::Full, &mocks).await;
+    let (_, c, wall) = bed.run(CycleKind::Full).await;
     println!(
         "N={n:>6} full (parallel)           {:>6} calls (floor {}) {:>9} (floor {:.0} ms: {chain} round trips) = {:.2}x  [{}; up to {} SageMaker and {} governance requests in flight]",
         total(&c),
@@ -155,17 +174,10 @@ async fn cycles(n: usize) {
         chain as f64 * rt,
         wall.as_secs_f64() * 1000.0 / (chain as f64 * rt),
         brief(&c),
-        mocks.sm.counters().peak_in_flight(),
-        mocks.gov.counters().peak_in_flight(),
+        bed.mocks.sm.counters().peak_in_flight(),
+        bed.mocks.gov.counters().peak_in_flight(),
     );
-    let (report, c, wall) = timed(
-        &engine,
-        &mut store,
-        &mut memory,
-        CycleKind::Incremental,
-        &mocks,
-    )
-    .await;
+    let (report, c, wall) = bed.run(CycleKind::Incremental).await;
     assert!(report.results.is_empty());
     println!(
         "N={n:>6} incremental, no change    {:>6} calls (floor 2) {:>9} (floor {rt:.0} ms: 1 round trip)  [{}]",
@@ -176,16 +188,9 @@ async fn cycles(n: usize) {
     // 50 changes on each side.
     let k = 100.min(n);
     for (i, pair) in pairs.iter().take(k).enumerate() {
-        change(&mocks, pair, i % 2 == 0);
+        change(&bed.mocks, pair, i % 2 == 0);
     }
-    let (report, c, wall) = timed(
-        &engine,
-        &mut store,
-        &mut memory,
-        CycleKind::Incremental,
-        &mocks,
-    )
-    .await;
+    let (report, c, wall) = bed.run(CycleKind::Incremental).await;
     assert_eq!(report.outcomes(&govsync::engine::Outcome::Applied), k);
     // Pushes take one round trip each, pulls two (the re-read, then the write).
     let rounds = (k / 2).div_ceil(concurrency) + (k / 2).div_ceil(concurrency) * 2;
@@ -321,32 +326,22 @@ async fn writes() {
     for rate_limit in [0.0, 20.0] {
         for concurrency in [1, 2, 4, 8, 16, 32] {
             let (mocks, pairs) = fleet(400).await;
-            let mut engine = mocks.live_engine(Arc::new(govsync::metrics::Metrics::new()));
-            engine.concurrency = concurrency;
-            let mut store = Store::open(":memory:").expect("store");
-            let mut memory = CycleMemory::new(Duration::from_secs(60));
-            timed(&engine, &mut store, &mut memory, CycleKind::Full, &mocks).await;
+            let mut bed = Bed::new(mocks, Store::open(":memory:").expect("store"), concurrency);
+            bed.run(CycleKind::Full).await;
             for (id, _) in &pairs {
-                mocks
+                bed.mocks
                     .gov
                     .set_status(id, "Development Complete")
                     .expect("console");
             }
-            mocks
+            bed.mocks
                 .sm
                 .set_faults(Faults {
                     rate_limit,
                     ..latency_faults()
                 })
                 .expect("faults");
-            let (report, c, wall) = timed(
-                &engine,
-                &mut store,
-                &mut memory,
-                CycleKind::Incremental,
-                &mocks,
-            )
-            .await;
+            let (report, c, wall) = bed.run(CycleKind::Incremental).await;
             println!(
                 "writes: concurrency {concurrency:>2}, rate limit {}: 400 pushes in {:>8} ({} applied, {} UpdateModelPackage requests)  [cargo bench --bench scale -- writes]",
                 if rate_limit > 0.0 {
