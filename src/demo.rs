@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::daemon::{self, LoopStatus, Settings};
-use crate::engine::CycleReport;
+use crate::engine::{CycleKind, CycleReport};
 use crate::metrics::Metrics;
 use crate::mock::Admin;
 use crate::mock::governance::{API_BASE, MockGovernance, Options as GovernanceOptions};
@@ -334,17 +334,20 @@ fn seed(
     Ok(seeded)
 }
 
-/// Waits for the first finished cycle that started after `after` (any, for `None`).
+/// Waits for the first finished cycle that started after `after` (any, for `None`),
+/// of any kind or, with `full`, a full one.
 async fn next_cycle(
     watcher: &mut watch::Receiver<LoopStatus>,
     after: Option<Instant>,
+    full: bool,
 ) -> Result<Arc<CycleReport>, String> {
     let status = tokio::time::timeout(
         CYCLE_WAIT,
         watcher.wait_for(|s| {
-            s.last_report
-                .as_ref()
-                .is_some_and(|c| after.is_none_or(|after| c.started > after))
+            s.last_report.as_ref().is_some_and(|c| {
+                after.is_none_or(|after| c.started > after)
+                    && (!full || c.report.kind == CycleKind::Full)
+            })
         }),
     )
     .await
@@ -407,7 +410,7 @@ async fn script(
     pause: Duration,
 ) -> Result<Arc<CycleReport>, String> {
     let mut printed = HashSet::new();
-    let first = next_cycle(&mut watcher, None).await?;
+    let first = next_cycle(&mut watcher, None, false).await?;
     let in_sync = first
         .results
         .iter()
@@ -452,13 +455,15 @@ async fn script(
                 .map_err(|e| e.to_string()),
         };
         done.map_err(|e| format!("step {} of the script failed: {e}", step + 1))?;
-        let report = next_cycle(&mut watcher, Some(changed)).await?;
+        // Only a full cycle concludes that a package is gone.
+        let full = matches!(change, Change::DeletePackage);
+        let report = next_cycle(&mut watcher, Some(changed), full).await?;
         if print_transitions(out, &report, &mut printed)? == 0 {
             say(out, "    (no change)")?;
         }
     }
     // One more cycle: everything written is now seen in sync; only the drift remains.
-    let last = next_cycle(&mut watcher, Some(Instant::now())).await?;
+    let last = next_cycle(&mut watcher, Some(Instant::now()), false).await?;
     print_transitions(out, &last, &mut printed)?;
     Ok(last)
 }

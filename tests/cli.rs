@@ -125,6 +125,29 @@ fn the_demo_plays_every_kind_of_transition_and_exits_0() {
             "missing {expected:?} in:\n{stdout}"
         );
     }
+    // Each step's transition is printed under that step (a deletion under its own,
+    // though only a full cycle concludes it).
+    let steps: Vec<usize> = (1..=5)
+        .map(|n| stdout.find(&format!("[{n}/5]")).expect("step header"))
+        .chain([stdout.len()])
+        .collect();
+    for (n, transition) in [
+        "push          churn-xgb-2026-10",
+        "pull          churn-lgbm-v9",
+        "decommission  churn-lgbm-v4",
+        "decommission  fraud-gbm-v3",
+        "drift         fraud-gbm-v4",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let at = stdout.find(transition).expect("printed");
+        assert!(
+            (steps[n]..steps[n + 1]).contains(&at),
+            "{transition:?} is not under step {}:\n{stdout}",
+            n + 1
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
