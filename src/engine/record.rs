@@ -17,13 +17,7 @@ pub(super) fn record(
 ) -> Result<(), StoreError> {
     // A report repeated from the model's latest entry is not journaled again; only
     // reports need that lookup (writes and states in sync are never compared).
-    let reported = results.iter().filter(|r| {
-        !r.decision.action.writes()
-            && !matches!(
-                r.decision.action,
-                Action::InSync | Action::AlreadyDecommissioned
-            )
-    });
+    let reported = results.iter().filter(|r| is_report(&r.decision.action));
     let latest = store.latest_by_model(reported.map(|r| r.decision.model_id.as_str()))?;
     let mut baselines: Vec<(ModelId, BaselineEntry)> = Vec::new();
     let mut entries = Vec::new();
@@ -37,10 +31,7 @@ pub(super) fn record(
         // A write left undone because the value changed is journaled here (it had
         // no intent); other writes were journaled as they were made.
         let changed = matches!(r.outcome, Outcome::ChangedDuringCycle(_));
-        if !changed
-            && (d.action.writes()
-                || matches!(d.action, Action::InSync | Action::AlreadyDecommissioned))
-        {
+        if !changed && !is_report(&d.action) {
             continue;
         }
         let from = d.observed_pair();
@@ -63,6 +54,12 @@ pub(super) fn record(
         });
     }
     store.record(&baselines, &entries)
+}
+
+/// An action journaled here as a report (drift, conflict, out of scope, …): not a
+/// write (journaled as it is made) nor a state that needs no entry.
+fn is_report(action: &Action) -> bool {
+    !action.writes() && !matches!(action, Action::InSync | Action::AlreadyDecommissioned)
 }
 
 /// How the intents left open by an earlier process were resolved this cycle.

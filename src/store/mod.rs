@@ -238,17 +238,8 @@ impl Store {
         let mut baseline = Baseline::new();
         for row in rows {
             let (model, arn, status, stage, stage_status) = row.map_err(|e| self.fail(&e))?;
-            // A row whose ARN no longer parses (edited by hand) is dropped: without a
-            // baseline the planner falls back to the conflict policy, which is safe.
-            if let Ok(arn) = PackageArn::parse(&arn) {
-                baseline.insert(
-                    ModelId::new(model),
-                    BaselineEntry {
-                        arn,
-                        governance_status: GovernanceStatus::new(status),
-                        lifecycle: Lifecycle::new(stage, stage_status),
-                    },
-                );
+            if let Some(entry) = baseline_entry(&arn, status, stage, stage_status) {
+                baseline.insert(ModelId::new(model), entry);
             }
         }
         Ok(baseline)
@@ -279,16 +270,9 @@ impl Store {
                 .optional()
                 .map_err(|e| self.fail(&e))?;
             if let Some((arn, status, stage, stage_status)) = row
-                && let Ok(arn) = PackageArn::parse(&arn)
+                && let Some(entry) = baseline_entry(&arn, status, stage, stage_status)
             {
-                baseline.insert(
-                    model.clone(),
-                    BaselineEntry {
-                        arn,
-                        governance_status: GovernanceStatus::new(status),
-                        lifecycle: Lifecycle::new(stage, stage_status),
-                    },
-                );
+                baseline.insert(model.clone(), entry);
             }
         }
         Ok(baseline)
@@ -354,6 +338,22 @@ impl Store {
         }
         tx.commit().map_err(|e| sqlite_error(&path, &e))
     }
+}
+
+/// A baseline row as the planner takes it. A row whose ARN no longer parses (edited
+/// by hand) is dropped: without a baseline the planner falls back to the conflict
+/// policy, which is safe.
+fn baseline_entry(
+    arn: &str,
+    status: String,
+    stage: String,
+    stage_status: String,
+) -> Option<BaselineEntry> {
+    Some(BaselineEntry {
+        arn: PackageArn::parse(arn).ok()?,
+        governance_status: GovernanceStatus::new(status),
+        lifecycle: Lifecycle::new(stage, stage_status),
+    })
 }
 
 /// Takes `<path>.lock` exclusively for this process (released when the process ends,
