@@ -19,7 +19,8 @@ use crate::metrics::{Instrumented, Metrics, cycle_outcome};
 use crate::plan::ActionKind;
 use crate::sagemaker::{Registry, SageMakerRegistry, ScopedRegistry};
 use crate::server::{ServerState, serve};
-use crate::store::Store;
+use crate::leader::{Attempt, Election};
+use crate::store::{LeaderRow, StateStore, Store};
 
 /// Each wait between cycle starts is the interval plus or minus up to this share of it,
 /// so that many instances do not hit the APIs in step.
@@ -96,6 +97,31 @@ pub struct LoopStatus {
     pub model_since: HashMap<String, (String, String)>,
     /// The kind of the cycle running now, if one is.
     pub running: Option<CycleKind>,
+    /// Whether this process leads.
+    pub role: Role,
+}
+
+/// This process's part among replicas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    /// The only writer (a SQLite store).
+    Single,
+    /// The leader among replicas on PostgreSQL (this instance).
+    Leader {
+        /// This process's instance name.
+        instance: String,
+    },
+    /// A standby: ready to lead when the leader's lock is free.
+    Standby {
+        /// This process's instance name.
+        instance: String,
+        /// Who leads, as the database said at the last attempt.
+        leader: Option<LeaderRow>,
+        /// When this process last tried to lead.
+        checked: Instant,
+        /// Why the last attempt could not reach the database, if it could not.
+        error: Option<String>,
+    },
 }
 
 /// How many cycles and journal entries the status keeps for the status page.
@@ -144,6 +170,7 @@ impl LoopStatus {
             journal_tail: Vec::new(),
             model_since: HashMap::new(),
             running: None,
+            role: Role::Single,
         }
     }
 }
@@ -160,6 +187,8 @@ pub struct Settings {
     pub overlap: Duration,
     /// How long shutdown waits for writes in flight.
     pub shutdown_grace: Duration,
+    /// How often a standby tries to lead (unused by a single replica).
+    pub standby_retry: Duration,
 }
 
 impl Settings {
@@ -170,6 +199,7 @@ impl Settings {
             full_interval: sync.full_interval,
             overlap: sync.overlap,
             shutdown_grace: sync.shutdown_grace,
+            standby_retry: sync.interval,
         }
     }
 }
@@ -255,7 +285,7 @@ pub async fn run_loop<G: Governance, R: Registry>(
         };
         // What the status page shows of the journal; a store that cannot be read
         // now leaves the last view in place (the cycle itself said what failed).
-        let journal = store.recent_journal(RECENT_JOURNAL).ok();
+        let journal = store.recent_journal(RECENT_JOURNAL).await.ok();
         let mut people: Vec<String> = Vec::new();
         // One update, so that a reader never sees the cycle listed but not counted.
         // The fleet's view is folded in place, under the lock readers take.
@@ -305,7 +335,8 @@ pub async fn run_loop<G: Governance, R: Registry>(
             }
         });
         // Since when each model that needs a person has been in its state.
-        if let Ok(since) = store.since_by_model(people.iter().map(String::as_str)) {
+        let people: Vec<&str> = people.iter().map(String::as_str).collect();
+        if let Ok(since) = store.since_by_model(&people).await {
             status.send_modify(|s| s.model_since = since);
         }
         if shutdown.is_cancelled() {
@@ -350,11 +381,26 @@ fn log_cycle(result: &Result<CycleReport, CycleError>, kind: CycleKind, elapsed:
     }
 }
 
+/// Where the loop keeps its state: a store it alone writes (SQLite), or an
+/// election on PostgreSQL, which it must win before each stretch of cycles.
+pub enum StateSource {
+    /// The one store (a single replica).
+    Store(Store),
+    /// Replicas on PostgreSQL: lead, or stand by.
+    Election(Election),
+}
+
+impl From<Store> for StateSource {
+    fn from(store: Store) -> StateSource {
+        StateSource::Store(store)
+    }
+}
+
 /// Runs the daemon: the HTTP endpoints on `listener` and the loop, until `shutdown` is
 /// cancelled and the loop has wound down. `status` receives the loop's progress.
 pub async fn run<G: Governance, R: Registry>(
     engine: Engine<G, R>,
-    mut store: Store,
+    state: StateSource,
     settings: Settings,
     metrics: Arc<Metrics>,
     listener: tokio::net::TcpListener,
@@ -371,13 +417,140 @@ pub async fn run<G: Governance, R: Registry>(
         },
         stop_server.clone(),
     ));
-    run_loop(&engine, &mut store, settings, &metrics, &status, &shutdown).await;
+    match state {
+        StateSource::Store(mut store) => {
+            metrics.set_role(true, true);
+            run_loop(&engine, &mut store, settings, &metrics, &status, &shutdown).await;
+        }
+        StateSource::Election(election) => {
+            lead_or_stand_by(&engine, election, settings, &metrics, &status, &shutdown).await;
+        }
+    }
     stop_server.cancel();
     match server.await {
         Ok(result) => result,
         Err(e) => Err(std::io::Error::other(format!(
             "the HTTP server task failed: {e}"
         ))),
+    }
+}
+
+/// Stands by until this process leads, runs cycles while it leads, and stands by
+/// again if it loses the lead (its database session gone: every write after that is
+/// refused by the store, and the cycle running stops starting new ones).
+async fn lead_or_stand_by<G: Governance, R: Registry>(
+    engine: &Engine<G, R>,
+    mut election: Election,
+    settings: Settings,
+    metrics: &Metrics,
+    status: &watch::Sender<LoopStatus>,
+    shutdown: &CancellationToken,
+) {
+    let instance = election.instance().to_string();
+    let mut announced = None;
+    loop {
+        let attempt = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return,
+            attempt = election.try_lead(shutdown) => attempt,
+        };
+        let store = match attempt {
+            Ok(Attempt::Leads(store)) => store,
+            Ok(Attempt::Standby(leader)) => {
+                let who = leader.as_ref().map(|l| l.instance.clone());
+                if announced.as_ref() != Some(&who) {
+                    tracing::info!(
+                        leader = who.as_deref().unwrap_or("(not yet known)"),
+                        instance = %instance,
+                        "standing by: another govsync leads"
+                    );
+                    announced = Some(who);
+                }
+                metrics.set_role(false, true);
+                status.send_modify(|s| {
+                    s.role = Role::Standby {
+                        instance: instance.clone(),
+                        leader,
+                        checked: Instant::now(),
+                        error: None,
+                    }
+                });
+                wait(settings.standby_retry, shutdown).await;
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reach the state store to lead or stand by");
+                metrics.set_role(false, false);
+                status.send_modify(|s| {
+                    let leader = match &s.role {
+                        Role::Standby { leader, .. } => leader.clone(),
+                        _ => None,
+                    };
+                    s.role = Role::Standby {
+                        instance: instance.clone(),
+                        leader,
+                        checked: Instant::now(),
+                        error: Some(e.to_string()),
+                    }
+                });
+                wait(settings.standby_retry, shutdown).await;
+                continue;
+            }
+        };
+        announced = None;
+        tracing::info!(instance = %instance, database = %election.target(), "leading: this govsync runs the cycles");
+        metrics.set_role(true, true);
+        status.send_modify(|s| {
+            s.role = Role::Leader {
+                instance: instance.clone(),
+            };
+        });
+        let lost = store.lost();
+        let leading = shutdown.child_token();
+        let mut store = Store::Postgres(store);
+        let watch_lost = async {
+            tokio::select! {
+                () = lost.cancelled() => leading.cancel(),
+                () = leading.cancelled() => {}
+            }
+        };
+        tokio::join!(
+            async {
+                run_loop(engine, &mut store, settings, metrics, status, &leading).await;
+                // Ends the watcher when the loop ended for shutdown.
+                leading.cancel();
+            },
+            watch_lost
+        );
+        // The store, its session and its heartbeat end here.
+        lost.cancel();
+        drop(store);
+        if shutdown.is_cancelled() {
+            return;
+        }
+        tracing::error!(
+            instance = %instance,
+            "lost the lead (the database session that held the lock is gone): standing by"
+        );
+        metrics.set_role(false, false);
+        status.send_modify(|s| {
+            s.running = None;
+            s.role = Role::Standby {
+                instance: instance.clone(),
+                leader: None,
+                checked: Instant::now(),
+                error: Some("this govsync lost the lead; trying again".into()),
+            }
+        });
+        wait(settings.standby_retry, shutdown).await;
+    }
+}
+
+/// Sleeps `period`, or until shutdown.
+async fn wait(period: Duration, shutdown: &CancellationToken) {
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        () = tokio::time::sleep(period) => {}
     }
 }
 

@@ -250,7 +250,7 @@ path = ":memory:"
     };
     let loop_ = daemon::run(
         engine,
-        store,
+        store.into(),
         settings,
         metrics.clone(),
         listener,

@@ -58,6 +58,7 @@ pub mod daemon;
 pub mod demo;
 pub mod engine;
 pub mod governance;
+pub mod leader;
 pub mod logging;
 pub mod mapping;
 pub mod metrics;

@@ -44,6 +44,7 @@ pub struct Metrics {
     sagemaker_attempts: Family<Labels<2>, Counter>,
     conflicts_resolved: Counter,
     ready: Gauge,
+    leader: Gauge,
     interval: Gauge<f64, AtomicU64>,
 }
 
@@ -199,6 +200,12 @@ impl Metrics {
             "Whether the last cycle reached both systems (1) or not (0), as /readyz says",
             ready.clone(),
         );
+        let leader = Gauge::default();
+        registry.register(
+            "leader",
+            "Whether this process leads (1: it runs cycles and writes) or stands by (0); a single replica on SQLite always leads",
+            leader.clone(),
+        );
         let interval = Gauge::<f64, AtomicU64>::default();
         registry.register_with_unit(
             "sync_interval",
@@ -210,6 +217,7 @@ impl Metrics {
             registry,
             conflicts_resolved,
             ready,
+            leader,
             interval,
             sagemaker_attempts,
             scope_observed,
@@ -220,6 +228,15 @@ impl Metrics {
             models,
             remote_calls,
             last_success,
+        }
+    }
+
+    /// Records whether this process leads; a standby that reaches the database is
+    /// ready (as `/readyz` says), one that does not is not.
+    pub fn set_role(&self, leads: bool, standby_ready: bool) {
+        self.leader.set(i64::from(leads));
+        if !leads {
+            self.ready.set(i64::from(standby_ready));
         }
     }
 

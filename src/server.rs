@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::daemon::{LoopStatus, Settings};
+use crate::daemon::{LoopStatus, Role, Settings};
 use crate::metrics::Metrics;
 
 /// A cycle must have started within this many intervals for `/healthz` to pass (or,
@@ -37,6 +37,20 @@ pub struct ServerState {
 /// [`HEALTHY_INTERVALS`] intervals of `now`, or, while a cycle runs, within as many
 /// full-cycle intervals. The `Err` says why not.
 pub fn liveness(status: &LoopStatus, settings: &Settings, now: Instant) -> Result<String, String> {
+    if let Role::Standby { checked, .. } = &status.role {
+        // A standby is alive while it keeps trying to lead.
+        let age = now.saturating_duration_since(*checked);
+        let limit = settings.standby_retry.max(settings.interval) * HEALTHY_INTERVALS;
+        let age_text = humantime::format_duration(Duration::from_secs(age.as_secs()));
+        return if age <= limit {
+            Ok(format!("ok: standby, last tried to lead {age_text} ago\n"))
+        } else {
+            Err(format!(
+                "unhealthy: standby, has not tried to lead for {age_text} (limit {})\n",
+                humantime::format_duration(limit)
+            ))
+        };
+    }
     let last = status.last_started.unwrap_or(status.since);
     let age = now.saturating_duration_since(last);
     let (limit, what) = match status.running {
@@ -65,11 +79,36 @@ pub fn liveness(status: &LoopStatus, settings: &Settings, now: Instant) -> Resul
 
 /// Readiness: `Ok` once the configuration is loaded (it is, if this runs) and the last
 /// finished cycle reached both systems.
+/// Among replicas, a standby that reaches the database is ready (it is doing its
+/// job: standing by) and says who leads; the leader is ready as a single replica is.
 pub fn readiness(status: &LoopStatus) -> Result<String, String> {
+    let role = match &status.role {
+        Role::Single => "",
+        Role::Leader { .. } => " (leader)",
+        Role::Standby {
+            error: Some(why), ..
+        } => {
+            return Err(format!(
+                "not ready: standby, and the state store cannot be reached: {why}\n"
+            ));
+        }
+        Role::Standby { leader, .. } => {
+            return Ok(format!(
+                "ready (standby): {}\n",
+                leader.as_ref().map_or_else(
+                    || "no leader has said who it is yet".to_string(),
+                    |l| format!(
+                        "the leader is {} (since {}, last heartbeat {})",
+                        l.instance, l.since, l.heartbeat_at
+                    )
+                )
+            ));
+        }
+    };
     match &status.last_result {
-        None => Err("not ready: no cycle has finished yet\n".to_string()),
-        Some(Ok(())) => Ok("ready\n".to_string()),
-        Some(Err(why)) => Err(format!("not ready: the last cycle failed: {why}\n")),
+        None => Err(format!("not ready{role}: no cycle has finished yet\n")),
+        Some(Ok(())) => Ok(format!("ready{role}\n")),
+        Some(Err(why)) => Err(format!("not ready{role}: the last cycle failed: {why}\n")),
     }
 }
 
@@ -150,6 +189,7 @@ mod tests {
             full_interval: Duration::from_secs(600),
             overlap: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),
+            standby_retry: Duration::from_secs(3),
         }
     }
 
@@ -190,5 +230,35 @@ mod tests {
         assert!(readiness(&s).expect_err("refused").contains("503"));
         s.last_result = Some(Ok(()));
         assert_eq!(readiness(&s), Ok("ready\n".to_string()));
+        s.role = Role::Leader {
+            instance: "a".into(),
+        };
+        assert_eq!(readiness(&s), Ok("ready (leader)\n".to_string()));
+    }
+
+    #[test]
+    fn a_standby_is_ready_and_alive_while_it_reaches_the_database() {
+        let t0 = Instant::now();
+        let mut s = status(t0);
+        s.role = Role::Standby {
+            instance: "b".into(),
+            leader: Some(crate::store::LeaderRow {
+                instance: "a".into(),
+                since: "2026-12-02T10:00:00Z".into(),
+                heartbeat_at: "2026-12-02T10:05:00Z".into(),
+            }),
+            checked: t0,
+            error: None,
+        };
+        let ready = readiness(&s).expect("a standby is ready");
+        assert!(ready.contains("standby") && ready.contains("the leader is a"), "{ready}");
+        // Alive for three intervals after its last attempt, though it runs no cycle.
+        assert!(liveness(&s, &settings(), t0 + Duration::from_secs(180)).is_ok());
+        assert!(liveness(&s, &settings(), t0 + Duration::from_secs(181)).is_err());
+        if let Role::Standby { error, .. } = &mut s.role {
+            *error = Some("connection refused".into());
+        }
+        let not = readiness(&s).expect_err("cannot reach the database");
+        assert!(not.contains("connection refused"), "{not}");
     }
 }

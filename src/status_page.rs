@@ -247,8 +247,22 @@ fn headline(status: &LoopStatus, interval: Duration) -> String {
             seconds(c.duration)
         )
     });
+    let role = match &status.role {
+        crate::daemon::Role::Single => String::new(),
+        crate::daemon::Role::Leader { instance } => {
+            format!(" · <span id=\"role\">leader: this instance ({})</span>", escape(instance))
+        }
+        crate::daemon::Role::Standby { instance, leader, .. } => format!(
+            " · <span id=\"role\">standby ({}); the leader is {}</span>",
+            escape(instance),
+            leader.as_ref().map_or_else(
+                || "not known yet".to_string(),
+                |l| format!("{} (last heartbeat {})", escape(&l.instance), escape(&l.heartbeat_at))
+            )
+        ),
+    };
     format!(
-        "<p id=\"headline\">{ready}{last} · a cycle every {}</p>\n",
+        "<p id=\"headline\">{ready}{last} · a cycle every {}{role}</p>\n",
         humantime::format_duration(interval)
     )
 }

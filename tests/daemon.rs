@@ -141,6 +141,7 @@ async fn cycles_start_every_interval_with_jitter_and_a_slow_one_delays_the_next(
         full_interval: Duration::from_secs(180),
         overlap: Duration::from_secs(60),
         shutdown_grace: Duration::from_secs(5),
+        standby_retry: Duration::from_secs(3),
     };
     tokio::join!(
         daemon::run_loop(&engine, &mut store, settings, &metrics, &status, &shutdown),

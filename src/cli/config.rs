@@ -159,7 +159,7 @@ fn config_check(
             config.mapping_source(),
             config.mapping.rows().len()
         ),
-        format!("  state store      {}", config.state_path),
+        format!("  state store      {}", config.state.describe()),
         format!("  http             {}", config.listen),
     ]);
     for o in &config.overrides {

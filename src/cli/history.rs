@@ -6,7 +6,8 @@ use clap::Args;
 
 use super::{ConfigArg, Output};
 use crate::config::Config;
-use crate::store::{HistoryFilter, Store};
+use crate::leader::Access;
+use crate::store::{HistoryFilter, StateStore};
 
 /// Arguments of `govsync history`.
 #[derive(Debug, Args)]
@@ -35,13 +36,19 @@ pub(super) fn history(
         humantime::parse_rfc3339_weak(since)
             .map_err(|e| format!("--since {since:?} is not an RFC 3339 time: {e}"))?;
     }
-    let store = Store::open_read_only(&config.state_path).map_err(|e| e.to_string())?;
-    let entries = store
-        .history(&HistoryFilter {
-            model: args.model,
-            since: args.since,
-        })
-        .map_err(|e| e.to_string())?;
+    let filter = HistoryFilter {
+        model: args.model,
+        since: args.since,
+    };
+    let entries = super::runtime()?.block_on(async {
+        let mut store = crate::leader::open(
+            &config.state,
+            &|name: &str| super::lookup(env, name).map(str::to_string),
+            Access::Read,
+        )
+        .await?;
+        store.history(&filter).await.map_err(|e| e.to_string())
+    })?;
     let text = match args.output {
         Output::Json => {
             serde_json::to_string_pretty(&entries).expect("journal entries serialise") + "\n"

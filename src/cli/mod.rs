@@ -19,6 +19,7 @@ mod mapping;
 mod mock;
 mod reconcile;
 mod run;
+mod state;
 
 pub use completions::{CompletionsArgs, Shell};
 pub use config::ConfigCommand;
@@ -31,6 +32,7 @@ pub use mapping::MappingCommand;
 pub use mock::{MockCommand, MockGovernanceArgs, MockSageMakerArgs};
 pub use reconcile::ReconcileArgs;
 pub use run::build;
+pub use state::{CopyArgs, StateCommand};
 
 /// Exit codes, as documented in `--help` and README.
 pub mod exit {
@@ -82,6 +84,9 @@ pub enum Command {
     Reconcile(ReconcileArgs),
     /// Show the audit journal of every action govsync took.
     History(HistoryArgs),
+    /// Manage the state store (copy it to another, e.g. SQLite to PostgreSQL).
+    #[command(subcommand)]
+    State(StateCommand),
     /// Check or print a mapping table.
     #[command(subcommand)]
     Mapping(MappingCommand),
@@ -141,6 +146,7 @@ pub fn run(cli: Cli, env: &[(String, String)]) -> ExitCode {
         Command::Mock(command) => mock::run(command, env),
         Command::Reconcile(args) => return reconcile::reconcile(args, env, log_format, &mut out),
         Command::History(args) => history::history(args, env, &mut out),
+        Command::State(command) => state::run(command, &mut out),
         Command::Run(args) => run::run(args, env, log_format),
         #[cfg(feature = "mock")]
         Command::Demo(args) => demo::run(&args, &mut out),

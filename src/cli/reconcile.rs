@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::engine::{CycleError, CycleOptions, Progress};
 use crate::logging::LogFormat;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::leader::Access;
 
 /// Arguments of `govsync reconcile`.
 #[derive(Debug, Args)]
@@ -69,8 +69,6 @@ pub(super) fn reconcile(
         init_logging(env, log_format, "warn").map_err(failed("config"))?;
         let config =
             Config::load(&args.config.config, env).map_err(|e| failed("config")(e.to_string()))?;
-        let mut store =
-            Store::open(&config.state_path).map_err(|e| failed("store")(e.to_string()))?;
         let (progress, watcher) = watch::channel(Progress::Observing);
         let options = CycleOptions {
             dry_run: args.dry_run,
@@ -82,6 +80,19 @@ pub(super) fn reconcile(
             let indicator = std::io::stderr()
                 .is_terminal()
                 .then(|| tokio::spawn(show_progress(watcher)));
+            // A dry run writes nothing, so it needs no lead: it reads beside a daemon.
+            let access = if options.dry_run {
+                Access::Read
+            } else {
+                Access::Write
+            };
+            let mut store = crate::leader::open(
+                &config.state,
+                &|name: &str| super::lookup(env, name).map(str::to_string),
+                access,
+            )
+            .await
+            .map_err(failed("store"))?;
             let engine = super::run::build(&config, env, Arc::new(Metrics::new()))
                 .await
                 .map_err(failed("start-up"))?;

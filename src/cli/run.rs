@@ -6,8 +6,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::{ConfigArg, init_logging, lookup, runtime, shutdown_signal};
-use crate::config::Config;
-use crate::daemon::{self, LiveEngine, LoopStatus};
+use crate::config::{Config, StateConfig};
+use crate::daemon::{self, LiveEngine, LoopStatus, StateSource};
 use crate::logging::LogFormat;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -53,7 +53,21 @@ pub(super) fn run(
 ) -> Result<(), String> {
     init_logging(env, log_format, "info")?;
     let config = Config::load(&args.config, env).map_err(|e| e.to_string())?;
-    let store = Store::open(&config.state_path).map_err(|e| e.to_string())?;
+    let lookup_env = |name: &str| lookup(env, name).map(str::to_string);
+    // A bad store (a locked SQLite file, a password that cannot be read) is refused
+    // before anything starts; a PostgreSQL server that does not answer yet is waited
+    // for, standing by.
+    let (state, standby_retry) = match &config.state {
+        StateConfig::Sqlite { path } => (
+            StateSource::Store(Store::open(path).map_err(|e| e.to_string())?),
+            None,
+        ),
+        StateConfig::Postgres(pg) => {
+            let election = crate::leader::election(pg, &lookup_env)?;
+            let retry = election.retry();
+            (StateSource::Election(election), Some(retry))
+        }
+    };
     runtime()?.block_on(async {
         let metrics = Arc::new(Metrics::new());
         let engine = build(&config, env, metrics.clone()).await?;
@@ -67,7 +81,7 @@ pub(super) fn run(
             listen = %address,
             interval = %humantime::format_duration(config.sync.interval),
             full_interval = %humantime::format_duration(config.sync.full_interval),
-            state = %config.state_path,
+            state = %config.state.describe(),
             "govsync running: the status page at http://{address}/, and /healthz, /readyz and /metrics"
         );
         let shutdown = CancellationToken::new();
@@ -78,8 +92,11 @@ pub(super) fn run(
             trigger.cancel();
         });
         let (status, _) = watch::channel(LoopStatus::new(tokio::time::Instant::now()));
-        let settings = daemon::Settings::from_config(&config.sync);
-        daemon::run(engine, store, settings, metrics, listener, status, shutdown)
+        let mut settings = daemon::Settings::from_config(&config.sync);
+        if let Some(retry) = standby_retry {
+            settings.standby_retry = retry;
+        }
+        daemon::run(engine, state, settings, metrics, listener, status, shutdown)
             .await
             .map_err(|e| format!("the HTTP server on {address} failed: {e}"))?;
         tracing::info!("govsync stopped");

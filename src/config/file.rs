@@ -115,8 +115,14 @@ pub(super) struct RawSync {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawState {
-    #[serde(default = "defaults::state_path")]
-    pub(super) path: String,
+    /// Default: [`defaults::state_path`], unless `url` is set.
+    pub(super) path: Option<String>,
+    pub(super) url: Option<String>,
+    pub(super) password_env: Option<String>,
+    pub(super) password_file: Option<PathBuf>,
+    pub(super) instance: Option<String>,
+    #[serde(default = "defaults::lease")]
+    pub(super) lease: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -202,6 +208,9 @@ pub(super) mod defaults {
     pub fn state_path() -> String {
         "govsync-state.db".into()
     }
+    pub fn lease() -> String {
+        "15s".into()
+    }
     pub fn listen() -> String {
         "127.0.0.1:9464".into()
     }
@@ -273,7 +282,14 @@ impl RawConfig {
                 full_interval: Some("10m".into()),
                 ..RawSync::default()
             },
-            state: RawState::default(),
+            state: RawState {
+                path: some("govsync-state.db"),
+                url: some("postgres://govsync@db/govsync"),
+                password_env: some("P"),
+                password_file: Some(PathBuf::from("p")),
+                instance: some("govsync-0"),
+                lease: defaults::lease(),
+            },
             server: RawServer::default(),
         }
     }

@@ -55,6 +55,7 @@ impl Config {
             })?;
         let validated = Validator {
             key_error: &key_error,
+            default_instance: default_instance(env),
         }
         .config(raw, file)?;
         let mapping = match &validated.sync.mapping_file {
@@ -66,7 +67,7 @@ impl Config {
             governance: validated.governance,
             sagemaker: validated.sagemaker,
             sync: validated.sync,
-            state_path: validated.state_path,
+            state: validated.state,
             listen: validated.listen,
             mapping,
             overrides,
@@ -102,22 +103,42 @@ fn named_secret_vars(table: &toml::Table, env: &[(String, String)]) -> Vec<Strin
         .into_iter()
         .flatten()
         .filter_map(|scope| scope.get("external_id_env")?.as_str().map(str::to_string));
-    ["password_env", "api_key_env"]
-        .iter()
-        .flat_map(|key| {
-            let from_file = table
-                .get("governance")
-                .and_then(|g| g.get("auth"))
+    [
+        ("governance.auth", "password_env"),
+        ("governance.auth", "api_key_env"),
+        ("state", "password_env"),
+    ]
+    .iter()
+    .flat_map(|(section, key)| {
+            let mut value = Some(table as &toml::Table);
+            for part in section.split('.') {
+                value = value.and_then(|t| t.get(part)).and_then(|v| v.as_table());
+            }
+            let from_file = value
                 .and_then(|a| a.get(*key))
                 .and_then(|v| v.as_str())
                 .map(str::to_string);
-            let var = OverrideKeys::var_for(&format!("governance.auth.{key}"));
+            let var = OverrideKeys::var_for(&format!("{section}.{key}"));
             let from_env = env.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone());
             [from_file, from_env]
         })
         .flatten()
         .chain(external_ids)
         .collect()
+}
+
+/// This process's name among replicas when `state.instance` is not set: the host
+/// name (a Kubernetes pod's name) and the process ID.
+fn default_instance(env: &[(String, String)]) -> String {
+    let host = env
+        .iter()
+        .find(|(k, _)| k == "HOSTNAME")
+        .map(|(_, v)| v.trim().to_string())
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "govsync".to_string());
+    format!("{host}:{}", std::process::id())
 }
 
 /// A relative path in the config file is relative to the file's directory.

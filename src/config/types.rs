@@ -210,6 +210,56 @@ pub struct SyncConfig {
     pub recheck_sagemaker: bool,
 }
 
+/// Where state is kept (`[state]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateConfig {
+    /// Embedded SQLite: a file path, or `:memory:`. One replica.
+    Sqlite {
+        /// The file.
+        path: String,
+    },
+    /// PostgreSQL: several replicas, one leads.
+    Postgres(PostgresConfig),
+}
+
+/// A PostgreSQL state store (`state.url = "postgres://…"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    /// The URL, without a password (it is refused there); `sslmode`, `sslrootcert`
+    /// and the other libpq parameters as query parameters.
+    pub url: String,
+    /// Where the password comes from (none: the URL's user logs in without one, or
+    /// through `PGPASSWORD` / `~/.pgpass`).
+    pub password: Option<SecretSource>,
+    /// This process's name among the replicas (the pod name, the task ID).
+    pub instance: String,
+    /// A leader that stops proving it leads loses the lock within about this long.
+    pub lease: Duration,
+}
+
+impl StateConfig {
+    /// What the store is, for people (never a password).
+    pub fn describe(&self) -> String {
+        match self {
+            StateConfig::Sqlite { path } => format!("sqlite {path}"),
+            StateConfig::Postgres(pg) => format!(
+                "postgres {} (instance {}, lease {})",
+                pg.url,
+                pg.instance,
+                humantime::format_duration(pg.lease)
+            ),
+        }
+    }
+
+    /// The SQLite file, when the store is one.
+    pub fn sqlite_path(&self) -> Option<&str> {
+        match self {
+            StateConfig::Sqlite { path } => Some(path),
+            StateConfig::Postgres(_) => None,
+        }
+    }
+}
+
 /// Everything govsync is configured with, validated.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -221,8 +271,8 @@ pub struct Config {
     pub sagemaker: SageMakerConfig,
     /// Sync settings.
     pub sync: SyncConfig,
-    /// The state store: a SQLite file path, or `:memory:`.
-    pub state_path: String,
+    /// The state store.
+    pub state: StateConfig,
     /// The HTTP address for health, readiness and metrics.
     pub listen: SocketAddr,
     /// The loaded mapping table.

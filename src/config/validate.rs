@@ -4,11 +4,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::file::{RawAuth, RawConfig};
+use super::file::{RawAuth, RawConfig, RawState, defaults};
 use super::load::relative_to;
 use super::{
-    AuthConfig, ConfigError, DEFAULT_IAM_TOKEN_URL, GovernanceConfig, RetryPolicy, SageMakerConfig,
-    SecretSource, SyncConfig, WriteMode, scopes,
+    AuthConfig, ConfigError, DEFAULT_IAM_TOKEN_URL, GovernanceConfig, PostgresConfig, RetryPolicy,
+    SageMakerConfig, SecretSource, StateConfig, SyncConfig, WriteMode, scopes,
 };
 use crate::domain::GovernanceStatus;
 use crate::mapping;
@@ -18,12 +18,14 @@ pub(super) struct Validated {
     pub(super) governance: GovernanceConfig,
     pub(super) sagemaker: SageMakerConfig,
     pub(super) sync: SyncConfig,
-    pub(super) state_path: String,
+    pub(super) state: StateConfig,
     pub(super) listen: SocketAddr,
 }
 
 pub(super) struct Validator<'a> {
     pub(super) key_error: &'a dyn Fn(String, String) -> ConfigError,
+    /// This process's default instance name among replicas (`state.instance`).
+    pub(super) default_instance: String,
 }
 
 impl Validator<'_> {
@@ -247,12 +249,7 @@ impl Validator<'_> {
             recheck_sagemaker: file_sync.recheck_sagemaker,
         };
 
-        if raw.state.path.trim().is_empty() {
-            return self.fail(
-                "state.path",
-                "must not be empty; use \":memory:\" for a store that is not kept",
-            );
-        }
+        let state = self.state(raw.state, file)?;
         let listen = match raw.server.listen.parse() {
             Ok(addr) => addr,
             Err(_) => {
@@ -269,14 +266,95 @@ impl Validator<'_> {
             governance,
             sagemaker,
             sync,
-            state_path: match raw.state.path.as_str() {
-                ":memory:" => raw.state.path,
-                path => relative_to(file, PathBuf::from(path))
-                    .to_string_lossy()
-                    .into_owned(),
-            },
+            state,
             listen,
         })
+    }
+
+    fn state(&self, state: RawState, file: &Path) -> Result<StateConfig, ConfigError> {
+        let sqlite = |path: String| -> Result<StateConfig, ConfigError> {
+            if path.trim().is_empty() {
+                return self.fail(
+                    "state.path",
+                    "must not be empty; use \":memory:\" for a store that is not kept",
+                );
+            }
+            Ok(StateConfig::Sqlite {
+                path: match path.as_str() {
+                    ":memory:" => path,
+                    path => relative_to(file, PathBuf::from(path))
+                        .to_string_lossy()
+                        .into_owned(),
+                },
+            })
+        };
+        let postgres_only = [
+            ("password_env", state.password_env.is_some()),
+            ("password_file", state.password_file.is_some()),
+            ("instance", state.instance.is_some()),
+        ];
+        let url = match (state.url, state.path) {
+            (Some(_), Some(_)) => {
+                return self.fail(
+                    "state.url",
+                    "set either state.url or state.path (the SQLite file), not both",
+                );
+            }
+            (None, path) => {
+                if let Some((key, _)) = postgres_only.iter().find(|(_, set)| *set) {
+                    return self.fail(
+                        &format!("state.{key}"),
+                        "is for a PostgreSQL store (state.url = \"postgres://…\"); remove it",
+                    );
+                }
+                return sqlite(path.unwrap_or_else(defaults::state_path));
+            }
+            (Some(url), None) => url,
+        };
+        let url = match crate::store::Location::parse(&url) {
+            Ok(crate::store::Location::Sqlite(path)) => {
+                if let Some((key, _)) = postgres_only.iter().find(|(_, set)| *set) {
+                    return self.fail(
+                        &format!("state.{key}"),
+                        "is for a PostgreSQL store; remove it",
+                    );
+                }
+                return sqlite(path);
+            }
+            Ok(crate::store::Location::Postgres(url)) => url,
+            Err(message) => return self.fail("state.url", message),
+        };
+        let password = match (state.password_env, state.password_file) {
+            (Some(var), None) if !var.is_empty() => Some(SecretSource::Env(var)),
+            (Some(_), None) => return self.fail("state.password_env", "must not be empty"),
+            (None, Some(path)) => Some(SecretSource::File(relative_to(file, path))),
+            (Some(_), Some(_)) => {
+                return self.fail(
+                    "state.password_env",
+                    "set either password_env or password_file, not both",
+                );
+            }
+            (None, None) => None,
+        };
+        let instance = state
+            .instance
+            .unwrap_or_else(|| self.default_instance.clone());
+        if instance.trim().is_empty() || instance.chars().any(char::is_control) {
+            return self.fail("state.instance", "must be a non-empty name");
+        }
+        let lease = self.duration("state.lease", &state.lease)?;
+        if lease < Duration::from_secs(3) {
+            return self.fail(
+                "state.lease",
+                "must be at least 3s (the heartbeat runs every third of it)",
+            );
+        }
+        Ok(StateConfig::Postgres(PostgresConfig {
+            url,
+            password,
+            instance,
+            lease,
+        }))
     }
 
     fn auth(&self, a: RawAuth, file: &Path) -> Result<AuthConfig, ConfigError> {

@@ -3,7 +3,6 @@
 //! after — so that a process killed at any instant leaves no write unaccounted for.
 
 use std::future::Future;
-use std::sync::Mutex;
 
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
@@ -16,38 +15,42 @@ use crate::remote::WriteOutcome;
 use crate::render::or_none;
 use crate::sagemaker::{Described, Registry};
 use crate::scope::Scopes;
-use crate::store::{Intent, Store, WriteSystem};
+use crate::store::{Intent, StateStore, Store, WriteSystem};
 
 /// Where a cycle's writes are journaled: the store (none for a store-less cycle) and
 /// the cycle's ID. The lock is held only for one short transaction, never across a
 /// remote call.
 pub(super) struct WriteJournal<'s> {
-    pub(super) store: Option<Mutex<&'s mut Store>>,
+    pub(super) store: Option<tokio::sync::Mutex<&'s mut Store>>,
     pub(super) cycle: String,
 }
 
 impl WriteJournal<'_> {
     /// Records the intent; `Ok(None)` without a store.
-    fn intent(&self, intent: &Intent) -> Result<Option<i64>, String> {
+    async fn intent(&self, intent: &Intent) -> Result<Option<i64>, String> {
         let Some(store) = &self.store else {
             return Ok(None);
         };
-        let mut store = store.lock().expect("store lock poisoned");
+        let mut store = store.lock().await;
         store
             .record_intent(intent)
+            .await
             .map(Some)
             .map_err(|e| e.to_string())
     }
 
     /// Completes the intent with the write's outcome. If that fails, the intent stays
     /// open and the next cycle resolves it from what it observes.
-    fn complete(&self, id: Option<i64>, outcome: &Outcome) {
+    async fn complete(&self, id: Option<i64>, outcome: &Outcome) {
         let (Some(store), Some(id)) = (&self.store, id) else {
             return;
         };
         let error = outcome.error();
-        let mut store = store.lock().expect("store lock poisoned");
-        if let Err(e) = store.complete_intent(id, outcome.as_str(), error.as_deref()) {
+        let mut store = store.lock().await;
+        if let Err(e) = store
+            .complete_intent(id, outcome.as_str(), error.as_deref())
+            .await
+        {
             tracing::error!(
                 intent = id,
                 error = %e,
@@ -271,10 +274,10 @@ where
         to: to.clone(),
         reason: d.reason.clone(),
     };
-    let outcome = match journal.intent(&intent) {
+    let outcome = match journal.intent(&intent).await {
         Ok(id) => {
             let outcome = outcome_of(call().await);
-            journal.complete(id, &outcome);
+            journal.complete(id, &outcome).await;
             outcome
         }
         Err(e) => Outcome::Failed(format!(

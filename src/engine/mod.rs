@@ -24,7 +24,7 @@ use crate::recovery::Observed;
 use crate::remote::{Listing, RejectedRow, RemoteError};
 use crate::sagemaker::{Registry, ScopedRegistry};
 use crate::scope::Scopes;
-use crate::store::{Store, StoreError};
+use crate::store::{StateStore, Store, StoreError};
 
 mod apply;
 mod incremental;
@@ -173,14 +173,16 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                     packages: &seen.packages.items,
                     gone: &seen.gone,
                 },
-            )?,
+            )
+            .await?,
             _ => IntentsResolved::default(),
         };
-        let baseline = match store.as_deref() {
+        let baseline = match store.as_deref_mut() {
             Some(s) if kind == CycleKind::Incremental => {
-                s.baseline_of(seen.models.iter().map(|m| &m.id))?
+                let models: Vec<&ModelId> = seen.models.iter().map(|m| &m.id).collect();
+                s.baseline_of(&models).await?
             }
-            Some(s) => s.baseline()?,
+            Some(s) => s.baseline().await?,
             None => Default::default(),
         };
         let plan: Plan = plan(&PlanInput {
@@ -218,7 +220,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 .collect()
         } else {
             let journal = apply::WriteJournal {
-                store: store.take().map(std::sync::Mutex::new),
+                store: store.take().map(tokio::sync::Mutex::new),
                 cycle: cycle_id.clone(),
             };
             let outcomes = self
@@ -226,7 +228,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 .await;
             store = journal
                 .store
-                .map(|s| s.into_inner().expect("store lock poisoned"));
+                .map(tokio::sync::Mutex::into_inner);
             outcomes
         };
         let results: Vec<ModelResult> = plan
@@ -259,7 +261,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         if !options.dry_run
             && let Some(store) = store
         {
-            record::record(store, &results, &cycle_id)?;
+            record::record(store, &results, &cycle_id).await?;
         }
         report(Progress::Done);
         Ok(CycleReport {

@@ -6,19 +6,23 @@ use super::{ModelResult, Outcome};
 use crate::domain::ModelId;
 use crate::plan::{Action, BaselineEntry};
 use crate::recovery::{Observed, resolve};
-use crate::store::{JournalEntry, Store, StoreError, now_rfc3339};
+use crate::store::{JournalEntry, StateStore, Store, StoreError, now_rfc3339};
 
 /// Records a cycle's end: baselines of pairs now in sync, and journal entries for
 /// reports that changed since the model's last entry (writes are already journaled).
-pub(super) fn record(
+pub(super) async fn record(
     store: &mut Store,
     results: &[ModelResult],
     cycle: &str,
 ) -> Result<(), StoreError> {
     // A report repeated from the model's latest entry is not journaled again; only
     // reports need that lookup (writes and states in sync are never compared).
-    let reported = results.iter().filter(|r| is_report(&r.decision.action));
-    let latest = store.latest_by_model(reported.map(|r| r.decision.model_id.as_str()))?;
+    let reported: Vec<&str> = results
+        .iter()
+        .filter(|r| is_report(&r.decision.action))
+        .map(|r| r.decision.model_id.as_str())
+        .collect();
+    let latest = store.latest_by_model(&reported).await?;
     let mut baselines: Vec<(ModelId, BaselineEntry)> = Vec::new();
     let mut entries = Vec::new();
     let at = now_rfc3339();
@@ -53,7 +57,7 @@ pub(super) fn record(
             cycle: Some(cycle.to_string()),
         });
     }
-    store.record(&baselines, &entries)
+    store.record(&baselines, &entries).await
 }
 
 /// An action journaled here as a report (drift, conflict, out of scope, …): not a
@@ -75,11 +79,11 @@ pub struct IntentsResolved {
 
 /// Resolves every open intent against what this cycle observed, and journals each
 /// verdict reached.
-pub(super) fn resolve_open_intents(
+pub(super) async fn resolve_open_intents(
     store: &mut Store,
     observed: &Observed<'_>,
 ) -> Result<IntentsResolved, StoreError> {
-    let open = store.open_intents()?;
+    let open = store.open_intents().await?;
     if open.is_empty() {
         return Ok(IntentsResolved::default());
     }
@@ -101,7 +105,7 @@ pub(super) fn resolve_open_intents(
             cycle = %open.intent.cycle,
             "a write whose outcome a stopped process did not record"
         );
-        store.complete_intent(open.id, outcome, Some(detail))?;
+        store.complete_intent(open.id, outcome, Some(detail)).await?;
         match outcome {
             "recovered" => resolved.recovered += 1,
             _ => resolved.unconfirmed += 1,

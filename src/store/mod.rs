@@ -1,83 +1,41 @@
-//! The state store (embedded SQLite): the baseline — per linked model, the last
-//! pair seen in sync — the append-only audit journal of every action, and the
-//! write-ahead intents (`journal`).
+//! The state store: the baseline — per linked model, the last pair seen in sync —
+//! the append-only audit journal of every action, and the write-ahead intents.
 //!
-//! The schema is versioned with `PRAGMA user_version`; each migration runs in a
-//! transaction, and a file written by a newer govsync is refused. The file is in WAL
-//! mode with `synchronous = FULL`: every committed transaction (an intent before its
-//! write, above all) survives the process being killed and the machine losing power.
-//! Transactions are short: one intent, one outcome, one cycle's baselines and reports.
+//! One contract ([`StateStore`]), two implementations of the same schema: SQLite
+//! ([`SqliteStore`], embedded, one replica) and PostgreSQL ([`PgStore`], several
+//! replicas, one of which leads: [`crate::leader`]). [`Store`] is the one the
+//! configuration chose (`state.url`).
 
-mod journal;
+mod copy;
+mod postgres;
+mod sqlite;
 
-pub use journal::{HistoryFilter, Intent, JournalEntry, Latest, OpenIntent, WriteSystem};
+pub use copy::{CopyReport, copy};
+pub use postgres::{LeaderRow, PgStore, PgTarget};
+pub use sqlite::SqliteStore;
 
-use std::path::Path;
-use std::time::Duration;
+pub use govsync_core::journal::{
+    HistoryFilter, Intent, JournalEntry, Latest, OpenIntent, WriteSystem,
+};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::str::FromStr;
 
 use crate::domain::{GovernanceStatus, Lifecycle, ModelId, PackageArn};
 use crate::plan::{Baseline, BaselineEntry};
 
-/// The schema version this build writes.
+/// The schema version this build writes (both stores number their migrations alike).
 pub const SCHEMA_VERSION: i64 = 2;
 
-const MIGRATIONS: [&str; 2] = [
-    "
-    CREATE TABLE baseline (
-        model_id          TEXT PRIMARY KEY,
-        package_arn       TEXT NOT NULL,
-        governance_status TEXT NOT NULL,
-        stage             TEXT NOT NULL,
-        stage_status      TEXT NOT NULL,
-        updated_at        TEXT NOT NULL
-    );
-    CREATE TABLE journal (
-        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-        at          TEXT NOT NULL,
-        model_id    TEXT NOT NULL,
-        model_name  TEXT NOT NULL,
-        package_arn TEXT NOT NULL,
-        action      TEXT NOT NULL,
-        from_value  TEXT,
-        to_value    TEXT,
-        reason      TEXT NOT NULL,
-        outcome     TEXT NOT NULL,
-        error       TEXT
-    );
-    CREATE INDEX journal_model ON journal (model_id, seq);
-    CREATE INDEX journal_at ON journal (at);
-",
-    "
-    -- A write about to be made; completed into the journal right after it, or, if
-    -- the process died in between, resolved against the next observation.
-    CREATE TABLE intent (
-        id          INTEGER PRIMARY KEY AUTOINCREMENT,
-        at          TEXT NOT NULL,
-        cycle       TEXT NOT NULL,
-        model_id    TEXT NOT NULL,
-        model_name  TEXT NOT NULL,
-        package_arn TEXT NOT NULL,
-        system      TEXT NOT NULL CHECK (system IN ('governance', 'sagemaker')),
-        action      TEXT NOT NULL,
-        from_value  TEXT,
-        to_value    TEXT NOT NULL,
-        reason      TEXT NOT NULL
-    );
-    ALTER TABLE journal ADD COLUMN cycle TEXT;
-",
-];
-
-/// Why the store cannot be used. Each names the file.
+/// Why the store cannot be used. Each names the store (a file, or a database without
+/// its password).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The file was written by a newer govsync.
+    /// The store was written by a newer govsync.
     #[error(
-        "state store {path}: schema version {found} was written by a newer govsync (this one knows up to {SCHEMA_VERSION}); upgrade govsync or point state.path at another file"
+        "state store {path}: schema version {found} was written by a newer govsync (this one knows up to {SCHEMA_VERSION}); upgrade govsync or point state.url at another store"
     )]
     TooNew {
-        /// The file.
+        /// The store.
         path: String,
         /// Its version.
         found: i64,
@@ -100,243 +58,271 @@ pub enum StoreError {
         /// SQLite's words.
         reason: String,
     },
+    /// Anything PostgreSQL (or the way to it) said.
+    #[error("state store {target}: {reason}")]
+    Postgres {
+        /// The database, as `host:port/dbname` (never a password).
+        target: String,
+        /// The driver's or the server's words.
+        reason: String,
+    },
+    /// This process no longer holds the leader's lock: nothing more is written.
+    #[error(
+        "state store {target}: this govsync no longer leads (its database session, which held the leader's lock, is gone); nothing more is written by it"
+    )]
+    NotLeader {
+        /// The database.
+        target: String,
+    },
+    /// `state copy` found the destination holding something else.
+    #[error("cannot copy: {0}")]
+    Copy(String),
 }
 
-/// The state store.
-pub struct Store {
-    conn: Connection,
-    path: String,
-    /// Held while this process may write: `<path>.lock`, locked exclusively.
-    _owner: Option<std::fs::File>,
+impl StoreError {
+    /// Whether this error means the store cannot be written by this process any
+    /// more (leadership lost or the leader's session gone).
+    pub fn lost_leadership(&self) -> bool {
+        matches!(self, StoreError::NotLeader { .. })
+    }
 }
 
-impl Store {
-    /// Opens (creating and migrating) the store at `path` for the one process that
-    /// syncs with it, or an in-memory one for `:memory:`. A second opener (another
-    /// govsync on the same file) is refused with [`StoreError::Locked`].
-    pub fn open(path: &str) -> Result<Store, StoreError> {
-        let owner = if path == ":memory:" {
-            None
-        } else {
-            Some(lock_owner(path)?)
-        };
-        let conn = if path == ":memory:" {
-            Connection::open_in_memory()
-        } else {
-            Connection::open_with_flags(
-                Path::new(path),
-                OpenFlags::SQLITE_OPEN_READ_WRITE
-                    | OpenFlags::SQLITE_OPEN_CREATE
-                    | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )
-        }
-        .map_err(|e| sqlite_error(path, &e))?;
-        let mut store = Store {
-            conn,
-            path: path.to_string(),
-            _owner: owner,
-        };
-        store
-            .conn
-            .busy_timeout(Duration::from_secs(2))
-            .map_err(|e| sqlite_error(path, &e))?;
-        if path != ":memory:" {
-            // Reading journal_mode back is the first real read: a file that is not a
-            // database fails here.
-            store
-                .conn
-                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
-                .map_err(|e| sqlite_error(path, &e))?;
-        }
-        store
-            .conn
-            .pragma_update(None, "synchronous", "FULL")
-            .map_err(|e| sqlite_error(path, &e))?;
-        store.migrate()?;
-        Ok(store)
-    }
+/// A baseline row as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaselineRow {
+    /// The governance model.
+    pub model_id: String,
+    /// Its package.
+    pub package_arn: String,
+    /// The governance status in sync.
+    pub governance_status: String,
+    /// The stage in sync.
+    pub stage: String,
+    /// The stage status in sync.
+    pub stage_status: String,
+    /// When the row last changed (RFC 3339).
+    pub updated_at: String,
+}
 
-    /// Opens an existing store to read its journal (`govsync history`), beside a
-    /// running daemon: no lock, no migration, nothing written.
-    pub fn open_read_only(path: &str) -> Result<Store, StoreError> {
-        let conn = Connection::open_with_flags(
-            Path::new(path),
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| sqlite_error(path, &e))?;
-        let store = Store {
-            conn,
-            path: path.to_string(),
-            _owner: None,
-        };
-        store
-            .conn
-            .busy_timeout(Duration::from_secs(2))
-            .map_err(|e| sqlite_error(path, &e))?;
-        let version: i64 = store
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| store.fail(&e))?;
-        if version != SCHEMA_VERSION {
-            return Err(StoreError::Sqlite {
-                path: path.to_string(),
-                reason: format!(
-                    "schema version {version}, this govsync reads {SCHEMA_VERSION}; run govsync (run or reconcile) on it once to migrate it, or use the govsync that wrote it"
-                ),
-            });
-        }
-        Ok(store)
+impl BaselineRow {
+    /// The row as the planner takes it; `None` when its ARN no longer parses.
+    pub fn into_entry(self) -> Option<(ModelId, BaselineEntry)> {
+        let entry = baseline_entry(
+            &self.package_arn,
+            self.governance_status,
+            self.stage,
+            self.stage_status,
+        )?;
+        Some((ModelId::new(self.model_id), entry))
     }
+}
 
-    fn fail(&self, e: &rusqlite::Error) -> StoreError {
-        sqlite_error(&self.path, e)
-    }
+/// A model's latest journal entry, in short.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatestEntry {
+    /// The model.
+    pub model: String,
+    /// Its action.
+    pub action: String,
+    /// Its "from" (empty for none).
+    pub from: String,
+    /// When.
+    pub at: String,
+}
 
-    fn migrate(&mut self) -> Result<(), StoreError> {
-        // Reading the version is the first real read: a file that is not a database fails here.
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.fail(&e))?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::TooNew {
-                path: self.path.clone(),
-                found: version,
-            });
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let path = self.path.clone();
-            let tx = self
-                .conn
-                .transaction()
-                .map_err(|e| sqlite_error(&path, &e))?;
-            tx.execute_batch(sql).map_err(|e| sqlite_error(&path, &e))?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)
-                .map_err(|e| sqlite_error(&path, &e))?;
-            tx.commit().map_err(|e| sqlite_error(&path, &e))?;
-        }
-        Ok(())
-    }
+/// An open intent with its key and time, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntentRow {
+    /// Its key.
+    pub id: i64,
+    /// When it was recorded.
+    pub at: String,
+    /// The intent.
+    pub intent: Intent,
+}
 
+/// Rows copied into a store ([`copy()`]).
+#[derive(Debug, Clone, Default)]
+pub struct Import {
+    /// Baselines to set.
+    pub baseline: Vec<BaselineRow>,
+    /// Journal entries under their sequence numbers.
+    pub journal: Vec<(i64, JournalEntry)>,
+    /// Open intents under their keys.
+    pub intents: Vec<IntentRow>,
+}
+
+/// What every state store does. Both implementations keep the same schema and give
+/// the same answers; the contract tests (`tests/store_contract.rs`) run against both.
+#[allow(async_fn_in_trait)] // used through concrete types, never `dyn` nor spawned
+pub trait StateStore {
     /// The whole baseline.
-    pub fn baseline(&self) -> Result<Baseline, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT model_id, package_arn, governance_status, stage, stage_status FROM baseline")
-            .map_err(|e| self.fail(&e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                ))
-            })
-            .map_err(|e| self.fail(&e))?;
-        let mut baseline = Baseline::new();
-        for row in rows {
-            let (model, arn, status, stage, stage_status) = row.map_err(|e| self.fail(&e))?;
-            if let Some(entry) = baseline_entry(&arn, status, stage, stage_status) {
-                baseline.insert(ModelId::new(model), entry);
-            }
-        }
-        Ok(baseline)
-    }
-
-    /// The baselines of some models (an incremental cycle's): one lookup each.
-    pub fn baseline_of<'a>(
-        &self,
-        models: impl IntoIterator<Item = &'a ModelId>,
-    ) -> Result<Baseline, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT package_arn, governance_status, stage, stage_status FROM baseline WHERE model_id = ?1",
-            )
-            .map_err(|e| self.fail(&e))?;
-        let mut baseline = Baseline::new();
-        for model in models {
-            let row = stmt
-                .query_row(params![model.as_str()], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                    ))
-                })
-                .optional()
-                .map_err(|e| self.fail(&e))?;
-            if let Some((arn, status, stage, stage_status)) = row
-                && let Some(entry) = baseline_entry(&arn, status, stage, stage_status)
-            {
-                baseline.insert(model.clone(), entry);
-            }
-        }
-        Ok(baseline)
-    }
-
-    /// Records a cycle's outcome in one transaction: baselines to set and journal entries.
-    pub fn record(
+    async fn baseline(&mut self) -> Result<Baseline, StoreError>;
+    /// The baselines of some models (an incremental cycle's).
+    async fn baseline_of(&mut self, models: &[&ModelId]) -> Result<Baseline, StoreError>;
+    /// Every baseline row as stored.
+    async fn baseline_rows(&mut self) -> Result<Vec<BaselineRow>, StoreError>;
+    /// Records a cycle's outcome in one transaction: baselines to set and journal
+    /// entries.
+    async fn record(
         &mut self,
         baselines: &[(ModelId, BaselineEntry)],
         entries: &[JournalEntry],
-    ) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let now = now_rfc3339();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| sqlite_error(&path, &e))?;
-        {
-            let mut upsert = tx
-                .prepare_cached(
-                    "INSERT INTO baseline (model_id, package_arn, governance_status, stage, stage_status, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (model_id) DO UPDATE SET package_arn = ?2, governance_status = ?3,
-                         stage = ?4, stage_status = ?5, updated_at = ?6
-                     WHERE package_arn IS NOT ?2 OR governance_status IS NOT ?3 OR stage IS NOT ?4 OR stage_status IS NOT ?5",
-                )
-                .map_err(|e| sqlite_error(&path, &e))?;
-            for (model, entry) in baselines {
-                upsert
-                    .execute(params![
-                        model.as_str(),
-                        entry.arn.as_str(),
-                        entry.governance_status.as_str(),
-                        entry.lifecycle.stage,
-                        entry.lifecycle.stage_status,
-                        now
-                    ])
-                    .map_err(|e| sqlite_error(&path, &e))?;
-            }
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO journal (at, model_id, model_name, package_arn, action, from_value, to_value, reason, outcome, error, cycle)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                )
-                .map_err(|e| sqlite_error(&path, &e))?;
-            for e in entries {
-                insert
-                    .execute(params![
-                        e.at,
-                        e.model_id,
-                        e.model_name,
-                        e.package_arn,
-                        e.action,
-                        e.from,
-                        e.to,
-                        e.reason,
-                        e.outcome,
-                        e.error,
-                        e.cycle
-                    ])
-                    .map_err(|err| sqlite_error(&path, &err))?;
-            }
+    ) -> Result<(), StoreError>;
+    /// Records an intent (committed before this returns) and returns its key. A
+    /// store shared by replicas refuses it unless this process leads.
+    async fn record_intent(&mut self, intent: &Intent) -> Result<i64, StoreError>;
+    /// Completes an intent into a journal entry with its outcome, in one transaction.
+    async fn complete_intent(
+        &mut self,
+        id: i64,
+        outcome: &str,
+        error: Option<&str>,
+    ) -> Result<(), StoreError>;
+    /// Every open intent, oldest first.
+    async fn open_intents(&mut self) -> Result<Vec<OpenIntent>, StoreError>;
+    /// Every open intent with its key and time.
+    async fn intent_rows(&mut self) -> Result<Vec<IntentRow>, StoreError>;
+    /// Journal entries, oldest first.
+    async fn history(&mut self, filter: &HistoryFilter) -> Result<Vec<JournalEntry>, StoreError>;
+    /// For each of `models` that has one, its latest journal entry in short.
+    async fn latest_entries(&mut self, models: &[&str]) -> Result<Vec<LatestEntry>, StoreError>;
+    /// The latest `limit` journal entries, newest first.
+    async fn recent_journal(&mut self, limit: usize) -> Result<Vec<JournalEntry>, StoreError>;
+    /// Up to `limit` journal entries after sequence number `after`, in order.
+    async fn journal_page(
+        &mut self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, JournalEntry)>, StoreError>;
+    /// The number of journal entries.
+    async fn journal_len(&mut self) -> Result<u64, StoreError>;
+    /// Writes copied rows in one transaction (keys already present are skipped,
+    /// baselines replaced).
+    async fn import(&mut self, rows: &Import) -> Result<(), StoreError>;
+}
+
+/// The store the configuration chose.
+pub enum Store {
+    /// Embedded SQLite.
+    Sqlite(SqliteStore),
+    /// PostgreSQL.
+    Postgres(PgStore),
+}
+
+impl Store {
+    /// Opens (creating and migrating) the SQLite store at `path`, or an in-memory
+    /// one for `:memory:`, for the one process that syncs with it.
+    pub fn open(path: &str) -> Result<Store, StoreError> {
+        SqliteStore::open(path).map(Store::Sqlite)
+    }
+
+    /// Opens an existing SQLite store to read it beside a running daemon.
+    pub fn open_read_only(path: &str) -> Result<Store, StoreError> {
+        SqliteStore::open_read_only(path).map(Store::Sqlite)
+    }
+
+    /// For each of `models` that has one, the action and "from" of its latest
+    /// journal entry.
+    pub async fn latest_by_model(&mut self, models: &[&str]) -> Result<Latest, StoreError> {
+        Ok(self
+            .latest_entries(models)
+            .await?
+            .into_iter()
+            .map(|e| (e.model, (e.action, e.from)))
+            .collect())
+    }
+
+    /// For each of `models` that has one, the action of its latest journal entry and
+    /// when it was made: since a repeated report is journaled once, that is since
+    /// when the model has been in the state the action reports (the status page's
+    /// "since").
+    pub async fn since_by_model(
+        &mut self,
+        models: &[&str],
+    ) -> Result<std::collections::HashMap<String, (String, String)>, StoreError> {
+        Ok(self
+            .latest_entries(models)
+            .await?
+            .into_iter()
+            .map(|e| (e.model, (e.action, e.at)))
+            .collect())
+    }
+}
+
+/// Forwards each method to the store in use (SQLite's run in place: they are short
+/// local transactions).
+macro_rules! dispatch {
+    ($( fn $name:ident(&mut self $(, $arg:ident: $ty:ty)*) -> $out:ty; )*) => {
+        impl StateStore for Store {
+            $(
+                async fn $name(&mut self $(, $arg: $ty)*) -> Result<$out, StoreError> {
+                    match self {
+                        Store::Sqlite(s) => SqliteStore::$name(s $(, $arg)*),
+                        Store::Postgres(p) => p.$name($($arg),*).await,
+                    }
+                }
+            )*
         }
-        tx.commit().map_err(|e| sqlite_error(&path, &e))
+        impl StateStore for SqliteStore {
+            $(
+                async fn $name(&mut self $(, $arg: $ty)*) -> Result<$out, StoreError> {
+                    SqliteStore::$name(self $(, $arg)*)
+                }
+            )*
+        }
+    };
+}
+
+dispatch! {
+    fn baseline(&mut self) -> Baseline;
+    fn baseline_of(&mut self, models: &[&ModelId]) -> Baseline;
+    fn baseline_rows(&mut self) -> Vec<BaselineRow>;
+    fn record(&mut self, baselines: &[(ModelId, BaselineEntry)], entries: &[JournalEntry]) -> ();
+    fn record_intent(&mut self, intent: &Intent) -> i64;
+    fn complete_intent(&mut self, id: i64, outcome: &str, error: Option<&str>) -> ();
+    fn open_intents(&mut self) -> Vec<OpenIntent>;
+    fn intent_rows(&mut self) -> Vec<IntentRow>;
+    fn history(&mut self, filter: &HistoryFilter) -> Vec<JournalEntry>;
+    fn latest_entries(&mut self, models: &[&str]) -> Vec<LatestEntry>;
+    fn recent_journal(&mut self, limit: usize) -> Vec<JournalEntry>;
+    fn journal_page(&mut self, after: i64, limit: usize) -> Vec<(i64, JournalEntry)>;
+    fn journal_len(&mut self) -> u64;
+    fn import(&mut self, rows: &Import) -> ();
+}
+
+/// Where a store is, from a `state.url` or a `state copy` argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// `sqlite://PATH` (or `sqlite://:memory:`).
+    Sqlite(String),
+    /// `postgres://…` or `postgresql://…`, without a password.
+    Postgres(String),
+}
+
+impl Location {
+    /// Reads a store URL. A password in it is refused (it would show wherever the URL
+    /// does), and no message repeats the URL, which may hold one.
+    pub fn parse(url: &str) -> Result<Location, String> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            return Ok(Location::Sqlite(path.to_string()));
+        }
+        let parsed = match url::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "postgres" | "postgresql") => u,
+            _ => {
+                return Err(
+                    "is not a sqlite://PATH or postgres://USER@HOST:PORT/DBNAME URL".into(),
+                );
+            }
+        };
+        if parsed.password().is_some() || parsed.query_pairs().any(|(k, _)| k == "password") {
+            return Err("must not hold a password (it would show wherever the URL does); \
+                 give it with state.password_env or state.password_file, or PGPASSWORD"
+                .into());
+        }
+        sqlx::postgres::PgConnectOptions::from_str(url)
+            .map_err(|e| format!("is not a PostgreSQL URL: {e}"))?;
+        Ok(Location::Postgres(url.to_string()))
     }
 }
 
@@ -356,172 +342,7 @@ fn baseline_entry(
     })
 }
 
-/// Takes `<path>.lock` exclusively for this process (released when the process ends,
-/// however it ends).
-fn lock_owner(path: &str) -> Result<std::fs::File, StoreError> {
-    let lock_path = format!("{path}.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| StoreError::Sqlite {
-            path: path.to_string(),
-            reason: format!("cannot create the lock file {lock_path}: {e}"),
-        })?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
-            path: path.to_string(),
-            reason: format!("{lock_path} is held"),
-        }),
-        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Sqlite {
-            path: path.to_string(),
-            reason: format!("cannot lock {lock_path}: {e}"),
-        }),
-    }
-}
-
-fn sqlite_error(path: &str, e: &rusqlite::Error) -> StoreError {
-    let reason = e.to_string();
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-            StoreError::Locked {
-                path: path.to_string(),
-                reason,
-            }
-        }
-        Some(rusqlite::ErrorCode::NotADatabase) => StoreError::Sqlite {
-            path: path.to_string(),
-            reason: format!("{reason} (the file is not a govsync state store, or it is corrupt)"),
-        },
-        _ => StoreError::Sqlite {
-            path: path.to_string(),
-            reason,
-        },
-    }
-}
-
 /// Now, as RFC 3339 UTC with seconds.
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry(model: &str, action: &str) -> JournalEntry {
-        JournalEntry {
-            at: now_rfc3339(),
-            model_id: model.into(),
-            model_name: format!("model {model}"),
-            package_arn: "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1".into(),
-            action: action.into(),
-            from: Some("a".into()),
-            to: Some("b".into()),
-            reason: "because".into(),
-            outcome: "applied".into(),
-            error: None,
-            cycle: None,
-        }
-    }
-
-    #[test]
-    fn baseline_and_journal_round_trip_through_a_file() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("state.db");
-        let path = path.to_str().expect("utf-8");
-        let arn = PackageArn::parse("arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1")
-            .expect("arn");
-        {
-            let mut store = Store::open(path).expect("open");
-            let base = BaselineEntry {
-                arn: arn.clone(),
-                governance_status: GovernanceStatus::new("Deployed"),
-                lifecycle: Lifecycle::new("Deployment", "Complete"),
-            };
-            store
-                .record(
-                    &[(ModelId::new("7"), base)],
-                    &[entry("7", "pull"), entry("8", "drift")],
-                )
-                .expect("record");
-        }
-        let store = Store::open(path).expect("reopen");
-        let baseline = store.baseline().expect("baseline");
-        assert_eq!(
-            baseline[&ModelId::new("7")].lifecycle,
-            Lifecycle::new("Deployment", "Complete")
-        );
-        assert_eq!(store.journal_len().expect("len"), 2);
-        let only_8 = store
-            .history(&HistoryFilter {
-                model: Some("8".into()),
-                since: None,
-            })
-            .expect("history");
-        assert_eq!(only_8.len(), 1);
-        assert_eq!(only_8[0].action, "drift");
-        let future = store
-            .history(&HistoryFilter {
-                model: None,
-                since: Some("2999-01-01T00:00:00Z".into()),
-            })
-            .expect("history");
-        assert!(future.is_empty());
-    }
-
-    #[test]
-    fn a_store_from_a_newer_govsync_is_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("state.db");
-        let conn = Connection::open(&path).expect("create");
-        conn.pragma_update(None, "user_version", 99)
-            .expect("pragma");
-        drop(conn);
-        let error = Store::open(path.to_str().expect("utf-8"))
-            .err()
-            .expect("refused");
-        let message = error.to_string();
-        assert!(
-            message.contains("schema version 99") && message.contains("newer govsync"),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn a_corrupt_file_is_a_clear_error_not_a_panic() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("state.db");
-        std::fs::write(
-            &path,
-            "this is not a database, just some text that is long enough".repeat(100),
-        )
-        .expect("write");
-        let error = Store::open(path.to_str().expect("utf-8"))
-            .err()
-            .expect("refused");
-        let message = error.to_string();
-        assert!(
-            message.contains("state.db") && message.contains("not a govsync state store"),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn a_locked_file_is_reported_as_locked() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("state.db");
-        let path = path.to_str().expect("utf-8");
-        let holder = Store::open(path).expect("create");
-        let error = Store::open(path).err().expect("locked");
-        assert!(matches!(error, StoreError::Locked { .. }), "{error}");
-        assert!(error.to_string().contains("another govsync"), "{error}");
-        // Reading the journal beside the holder works.
-        let reader = Store::open_read_only(path).expect("read beside the holder");
-        assert_eq!(reader.journal_len().expect("len"), 0);
-        drop(holder);
-        Store::open(path).expect("free once the holder is gone");
-    }
 }

@@ -256,12 +256,13 @@ listen = "127.0.0.1:0"
         let shutdown = tokio_util::sync::CancellationToken::new();
         let task = tokio::spawn(govsync::daemon::run(
             self.live_engine(metrics.clone()),
-            govsync::store::Store::open(":memory:").expect("store"),
+            govsync::store::Store::open(":memory:").expect("store").into(),
             govsync::daemon::Settings {
                 interval: Duration::from_secs(3600),
                 full_interval: Duration::from_secs(3600),
                 overlap: Duration::from_secs(60),
                 shutdown_grace: Duration::from_secs(5),
+                standby_retry: Duration::from_secs(3),
             },
             metrics,
             listener,

@@ -9,9 +9,10 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Store, StoreError, now_rfc3339, sqlite_error};
-pub use govsync_core::journal::{
-    HistoryFilter, Intent, JournalEntry, Latest, OpenIntent, WriteSystem,
+use super::{SqliteStore, sqlite_error};
+use crate::store::{
+    HistoryFilter, Intent, Import, IntentRow, JournalEntry, LatestEntry, OpenIntent, StoreError, WriteSystem,
+    now_rfc3339,
 };
 
 /// The columns both journal queries select, in this order.
@@ -34,7 +35,7 @@ fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
     })
 }
 
-impl Store {
+impl SqliteStore {
     /// Records an intent (committed, and synced to disk, before this returns) and
     /// returns its key for [`Store::complete_intent`].
     pub fn record_intent(&mut self, intent: &Intent) -> Result<i64, StoreError> {
@@ -144,12 +145,9 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
     }
 
-    /// For each of `models` that has one, the action, "from" and time of its latest
-    /// journal entry (one indexed lookup each).
-    fn latest_entries<'a>(
-        &self,
-        models: impl IntoIterator<Item = &'a str>,
-    ) -> Result<Vec<(String, String, String, String)>, StoreError> {
+    /// For each of `models` that has one, its latest journal entry's action, "from"
+    /// and time (one indexed lookup each).
+    pub(crate) fn latest_entries(&self, models: &[&str]) -> Result<Vec<LatestEntry>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -161,26 +159,18 @@ impl Store {
         for model in models {
             let row = stmt
                 .query_row(params![model], |r| {
-                    Ok((model.to_string(), r.get(0)?, r.get(1)?, r.get(2)?))
+                    Ok(LatestEntry {
+                        model: model.to_string(),
+                        action: r.get(0)?,
+                        from: r.get(1)?,
+                        at: r.get(2)?,
+                    })
                 })
                 .optional()
                 .map_err(|e| self.fail(&e))?;
             latest.extend(row);
         }
         Ok(latest)
-    }
-
-    /// For each of `models` that has one, the action and "from" of its latest
-    /// journal entry.
-    pub fn latest_by_model<'a>(
-        &self,
-        models: impl IntoIterator<Item = &'a str>,
-    ) -> Result<Latest, StoreError> {
-        Ok(self
-            .latest_entries(models)?
-            .into_iter()
-            .map(|(model, action, from, _)| (model, (action, from)))
-            .collect())
     }
 
     /// The latest `limit` journal entries, newest first (the status page).
@@ -197,19 +187,125 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
     }
 
-    /// For each of `models` that has one, the action of its latest journal entry and
-    /// when it was made: since a repeated report is journaled once, that is since
-    /// when the model has been in the state the action reports (the status page's
-    /// "since").
-    pub fn since_by_model<'a>(
+    /// Up to `limit` journal entries after sequence number `after`, with their
+    /// sequence numbers, in order (`state copy`).
+    pub fn journal_page(
         &self,
-        models: impl IntoIterator<Item = &'a str>,
-    ) -> Result<std::collections::HashMap<String, (String, String)>, StoreError> {
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS}, seq FROM journal WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+            ))
+            .map_err(|e| self.fail(&e))?;
+        let rows = stmt
+            .query_map(params![after, limit as i64], |r| {
+                Ok((r.get(11)?, entry_from_row(r)?))
+            })
+            .map_err(|e| self.fail(&e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
+    }
+
+    /// Every open intent with its key and time (`state copy`).
+    pub fn intent_rows(&self) -> Result<Vec<IntentRow>, StoreError> {
+        let at: std::collections::HashMap<i64, String> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, at FROM intent")
+                .map_err(|e| self.fail(&e))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(|e| self.fail(&e))?;
+            rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))?
+        };
         Ok(self
-            .latest_entries(models)?
+            .open_intents()?
             .into_iter()
-            .map(|(model, action, _, at)| (model, (action, at)))
+            .map(|o| IntentRow {
+                at: at.get(&o.id).cloned().unwrap_or_default(),
+                id: o.id,
+                intent: o.intent,
+            })
             .collect())
+    }
+
+    /// Writes copied rows in one transaction: journal entries and intents under
+    /// their own keys (a key already here is skipped), baselines replaced.
+    pub fn import(&mut self, rows: &Import) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let fail = |e: rusqlite::Error| sqlite_error(&path, &e);
+        let tx = self.conn.transaction().map_err(fail)?;
+        {
+            let mut journal = tx
+                .prepare_cached(&format!(
+                    "INSERT OR IGNORE INTO journal (seq, {ENTRY_COLUMNS})
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                ))
+                .map_err(fail)?;
+            for (seq, e) in &rows.journal {
+                journal
+                    .execute(params![
+                        seq,
+                        e.at,
+                        e.model_id,
+                        e.model_name,
+                        e.package_arn,
+                        e.action,
+                        e.from,
+                        e.to,
+                        e.reason,
+                        e.outcome,
+                        e.error,
+                        e.cycle
+                    ])
+                    .map_err(fail)?;
+            }
+            let mut intent = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO intent (id, at, cycle, model_id, model_name, package_arn, system, action, from_value, to_value, reason)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .map_err(fail)?;
+            for row in &rows.intents {
+                let i = &row.intent;
+                intent
+                    .execute(params![
+                        row.id,
+                        row.at,
+                        i.cycle,
+                        i.model_id,
+                        i.model_name,
+                        i.package_arn,
+                        i.system.as_str(),
+                        i.action,
+                        i.from,
+                        i.to,
+                        i.reason
+                    ])
+                    .map_err(fail)?;
+            }
+            let mut baseline = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO baseline (model_id, package_arn, governance_status, stage, stage_status, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(fail)?;
+            for b in &rows.baseline {
+                baseline
+                    .execute(params![
+                        b.model_id,
+                        b.package_arn,
+                        b.governance_status,
+                        b.stage,
+                        b.stage_status,
+                        b.updated_at
+                    ])
+                    .map_err(fail)?;
+            }
+        }
+        tx.commit().map_err(fail)
     }
 
     /// The number of journal entries (tests and `history`'s summary).
@@ -246,11 +342,11 @@ mod tests {
         let path = dir.path().join("state.db");
         let path = path.to_str().expect("utf-8");
         let id = {
-            let mut store = Store::open(path).expect("open");
+            let mut store = SqliteStore::open(path).expect("open");
             store.record_intent(&intent("7")).expect("intent")
         };
         // A new process finds it open, with everything it needs to resolve it.
-        let mut store = Store::open(path).expect("reopen");
+        let mut store = SqliteStore::open(path).expect("reopen");
         let open = store.open_intents().expect("open intents");
         assert_eq!(
             open,

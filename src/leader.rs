@@ -1,0 +1,208 @@
+//! Leader election on PostgreSQL: several `govsync run` replicas on one database,
+//! one of which leads (runs cycles and writes) while the others stand by.
+//!
+//! The leader holds a session-level advisory lock on the one connection its store
+//! writes through ([`crate::store::PgStore`]), and proves it every `lease / 3` with
+//! a heartbeat on that connection. Its session carries `idle_session_timeout =
+//! lease` and TCP keepalives of about `lease`, so the server ends the session — and
+//! so frees the lock — within about a lease of the leader dying, freezing or losing
+//! its network; a killed process's session ends at once. A standby tries the lock
+//! every [`Election::retry`] (`lease / 5`), so it leads within about `lease + lease /
+//! 5` of its leader's death, or `lease / 5` of its leader's process being killed.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use sqlx::postgres::PgConnection;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{PostgresConfig, StateConfig};
+use crate::store::{LeaderRow, Location, PgStore, PgTarget, Store, StoreError};
+
+/// How an attempt to lead went.
+pub enum Attempt {
+    /// This process leads: its store.
+    Leads(PgStore),
+    /// Another does (as its row says, if it has written one).
+    Standby(Option<LeaderRow>),
+}
+
+/// One process's part in the election.
+pub struct Election {
+    target: PgTarget,
+    instance: String,
+    lease: Duration,
+    /// The standby's connection, kept between attempts.
+    conn: Option<PgConnection>,
+}
+
+impl Election {
+    /// An election on the database at `url` (no password in it) for this process,
+    /// named `instance`, with leases of `lease`.
+    pub fn new(
+        url: &str,
+        password: Option<&SecretString>,
+        instance: &str,
+        lease: Duration,
+    ) -> Result<Election, String> {
+        Ok(Election {
+            target: PgTarget::new(url, password, instance, lease)?,
+            instance: instance.to_string(),
+            lease,
+            conn: None,
+        })
+    }
+
+    /// The database, for messages.
+    pub fn target(&self) -> &str {
+        &self.target.name
+    }
+
+    /// This process's instance name.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// How often a standby tries to lead.
+    pub fn retry(&self) -> Duration {
+        self.lease / 5
+    }
+
+    /// Tries once to lead: connects (or reuses the standby's connection), migrates,
+    /// and takes the lock if it is free. On success the leader's session gets its
+    /// timeouts and the heartbeat starts (ended by `stop`, or by the store's loss).
+    pub async fn try_lead(&mut self, stop: &CancellationToken) -> Result<Attempt, StoreError> {
+        let mut conn = match self.conn.take() {
+            Some(conn) => conn,
+            None => {
+                let mut conn = self.target.connect().await?;
+                PgStore::migrate(&mut conn, &self.target.name).await?;
+                conn
+            }
+        };
+        // A server that knows no idle_session_timeout (before PostgreSQL 14) still
+        // ends a dead leader's session through the keepalives.
+        let idle = format!(
+            "SET idle_session_timeout = {}",
+            self.lease.as_millis().max(1)
+        );
+        if let Err(e) = sqlx::query(&idle).execute(&mut conn).await {
+            tracing::debug!(error = %e, "idle_session_timeout not set");
+        }
+        match PgStore::try_lead(conn, &self.target.name, &self.instance).await? {
+            Ok(store) => {
+                self.heartbeat(&store, stop);
+                Ok(Attempt::Leads(store))
+            }
+            Err(mut conn) => {
+                let leader = PgStore::leader_row(&mut conn, &self.target.name).await?;
+                self.conn = Some(conn);
+                Ok(Attempt::Standby(leader))
+            }
+        }
+    }
+
+    /// Runs the leader's heartbeat every `lease / 3` until `stop` or the store's loss.
+    fn heartbeat(&self, store: &PgStore, stop: &CancellationToken) {
+        let beat = self.lease / 3;
+        let instance = self.instance.clone();
+        let lost = store.lost();
+        let stop = stop.clone();
+        let store = store.beat_handle();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = lost.cancelled() => return,
+                    () = tokio::time::sleep(beat) => {}
+                }
+                if let Err(e) = store.heartbeat(&instance, beat).await {
+                    tracing::error!(error = %e, "the leader's heartbeat failed: no longer leading");
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// The election the configuration describes, its password read now.
+pub fn election(
+    pg: &PostgresConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Election, String> {
+    let password = pg
+        .password
+        .as_ref()
+        .map(|source| source.resolve("state.password", env))
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    Election::new(&pg.url, password.as_ref(), &pg.instance, pg.lease)
+        .map_err(|e| format!("state.url: {e}"))
+}
+
+/// Whether a store is opened to write or only to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// To write, as the one process that does (`reconcile`, a copy's destination):
+    /// on PostgreSQL the leader's lock is taken, or the opening fails at once.
+    Write,
+    /// To read beside a running daemon (`history`, a copy's source).
+    Read,
+}
+
+/// Opens the store the configuration chose.
+pub async fn open(
+    state: &StateConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+    access: Access,
+) -> Result<Store, String> {
+    match state {
+        StateConfig::Sqlite { path } => open_sqlite(path, access),
+        StateConfig::Postgres(pg) => open_postgres(election(pg, env)?, access).await,
+    }
+}
+
+/// Opens a store named by a URL (`state copy`); a PostgreSQL password comes from
+/// `PGPASSWORD` or `~/.pgpass`, as for libpq's tools.
+pub async fn open_location(location: &Location, access: Access) -> Result<Store, String> {
+    match location {
+        Location::Sqlite(path) => open_sqlite(path, access),
+        Location::Postgres(url) => {
+            let instance = format!("state-copy:{}", std::process::id());
+            let election = Election::new(url, None, &instance, Duration::from_secs(60))?;
+            open_postgres(election, access).await
+        }
+    }
+}
+
+fn open_sqlite(path: &str, access: Access) -> Result<Store, String> {
+    match access {
+        Access::Write => Store::open(path),
+        Access::Read => Store::open_read_only(path),
+    }
+    .map_err(|e| e.to_string())
+}
+
+async fn open_postgres(mut election: Election, access: Access) -> Result<Store, String> {
+    if access == Access::Read {
+        return PgStore::read_only(&election.target)
+            .await
+            .map(Store::Postgres)
+            .map_err(|e| e.to_string());
+    }
+    match election
+        .try_lead(&CancellationToken::new())
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Attempt::Leads(store) => Ok(Store::Postgres(store)),
+        Attempt::Standby(leader) => Err(format!(
+            "state store {}: another govsync leads ({}); stop it first, or let it do the work",
+            election.target(),
+            leader.map_or_else(
+                || "it has not said who it is yet".to_string(),
+                |l| format!("instance {}, since {}, last heartbeat {}", l.instance, l.since, l.heartbeat_at)
+            )
+        )),
+    }
+}
