@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use govsync::store::StateStore;
+use support::remote::{drained, received, tail, total};
 use govsync::mock::{Admin, Faults};
 use govsync::store::{HistoryFilter, Store};
-use serde_json::Value;
 use tokio::time::Instant;
 
 const PUSHES: usize = 100;
@@ -48,71 +49,6 @@ fn spawn(config: &Path, dir: &Path) -> std::process::Child {
         )
         .spawn()
         .expect("spawn govsync")
-}
-
-/// Writes govsync made that the mocks applied: `(system, object, value)` with their
-/// counts. SageMaker's are the package events whose stage description govsync wrote.
-fn received(mocks: &support::remote::Mocks) -> BTreeMap<(String, String, String), usize> {
-    let mut writes = BTreeMap::new();
-    for event in mocks.sm.events() {
-        let lifecycle = &event["detail"]["ModelLifeCycle"];
-        let by_govsync = lifecycle["StageDescription"]
-            .as_str()
-            .is_some_and(|d| d.starts_with("Set by govsync"));
-        if event["detail-type"] == "SageMaker Model Package State Change" && by_govsync {
-            let key = (
-                "sagemaker".to_string(),
-                event["detail"]["ModelPackageArn"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                format!(
-                    "{}/{}",
-                    lifecycle["Stage"].as_str().unwrap_or_default(),
-                    lifecycle["StageStatus"].as_str().unwrap_or_default()
-                ),
-            );
-            *writes.entry(key).or_default() += 1;
-        }
-    }
-    for write in mocks.gov.writes() {
-        let status = write["fields"]
-            .as_array()
-            .and_then(|f| f.first())
-            .map(|f| match &f["value"] {
-                Value::Object(o) => o["name"].as_str().unwrap_or_default().to_string(),
-                other => other.as_str().unwrap_or_default().to_string(),
-            })
-            .unwrap_or_default();
-        let key = (
-            "governance".to_string(),
-            write["id"].as_str().unwrap_or_default().to_string(),
-            status,
-        );
-        *writes.entry(key).or_default() += 1;
-    }
-    writes
-}
-
-/// The last lines of a log file, for a failure message.
-fn tail(file: &Path) -> String {
-    let text = std::fs::read_to_string(file).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
-}
-
-fn total(writes: &BTreeMap<(String, String, String), usize>) -> usize {
-    writes.values().sum()
-}
-
-/// Waits (bounded) until no request is being served by either mock, so that no
-/// write of a killed process can land after this.
-async fn drained(mocks: &support::remote::Mocks) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while mocks.sm.counters().in_flight() + mocks.gov.counters().in_flight() > 0 {
-        assert!(Instant::now() < deadline, "the mocks did not drain");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,9 +123,10 @@ async fn every_write_that_reached_a_remote_is_journaled_across_sigkill() {
         }) && pulls
             .iter()
             .all(|(id, _)| mocks.gov.status_of(id).as_deref() == Some("Deployed"));
-        let open = Store::open_read_only(state.to_str().expect("utf-8"))
-            .and_then(|s| s.open_intents())
-            .map_or(usize::MAX, |o| o.len());
+        let open = match Store::open_read_only(state.to_str().expect("utf-8")) {
+            Ok(mut store) => store.open_intents().await.map_or(usize::MAX, |o| o.len()),
+            Err(_) => usize::MAX,
+        };
         if converged && open == 0 {
             break;
         }
@@ -208,11 +145,11 @@ async fn every_write_that_reached_a_remote_is_journaled_across_sigkill() {
     assert_eq!(child.wait().expect("wait").code(), Some(0));
     drained(&mocks).await;
 
-    let store = Store::open_read_only(state.to_str().expect("utf-8")).expect("store");
-    assert!(store.open_intents().expect("intents").is_empty());
+    let mut store = Store::open_read_only(state.to_str().expect("utf-8")).expect("store");
+    assert!(store.open_intents().await.expect("intents").is_empty());
     let mut journaled: BTreeMap<(String, String, String), usize> = BTreeMap::new();
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
-    for e in store.history(&HistoryFilter::default()).expect("history") {
+    for e in store.history(&HistoryFilter::default()).await.expect("history") {
         *outcomes.entry(e.outcome.clone()).or_default() += 1;
         if !matches!(e.outcome.as_str(), "applied" | "recovered") {
             continue;

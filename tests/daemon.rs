@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use govsync::store::StateStore;
 use govsync::daemon::{self, LoopStatus, Settings};
 use govsync::domain::{
     ApprovalStatus, GovernanceModel, GovernanceStatus, Lifecycle, ModelId, ModelPackage, PackageArn,
@@ -424,9 +425,9 @@ async fn sigterm_mid_cycle_finishes_the_write_in_flight_records_it_and_exits_0()
     // The password never reaches a log line, in any form (the Basic header's base64 too).
     support::assert_no_secret(&logs, "govsync", "pw", "the daemon's logs");
 
-    let store = Store::open(state.to_str().expect("utf-8 path")).expect("store");
+    let mut store = Store::open(state.to_str().expect("utf-8 path")).expect("store");
     assert_eq!(
-        store.journal_len().expect("journal"),
+        store.journal_len().await.expect("journal"),
         1,
         "the finished write is recorded"
     );

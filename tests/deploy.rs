@@ -342,7 +342,7 @@ fn the_kubernetes_configmap_holds_the_shipped_table_and_a_valid_config() {
     let file = dir.path().join("govsync.toml");
     std::fs::write(&file, block_scalar(&manifest, "govsync.toml")).expect("write");
     let config = Config::load(&file, &[]).expect("the ConfigMap's govsync.toml is valid");
-    assert_eq!(config.state_path, "/var/lib/govsync/state.db");
+    assert_eq!(config.state.sqlite_path(), Some("/var/lib/govsync/state.db"));
     assert_eq!(config.listen.to_string(), "0.0.0.0:9464");
     assert_eq!(config.mapping.rows().len(), 19);
 
@@ -391,7 +391,7 @@ fn the_ecs_task_settings_load_over_the_image_config() {
             env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         })
         .expect("the secret the config names is one the task injects");
-    assert_eq!(config.state_path, "/var/lib/govsync/state.db");
+    assert_eq!(config.state.sqlite_path(), Some("/var/lib/govsync/state.db"));
     assert_eq!(
         container["healthCheck"]["command"],
         json!(["CMD", "govsync", "healthcheck"])

@@ -6,6 +6,7 @@
 
 mod support;
 
+use govsync::store::StateStore;
 use govsync::domain::ModelId;
 use govsync::engine::CycleOptions;
 use govsync::mapping::MappingTable;
@@ -113,7 +114,7 @@ async fn a_second_cycle_writes_nothing_and_a_crash_before_recording_converges() 
     let third = w.cycle().await;
     assert_eq!(third.exit_code(), 0);
     assert_eq!(w.writes(), after_first);
-    assert_eq!(w.store.baseline().expect("baseline").len(), 11);
+    assert_eq!(w.store.baseline().await.expect("baseline").len(), 11);
 }
 
 #[tokio::test]
@@ -166,6 +167,7 @@ async fn deleted_deleting_and_archived_packages_decommission_their_models() {
             model: Some(deleted.0.clone()),
             since: None,
         })
+        .await
         .expect("history");
     assert_eq!(
         journal.last().map(|e| e.action.as_str()),
@@ -278,7 +280,7 @@ async fn shutdown_before_the_writes_stops_the_cycle_and_during_them_starts_no_ne
     );
     assert_eq!(w.writes(), (1, 0));
     assert_eq!(
-        w.store.journal_len().expect("len"),
+        w.store.journal_len().await.expect("len"),
         1,
         "the finished write is recorded"
     );
@@ -419,8 +421,8 @@ async fn a_dry_run_writes_nothing_anywhere() {
     let value: Value = serde_json::to_value(&report.results[0]).expect("json");
     assert_eq!(value["outcome"], "planned");
     assert_eq!(w.writes(), (0, 0));
-    assert_eq!(w.store.journal_len().expect("len"), 0);
-    assert!(w.store.baseline().expect("baseline").is_empty());
+    assert_eq!(w.store.journal_len().await.expect("len"), 0);
+    assert!(w.store.baseline().await.expect("baseline").is_empty());
     assert_eq!(w.lifecycle(&arn), owned(("Development", "InProgress")));
     let _ = id;
 }

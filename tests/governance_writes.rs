@@ -4,6 +4,7 @@
 
 mod support;
 
+use govsync::store::StateStore;
 use govsync::domain::{GovernanceModel, GovernanceStatus, ModelId};
 use govsync::engine::{CycleOptions, Engine};
 use govsync::governance::{Governance, OpenPagesClient};
@@ -95,7 +96,7 @@ async fn a_console_change_between_observe_and_write_is_left_alone_and_reported()
         "the person's value stays"
     );
     assert_eq!(report.exit_code(), 3, "not in sync: the next cycle decides");
-    let journal = w.store.history(&HistoryFilter::default()).expect("history");
+    let journal = w.store.history(&HistoryFilter::default()).await.expect("history");
     assert!(
         journal
             .iter()

@@ -5,6 +5,7 @@
 
 mod support;
 
+use govsync::store::StateStore;
 use govsync::engine::CycleKind;
 use govsync::mock::Admin;
 use govsync::plan::{ActionKind, Policy};
@@ -142,13 +143,13 @@ async fn a_change_inside_the_overlap_window_is_acted_on_once() {
         .expect("console");
     let first = w.run(CycleKind::Incremental).await;
     assert_eq!(first.count(ActionKind::Push), 1);
-    let journal = w.store.journal_len().expect("journal");
+    let journal = w.store.journal_len().await.expect("journal");
     // The query of the next cycles reaches back over the change again.
     for _ in 0..3 {
         let again = w.run(CycleKind::Incremental).await;
         assert!(again.results.is_empty(), "{:?}", again.results);
     }
-    assert_eq!(w.store.journal_len().expect("journal"), journal);
+    assert_eq!(w.store.journal_len().await.expect("journal"), journal);
     assert_eq!(w.sm.counters().get("UpdateModelPackage"), 1);
 }
 

@@ -424,14 +424,14 @@ fn a_relative_state_path_is_relative_to_the_config_file() {
     let text = with("[state]\npath = \"data/state.db\"");
     let config =
         Config::from_toml(&text, Path::new("/etc/govsync/govsync.toml"), &[]).expect("valid");
-    assert_eq!(config.state_path, "/etc/govsync/data/state.db");
+    assert_eq!(config.state.sqlite_path(), Some("/etc/govsync/data/state.db"));
     let memory = Config::from_toml(
         &with("[state]\npath = \":memory:\""),
         Path::new("/etc/govsync/govsync.toml"),
         &[],
     )
     .expect("valid");
-    assert_eq!(memory.state_path, ":memory:");
+    assert_eq!(memory.state.sqlite_path(), Some(":memory:"));
 }
 
 #[test]

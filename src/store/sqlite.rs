@@ -347,85 +347,6 @@ pub(super) fn sqlite_error(path: &str, e: &rusqlite::Error) -> StoreError {
 mod tests {
     use super::*;
 
-    fn entry(model: &str, action: &str) -> JournalEntry {
-        JournalEntry {
-            at: now_rfc3339(),
-            model_id: model.into(),
-            model_name: format!("model {model}"),
-            package_arn: "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1".into(),
-            action: action.into(),
-            from: Some("a".into()),
-            to: Some("b".into()),
-            reason: "because".into(),
-            outcome: "applied".into(),
-            error: None,
-            cycle: None,
-        }
-    }
-
-    #[test]
-    fn baseline_and_journal_round_trip_through_a_file() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("state.db");
-        let path = path.to_str().expect("utf-8");
-        let arn = PackageArn::parse("arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1")
-            .expect("arn");
-        {
-            let mut store = Store::open(path).expect("open");
-            let base = BaselineEntry {
-                arn: arn.clone(),
-                governance_status: GovernanceStatus::new("Deployed"),
-                lifecycle: Lifecycle::new("Deployment", "Complete"),
-            };
-            store
-                .record(
-                    &[(ModelId::new("7"), base)],
-                    &[entry("7", "pull"), entry("8", "drift")],
-                )
-                .expect("record");
-        }
-        let store = Store::open(path).expect("reopen");
-        let baseline = store.baseline().expect("baseline");
-        assert_eq!(
-            baseline[&ModelId::new("7")].lifecycle,
-            Lifecycle::new("Deployment", "Complete")
-        );
-        assert_eq!(store.journal_len().expect("len"), 2);
-        let only_8 = store
-            .history(&HistoryFilter {
-                model: Some("8".into()),
-                since: None,
-            })
-            .expect("history");
-        assert_eq!(only_8.len(), 1);
-        assert_eq!(only_8[0].action, "drift");
-        let future = store
-            .history(&HistoryFilter {
-                model: None,
-                since: Some("2999-01-01T00:00:00Z".into()),
-            })
-            .expect("history");
-        assert!(future.is_empty());
-    }
-
-    #[test]
-    fn a_store_from_a_newer_govsync_is_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("state.db");
-        let conn = Connection::open(&path).expect("create");
-        conn.pragma_update(None, "user_version", 99)
-            .expect("pragma");
-        drop(conn);
-        let error = Store::open(path.to_str().expect("utf-8"))
-            .err()
-            .expect("refused");
-        let message = error.to_string();
-        assert!(
-            message.contains("schema version 99") && message.contains("newer govsync"),
-            "{message}"
-        );
-    }
-
     #[test]
     fn a_corrupt_file_is_a_clear_error_not_a_panic() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -435,7 +356,7 @@ mod tests {
             "this is not a database, just some text that is long enough".repeat(100),
         )
         .expect("write");
-        let error = Store::open(path.to_str().expect("utf-8"))
+        let error = SqliteStore::open(path.to_str().expect("utf-8"))
             .err()
             .expect("refused");
         let message = error.to_string();
@@ -450,14 +371,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("state.db");
         let path = path.to_str().expect("utf-8");
-        let holder = Store::open(path).expect("create");
-        let error = Store::open(path).err().expect("locked");
+        let holder = SqliteStore::open(path).expect("create");
+        let error = SqliteStore::open(path).err().expect("locked");
         assert!(matches!(error, StoreError::Locked { .. }), "{error}");
         assert!(error.to_string().contains("another govsync"), "{error}");
         // Reading the journal beside the holder works.
-        let reader = Store::open_read_only(path).expect("read beside the holder");
+        let reader = SqliteStore::open_read_only(path).expect("read beside the holder");
         assert_eq!(reader.journal_len().expect("len"), 0);
         drop(holder);
-        Store::open(path).expect("free once the holder is gone");
+        SqliteStore::open(path).expect("free once the holder is gone");
     }
 }

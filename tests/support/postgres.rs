@@ -118,6 +118,11 @@ impl Postgres {
         Tool(command)
     }
 
+    /// The psql of this server's version.
+    pub fn psql_path(&self) -> PathBuf {
+        self.bin.join("psql")
+    }
+
     /// The socket directory.
     pub fn socket_dir(&self) -> &Path {
         self.dir.path()

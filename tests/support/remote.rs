@@ -1,7 +1,13 @@
 //! Clients of both remote systems pointed at the mock servers, shared by the
 //! adapter and engine tests.
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
+
+use govsync::mock::Admin;
+use serde_json::Value;
+use tokio::time::Instant;
 
 use govsync::config::{AuthConfig, GovernanceConfig, RetryMode, SageMakerConfig};
 use govsync::mock::sagemaker::MockSageMaker;
@@ -317,4 +323,91 @@ listen = "127.0.0.1:0"
             .expect("model");
         (id, arn)
     }
+}
+
+/// Writes govsync made that the mocks applied: `(system, object, value)` with their
+/// counts. SageMaker's are the package events whose stage description govsync wrote.
+pub fn received(mocks: &Mocks) -> BTreeMap<(String, String, String), usize> {
+    let mut writes = BTreeMap::new();
+    for event in mocks.sm.events() {
+        let lifecycle = &event["detail"]["ModelLifeCycle"];
+        let by_govsync = lifecycle["StageDescription"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Set by govsync"));
+        if event["detail-type"] == "SageMaker Model Package State Change" && by_govsync {
+            let key = (
+                "sagemaker".to_string(),
+                event["detail"]["ModelPackageArn"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                format!(
+                    "{}/{}",
+                    lifecycle["Stage"].as_str().unwrap_or_default(),
+                    lifecycle["StageStatus"].as_str().unwrap_or_default()
+                ),
+            );
+            *writes.entry(key).or_default() += 1;
+        }
+    }
+    for write in mocks.gov.writes() {
+        let status = write["fields"]
+            .as_array()
+            .and_then(|f| f.first())
+            .map(|f| match &f["value"] {
+                Value::Object(o) => o["name"].as_str().unwrap_or_default().to_string(),
+                other => other.as_str().unwrap_or_default().to_string(),
+            })
+            .unwrap_or_default();
+        let key = (
+            "governance".to_string(),
+            write["id"].as_str().unwrap_or_default().to_string(),
+            status,
+        );
+        *writes.entry(key).or_default() += 1;
+    }
+    writes
+}
+
+/// The last lines of a log file, for a failure message.
+pub fn tail(file: &Path) -> String {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+pub fn total(writes: &BTreeMap<(String, String, String), usize>) -> usize {
+    writes.values().sum()
+}
+
+/// Waits (bounded) until no request is being served by either mock, so that no
+/// write of a killed process can land after this.
+pub async fn drained(mocks: &Mocks) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while mocks.sm.counters().in_flight() + mocks.gov.counters().in_flight() > 0 {
+        assert!(Instant::now() < deadline, "the mocks did not drain");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+
+/// The writes a journal says reached a remote (applied or recovered), keyed as
+/// [`received`] keys them.
+pub fn journaled(
+    entries: &[govsync::store::JournalEntry],
+) -> std::collections::BTreeMap<(String, String, String), usize> {
+    let mut journaled = std::collections::BTreeMap::new();
+    for e in entries {
+        if !matches!(e.outcome.as_str(), "applied" | "recovered") {
+            continue;
+        }
+        let key = match e.action.as_str() {
+            "push" => ("sagemaker".to_string(), e.package_arn.clone()),
+            _ => ("governance".to_string(), e.model_id.clone()),
+        };
+        *journaled
+            .entry((key.0, key.1, e.to.clone().unwrap_or_default()))
+            .or_default() += 1;
+    }
+    journaled
 }

@@ -1,0 +1,283 @@
+//! Two replicas, one writer, with the real binary: two `govsync run` processes on
+//! one PostgreSQL database (a throwaway server) against both mocks.
+//!
+//! - One leads and writes, the other stands by (ready, `govsync_leader 0`); the
+//!   leader is SIGKILLed mid-cycle, the standby leads within the bound, every write
+//!   the mocks received is journaled exactly once, and the end state is exact.
+//! - A leader whose database session is cut writes nothing more.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use govsync::mock::{Admin, Faults};
+use govsync::store::{HistoryFilter, StateStore};
+use support::postgres::{PASSWORD, PASSWORD_ENV, Postgres};
+use support::remote::{Mocks, drained, journaled, received, tail, total};
+use tokio::time::Instant;
+
+/// The leader's advisory lock (`govsync::store::postgres::LEADER_KEY`), as SQL takes it.
+const LEADER_KEY: &str = "29114477135359587";
+const LEASE_SECONDS: u64 = 3;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+struct Replica {
+    child: Child,
+    port: u16,
+    log: std::path::PathBuf,
+}
+
+impl Replica {
+    fn start(config: &Path, dir: &Path, instance: &str) -> Replica {
+        let port = free_port();
+        let log = dir.join(format!("{instance}.log"));
+        let child = support::govsync_run(config, dir)
+            .env(PASSWORD_ENV, PASSWORD)
+            .env("GOVSYNC_STATE_INSTANCE", instance)
+            .env("GOVSYNC_SERVER_LISTEN", format!("127.0.0.1:{port}"))
+            .env("GOVSYNC_LOG", "info")
+            .env("GOVSYNC_LOG_FORMAT", "human")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("spawn govsync");
+        Replica { child, port, log }
+    }
+
+    async fn get(&self, path: &str) -> Option<(u16, String)> {
+        let response = reqwest::get(format!("http://127.0.0.1:{}{path}", self.port))
+            .await
+            .ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.text().await.ok()?))
+    }
+
+    async fn leader_gauge(&self) -> Option<f64> {
+        let (_, text) = self.get("/metrics").await?;
+        support::metric_sample(&text, "govsync_leader")
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits (bounded) until `check` holds.
+async fn until(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+/// Whose session holds the leader's lock.
+fn leader(pg: &Postgres) -> String {
+    pg.psql(
+        "ha",
+        &format!(
+            "SELECT substr(application_name, 9) FROM pg_locks JOIN pg_stat_activity USING (pid)
+             WHERE locktype = 'advisory' AND granted AND objid = ({LEADER_KEY}::bigint & 4294967295)::oid"
+        ),
+    )
+}
+
+fn setup(mocks: &Mocks, pg: &Postgres, dir: &Path) -> std::path::PathBuf {
+    pg.database("ha");
+    let (config, state) = mocks.write_daemon_config(
+        dir,
+        "max_attempts = 10",
+        "interval = \"1s\"\nconcurrency = 2",
+    );
+    let text = std::fs::read_to_string(&config).expect("config");
+    let text = text.replace(
+        &format!("path = \"{}\"", state.display()),
+        &format!(
+            "url = \"{}\"\npassword_env = \"{PASSWORD_ENV}\"\nlease = \"{LEASE_SECONDS}s\"",
+            pg.url("ha")
+        ),
+    );
+    std::fs::write(&config, text).expect("config");
+    config
+}
+
+/// Slow writes, so that a cycle's write phase lasts long enough to be cut.
+fn slow() -> Faults {
+    Faults {
+        latency_ms: 40,
+        ..Faults::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standby_takes_over_a_killed_leader_and_every_write_is_journaled_once() {
+    let Some(pg) = Postgres::start() else { return };
+    let mocks = Mocks::start(&["g"]).await;
+    let pushes: Vec<_> = (0..60)
+        .map(|i| mocks.pair("g", &format!("push-{i}"), Some("Proposed"), None))
+        .collect();
+    mocks.sm.set_faults(slow()).expect("faults");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = setup(&mocks, &pg, dir.path());
+
+    let a = Replica::start(&config, dir.path(), "pod-a");
+    until("pod-a leads", Duration::from_secs(20), async || {
+        leader(&pg) == "pod-a"
+    })
+    .await;
+    let b = Replica::start(&config, dir.path(), "pod-b");
+    // The standby is up, ready, and says who leads; it does not lead.
+    until("pod-b stands by", Duration::from_secs(20), async || {
+        b.get("/readyz").await.is_some_and(|(status, body)| {
+            status == 200 && body.contains("standby") && body.contains("pod-a")
+        })
+    })
+    .await;
+    assert_eq!(b.leader_gauge().await, Some(0.0));
+    assert_eq!(a.leader_gauge().await, Some(1.0));
+
+    // Mid-cycle: some writes landed, most not yet.
+    until("writes start", Duration::from_secs(30), async || {
+        total(&received(&mocks)) >= 10
+    })
+    .await;
+    let landed = total(&received(&mocks));
+    assert!(landed < pushes.len(), "the kill should land mid-cycle ({landed} landed)");
+    a.kill();
+    let failover = until(
+        "pod-b leads after pod-a was killed",
+        Duration::from_secs(LEASE_SECONDS + 2),
+        async || leader(&pg) == "pod-b",
+    )
+    .await;
+    eprintln!(
+        "fail-over: pod-b led {} ms after pod-a was SIGKILLed ({landed} of {} writes had landed)",
+        failover.as_millis(),
+        pushes.len()
+    );
+
+    // pod-b finishes the job: every package at its target, no intent left open.
+    until("converged", Duration::from_secs(60), async || {
+        let converged = pushes.iter().all(|(_, arn)| {
+            mocks
+                .sm
+                .call(
+                    "DescribeModelPackage",
+                    serde_json::json!({ "ModelPackageName": arn }),
+                )
+                .ok()
+                .and_then(|d| Some(d.get("ModelLifeCycle")?["Stage"] == "Proposal"))
+                .unwrap_or(false)
+        });
+        converged && pg.psql("ha", "SELECT count(*) FROM intent") == "0"
+    })
+    .await;
+    assert_eq!(b.leader_gauge().await, Some(1.0));
+    let log = b.log.clone();
+    b.kill();
+    drained(&mocks).await;
+
+    let entries = read_history(&pg).await;
+    let received = received(&mocks);
+    assert_eq!(
+        total(&received),
+        pushes.len(),
+        "each package was written once, by one replica at a time; pod-b's log ends:\n{}",
+        tail(&log)
+    );
+    assert_eq!(
+        journaled(&entries),
+        received,
+        "every write the mocks received is journaled exactly once"
+    );
+}
+
+/// The whole journal, read as `govsync history` reads it.
+async fn read_history(pg: &Postgres) -> Vec<govsync::store::JournalEntry> {
+    let mut store = govsync::store::PgStore::read_only(
+        &govsync::store::PgTarget::new(
+            &pg.url("ha"),
+            Some(&secrecy::SecretString::from(PASSWORD)),
+            "test-reader",
+            Duration::from_secs(LEASE_SECONDS),
+        )
+        .expect("target"),
+    )
+    .await
+    .expect("read the journal");
+    store
+        .history(&HistoryFilter::default())
+        .await
+        .expect("history")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_whose_database_session_is_cut_writes_nothing_more() {
+    let Some(pg) = Postgres::start() else { return };
+    let mocks = Mocks::start(&["g"]).await;
+    let pushes: Vec<_> = (0..60)
+        .map(|i| mocks.pair("g", &format!("cut-{i}"), Some("Proposed"), None))
+        .collect();
+    mocks.sm.set_faults(slow()).expect("faults");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = setup(&mocks, &pg, dir.path());
+
+    let a = Replica::start(&config, dir.path(), "pod-a");
+    until("writes start", Duration::from_secs(30), async || {
+        total(&received(&mocks)) >= 5
+    })
+    .await;
+    // Someone else waits for the lock, then the leader's session is cut: the waiter
+    // gets the lock at once and keeps it, so pod-a cannot lead again.
+    let mut holder = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "exec '{}' -X -q -h '{}' -p 5432 -U govsync -d ha -c 'SELECT pg_advisory_lock({LEADER_KEY})' -c 'SELECT pg_sleep(60)'",
+            pg.psql_path().display(),
+            pg.socket_dir().display()
+        ))
+        .env("PGPASSWORD", PASSWORD)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("psql");
+    until("the holder waits for the lock", Duration::from_secs(10), async || {
+        pg.psql(
+            "ha",
+            &format!("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = ({LEADER_KEY}::bigint & 4294967295)::oid"),
+        ) == "1"
+    })
+    .await;
+    pg.psql(
+        "ha",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'govsync pod-a'",
+    );
+    // Requests sent before the cut may still arrive; give them a moment, then count.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drained(&mocks).await;
+    let at_cut = total(&received(&mocks));
+    assert!(at_cut < pushes.len(), "the cut should land mid-cycle");
+    tokio::time::sleep(Duration::from_secs(2 * LEASE_SECONDS)).await;
+    assert_eq!(
+        total(&received(&mocks)),
+        at_cut,
+        "no write after the cut; pod-a's log ends:\n{}",
+        tail(&a.log)
+    );
+    // It knows it no longer leads, and says so.
+    assert_eq!(a.leader_gauge().await, Some(0.0));
+    let (_, ready) = a.get("/readyz").await.expect("readyz");
+    assert!(ready.contains("standby"), "{ready}");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    a.kill();
+}
