@@ -16,7 +16,7 @@ COPY crates/mock/Cargo.toml crates/mock/
 RUN mkdir -p src benches crates/core/src crates/mock/src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs crates/core/src/lib.rs crates/mock/src/lib.rs \
-    && echo 'fn main() {}' > benches/daemon.rs \
+    && echo 'fn main() {}' > benches/scale.rs \
     && echo 'fn main() {}' > benches/retries.rs \
     && cargo build --locked --release --no-default-features \
     && rm -rf src crates/core/src crates/mock/src
@@ -32,9 +32,13 @@ RUN touch src/main.rs src/lib.rs crates/core/src/lib.rs \
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=builder /build/target/release/govsync /usr/local/bin/govsync
 COPY --from=builder /build/config /etc/govsync
+# The Amazon RDS CA bundle, for a PostgreSQL state store on RDS or Aurora with
+# sslmode=verify-full&sslrootcert=/etc/govsync/rds-global-bundle.pem.
+ADD --chmod=0444 https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/govsync/rds-global-bundle.pem
 # The state store lives on a mounted volume; the root filesystem can stay read-only.
+# A deployment on PostgreSQL sets GOVSYNC_STATE_URL=postgres://… instead.
 ENV GOVSYNC_CONFIG=/etc/govsync/govsync.toml \
-    GOVSYNC_STATE_PATH=/var/lib/govsync/state.db \
+    GOVSYNC_STATE_URL=sqlite:///var/lib/govsync/state.db \
     GOVSYNC_SERVER_LISTEN=0.0.0.0:9464 \
     GOVSYNC_LOG_FORMAT=json
 VOLUME ["/var/lib/govsync"]

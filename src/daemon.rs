@@ -15,11 +15,11 @@ use crate::engine::{
 };
 use crate::governance::{Governance, OpenPagesClient};
 use crate::journal::JournalEntry;
+use crate::leader::{Attempt, Election};
 use crate::metrics::{Instrumented, Metrics, cycle_outcome};
 use crate::plan::ActionKind;
 use crate::sagemaker::{Registry, SageMakerRegistry, ScopedRegistry};
 use crate::server::{ServerState, serve};
-use crate::leader::{Attempt, Election};
 use crate::store::{LeaderRow, StateStore, Store};
 
 /// Each wait between cycle starts is the interval plus or minus up to this share of it,
@@ -386,8 +386,9 @@ fn log_cycle(result: &Result<CycleReport, CycleError>, kind: CycleKind, elapsed:
 pub enum StateSource {
     /// The one store (a single replica).
     Store(Store),
-    /// Replicas on PostgreSQL: lead, or stand by.
-    Election(Election),
+    /// Replicas on PostgreSQL: lead, or stand by (boxed: its connection options are
+    /// large, and it is made once).
+    Election(Box<Election>),
 }
 
 impl From<Store> for StateSource {
@@ -423,7 +424,7 @@ pub async fn run<G: Governance, R: Registry>(
             run_loop(&engine, &mut store, settings, &metrics, &status, &shutdown).await;
         }
         StateSource::Election(election) => {
-            lead_or_stand_by(&engine, election, settings, &metrics, &status, &shutdown).await;
+            lead_or_stand_by(&engine, *election, settings, &metrics, &status, &shutdown).await;
         }
     }
     stop_server.cancel();

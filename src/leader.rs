@@ -201,7 +201,10 @@ async fn open_postgres(mut election: Election, access: Access) -> Result<Store, 
             election.target(),
             leader.map_or_else(
                 || "it has not said who it is yet".to_string(),
-                |l| format!("instance {}, since {}, last heartbeat {}", l.instance, l.since, l.heartbeat_at)
+                |l| format!(
+                    "instance {}, since {}, last heartbeat {}",
+                    l.instance, l.since, l.heartbeat_at
+                )
             )
         )),
     }

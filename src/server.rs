@@ -251,7 +251,10 @@ mod tests {
             error: None,
         };
         let ready = readiness(&s).expect("a standby is ready");
-        assert!(ready.contains("standby") && ready.contains("the leader is a"), "{ready}");
+        assert!(
+            ready.contains("standby") && ready.contains("the leader is a"),
+            "{ready}"
+        );
         // Alive for three intervals after its last attempt, though it runs no cycle.
         assert!(liveness(&s, &settings(), t0 + Duration::from_secs(180)).is_ok());
         assert!(liveness(&s, &settings(), t0 + Duration::from_secs(181)).is_err());

@@ -250,14 +250,23 @@ fn headline(status: &LoopStatus, interval: Duration) -> String {
     let role = match &status.role {
         crate::daemon::Role::Single => String::new(),
         crate::daemon::Role::Leader { instance } => {
-            format!(" · <span id=\"role\">leader: this instance ({})</span>", escape(instance))
+            format!(
+                " · <span id=\"role\">leader: this instance ({})</span>",
+                escape(instance)
+            )
         }
-        crate::daemon::Role::Standby { instance, leader, .. } => format!(
+        crate::daemon::Role::Standby {
+            instance, leader, ..
+        } => format!(
             " · <span id=\"role\">standby ({}); the leader is {}</span>",
             escape(instance),
             leader.as_ref().map_or_else(
                 || "not known yet".to_string(),
-                |l| format!("{} (last heartbeat {})", escape(&l.instance), escape(&l.heartbeat_at))
+                |l| format!(
+                    "{} (last heartbeat {})",
+                    escape(&l.instance),
+                    escape(&l.heartbeat_at)
+                )
             )
         ),
     };

@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use govsync::store::StateStore;
-use support::remote::{drained, received, tail, total};
 use govsync::mock::{Admin, Faults};
+use govsync::store::StateStore;
 use govsync::store::{HistoryFilter, Store};
+use support::remote::{drained, received, tail, total};
 use tokio::time::Instant;
 
 const PUSHES: usize = 100;
@@ -149,7 +149,11 @@ async fn every_write_that_reached_a_remote_is_journaled_across_sigkill() {
     assert!(store.open_intents().await.expect("intents").is_empty());
     let mut journaled: BTreeMap<(String, String, String), usize> = BTreeMap::new();
     let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
-    for e in store.history(&HistoryFilter::default()).await.expect("history") {
+    for e in store
+        .history(&HistoryFilter::default())
+        .await
+        .expect("history")
+    {
         *outcomes.entry(e.outcome.clone()).or_default() += 1;
         if !matches!(e.outcome.as_str(), "applied" | "recovered") {
             continue;

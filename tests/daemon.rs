@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use govsync::store::StateStore;
 use govsync::daemon::{self, LoopStatus, Settings};
 use govsync::domain::{
     ApprovalStatus, GovernanceModel, GovernanceStatus, Lifecycle, ModelId, ModelPackage, PackageArn,
@@ -21,6 +20,7 @@ use govsync::plan::Policy;
 use govsync::remote::{Listing, RemoteError, WriteOutcome};
 use govsync::sagemaker::{Described, Registry, ScopedRegistry};
 use govsync::scope::Scope;
+use govsync::store::StateStore;
 use govsync::store::Store;
 use tokio::sync::watch;
 use tokio::time::Instant;

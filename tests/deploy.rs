@@ -8,7 +8,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use govsync::config::Config;
+use govsync::config::{Config, SecretSource, StateConfig};
 use govsync::domain::{Lifecycle, PackageArn};
 use govsync::mapping::MappingTable;
 use govsync::mock::Admin;
@@ -342,13 +342,16 @@ fn the_kubernetes_configmap_holds_the_shipped_table_and_a_valid_config() {
     let file = dir.path().join("govsync.toml");
     std::fs::write(&file, block_scalar(&manifest, "govsync.toml")).expect("write");
     let config = Config::load(&file, &[]).expect("the ConfigMap's govsync.toml is valid");
-    assert_eq!(config.state.sqlite_path(), Some("/var/lib/govsync/state.db"));
+    assert_eq!(
+        config.state.sqlite_path(),
+        Some("/var/lib/govsync/state.db")
+    );
     assert_eq!(config.listen.to_string(), "0.0.0.0:9464");
     assert_eq!(config.mapping.rows().len(), 19);
 
     // The Deployment mounts the Secret where the config looks for it.
-    let deployment =
-        std::fs::read_to_string(repo("deploy/kubernetes/deployment.yaml")).expect("deployment");
+    let deployment = std::fs::read_to_string(repo("deploy/kubernetes/daemon/deployment.yaml"))
+        .expect("deployment");
     assert!(deployment.contains("mountPath: /run/secrets/govsync"));
     assert!(
         block_scalar(&manifest, "govsync.toml")
@@ -391,7 +394,22 @@ fn the_ecs_task_settings_load_over_the_image_config() {
             env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         })
         .expect("the secret the config names is one the task injects");
-    assert_eq!(config.state.sqlite_path(), Some("/var/lib/govsync/state.db"));
+    // The state is in RDS PostgreSQL (the image's GOVSYNC_STATE_URL, a SQLite file,
+    // is replaced by the task's), its password injected from Secrets Manager.
+    let StateConfig::Postgres(pg) = &config.state else {
+        panic!("the task's state store is PostgreSQL: {:?}", config.state)
+    };
+    assert!(pg.url.contains("sslmode=verify-full"), "{}", pg.url);
+    let Some(SecretSource::Env(var)) = &pg.password else {
+        panic!("the database password comes from the environment")
+    };
+    assert!(env.iter().any(|(k, _)| k == var), "the task injects {var}");
+    assert_eq!(task["volumes"], json!([{ "name": "tmp" }]), "no EFS volume");
+    let service = read_json("deploy/ecs/service.json");
+    assert_eq!(
+        service["desiredCount"], 2,
+        "two tasks: one leads, one stands by"
+    );
     assert_eq!(
         container["healthCheck"]["command"],
         json!(["CMD", "govsync", "healthcheck"])
@@ -403,10 +421,60 @@ fn the_ecs_task_settings_load_over_the_image_config() {
         .iter()
         .filter_map(|m| m["containerPath"].as_str())
         .collect();
-    assert!(
-        mounted.contains(&"/var/lib/govsync"),
-        "the state store is on the EFS volume"
+    assert_eq!(mounted, vec!["/tmp"]);
+}
+
+#[test]
+fn the_kubernetes_ha_overlay_runs_two_replicas_on_postgres_over_the_base_config() {
+    let overlay =
+        std::fs::read_to_string(repo("deploy/kubernetes/ha/kustomization.yaml")).expect("ha");
+    // The variables the overlay sets on the container, as `name`/`value` pairs.
+    let lines: Vec<&str> = overlay.lines().map(str::trim).collect();
+    let mut env = vec![(
+        "GOVSYNC_STATE_INSTANCE".to_string(),
+        "govsync-abc12".to_string(),
+    )];
+    for pair in lines.windows(2) {
+        if let (Some(name), Some(value)) = (
+            pair[0].strip_prefix("- name: GOVSYNC_"),
+            pair[1].strip_prefix("value: "),
+        ) {
+            env.push((format!("GOVSYNC_{name}"), value.to_string()));
+        }
+    }
+    // The image's own variable, which the container's replaces.
+    assert!(env.iter().any(|(k, _)| k == "GOVSYNC_STATE_URL"));
+    let manifest =
+        std::fs::read_to_string(repo("deploy/kubernetes/base/configmap.yaml")).expect("configmap");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("mapping.toml"),
+        block_scalar(&manifest, "mapping.toml"),
+    )
+    .expect("write");
+    let file = dir.path().join("govsync.toml");
+    std::fs::write(&file, block_scalar(&manifest, "govsync.toml")).expect("write");
+    let config = Config::load(&file, &env).expect("the overlay's settings are valid");
+    let StateConfig::Postgres(pg) = &config.state else {
+        panic!(
+            "the overlay's state store is PostgreSQL: {:?}",
+            config.state
+        )
+    };
+    assert_eq!(pg.instance, "govsync-abc12");
+    assert_eq!(
+        pg.password,
+        Some(SecretSource::File(
+            "/run/secrets/govsync-db/password".into()
+        ))
     );
+    assert!(overlay.contains("mountPath: /run/secrets/govsync-db"));
+    assert!(overlay.contains("replicas: 2") && overlay.contains("type: RollingUpdate"));
+    let pdb = std::fs::read_to_string(repo("deploy/kubernetes/ha/pdb.yaml")).expect("pdb");
+    assert!(pdb.contains("kind: PodDisruptionBudget") && pdb.contains("minAvailable: 1"));
+    let secret =
+        std::fs::read_to_string(repo("deploy/kubernetes/ha/secret.example.yaml")).expect("secret");
+    assert!(secret.contains("name: govsync-database") && secret.contains("\n  password: "));
 }
 
 #[test]
@@ -433,8 +501,8 @@ fn the_prometheus_operator_rule_holds_the_same_rules_as_the_plain_file() {
 fn the_network_policy_admits_the_metrics_port_and_lets_out_only_dns_and_https() {
     let policy = std::fs::read_to_string(repo("deploy/kubernetes/base/networkpolicy.yaml"))
         .expect("network policy");
-    let deployment =
-        std::fs::read_to_string(repo("deploy/kubernetes/deployment.yaml")).expect("deployment");
+    let deployment = std::fs::read_to_string(repo("deploy/kubernetes/daemon/deployment.yaml"))
+        .expect("deployment");
     assert!(deployment.contains("containerPort: 9464"));
     let ports: Vec<&str> = policy
         .lines()

@@ -6,7 +6,6 @@
 
 mod support;
 
-use govsync::store::StateStore;
 use govsync::domain::ModelId;
 use govsync::engine::CycleOptions;
 use govsync::mapping::MappingTable;
@@ -14,6 +13,7 @@ use govsync::mock::Admin;
 use govsync::plan::ActionKind;
 use govsync::plan::Policy;
 use govsync::store::HistoryFilter;
+use govsync::store::StateStore;
 use serde_json::{Value, json};
 use support::world::{owned, world};
 

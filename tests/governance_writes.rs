@@ -4,7 +4,6 @@
 
 mod support;
 
-use govsync::store::StateStore;
 use govsync::domain::{GovernanceModel, GovernanceStatus, ModelId};
 use govsync::engine::{CycleOptions, Engine};
 use govsync::governance::{Governance, OpenPagesClient};
@@ -17,6 +16,7 @@ use govsync::plan::Policy;
 use govsync::remote::{Listing, RemoteError, WriteOutcome};
 use govsync::sagemaker::SageMakerRegistry;
 use govsync::store::HistoryFilter;
+use govsync::store::StateStore;
 use serde_json::{Value, json};
 use support::world::{World, owned, world};
 
@@ -96,7 +96,11 @@ async fn a_console_change_between_observe_and_write_is_left_alone_and_reported()
         "the person's value stays"
     );
     assert_eq!(report.exit_code(), 3, "not in sync: the next cycle decides");
-    let journal = w.store.history(&HistoryFilter::default()).await.expect("history");
+    let journal = w
+        .store
+        .history(&HistoryFilter::default())
+        .await
+        .expect("history");
     assert!(
         journal
             .iter()

@@ -5,10 +5,10 @@
 
 mod support;
 
-use govsync::store::StateStore;
 use govsync::engine::CycleKind;
 use govsync::mock::Admin;
 use govsync::plan::{ActionKind, Policy};
+use govsync::store::StateStore;
 use serde_json::json;
 use support::world::{World, owned, world};
 

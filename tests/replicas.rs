@@ -152,7 +152,10 @@ async fn the_standby_takes_over_a_killed_leader_and_every_write_is_journaled_onc
     })
     .await;
     let landed = total(&received(&mocks));
-    assert!(landed < pushes.len(), "the kill should land mid-cycle ({landed} landed)");
+    assert!(
+        landed < pushes.len(),
+        "the kill should land mid-cycle ({landed} landed)"
+    );
     a.kill();
     let failover = until(
         "pod-b leads after pod-a was killed",

@@ -116,7 +116,9 @@ async fn contract(store: &mut Store) -> Vec<JournalEntry> {
     assert!(b > a, "intent keys grow");
     let open = store.open_intents().await.expect("open");
     assert_eq!(
-        open.iter().map(|o| (o.id, o.intent.clone())).collect::<Vec<_>>(),
+        open.iter()
+            .map(|o| (o.id, o.intent.clone()))
+            .collect::<Vec<_>>(),
         vec![(a, intent("7")), (b, intent("8"))]
     );
     store
@@ -167,12 +169,18 @@ async fn contract(store: &mut Store) -> Vec<JournalEntry> {
     assert_eq!(since.len(), 3);
 
     // The latest entry per model, and the newest entries first.
-    let latest = store.latest_by_model(&["7", "8", "9"]).await.expect("latest");
+    let latest = store
+        .latest_by_model(&["7", "8", "9"])
+        .await
+        .expect("latest");
     assert_eq!(latest.len(), 2);
     assert_eq!(latest["8"].0, "push");
     let recent = store.recent_journal(2).await.expect("recent");
     assert_eq!(
-        recent.iter().map(|e| e.model_id.as_str()).collect::<Vec<_>>(),
+        recent
+            .iter()
+            .map(|e| e.model_id.as_str())
+            .collect::<Vec<_>>(),
         vec!["8", "7"]
     );
     // One intent left open, for copies to carry.
@@ -226,7 +234,8 @@ async fn a_store_from_a_newer_govsync_is_refused_by_both() {
     let path = dir.path().join("state.db");
     drop(Store::open(path.to_str().expect("utf-8")).expect("create"));
     let conn = rusqlite::Connection::open(&path).expect("open");
-    conn.pragma_update(None, "user_version", 99).expect("pragma");
+    conn.pragma_update(None, "user_version", 99)
+        .expect("pragma");
     drop(conn);
     let sqlite = Store::open(path.to_str().expect("utf-8"))
         .err()
@@ -271,7 +280,10 @@ async fn migrations_run_once_and_are_recorded() {
         .filter(|x| matches!(x, Attempt::Leads(_)))
         .count();
     assert_eq!(leads, 1, "exactly one leads");
-    assert_eq!(pg.psql("migrate", "SELECT version FROM govsync_schema"), "2");
+    assert_eq!(
+        pg.psql("migrate", "SELECT version FROM govsync_schema"),
+        "2"
+    );
     assert_eq!(
         pg.psql(
             "migrate",
@@ -287,10 +299,17 @@ async fn a_standby_sees_the_leader_and_a_leader_whose_session_is_gone_records_no
     let Some(pg) = Postgres::start() else { return };
     pg.database("fence");
     let mut leader = lead(&pg, "fence", "pod-a").await;
-    leader.record_intent(&intent("1")).await.expect("the leader records");
+    leader
+        .record_intent(&intent("1"))
+        .await
+        .expect("the leader records");
 
     let mut standby = election(&pg, "fence", "pod-b");
-    match standby.try_lead(&CancellationToken::new()).await.expect("standby") {
+    match standby
+        .try_lead(&CancellationToken::new())
+        .await
+        .expect("standby")
+    {
         Attempt::Standby(Some(row)) => assert_eq!(row.instance, "pod-a"),
         _ => panic!("pod-b should stand by, seeing pod-a lead"),
     }
@@ -301,14 +320,27 @@ async fn a_standby_sees_the_leader_and_a_leader_whose_session_is_gone_records_no
         "fence",
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'govsync pod-a'",
     );
-    let refused = leader.record_intent(&intent("2")).await.expect_err("fenced");
+    let refused = leader
+        .record_intent(&intent("2"))
+        .await
+        .expect_err("fenced");
     assert!(
-        matches!(refused, StoreError::Postgres { .. } | StoreError::NotLeader { .. }),
+        matches!(
+            refused,
+            StoreError::Postgres { .. } | StoreError::NotLeader { .. }
+        ),
         "{refused}"
     );
-    let again = leader.record_intent(&intent("3")).await.expect_err("fenced");
+    let again = leader
+        .record_intent(&intent("3"))
+        .await
+        .expect_err("fenced");
     assert!(again.lost_leadership(), "{again}");
-    match standby.try_lead(&CancellationToken::new()).await.expect("takeover") {
+    match standby
+        .try_lead(&CancellationToken::new())
+        .await
+        .expect("takeover")
+    {
         Attempt::Leads(mut store) => {
             let open = store.open_intents().await.expect("open");
             assert_eq!(open.len(), 1, "the old leader's intent is there to resolve");
@@ -328,7 +360,12 @@ async fn state_copy_round_trips_and_is_idempotent() {
     let mut middle = lead(&pg, "copy", "copier").await;
     let first = copy(&mut source, &mut middle).await.expect("copy");
     assert_eq!(
-        (first.journal_copied, first.journal_present, first.baselines, first.intents),
+        (
+            first.journal_copied,
+            first.journal_present,
+            first.baselines,
+            first.intents
+        ),
         (4, 0, 2, 1)
     );
     let again = copy(&mut source, &mut middle).await.expect("copy again");
@@ -359,8 +396,6 @@ async fn state_copy_round_trips_and_is_idempotent() {
         .record(&[], &[entry("5", "drift", "2026-01-03T00:00:00Z")])
         .await
         .expect("record");
-    let refused = copy(&mut source, &mut middle)
-        .await
-        .expect_err("diverged");
+    let refused = copy(&mut source, &mut middle).await.expect_err("diverged");
     assert!(refused.to_string().contains("empty store"), "{refused}");
 }

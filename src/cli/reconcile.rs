@@ -10,9 +10,9 @@ use tokio::sync::watch;
 use super::{ConfigArg, Output, exit, init_logging, runtime};
 use crate::config::Config;
 use crate::engine::{CycleError, CycleOptions, Progress};
+use crate::leader::Access;
 use crate::logging::LogFormat;
 use crate::metrics::Metrics;
-use crate::leader::Access;
 
 /// Arguments of `govsync reconcile`.
 #[derive(Debug, Args)]

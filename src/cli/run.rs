@@ -65,7 +65,7 @@ pub(super) fn run(
         StateConfig::Postgres(pg) => {
             let election = crate::leader::election(pg, &lookup_env)?;
             let retry = election.retry();
-            (StateSource::Election(election), Some(retry))
+            (StateSource::Election(Box::new(election)), Some(retry))
         }
     };
     runtime()?.block_on(async {

@@ -35,6 +35,18 @@ impl Config {
         let overrides = schema()
             .apply(&mut table, env, &secret_vars)
             .map_err(ConfigError::Env)?;
+        // The store named by an environment override replaces the one the file names
+        // the other way (a deployment's GOVSYNC_STATE_URL over the file's
+        // state.path); both set at the same level is an error the validator reports.
+        let overridden = |key: &str| overrides.iter().any(|o| o.key == key);
+        let dropped = match (overridden("state.url"), overridden("state.path")) {
+            (true, false) => Some("path"),
+            (false, true) => Some("url"),
+            _ => None,
+        };
+        if let (Some(key), Some(toml::Value::Table(state))) = (dropped, table.get_mut("state")) {
+            state.remove(key);
+        }
         let key_error = |key: String, message: String| {
             let origin = overrides
                 .iter()
@@ -110,21 +122,21 @@ fn named_secret_vars(table: &toml::Table, env: &[(String, String)]) -> Vec<Strin
     ]
     .iter()
     .flat_map(|(section, key)| {
-            let mut value = Some(table as &toml::Table);
-            for part in section.split('.') {
-                value = value.and_then(|t| t.get(part)).and_then(|v| v.as_table());
-            }
-            let from_file = value
-                .and_then(|a| a.get(*key))
-                .and_then(|v| v.as_str())
-                .map(str::to_string);
-            let var = OverrideKeys::var_for(&format!("{section}.{key}"));
-            let from_env = env.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone());
-            [from_file, from_env]
-        })
-        .flatten()
-        .chain(external_ids)
-        .collect()
+        let mut value = Some(table as &toml::Table);
+        for part in section.split('.') {
+            value = value.and_then(|t| t.get(part)).and_then(|v| v.as_table());
+        }
+        let from_file = value
+            .and_then(|a| a.get(*key))
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        let var = OverrideKeys::var_for(&format!("{section}.{key}"));
+        let from_env = env.iter().find(|(k, _)| *k == var).map(|(_, v)| v.clone());
+        [from_file, from_env]
+    })
+    .flatten()
+    .chain(external_ids)
+    .collect()
 }
 
 /// This process's name among replicas when `state.instance` is not set: the host

@@ -424,7 +424,10 @@ fn a_relative_state_path_is_relative_to_the_config_file() {
     let text = with("[state]\npath = \"data/state.db\"");
     let config =
         Config::from_toml(&text, Path::new("/etc/govsync/govsync.toml"), &[]).expect("valid");
-    assert_eq!(config.state.sqlite_path(), Some("/etc/govsync/data/state.db"));
+    assert_eq!(
+        config.state.sqlite_path(),
+        Some("/etc/govsync/data/state.db")
+    );
     let memory = Config::from_toml(
         &with("[state]\npath = \":memory:\""),
         Path::new("/etc/govsync/govsync.toml"),
@@ -432,6 +435,78 @@ fn a_relative_state_path_is_relative_to_the_config_file() {
     )
     .expect("valid");
     assert_eq!(memory.state.sqlite_path(), Some(":memory:"));
+}
+
+#[test]
+fn a_postgres_store_takes_its_password_from_elsewhere_and_names_this_replica() {
+    let config = load(
+        &with(
+            "[state]\nurl = \"postgres://govsync@db:5432/govsync?sslmode=verify-full\"\n\
+             password_env = \"DB_PW\"\nlease = \"10s\"",
+        ),
+        &[("HOSTNAME", "govsync-7d9f")],
+    )
+    .expect("valid");
+    let StateConfig::Postgres(pg) = &config.state else {
+        panic!("a postgres store: {:?}", config.state)
+    };
+    assert_eq!(pg.password, Some(SecretSource::Env("DB_PW".into())));
+    assert_eq!(pg.lease, Duration::from_secs(10));
+    assert!(pg.instance.starts_with("govsync-7d9f:"), "{}", pg.instance);
+    // GOVSYNC_STATE_INSTANCE names it (a pod's name); DB_PW is not an override.
+    let named = load(
+        &with("[state]\nurl = \"postgres://govsync@db/govsync\""),
+        &[("GOVSYNC_STATE_INSTANCE", "pod-a")],
+    )
+    .expect("valid");
+    assert!(named.state.describe().contains("instance pod-a"));
+}
+
+#[test]
+fn a_password_in_the_state_url_is_refused_without_repeating_it() {
+    for url in [
+        "postgres://govsync:hunter2@db/govsync",
+        "postgres://govsync@db/govsync?password=hunter2",
+    ] {
+        let message = refused(&with(&format!("[state]\nurl = \"{url}\"")), &[]);
+        assert!(
+            message.contains("state.url") && message.contains("password_env"),
+            "{message}"
+        );
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+    let message = refused(&with("[state]\nurl = \"mysql://db/x\""), &[]);
+    assert!(message.contains("postgres://"), "{message}");
+}
+
+#[test]
+fn the_state_store_is_named_one_way_at_each_level() {
+    // Both in the file: refused.
+    let both = with("[state]\npath = \"s.db\"\nurl = \"postgres://govsync@db/govsync\"");
+    assert!(refused(&both, &[]).contains("not both"));
+    // An environment override replaces the file's other way (an image's or a
+    // deployment's GOVSYNC_STATE_URL over the file's path).
+    let file_path = with("[state]\npath = \"s.db\"");
+    let config = load(
+        &file_path,
+        &[("GOVSYNC_STATE_URL", "postgres://govsync@db/govsync")],
+    )
+    .expect("valid");
+    assert!(matches!(config.state, StateConfig::Postgres(_)));
+    let config = load(
+        &file_path,
+        &[("GOVSYNC_STATE_URL", "sqlite:///var/lib/g.db")],
+    )
+    .expect("valid");
+    assert_eq!(config.state.sqlite_path(), Some("/var/lib/g.db"));
+    // PostgreSQL settings without a PostgreSQL store: refused.
+    let stray = refused(&with("[state]\ninstance = \"a\""), &[]);
+    assert!(stray.contains("state.instance"), "{stray}");
+    let short = refused(
+        &with("[state]\nurl = \"postgres://govsync@db/govsync\"\nlease = \"1s\""),
+        &[],
+    );
+    assert!(short.contains("state.lease"), "{short}");
 }
 
 #[test]

@@ -165,16 +165,18 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         // Writes a killed process left without an outcome: decided from what a full
         // cycle sees now.
         let intents = match store.as_deref_mut() {
-            Some(s) if !options.dry_run && kind == CycleKind::Full => record::resolve_open_intents(
-                s,
-                &Observed {
-                    models: &seen.models,
-                    models_complete: options.model.is_none(),
-                    packages: &seen.packages.items,
-                    gone: &seen.gone,
-                },
-            )
-            .await?,
+            Some(s) if !options.dry_run && kind == CycleKind::Full => {
+                record::resolve_open_intents(
+                    s,
+                    &Observed {
+                        models: &seen.models,
+                        models_complete: options.model.is_none(),
+                        packages: &seen.packages.items,
+                        gone: &seen.gone,
+                    },
+                )
+                .await?
+            }
             _ => IntentsResolved::default(),
         };
         let baseline = match store.as_deref_mut() {
@@ -226,9 +228,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             let outcomes = self
                 .apply(&plan.decisions, &scopes, &journal, &options.cancel, &report)
                 .await;
-            store = journal
-                .store
-                .map(tokio::sync::Mutex::into_inner);
+            store = journal.store.map(tokio::sync::Mutex::into_inner);
             outcomes
         };
         let results: Vec<ModelResult> = plan

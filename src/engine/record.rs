@@ -105,7 +105,9 @@ pub(super) async fn resolve_open_intents(
             cycle = %open.intent.cycle,
             "a write whose outcome a stopped process did not record"
         );
-        store.complete_intent(open.id, outcome, Some(detail)).await?;
+        store
+            .complete_intent(open.id, outcome, Some(detail))
+            .await?;
         match outcome {
             "recovered" => resolved.recovered += 1,
             _ => resolved.unconfirmed += 1,

@@ -316,9 +316,11 @@ impl Location {
             }
         };
         if parsed.password().is_some() || parsed.query_pairs().any(|(k, _)| k == "password") {
-            return Err("must not hold a password (it would show wherever the URL does); \
+            return Err(
+                "must not hold a password (it would show wherever the URL does); \
                  give it with state.password_env or state.password_file, or PGPASSWORD"
-                .into());
+                    .into(),
+            );
         }
         sqlx::postgres::PgConnectOptions::from_str(url)
             .map_err(|e| format!("is not a PostgreSQL URL: {e}"))?;

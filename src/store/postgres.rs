@@ -295,7 +295,10 @@ impl PgStore {
     }
 
     /// Who leads, as the leader row says (`None` before anyone led).
-    pub async fn leader_row(conn: &mut PgConnection, target: &str) -> Result<Option<LeaderRow>, StoreError> {
+    pub async fn leader_row(
+        conn: &mut PgConnection,
+        target: &str,
+    ) -> Result<Option<LeaderRow>, StoreError> {
         let row = sqlx::query("SELECT instance, since, heartbeat_at FROM leader WHERE id = 1")
             .fetch_optional(conn)
             .await
@@ -495,11 +498,7 @@ impl EntryColumns {
     }
 
     /// Inserts them, with their sequence numbers when `with_seq`.
-    async fn insert(
-        self,
-        conn: &mut PgConnection,
-        with_seq: bool,
-    ) -> Result<(), sqlx::Error> {
+    async fn insert(self, conn: &mut PgConnection, with_seq: bool) -> Result<(), sqlx::Error> {
         if self.at.is_empty() {
             return Ok(());
         }
@@ -609,7 +608,11 @@ impl StateStore for PgStore {
             .map(baseline_from_row)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| pg_error(&self.target, &e))
-            .map(|rows| rows.into_iter().filter_map(BaselineRow::into_entry).collect())
+            .map(|rows| {
+                rows.into_iter()
+                    .filter_map(BaselineRow::into_entry)
+                    .collect()
+            })
     }
 
     async fn baseline_rows(&mut self) -> Result<Vec<BaselineRow>, StoreError> {
@@ -661,9 +664,15 @@ impl StateStore for PgStore {
                     .insert(&mut tx, false)
                     .await?;
                 tx.commit().await?;
-                Ok(true)}).await
+                Ok(true)
+            })
+            .await
         }?;
-        if leads { Ok(()) } else { Err(self.not_leader()) }
+        if leads {
+            Ok(())
+        } else {
+            Err(self.not_leader())
+        }
     }
 
     async fn record_intent(&mut self, intent: &Intent) -> Result<i64, StoreError> {
@@ -775,7 +784,9 @@ impl StateStore for PgStore {
                 .bind(&filter.model)
                 .bind(&filter.since)
                 .fetch_all(conn)
-                .await}).await
+                .await
+            })
+            .await
         }?;
         self.entries(&rows)
     }
@@ -795,7 +806,9 @@ impl StateStore for PgStore {
                 )
                 .bind(ids)
                 .fetch_all(conn)
-                .await}).await
+                .await
+            })
+            .await
         }?;
         rows.iter()
             .map(|r| {
@@ -820,7 +833,9 @@ impl StateStore for PgStore {
                 ))
                 .bind(limit as i64)
                 .fetch_all(conn)
-                .await}).await
+                .await
+            })
+            .await
         }?;
         self.entries(&rows)
     }
@@ -840,7 +855,9 @@ impl StateStore for PgStore {
                 .bind(after)
                 .bind(limit as i64)
                 .fetch_all(conn)
-                .await}).await
+                .await
+            })
+            .await
         }?;
         rows.iter()
             .map(|r| Ok((r.try_get(11)?, entry_from_row(r)?)))
@@ -855,7 +872,9 @@ impl StateStore for PgStore {
             self.settle(async move {
                 sqlx::query_scalar("SELECT count(*) FROM journal")
                     .fetch_one(conn)
-                    .await}).await
+                    .await
+            })
+            .await
         }?;
         Ok(n as u64)
     }
@@ -905,7 +924,11 @@ impl StateStore for PgStore {
                 tx.commit().await?;
                 Ok(true)}).await
         }?;
-        if leads { Ok(()) } else { Err(self.not_leader()) }
+        if leads {
+            Ok(())
+        } else {
+            Err(self.not_leader())
+        }
     }
 }
 
@@ -955,19 +978,49 @@ pub(super) fn pg_error(target: &str, e: &sqlx::Error) -> StoreError {
 mod send_check {
     use super::*;
     fn send<T: Send>(_: T) {}
-    fn a(s: &mut PgStore) { send(s.baseline()) }
-    fn b(s: &mut PgStore, m: &[&ModelId]) { send(s.baseline_of(m)) }
-    fn c(s: &mut PgStore) { send(s.baseline_rows()) }
-    fn d(s: &mut PgStore, b: &[(ModelId, BaselineEntry)], e: &[JournalEntry]) { send(s.record(b, e)) }
-    fn e(s: &mut PgStore, i: &Intent) { send(s.record_intent(i)) }
-    fn f(s: &mut PgStore, e: Option<&str>) { send(s.complete_intent(1, "x", e)) }
-    fn g(s: &mut PgStore) { send(s.open_intents()) }
-    fn h(s: &mut PgStore, f: &HistoryFilter) { send(s.history(f)) }
-    fn i(s: &mut PgStore, m: &[&str]) { send(s.latest_entries(m)) }
-    fn j(s: &mut PgStore) { send(s.recent_journal(1)) }
-    fn k(s: &mut PgStore) { send(s.journal_page(1, 1)) }
-    fn l(s: &mut PgStore) { send(s.journal_len()) }
-    fn m(s: &mut PgStore, r: &Import) { send(s.import(r)) }
-    fn n(s: &PgStore) { send(s.heartbeat("x", Duration::ZERO)) }
-    fn o(e: &mut crate::leader::Election, t: &CancellationToken) { send(e.try_lead(t)) }
+    fn a(s: &mut PgStore) {
+        send(s.baseline())
+    }
+    fn b(s: &mut PgStore, m: &[&ModelId]) {
+        send(s.baseline_of(m))
+    }
+    fn c(s: &mut PgStore) {
+        send(s.baseline_rows())
+    }
+    fn d(s: &mut PgStore, b: &[(ModelId, BaselineEntry)], e: &[JournalEntry]) {
+        send(s.record(b, e))
+    }
+    fn e(s: &mut PgStore, i: &Intent) {
+        send(s.record_intent(i))
+    }
+    fn f(s: &mut PgStore, e: Option<&str>) {
+        send(s.complete_intent(1, "x", e))
+    }
+    fn g(s: &mut PgStore) {
+        send(s.open_intents())
+    }
+    fn h(s: &mut PgStore, f: &HistoryFilter) {
+        send(s.history(f))
+    }
+    fn i(s: &mut PgStore, m: &[&str]) {
+        send(s.latest_entries(m))
+    }
+    fn j(s: &mut PgStore) {
+        send(s.recent_journal(1))
+    }
+    fn k(s: &mut PgStore) {
+        send(s.journal_page(1, 1))
+    }
+    fn l(s: &mut PgStore) {
+        send(s.journal_len())
+    }
+    fn m(s: &mut PgStore, r: &Import) {
+        send(s.import(r))
+    }
+    fn n(s: &PgStore) {
+        send(s.heartbeat("x", Duration::ZERO))
+    }
+    fn o(e: &mut crate::leader::Election, t: &CancellationToken) {
+        send(e.try_lead(t))
+    }
 }

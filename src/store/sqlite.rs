@@ -181,7 +181,11 @@ impl SqliteStore {
 
     /// The whole baseline.
     pub fn baseline(&self) -> Result<Baseline, StoreError> {
-        Ok(self.baseline_rows()?.into_iter().filter_map(BaselineRow::into_entry).collect())
+        Ok(self
+            .baseline_rows()?
+            .into_iter()
+            .filter_map(BaselineRow::into_entry)
+            .collect())
     }
 
     /// Every baseline row as stored (`state copy`).

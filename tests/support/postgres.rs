@@ -25,10 +25,18 @@ pub struct Postgres {
 /// `/usr/lib/postgresql/<version>/bin`, newest first.
 fn binaries() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).find(|p| p.join("initdb").is_file() && p.join("pg_ctl").is_file())
+        std::env::split_paths(&paths)
+            .find(|p| p.join("initdb").is_file() && p.join("pg_ctl").is_file())
     });
     // Debian links some tools into PATH; their real directory holds psql too.
-    let on_path = on_path.and_then(|p| Some(std::fs::canonicalize(p.join("initdb")).ok()?.parent()?.to_path_buf()));
+    let on_path = on_path.and_then(|p| {
+        Some(
+            std::fs::canonicalize(p.join("initdb"))
+                .ok()?
+                .parent()?
+                .to_path_buf(),
+        )
+    });
     on_path.or_else(|| {
         let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
             .ok()?
@@ -78,10 +86,19 @@ impl Postgres {
         let pwfile = pg.dir.path().join("pw");
         std::fs::write(&pwfile, PASSWORD).expect("password file");
         if let Some(user) = &pg.run_as {
-            Command::new("chown").arg(user).arg(&pwfile).status().expect("chown");
+            Command::new("chown")
+                .arg(user)
+                .arg(&pwfile)
+                .status()
+                .expect("chown");
         }
         pg.tool("initdb")
-            .args(["--auth=scram-sha-256", "--username=govsync", "--encoding=UTF8", "--locale=C"])
+            .args([
+                "--auth=scram-sha-256",
+                "--username=govsync",
+                "--encoding=UTF8",
+                "--locale=C",
+            ])
             .arg(format!("--pwfile={}", pwfile.display()))
             .arg("-D")
             .arg(pg.data())

@@ -262,7 +262,9 @@ listen = "127.0.0.1:0"
         let shutdown = tokio_util::sync::CancellationToken::new();
         let task = tokio::spawn(govsync::daemon::run(
             self.live_engine(metrics.clone()),
-            govsync::store::Store::open(":memory:").expect("store").into(),
+            govsync::store::Store::open(":memory:")
+                .expect("store")
+                .into(),
             govsync::daemon::Settings {
                 interval: Duration::from_secs(3600),
                 full_interval: Duration::from_secs(3600),
@@ -389,7 +391,6 @@ pub async fn drained(mocks: &Mocks) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
-
 
 /// The writes a journal says reached a remote (applied or recovered), keyed as
 /// [`received`] keys them.

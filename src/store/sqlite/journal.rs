@@ -11,8 +11,8 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, sqlite_error};
 use crate::store::{
-    HistoryFilter, Intent, Import, IntentRow, JournalEntry, LatestEntry, OpenIntent, StoreError, WriteSystem,
-    now_rfc3339,
+    HistoryFilter, Import, Intent, IntentRow, JournalEntry, LatestEntry, OpenIntent, StoreError,
+    WriteSystem, now_rfc3339,
 };
 
 /// The columns both journal queries select, in this order.
