@@ -480,7 +480,11 @@ async fn lead_or_stand_by<G: Governance, R: Registry>(
                 continue;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot reach the state store to lead or stand by");
+                // Said once per new reason, not every retry.
+                let said = matches!(&status.borrow().role, Role::Standby { error: Some(old), .. } if *old == e.to_string());
+                if !said {
+                    tracing::warn!(error = %e, "cannot reach the state store to lead or stand by; retrying");
+                }
                 metrics.set_role(false, false);
                 status.send_modify(|s| {
                     let leader = match &s.role {

@@ -3,10 +3,11 @@
 //!
 //! The leader holds a session-level advisory lock on the one connection its store
 //! writes through ([`crate::store::PgStore`]), and proves it every `lease / 3` with
-//! a heartbeat on that connection. Its session carries `idle_session_timeout =
-//! lease` and TCP keepalives of about `lease`, so the server ends the session — and
-//! so frees the lock — within about a lease of the leader dying, freezing or losing
-//! its network; a killed process's session ends at once. A standby tries the lock
+//! a heartbeat on that connection. Its session carries `idle_session_timeout` and
+//! `idle_in_transaction_session_timeout` of a lease (PostgreSQL 14 and later) and
+//! TCP keepalives of about a lease, so the server ends the session — and so frees
+//! the lock — within about a lease of the leader dying, freezing or losing its
+//! network; a killed process's session ends at once. A standby tries the lock
 //! every [`Election::retry`] (`lease / 5`), so it leads within about `lease + lease /
 //! 5` of its leader's death, or `lease / 5` of its leader's process being killed.
 
@@ -82,12 +83,16 @@ impl Election {
         };
         // A server that knows no idle_session_timeout (before PostgreSQL 14) still
         // ends a dead leader's session through the keepalives.
-        let idle = format!(
-            "SET idle_session_timeout = {}",
-            self.lease.as_millis().max(1)
-        );
-        if let Err(e) = sqlx::query(&idle).execute(&mut conn).await {
-            tracing::debug!(error = %e, "idle_session_timeout not set");
+        // A frozen leader's session ends within a lease, whether it froze between
+        // statements or inside a transaction.
+        for setting in [
+            "idle_session_timeout",
+            "idle_in_transaction_session_timeout",
+        ] {
+            let set = format!("SET {setting} = {}", self.lease.as_millis().max(1));
+            if let Err(e) = sqlx::query(&set).execute(&mut conn).await {
+                tracing::debug!(error = %e, setting, "not set");
+            }
         }
         match PgStore::try_lead(conn, &self.target.name, &self.instance).await? {
             Ok(store) => {

@@ -312,3 +312,51 @@ async fn a_renamed_status_is_refused_at_start_up_by_name() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn config_check_names_a_postgres_store_and_needs_its_password_without_showing_it() {
+    let url = "postgres://govsync@db.example.com:5432/govsync?sslmode=verify-full";
+    let store = [
+        ("OPENPAGES_PASSWORD", "x"),
+        ("GOVSYNC_STATE_URL", url),
+        ("GOVSYNC_STATE_PASSWORD_ENV", "DATABASE_PASSWORD"),
+        ("GOVSYNC_STATE_INSTANCE", "pod-a"),
+    ];
+    let missing = govsync(&["config", "check", "--offline"], &store);
+    assert_eq!(missing.status.code(), Some(1));
+    let stderr = text(&missing.stderr);
+    assert!(
+        stderr.contains("state.password_env") && stderr.contains("DATABASE_PASSWORD"),
+        "{stderr}"
+    );
+    let secret = "db-pa55-never-shown";
+    let mut with_password = store.to_vec();
+    with_password.push(("DATABASE_PASSWORD", secret));
+    let out = govsync(&["config", "check", "--offline"], &with_password);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!("postgres {url} (instance pod-a, lease 15s)")),
+        "{stdout}"
+    );
+    support::assert_no_secret(&stdout, "govsync", secret, "config check's output");
+}
+
+#[test]
+fn state_copy_refuses_a_password_in_a_url_without_repeating_it() {
+    let out = govsync(
+        &[
+            "state",
+            "copy",
+            "--from",
+            "sqlite:///nonexistent/state.db",
+            "--to",
+            "postgres://govsync:hunter2@db/govsync",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("--to must not hold a password"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}

@@ -20,7 +20,14 @@ use tokio::time::Instant;
 
 /// The leader's advisory lock (`govsync::store::postgres::LEADER_KEY`), as SQL takes it.
 const LEADER_KEY: &str = "29114477135359587";
-const LEASE_SECONDS: u64 = 3;
+/// `state.lease` of the replicas: 3 s, or `GOVSYNC_TEST_LEASE_SECONDS` (to measure
+/// fail-over at another lease, e.g. the default 15).
+fn lease_seconds() -> u64 {
+    std::env::var("GOVSYNC_TEST_LEASE_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -103,8 +110,9 @@ fn setup(mocks: &Mocks, pg: &Postgres, dir: &Path) -> std::path::PathBuf {
     let text = text.replace(
         &format!("path = \"{}\"", state.display()),
         &format!(
-            "url = \"{}\"\npassword_env = \"{PASSWORD_ENV}\"\nlease = \"{LEASE_SECONDS}s\"",
-            pg.url("ha")
+            "url = \"{}\"\npassword_env = \"{PASSWORD_ENV}\"\nlease = \"{}s\"",
+            pg.url("ha"),
+            lease_seconds()
         ),
     );
     std::fs::write(&config, text).expect("config");
@@ -159,13 +167,14 @@ async fn the_standby_takes_over_a_killed_leader_and_every_write_is_journaled_onc
     a.kill();
     let failover = until(
         "pod-b leads after pod-a was killed",
-        Duration::from_secs(LEASE_SECONDS + 2),
+        Duration::from_secs(lease_seconds() / 5 + 2),
         async || leader(&pg) == "pod-b",
     )
     .await;
     eprintln!(
-        "fail-over: pod-b led {} ms after pod-a was SIGKILLed ({landed} of {} writes had landed)",
+        "fail-over: pod-b led {} ms after pod-a was SIGKILLed (lease {} s; {landed} of {} writes had landed)",
         failover.as_millis(),
+        lease_seconds(),
         pushes.len()
     );
 
@@ -205,6 +214,80 @@ async fn the_standby_takes_over_a_killed_leader_and_every_write_is_journaled_onc
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_leader_loses_the_lead_within_the_lease_and_its_successor_finishes() {
+    let Some(pg) = Postgres::start() else { return };
+    let mocks = Mocks::start(&["g"]).await;
+    let pushes: Vec<_> = (0..60)
+        .map(|i| mocks.pair("g", &format!("frozen-{i}"), Some("Proposed"), None))
+        .collect();
+    mocks.sm.set_faults(slow()).expect("faults");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = setup(&mocks, &pg, dir.path());
+    let a = Replica::start(&config, dir.path(), "pod-a");
+    until("pod-a leads", Duration::from_secs(20), async || {
+        leader(&pg) == "pod-a"
+    })
+    .await;
+    let b = Replica::start(&config, dir.path(), "pod-b");
+    until("writes start", Duration::from_secs(30), async || {
+        total(&received(&mocks)) >= 10
+    })
+    .await;
+    // Frozen (a stopped process, a stalled VM): its connection stays open, nothing
+    // answers on it. The server ends the idle session after a lease.
+    let signal = |name: &str| {
+        let status = Command::new("kill")
+            .args([name, &a.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    };
+    signal("-STOP");
+    let takeover = until(
+        "pod-b leads after pod-a froze",
+        Duration::from_secs(lease_seconds() + 3),
+        async || leader(&pg) == "pod-b",
+    )
+    .await;
+    eprintln!(
+        "frozen leader: pod-b led {} ms after pod-a was stopped (lease {} s)",
+        takeover.as_millis(),
+        lease_seconds()
+    );
+    // It wakes up to a session the server ended: it stands by.
+    signal("-CONT");
+    until("pod-a stands by", Duration::from_secs(10), async || {
+        a.leader_gauge().await == Some(0.0)
+    })
+    .await;
+    until("converged", Duration::from_secs(60), async || {
+        pushes.iter().all(|(_, arn)| {
+            mocks
+                .sm
+                .call(
+                    "DescribeModelPackage",
+                    serde_json::json!({ "ModelPackageName": arn }),
+                )
+                .ok()
+                .and_then(|d| Some(d.get("ModelLifeCycle")?["Stage"] == "Proposal"))
+                .unwrap_or(false)
+        }) && pg.psql("ha", "SELECT count(*) FROM intent") == "0"
+    })
+    .await;
+    let log = a.log.clone();
+    a.kill();
+    b.kill();
+    drained(&mocks).await;
+    let received = received(&mocks);
+    assert_eq!(
+        journaled(&read_history(&pg).await),
+        received,
+        "every write the mocks received is journaled exactly once; pod-a's log ends:\n{}",
+        tail(&log)
+    );
+}
+
 /// The whole journal, read as `govsync history` reads it.
 async fn read_history(pg: &Postgres) -> Vec<govsync::store::JournalEntry> {
     let mut store = govsync::store::PgStore::read_only(
@@ -212,7 +295,7 @@ async fn read_history(pg: &Postgres) -> Vec<govsync::store::JournalEntry> {
             &pg.url("ha"),
             Some(&secrecy::SecretString::from(PASSWORD)),
             "test-reader",
-            Duration::from_secs(LEASE_SECONDS),
+            Duration::from_secs(lease_seconds()),
         )
         .expect("target"),
     )
@@ -269,7 +352,7 @@ async fn a_leader_whose_database_session_is_cut_writes_nothing_more() {
     drained(&mocks).await;
     let at_cut = total(&received(&mocks));
     assert!(at_cut < pushes.len(), "the cut should land mid-cycle");
-    tokio::time::sleep(Duration::from_secs(2 * LEASE_SECONDS)).await;
+    tokio::time::sleep(Duration::from_secs(2 * lease_seconds())).await;
     assert_eq!(
         total(&received(&mocks)),
         at_cut,

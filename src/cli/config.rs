@@ -47,6 +47,11 @@ fn config_check(
     let secret = config
         .governance_secret(&|name: &str| lookup(env, name).map(str::to_string))
         .map_err(|e| format!("{}: {e}", file.display()))?;
+    // The database password too, when the store is PostgreSQL (read, never shown).
+    if let crate::config::StateConfig::Postgres(pg) = &config.state {
+        crate::leader::election(pg, &|name: &str| lookup(env, name).map(str::to_string))
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+    }
     let discovered = if offline {
         "not asked (--offline)".to_string()
     } else {
