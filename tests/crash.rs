@@ -68,6 +68,7 @@ async fn every_write_that_reached_a_remote_is_journaled_across_sigkill() {
             Some(("Deployment", "Complete")),
         ));
     }
+    let push_arns: Vec<String> = pushes.iter().map(|(_, arn)| arn.clone()).collect();
     let seed = fastrand::u64(1..);
     mocks.sm.set_faults(faults(seed)).expect("faults");
     mocks.gov.set_faults(faults(seed + 1)).expect("faults");
@@ -110,19 +111,10 @@ async fn every_write_that_reached_a_remote_is_journaled_across_sigkill() {
     let mut child = spawn(&config, dir.path());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let converged = pushes.iter().all(|(_, arn)| {
-            mocks
-                .sm
-                .call(
-                    "DescribeModelPackage",
-                    serde_json::json!({ "ModelPackageName": arn }),
-                )
-                .ok()
-                .and_then(|d| Some(d.get("ModelLifeCycle")?["Stage"] == "Proposal"))
-                .unwrap_or(false)
-        }) && pulls
-            .iter()
-            .all(|(id, _)| mocks.gov.status_of(id).as_deref() == Some("Deployed"));
+        let converged = support::remote::at_stage(&mocks, &push_arns, "Proposal")
+            && pulls
+                .iter()
+                .all(|(id, _)| mocks.gov.status_of(id).as_deref() == Some("Deployed"));
         let open = match Store::open_read_only(state.to_str().expect("utf-8")) {
             Ok(mut store) => store.open_intents().await.map_or(usize::MAX, |o| o.len()),
             Err(_) => usize::MAX,
@@ -147,25 +139,15 @@ async fn every_write_that_reached_a_remote_is_journaled_across_sigkill() {
 
     let mut store = Store::open_read_only(state.to_str().expect("utf-8")).expect("store");
     assert!(store.open_intents().await.expect("intents").is_empty());
-    let mut journaled: BTreeMap<(String, String, String), usize> = BTreeMap::new();
-    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
-    for e in store
+    let entries = store
         .history(&HistoryFilter::default())
         .await
-        .expect("history")
-    {
+        .expect("history");
+    let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
+    for e in &entries {
         *outcomes.entry(e.outcome.clone()).or_default() += 1;
-        if !matches!(e.outcome.as_str(), "applied" | "recovered") {
-            continue;
-        }
-        let key = match e.action.as_str() {
-            "push" => ("sagemaker".to_string(), e.package_arn.clone()),
-            _ => ("governance".to_string(), e.model_id.clone()),
-        };
-        *journaled
-            .entry((key.0, key.1, e.to.clone().unwrap_or_default()))
-            .or_default() += 1;
     }
+    let journaled = support::remote::journaled(&entries);
     let received = received(&mocks);
     eprintln!(
         "{} writes received, {} journaled as applied or recovered (journal outcomes \

@@ -15,7 +15,7 @@ use std::time::Duration;
 use govsync::mock::{Admin, Faults};
 use govsync::store::{HistoryFilter, StateStore};
 use support::postgres::{PASSWORD, PASSWORD_ENV, Postgres};
-use support::remote::{Mocks, drained, journaled, received, tail, total};
+use support::remote::{Mocks, at_stage, drained, journaled, received, tail, total};
 use tokio::time::Instant;
 
 /// The leader's advisory lock (`govsync::store::postgres::LEADER_KEY`), as SQL takes it.
@@ -88,62 +88,139 @@ async fn until(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool
     started.elapsed()
 }
 
-/// Whose session holds the leader's lock.
-fn leader(pg: &Postgres) -> String {
-    pg.psql(
-        "ha",
-        &format!(
-            "SELECT substr(application_name, 9) FROM pg_locks JOIN pg_stat_activity USING (pid)
-             WHERE locktype = 'advisory' AND granted AND objid = ({LEADER_KEY}::bigint & 4294967295)::oid"
-        ),
-    )
+/// Two replicas' world: a throwaway server with database `ha`, both mocks with 60
+/// packages to push slowly, and the replicas' config.
+struct Bed {
+    pg: Postgres,
+    mocks: Mocks,
+    pushes: Vec<String>,
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
 }
 
-fn setup(mocks: &Mocks, pg: &Postgres, dir: &Path) -> std::path::PathBuf {
-    pg.database("ha");
-    let (config, state) = mocks.write_daemon_config(
-        dir,
-        "max_attempts = 10",
-        "interval = \"1s\"\nconcurrency = 2",
-    );
-    let text = std::fs::read_to_string(&config).expect("config");
-    let text = text.replace(
-        &format!("path = \"{}\"", state.display()),
-        &format!(
-            "url = \"{}\"\npassword_env = \"{PASSWORD_ENV}\"\nlease = \"{}s\"",
-            pg.url("ha"),
-            lease_seconds()
-        ),
-    );
-    std::fs::write(&config, text).expect("config");
-    config
-}
+impl Bed {
+    async fn new() -> Option<Bed> {
+        let pg = Postgres::start()?;
+        pg.database("ha");
+        let mocks = Mocks::start(&["g"]).await;
+        let pushes = (0..60)
+            .map(|i| {
+                mocks
+                    .pair("g", &format!("push-{i}"), Some("Proposed"), None)
+                    .1
+            })
+            .collect();
+        // Slow writes, so that a cycle's write phase lasts long enough to be cut.
+        mocks
+            .sm
+            .set_faults(Faults {
+                latency_ms: 40,
+                ..Faults::default()
+            })
+            .expect("faults");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (config, state) = mocks.write_daemon_config(
+            dir.path(),
+            "max_attempts = 10",
+            "interval = \"1s\"\nconcurrency = 2",
+        );
+        let text = std::fs::read_to_string(&config).expect("config");
+        let text = text.replace(
+            &format!("path = \"{}\"", state.display()),
+            &format!(
+                "url = \"{}\"\npassword_env = \"{PASSWORD_ENV}\"\nlease = \"{}s\"",
+                pg.url("ha"),
+                lease_seconds()
+            ),
+        );
+        std::fs::write(&config, text).expect("config");
+        Some(Bed {
+            pg,
+            mocks,
+            pushes,
+            dir,
+            config,
+        })
+    }
 
-/// Slow writes, so that a cycle's write phase lasts long enough to be cut.
-fn slow() -> Faults {
-    Faults {
-        latency_ms: 40,
-        ..Faults::default()
+    fn start(&self, instance: &str) -> Replica {
+        Replica::start(&self.config, self.dir.path(), instance)
+    }
+
+    /// Whose session holds the leader's lock.
+    fn leader(&self) -> String {
+        self.pg.psql(
+            "ha",
+            &format!(
+                "SELECT substr(application_name, 9) FROM pg_locks JOIN pg_stat_activity USING (pid)
+                 WHERE locktype = 'advisory' AND granted AND objid = ({LEADER_KEY}::bigint & 4294967295)::oid"
+            ),
+        )
+    }
+
+    /// Writes the mocks received so far.
+    fn landed(&self) -> usize {
+        total(&received(&self.mocks))
+    }
+
+    /// Waits until at least `n` writes landed (and not all: mid-cycle).
+    async fn mid_cycle(&self, n: usize) -> usize {
+        until("writes land", Duration::from_secs(30), async || {
+            self.landed() >= n
+        })
+        .await;
+        let landed = self.landed();
+        assert!(landed < self.pushes.len(), "mid-cycle ({landed} landed)");
+        landed
+    }
+
+    /// Waits until every package is at its target and no intent is open.
+    async fn converged(&self) {
+        until("converged", Duration::from_secs(60), async || {
+            at_stage(&self.mocks, &self.pushes, "Proposal")
+                && self.pg.psql("ha", "SELECT count(*) FROM intent") == "0"
+        })
+        .await;
+    }
+
+    /// Every write the mocks received is journaled exactly once, and nothing else.
+    async fn assert_journaled_once(&self, log: &Path) {
+        drained(&self.mocks).await;
+        let received = received(&self.mocks);
+        assert_eq!(
+            total(&received),
+            self.pushes.len(),
+            "each package was written once, by one replica at a time; the log ends:\n{}",
+            tail(log)
+        );
+        let mut store = govsync::store::PgStore::read_only(
+            &govsync::store::PgTarget::new(
+                &self.pg.url("ha"),
+                Some(&secrecy::SecretString::from(PASSWORD)),
+                "test-reader",
+                Duration::from_secs(lease_seconds()),
+            )
+            .expect("target"),
+        )
+        .await
+        .expect("read the journal");
+        let entries = store
+            .history(&HistoryFilter::default())
+            .await
+            .expect("history");
+        assert_eq!(journaled(&entries), received);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standby_takes_over_a_killed_leader_and_every_write_is_journaled_once() {
-    let Some(pg) = Postgres::start() else { return };
-    let mocks = Mocks::start(&["g"]).await;
-    let pushes: Vec<_> = (0..60)
-        .map(|i| mocks.pair("g", &format!("push-{i}"), Some("Proposed"), None))
-        .collect();
-    mocks.sm.set_faults(slow()).expect("faults");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = setup(&mocks, &pg, dir.path());
-
-    let a = Replica::start(&config, dir.path(), "pod-a");
+    let Some(bed) = Bed::new().await else { return };
+    let a = bed.start("pod-a");
     until("pod-a leads", Duration::from_secs(20), async || {
-        leader(&pg) == "pod-a"
+        bed.leader() == "pod-a"
     })
     .await;
-    let b = Replica::start(&config, dir.path(), "pod-b");
+    let b = bed.start("pod-b");
     // The standby is up, ready, and says who leads; it does not lead.
     until("pod-b stands by", Duration::from_secs(20), async || {
         b.get("/readyz").await.is_some_and(|(status, body)| {
@@ -154,86 +231,38 @@ async fn the_standby_takes_over_a_killed_leader_and_every_write_is_journaled_onc
     assert_eq!(b.leader_gauge().await, Some(0.0));
     assert_eq!(a.leader_gauge().await, Some(1.0));
 
-    // Mid-cycle: some writes landed, most not yet.
-    until("writes start", Duration::from_secs(30), async || {
-        total(&received(&mocks)) >= 10
-    })
-    .await;
-    let landed = total(&received(&mocks));
-    assert!(
-        landed < pushes.len(),
-        "the kill should land mid-cycle ({landed} landed)"
-    );
+    let landed = bed.mid_cycle(10).await;
     a.kill();
     let failover = until(
         "pod-b leads after pod-a was killed",
         Duration::from_secs(lease_seconds() / 5 + 2),
-        async || leader(&pg) == "pod-b",
+        async || bed.leader() == "pod-b",
     )
     .await;
     eprintln!(
         "fail-over: pod-b led {} ms after pod-a was SIGKILLed (lease {} s; {landed} of {} writes had landed)",
         failover.as_millis(),
         lease_seconds(),
-        pushes.len()
+        bed.pushes.len()
     );
-
-    // pod-b finishes the job: every package at its target, no intent left open.
-    until("converged", Duration::from_secs(60), async || {
-        let converged = pushes.iter().all(|(_, arn)| {
-            mocks
-                .sm
-                .call(
-                    "DescribeModelPackage",
-                    serde_json::json!({ "ModelPackageName": arn }),
-                )
-                .ok()
-                .and_then(|d| Some(d.get("ModelLifeCycle")?["Stage"] == "Proposal"))
-                .unwrap_or(false)
-        });
-        converged && pg.psql("ha", "SELECT count(*) FROM intent") == "0"
-    })
-    .await;
+    // pod-b finishes the job.
+    bed.converged().await;
     assert_eq!(b.leader_gauge().await, Some(1.0));
     let log = b.log.clone();
     b.kill();
-    drained(&mocks).await;
-
-    let entries = read_history(&pg).await;
-    let received = received(&mocks);
-    assert_eq!(
-        total(&received),
-        pushes.len(),
-        "each package was written once, by one replica at a time; pod-b's log ends:\n{}",
-        tail(&log)
-    );
-    assert_eq!(
-        journaled(&entries),
-        received,
-        "every write the mocks received is journaled exactly once"
-    );
+    bed.assert_journaled_once(&log).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_leader_loses_the_lead_within_the_lease_and_its_successor_finishes() {
-    let Some(pg) = Postgres::start() else { return };
-    let mocks = Mocks::start(&["g"]).await;
-    let pushes: Vec<_> = (0..60)
-        .map(|i| mocks.pair("g", &format!("frozen-{i}"), Some("Proposed"), None))
-        .collect();
-    mocks.sm.set_faults(slow()).expect("faults");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = setup(&mocks, &pg, dir.path());
-    let a = Replica::start(&config, dir.path(), "pod-a");
+    let Some(bed) = Bed::new().await else { return };
+    let a = bed.start("pod-a");
     until("pod-a leads", Duration::from_secs(20), async || {
-        leader(&pg) == "pod-a"
+        bed.leader() == "pod-a"
     })
     .await;
-    let b = Replica::start(&config, dir.path(), "pod-b");
-    until("writes start", Duration::from_secs(30), async || {
-        total(&received(&mocks)) >= 10
-    })
-    .await;
+    let b = bed.start("pod-b");
+    bed.mid_cycle(10).await;
     // Frozen (a stopped process, a stalled VM): its connection stays open, nothing
     // answers on it. The server ends the idle session after a lease.
     let signal = |name: &str| {
@@ -247,7 +276,7 @@ async fn a_frozen_leader_loses_the_lead_within_the_lease_and_its_successor_finis
     let takeover = until(
         "pod-b leads after pod-a froze",
         Duration::from_secs(lease_seconds() + 3),
-        async || leader(&pg) == "pod-b",
+        async || bed.leader() == "pod-b",
     )
     .await;
     eprintln!(
@@ -261,68 +290,19 @@ async fn a_frozen_leader_loses_the_lead_within_the_lease_and_its_successor_finis
         a.leader_gauge().await == Some(0.0)
     })
     .await;
-    until("converged", Duration::from_secs(60), async || {
-        pushes.iter().all(|(_, arn)| {
-            mocks
-                .sm
-                .call(
-                    "DescribeModelPackage",
-                    serde_json::json!({ "ModelPackageName": arn }),
-                )
-                .ok()
-                .and_then(|d| Some(d.get("ModelLifeCycle")?["Stage"] == "Proposal"))
-                .unwrap_or(false)
-        }) && pg.psql("ha", "SELECT count(*) FROM intent") == "0"
-    })
-    .await;
+    bed.converged().await;
     let log = a.log.clone();
     a.kill();
     b.kill();
-    drained(&mocks).await;
-    let received = received(&mocks);
-    assert_eq!(
-        journaled(&read_history(&pg).await),
-        received,
-        "every write the mocks received is journaled exactly once; pod-a's log ends:\n{}",
-        tail(&log)
-    );
-}
-
-/// The whole journal, read as `govsync history` reads it.
-async fn read_history(pg: &Postgres) -> Vec<govsync::store::JournalEntry> {
-    let mut store = govsync::store::PgStore::read_only(
-        &govsync::store::PgTarget::new(
-            &pg.url("ha"),
-            Some(&secrecy::SecretString::from(PASSWORD)),
-            "test-reader",
-            Duration::from_secs(lease_seconds()),
-        )
-        .expect("target"),
-    )
-    .await
-    .expect("read the journal");
-    store
-        .history(&HistoryFilter::default())
-        .await
-        .expect("history")
+    bed.assert_journaled_once(&log).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_whose_database_session_is_cut_writes_nothing_more() {
-    let Some(pg) = Postgres::start() else { return };
-    let mocks = Mocks::start(&["g"]).await;
-    let pushes: Vec<_> = (0..60)
-        .map(|i| mocks.pair("g", &format!("cut-{i}"), Some("Proposed"), None))
-        .collect();
-    mocks.sm.set_faults(slow()).expect("faults");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = setup(&mocks, &pg, dir.path());
-
-    let a = Replica::start(&config, dir.path(), "pod-a");
-    until("writes start", Duration::from_secs(30), async || {
-        total(&received(&mocks)) >= 5
-    })
-    .await;
+    let Some(bed) = Bed::new().await else { return };
+    let pg = &bed.pg;
+    let a = bed.start("pod-a");
+    bed.mid_cycle(5).await;
     // Someone else waits for the lock, then the leader's session is cut: the waiter
     // gets the lock at once and keeps it, so pod-a cannot lead again.
     let mut holder = Command::new("sh")
@@ -349,12 +329,12 @@ async fn a_leader_whose_database_session_is_cut_writes_nothing_more() {
     );
     // Requests sent before the cut may still arrive; give them a moment, then count.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    drained(&mocks).await;
-    let at_cut = total(&received(&mocks));
-    assert!(at_cut < pushes.len(), "the cut should land mid-cycle");
+    drained(&bed.mocks).await;
+    let at_cut = bed.landed();
+    assert!(at_cut < bed.pushes.len(), "the cut should land mid-cycle");
     tokio::time::sleep(Duration::from_secs(2 * lease_seconds())).await;
     assert_eq!(
-        total(&received(&mocks)),
+        bed.landed(),
         at_cut,
         "no write after the cut; pod-a's log ends:\n{}",
         tail(&a.log)

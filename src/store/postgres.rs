@@ -92,6 +92,9 @@ const HOLDS_LOCK: &str = "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advis
     AND pid = pg_backend_pid() AND granted AND objsubid = 1
     AND classid::bigint = ($1::bigint >> 32) AND objid::bigint = ($1::bigint & 4294967295))";
 
+/// A query with its arguments bound.
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
 /// The columns journal queries select, in this order (as SQLite's).
 const ENTRY_COLUMNS: &str = "at, model_id, model_name, package_arn, action, from_value, to_value, reason, outcome, error, cycle";
 
@@ -404,6 +407,22 @@ impl PgStore {
         }
     }
 
+    /// The rows of one query, each decoded by `decode`.
+    async fn rows<T>(
+        &self,
+        query: PgQuery<'_>,
+        decode: fn(&PgRow) -> Result<T, sqlx::Error>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = {
+            let mut conn = self.conn().await?;
+            self.settle(query.fetch_all(&mut *conn)).await?
+        };
+        rows.iter()
+            .map(decode)
+            .collect::<Result<_, _>>()
+            .map_err(|e| pg_error(&self.target, &e))
+    }
+
     fn must_lead(&self) -> Result<(), StoreError> {
         if self.leads {
             Ok(())
@@ -592,45 +611,31 @@ impl StateStore for PgStore {
 
     async fn baseline_of(&mut self, models: &[&ModelId]) -> Result<Baseline, StoreError> {
         let ids: Vec<String> = models.iter().map(|m| m.to_string()).collect();
-        let rows = {
-            let mut conn = self.conn().await?;
-            let conn: &mut PgConnection = &mut conn;
-            self.settle(async move {
+        let rows = self
+            .rows(
                 sqlx::query(
                     "SELECT model_id, package_arn, governance_status, stage, stage_status, updated_at
                      FROM baseline WHERE model_id = ANY($1)",
                 )
-                .bind(ids)
-                .fetch_all(conn)
-                .await}).await
-        }?;
-        rows.iter()
-            .map(baseline_from_row)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| pg_error(&self.target, &e))
-            .map(|rows| {
-                rows.into_iter()
-                    .filter_map(BaselineRow::into_entry)
-                    .collect()
-            })
+                .bind(ids),
+                baseline_from_row,
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(BaselineRow::into_entry)
+            .collect())
     }
 
     async fn baseline_rows(&mut self) -> Result<Vec<BaselineRow>, StoreError> {
-        let rows = {
-            let mut conn = self.conn().await?;
-            let conn: &mut PgConnection = &mut conn;
-            self.settle(async move {
-                sqlx::query(
-                    "SELECT model_id, package_arn, governance_status, stage, stage_status, updated_at
-                     FROM baseline ORDER BY model_id",
-                )
-                .fetch_all(conn)
-                .await}).await
-        }?;
-        rows.iter()
-            .map(baseline_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(|e| pg_error(&self.target, &e))
+        self.rows(
+            sqlx::query(
+                "SELECT model_id, package_arn, governance_status, stage, stage_status, updated_at
+                 FROM baseline ORDER BY model_id",
+            ),
+            baseline_from_row,
+        )
+        .await
     }
 
     async fn record(
@@ -677,10 +682,9 @@ impl StateStore for PgStore {
 
     async fn record_intent(&mut self, intent: &Intent) -> Result<i64, StoreError> {
         self.must_lead()?;
-        let id: Option<i64> = {
-            let mut conn = self.conn().await?;
-            let conn: &mut PgConnection = &mut conn;
-            self.settle(async move {
+        let mut conn = self.conn().await?;
+        let id: Option<i64> = self
+            .settle(
                 sqlx::query_scalar(&format!(
                     "INSERT INTO intent (at, cycle, model_id, model_name, package_arn, system, action, from_value, to_value, reason)
                      SELECT $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE {HOLDS_LOCK}
@@ -697,9 +701,10 @@ impl StateStore for PgStore {
                 .bind(&intent.from)
                 .bind(&intent.to)
                 .bind(&intent.reason)
-                .fetch_optional(conn)
-                .await}).await
-        }?;
+                .fetch_optional(&mut *conn),
+            )
+            .await?;
+        drop(conn);
         id.ok_or_else(|| self.not_leader())
     }
 
@@ -754,90 +759,61 @@ impl StateStore for PgStore {
     }
 
     async fn intent_rows(&mut self) -> Result<Vec<IntentRow>, StoreError> {
-        let rows = {
-            let mut conn = self.conn().await?;
-            let conn: &mut PgConnection = &mut conn;
-            self.settle(async move {
-                sqlx::query(
-                    "SELECT id, at, cycle, model_id, model_name, package_arn, system, action, from_value, to_value, reason
-                     FROM intent ORDER BY id",
-                )
-                .fetch_all(conn)
-                .await}).await
-        }?;
-        rows.iter()
-            .map(intent_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(|e| pg_error(&self.target, &e))
+        self.rows(
+            sqlx::query(
+                "SELECT id, at, cycle, model_id, model_name, package_arn, system, action, from_value, to_value, reason
+                 FROM intent ORDER BY id",
+            ),
+            intent_from_row,
+        )
+        .await
     }
 
     async fn history(&mut self, filter: &HistoryFilter) -> Result<Vec<JournalEntry>, StoreError> {
-        let rows = {
-            let mut conn = self.conn().await?;
-            let conn: &mut PgConnection = &mut conn;
-            self.settle(async move {
-                sqlx::query(&format!(
-                    "SELECT {ENTRY_COLUMNS} FROM journal
-                     WHERE ($1::text IS NULL OR model_id = $1) AND ($2::text IS NULL OR at >= $2)
-                     ORDER BY seq"
-                ))
-                .bind(&filter.model)
-                .bind(&filter.since)
-                .fetch_all(conn)
-                .await
-            })
-            .await
-        }?;
-        self.entries(&rows)
+        self.rows(
+            sqlx::query(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM journal
+                 WHERE ($1::text IS NULL OR model_id = $1) AND ($2::text IS NULL OR at >= $2)
+                 ORDER BY seq"
+            ))
+            .bind(&filter.model)
+            .bind(&filter.since),
+            entry_from_row,
+        )
+        .await
     }
 
     async fn latest_entries(&mut self, models: &[&str]) -> Result<Vec<LatestEntry>, StoreError> {
         if models.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<&str> = models.to_vec();
-        let rows = {
-            let mut conn = self.conn().await?;
-            let conn: &mut PgConnection = &mut conn;
-            self.settle(async move {
-                sqlx::query(
-                    "SELECT DISTINCT ON (model_id) model_id, action, COALESCE(from_value, ''), at
-                     FROM journal WHERE model_id = ANY($1) ORDER BY model_id, seq DESC",
-                )
-                .bind(ids)
-                .fetch_all(conn)
-                .await
-            })
-            .await
-        }?;
-        rows.iter()
-            .map(|r| {
+        self.rows(
+            sqlx::query(
+                "SELECT DISTINCT ON (model_id) model_id, action, COALESCE(from_value, ''), at
+                 FROM journal WHERE model_id = ANY($1) ORDER BY model_id, seq DESC",
+            )
+            .bind(models.to_vec()),
+            |r| {
                 Ok(LatestEntry {
                     model: r.try_get(0)?,
                     action: r.try_get(1)?,
                     from: r.try_get(2)?,
                     at: r.try_get(3)?,
                 })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(|e| pg_error(&self.target, &e))
+            },
+        )
+        .await
     }
 
     async fn recent_journal(&mut self, limit: usize) -> Result<Vec<JournalEntry>, StoreError> {
-        let rows = {
-            let mut conn = self.conn().await?;
-            let conn: &mut PgConnection = &mut conn;
-            self.settle(async move {
-                sqlx::query(&format!(
-                    "SELECT {ENTRY_COLUMNS} FROM journal ORDER BY seq DESC LIMIT $1"
-                ))
-                .bind(limit as i64)
-                .fetch_all(conn)
-                .await
-            })
-            .await
-        }?;
-        self.entries(&rows)
+        self.rows(
+            sqlx::query(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM journal ORDER BY seq DESC LIMIT $1"
+            ))
+            .bind(limit as i64),
+            entry_from_row,
+        )
+        .await
     }
 
     async fn journal_page(
@@ -845,37 +821,22 @@ impl StateStore for PgStore {
         after: i64,
         limit: usize,
     ) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
-        let rows = {
-            let mut conn = self.conn().await?;
-            let conn: &mut PgConnection = &mut conn;
-            self.settle(async move {
-                sqlx::query(&format!(
-                    "SELECT {ENTRY_COLUMNS}, seq FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2"
-                ))
-                .bind(after)
-                .bind(limit as i64)
-                .fetch_all(conn)
-                .await
-            })
-            .await
-        }?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(11)?, entry_from_row(r)?)))
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(|e| pg_error(&self.target, &e))
+        self.rows(
+            sqlx::query(&format!(
+                "SELECT {ENTRY_COLUMNS}, seq FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2"
+            ))
+            .bind(after)
+            .bind(limit as i64),
+            |r| Ok((r.try_get(11)?, entry_from_row(r)?)),
+        )
+        .await
     }
 
     async fn journal_len(&mut self) -> Result<u64, StoreError> {
-        let n: i64 = {
-            let mut conn = self.conn().await?;
-            let conn: &mut PgConnection = &mut conn;
-            self.settle(async move {
-                sqlx::query_scalar("SELECT count(*) FROM journal")
-                    .fetch_one(conn)
-                    .await
-            })
-            .await
-        }?;
+        let mut conn = self.conn().await?;
+        let n: i64 = self
+            .settle(sqlx::query_scalar("SELECT count(*) FROM journal").fetch_one(&mut *conn))
+            .await?;
         Ok(n as u64)
     }
 
@@ -929,15 +890,6 @@ impl StateStore for PgStore {
         } else {
             Err(self.not_leader())
         }
-    }
-}
-
-impl PgStore {
-    fn entries(&self, rows: &[PgRow]) -> Result<Vec<JournalEntry>, StoreError> {
-        rows.iter()
-            .map(entry_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(|e| pg_error(&self.target, &e))
     }
 }
 

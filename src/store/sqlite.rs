@@ -273,29 +273,8 @@ impl SqliteStore {
                     ])
                     .map_err(|e| sqlite_error(&path, &e))?;
             }
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO journal (at, model_id, model_name, package_arn, action, from_value, to_value, reason, outcome, error, cycle)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                )
+            journal::insert_entries(&tx, entries.iter().map(|e| (None, e)))
                 .map_err(|e| sqlite_error(&path, &e))?;
-            for e in entries {
-                insert
-                    .execute(params![
-                        e.at,
-                        e.model_id,
-                        e.model_name,
-                        e.package_arn,
-                        e.action,
-                        e.from,
-                        e.to,
-                        e.reason,
-                        e.outcome,
-                        e.error,
-                        e.cycle
-                    ])
-                    .map_err(|err| sqlite_error(&path, &err))?;
-            }
         }
         tx.commit().map_err(|e| sqlite_error(&path, &e))
     }

@@ -412,3 +412,18 @@ pub fn journaled(
     }
     journaled
 }
+
+/// Whether every package in `arns` has reached `stage` (read back from the mock).
+pub fn at_stage(mocks: &Mocks, arns: &[String], stage: &str) -> bool {
+    arns.iter().all(|arn| {
+        mocks
+            .sm
+            .call(
+                "DescribeModelPackage",
+                serde_json::json!({ "ModelPackageName": arn }),
+            )
+            .ok()
+            .and_then(|d| Some(d.get("ModelLifeCycle")?["Stage"] == stage))
+            .unwrap_or(false)
+    })
+}

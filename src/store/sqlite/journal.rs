@@ -35,6 +35,36 @@ fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
     })
 }
 
+/// Inserts journal entries in `tx`, each under its sequence number when it has one
+/// (one already there is kept), else under the next.
+pub(super) fn insert_entries<'a>(
+    tx: &rusqlite::Transaction<'_>,
+    entries: impl IntoIterator<Item = (Option<i64>, &'a JournalEntry)>,
+) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(&format!(
+        "INSERT INTO journal (seq, {ENTRY_COLUMNS})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (seq) DO NOTHING"
+    ))?;
+    for (seq, e) in entries {
+        insert.execute(params![
+            seq,
+            e.at,
+            e.model_id,
+            e.model_name,
+            e.package_arn,
+            e.action,
+            e.from,
+            e.to,
+            e.reason,
+            e.outcome,
+            e.error,
+            e.cycle
+        ])?;
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Records an intent (committed, and synced to disk, before this returns) and
     /// returns its key for [`Store::complete_intent`].
@@ -238,30 +268,8 @@ impl SqliteStore {
         let fail = |e: rusqlite::Error| sqlite_error(&path, &e);
         let tx = self.conn.transaction().map_err(fail)?;
         {
-            let mut journal = tx
-                .prepare_cached(&format!(
-                    "INSERT OR IGNORE INTO journal (seq, {ENTRY_COLUMNS})
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-                ))
+            insert_entries(&tx, rows.journal.iter().map(|(seq, e)| (Some(*seq), e)))
                 .map_err(fail)?;
-            for (seq, e) in &rows.journal {
-                journal
-                    .execute(params![
-                        seq,
-                        e.at,
-                        e.model_id,
-                        e.model_name,
-                        e.package_arn,
-                        e.action,
-                        e.from,
-                        e.to,
-                        e.reason,
-                        e.outcome,
-                        e.error,
-                        e.cycle
-                    ])
-                    .map_err(fail)?;
-            }
             let mut intent = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO intent (id, at, cycle, model_id, model_name, package_arn, system, action, from_value, to_value, reason)
