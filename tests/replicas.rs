@@ -158,6 +158,16 @@ impl Bed {
         )
     }
 
+    /// pod-a, leading, then pod-b, started once pod-a leads.
+    async fn leader_and_standby(&self) -> (Replica, Replica) {
+        let a = self.start("pod-a");
+        until("pod-a leads", Duration::from_secs(20), async || {
+            self.leader() == "pod-a"
+        })
+        .await;
+        (a, self.start("pod-b"))
+    }
+
     /// Writes the mocks received so far.
     fn landed(&self) -> usize {
         total(&received(&self.mocks))
@@ -215,12 +225,7 @@ impl Bed {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standby_takes_over_a_killed_leader_and_every_write_is_journaled_once() {
     let Some(bed) = Bed::new().await else { return };
-    let a = bed.start("pod-a");
-    until("pod-a leads", Duration::from_secs(20), async || {
-        bed.leader() == "pod-a"
-    })
-    .await;
-    let b = bed.start("pod-b");
+    let (a, b) = bed.leader_and_standby().await;
     // The standby is up, ready, and says who leads; it does not lead.
     until("pod-b stands by", Duration::from_secs(20), async || {
         b.get("/readyz").await.is_some_and(|(status, body)| {
@@ -256,12 +261,7 @@ async fn the_standby_takes_over_a_killed_leader_and_every_write_is_journaled_onc
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_leader_loses_the_lead_within_the_lease_and_its_successor_finishes() {
     let Some(bed) = Bed::new().await else { return };
-    let a = bed.start("pod-a");
-    until("pod-a leads", Duration::from_secs(20), async || {
-        bed.leader() == "pod-a"
-    })
-    .await;
-    let b = bed.start("pod-b");
+    let (a, b) = bed.leader_and_standby().await;
     bed.mid_cycle(10).await;
     // Frozen (a stopped process, a stalled VM): its connection stays open, nothing
     // answers on it. The server ends the idle session after a lease.
