@@ -34,8 +34,13 @@
 //! - [`engine`]: one cycle, full or incremental (`observe.rs`, `incremental.rs` with
 //!   what the daemon keeps between cycles, `apply.rs` with the write-ahead journal,
 //!   `record.rs`, and `report.rs` for what it hands back); [`report`] renders it.
-//! - [`store`]: SQLite state: baseline, journal, intents, the single-writer lock.
-//! - [`daemon`]: the loop; [`server`]: `/healthz`, `/readyz`, `/metrics`, and `/`,
+//! - [`store`]: the state — baseline, journal, intents — behind one contract
+//!   ([`store::StateStore`]) kept by SQLite (`store/sqlite/`, one replica, the file
+//!   lock) and PostgreSQL (`store/postgres/`: the connection, leader's lock and fence;
+//!   the contract's statements; the schema), and `store/copy.rs` between them.
+//! - [`leader`]: leader election among replicas on PostgreSQL, and opening the store
+//!   the configuration chose.
+//! - [`daemon`]: the loop (leading, or standing by); [`server`]: `/healthz`, `/readyz`, `/metrics`, and `/`,
 //!   the [`status_page`];
 //!   [`metrics`]; [`logging`].
 //! - [`config`]: `govsync.toml` with `GOVSYNC_…` overrides, validated at start-up
