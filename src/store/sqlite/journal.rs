@@ -67,7 +67,7 @@ pub(super) fn insert_entries<'a>(
 
 impl SqliteStore {
     /// Records an intent (committed, and synced to disk, before this returns) and
-    /// returns its key for [`Store::complete_intent`].
+    /// returns its key for [`SqliteStore::complete_intent`].
     pub fn record_intent(&mut self, intent: &Intent) -> Result<i64, StoreError> {
         self.conn
             .execute(
