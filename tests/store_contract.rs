@@ -8,8 +8,9 @@ mod support;
 
 use std::time::Duration;
 
+use govsync::config::{PostgresConfig, SecretSource, StateConfig};
 use govsync::domain::{GovernanceStatus, Lifecycle, ModelId, PackageArn};
-use govsync::leader::{Attempt, Election};
+use govsync::leader::{Access, Attempt, Election};
 use govsync::plan::BaselineEntry;
 use govsync::store::{
     HistoryFilter, Intent, JournalEntry, StateStore, Store, StoreError, WriteSystem, copy,
@@ -348,6 +349,53 @@ async fn a_standby_sees_the_leader_and_a_leader_whose_session_is_gone_records_no
         }
         Attempt::Standby(_) => panic!("pod-b should lead once pod-a's session is gone"),
     }
+}
+
+#[tokio::test]
+async fn a_second_writer_fails_at_once_naming_the_leader_and_a_reader_reads_beside_it() {
+    let Some(pg) = Postgres::start() else { return };
+    pg.database("second");
+    let mut leader = lead(&pg, "second", "pod-a").await;
+    leader
+        .record(&[], &[entry("7", "drift", "2026-01-01T00:00:00Z")])
+        .await
+        .expect("record");
+    let state = StateConfig::Postgres(PostgresConfig {
+        url: pg.url("second"),
+        password: Some(SecretSource::Env("DB_PASSWORD".into())),
+        instance: "reconcile-1".into(),
+        lease: Duration::from_secs(3),
+    });
+    let env = |name: &str| (name == "DB_PASSWORD").then(|| PASSWORD.to_string());
+    // `reconcile` (a writer) is refused while a daemon leads, and says who does.
+    let refused = govsync::leader::open(&state, &env, Access::Write)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        refused.contains("another govsync leads") && refused.contains("instance pod-a"),
+        "{refused}"
+    );
+    // `history` (a reader) reads beside it.
+    let mut reader = govsync::leader::open(&state, &env, Access::Read)
+        .await
+        .expect("a reader");
+    assert_eq!(reader.journal_len().await.expect("len"), 1);
+    assert!(
+        reader.record_intent(&intent("7")).await.is_err(),
+        "a reader writes nothing"
+    );
+    // A wrong password is a clear error that does not show it.
+    let wrong = |_: &str| Some("not-the-password".to_string());
+    let denied = govsync::leader::open(&state, &wrong, Access::Read)
+        .await
+        .err()
+        .expect("denied");
+    assert!(
+        denied.contains("password authentication failed"),
+        "{denied}"
+    );
+    assert!(!denied.contains("not-the-password"), "{denied}");
 }
 
 #[tokio::test]
