@@ -453,7 +453,7 @@ async fn lead_or_stand_by<G: Governance, R: Registry>(
         let attempt = tokio::select! {
             biased;
             () = shutdown.cancelled() => return,
-            attempt = election.try_lead(shutdown) => attempt,
+            attempt = election.try_lead() => attempt,
         };
         let store = match attempt {
             Ok(Attempt::Leads(store)) => store,

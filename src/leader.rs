@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use sqlx::postgres::PgConnection;
-use tokio_util::sync::CancellationToken;
 
 use crate::config::{PostgresConfig, StateConfig};
 use crate::store::{LeaderRow, Location, PgStore, PgTarget, Store, StoreError};
@@ -70,9 +69,10 @@ impl Election {
     }
 
     /// Tries once to lead: connects (or reuses the standby's connection), migrates,
-    /// and takes the lock if it is free. On success the leader's session gets its
-    /// timeouts and the heartbeat starts (ended by `stop`, or by the store's loss).
-    pub async fn try_lead(&mut self, stop: &CancellationToken) -> Result<Attempt, StoreError> {
+    /// and takes the lock if it is free. On success the heartbeat starts; it runs as
+    /// long as the store does (through a shutdown's last writes too), and ends when
+    /// the store is dropped or its session is lost.
+    pub async fn try_lead(&mut self) -> Result<Attempt, StoreError> {
         let mut conn = match self.conn.take() {
             Some(conn) => conn,
             None => {
@@ -81,10 +81,10 @@ impl Election {
                 conn
             }
         };
-        // A server that knows no idle_session_timeout (before PostgreSQL 14) still
-        // ends a dead leader's session through the keepalives.
         // A frozen leader's session ends within a lease, whether it froze between
-        // statements or inside a transaction.
+        // statements or inside a transaction. A server before PostgreSQL 14 knows
+        // no idle_session_timeout; it still ends a dead peer's session through the
+        // keepalives.
         for setting in [
             "idle_session_timeout",
             "idle_in_transaction_session_timeout",
@@ -96,7 +96,7 @@ impl Election {
         }
         match PgStore::try_lead(conn, &self.target.name, &self.instance).await? {
             Ok(store) => {
-                self.heartbeat(&store, stop);
+                self.heartbeat(&store);
                 Ok(Attempt::Leads(store))
             }
             Err(mut conn) => {
@@ -107,19 +107,21 @@ impl Election {
         }
     }
 
-    /// Runs the leader's heartbeat every `lease / 3` until `stop` or the store's loss.
-    fn heartbeat(&self, store: &PgStore, stop: &CancellationToken) {
+    /// Runs the leader's heartbeat every `lease / 3` until the store is dropped or
+    /// its session lost.
+    fn heartbeat(&self, store: &PgStore) {
         let beat = self.lease / 3;
         let instance = self.instance.clone();
         let lost = store.lost();
-        let stop = stop.clone();
         let store = store.beat_handle();
         tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    () = stop.cancelled() => return,
                     () = lost.cancelled() => return,
                     () = tokio::time::sleep(beat) => {}
+                }
+                if store.orphaned() {
+                    return;
                 }
                 if let Err(e) = store.heartbeat(&instance, beat).await {
                     tracing::error!(error = %e, "the leader's heartbeat failed: no longer leading");
@@ -195,11 +197,7 @@ async fn open_postgres(mut election: Election, access: Access) -> Result<Store, 
             .map(Store::Postgres)
             .map_err(|e| e.to_string());
     }
-    match election
-        .try_lead(&CancellationToken::new())
-        .await
-        .map_err(|e| e.to_string())?
-    {
+    match election.try_lead().await.map_err(|e| e.to_string())? {
         Attempt::Leads(store) => Ok(Store::Postgres(store)),
         Attempt::Standby(leader) => Err(format!(
             "state store {}: another govsync leads ({}); stop it first, or let it do the work",

@@ -17,7 +17,6 @@ use govsync::store::{
 };
 use secrecy::SecretString;
 use support::postgres::{PASSWORD, Postgres};
-use tokio_util::sync::CancellationToken;
 
 const ARN: &str = "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1";
 
@@ -207,7 +206,7 @@ fn election(pg: &Postgres, db: &str, instance: &str) -> Election {
 /// Leads on `db` (creating and migrating it), as `instance`.
 async fn lead(pg: &Postgres, db: &str, instance: &str) -> Store {
     match election(pg, db, instance)
-        .try_lead(&CancellationToken::new())
+        .try_lead()
         .await
         .expect("connect")
     {
@@ -246,7 +245,7 @@ async fn a_store_from_a_newer_govsync_is_refused_by_both() {
     drop(lead(&pg, "newer", "a").await);
     pg.psql("newer", "UPDATE govsync_schema SET version = 99");
     let postgres = election(&pg, "newer", "a")
-        .try_lead(&CancellationToken::new())
+        .try_lead()
         .await
         .err()
         .expect("refused");
@@ -265,16 +264,8 @@ async fn migrations_run_once_and_are_recorded() {
     pg.database("migrate");
     // Two replicas starting together: both migrate under one lock, one leads.
     let (a, b) = tokio::join!(
-        async {
-            election(&pg, "migrate", "a")
-                .try_lead(&CancellationToken::new())
-                .await
-        },
-        async {
-            election(&pg, "migrate", "b")
-                .try_lead(&CancellationToken::new())
-                .await
-        }
+        async { election(&pg, "migrate", "a").try_lead().await },
+        async { election(&pg, "migrate", "b").try_lead().await }
     );
     let leads = [a.expect("a"), b.expect("b")]
         .iter()
@@ -306,11 +297,7 @@ async fn a_standby_sees_the_leader_and_a_leader_whose_session_is_gone_records_no
         .expect("the leader records");
 
     let mut standby = election(&pg, "fence", "pod-b");
-    match standby
-        .try_lead(&CancellationToken::new())
-        .await
-        .expect("standby")
-    {
+    match standby.try_lead().await.expect("standby") {
         Attempt::Standby(Some(row)) => assert_eq!(row.instance, "pod-a"),
         _ => panic!("pod-b should stand by, seeing pod-a lead"),
     }
@@ -337,11 +324,7 @@ async fn a_standby_sees_the_leader_and_a_leader_whose_session_is_gone_records_no
         .await
         .expect_err("fenced");
     assert!(again.lost_leadership(), "{again}");
-    match standby
-        .try_lead(&CancellationToken::new())
-        .await
-        .expect("takeover")
-    {
+    match standby.try_lead().await.expect("takeover") {
         Attempt::Leads(mut store) => {
             let open = store.open_intents().await.expect("open");
             assert_eq!(open.len(), 1, "the old leader's intent is there to resolve");

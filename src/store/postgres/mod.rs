@@ -275,6 +275,11 @@ impl PgStore {
         }
     }
 
+    /// Whether the store this handle was taken from is gone (the heartbeat's ends).
+    pub(crate) fn orphaned(&self) -> bool {
+        Arc::strong_count(&self.conn) == 1
+    }
+
     /// Cancelled once this store's session is gone or no longer leads.
     pub fn lost(&self) -> CancellationToken {
         self.lost.clone()
@@ -289,17 +294,18 @@ impl PgStore {
     /// stamps the leader row. Any failure, or a lock no longer held, cancels
     /// [`PgStore::lost`].
     pub async fn heartbeat(&self, instance: &str, timeout: Duration) -> Result<(), StoreError> {
-        let run = async {
-            let mut conn = self.conn.lock().await;
-            sqlx::query(&format!(
-                "UPDATE leader SET heartbeat_at = $3 WHERE id = 1 AND instance = $2 AND {HOLDS_LOCK}"
-            ))
+        // Waits for an operation in progress first (the session is not idle then, and
+        // that operation has a timeout of its own); only the heartbeat's own answer
+        // is held to `timeout`.
+        let mut conn = self.conn.lock().await;
+        let sql = format!(
+            "UPDATE leader SET heartbeat_at = $3 WHERE id = 1 AND instance = $2 AND {HOLDS_LOCK}"
+        );
+        let run = sqlx::query(&sql)
             .bind(LEADER_KEY)
             .bind(instance)
             .bind(now_rfc3339())
-            .execute(&mut *conn)
-            .await
-        };
+            .execute(&mut *conn);
         let result = match tokio::time::timeout(timeout, run).await {
             Ok(Ok(done)) if done.rows_affected() == 1 => return Ok(()),
             Ok(Ok(_)) => StoreError::NotLeader {
@@ -464,7 +470,7 @@ mod send_check {
     fn n(s: &PgStore) {
         send(s.heartbeat("x", Duration::ZERO))
     }
-    fn o(e: &mut crate::leader::Election, t: &CancellationToken) {
-        send(e.try_lead(t))
+    fn o(e: &mut crate::leader::Election) {
+        send(e.try_lead())
     }
 }
