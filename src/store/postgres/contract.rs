@@ -89,7 +89,8 @@ impl EntryColumns {
         c
     }
 
-    /// Inserts them, with their sequence numbers when `with_seq`.
+    /// Inserts them in their order (new sequence numbers follow it), with their own
+    /// sequence numbers when `with_seq`.
     async fn insert(self, conn: &mut PgConnection, with_seq: bool) -> Result<(), sqlx::Error> {
         if self.at.is_empty() {
             return Ok(());
@@ -104,7 +105,8 @@ impl EntryColumns {
              SELECT {seq_value}a, m, n, p, ac, f, t, r, o, e, c FROM unnest(
                  $1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                  $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[]
-             ) AS x(s, a, m, n, p, ac, f, t, r, o, e, c){conflict}"
+             ) WITH ORDINALITY AS x(s, a, m, n, p, ac, f, t, r, o, e, c, position)
+             ORDER BY position{conflict}"
         ))
         .bind(self.seq)
         .bind(self.at)
@@ -288,12 +290,11 @@ impl StateStore for PgStore {
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         self.must_lead()?;
-        let moved = {
-            let mut conn = self.conn().await?;
-            let conn: &mut PgConnection = &mut conn;
-            self.settle(async move {
-                let mut tx = conn.begin().await?;
-                let moved = sqlx::query(&format!(
+        // One statement: the intent leaves and its entry arrives together.
+        let mut conn = self.conn().await?;
+        let moved = self
+            .settle(
+                sqlx::query(&format!(
                     "WITH done AS (DELETE FROM intent WHERE id = $1 RETURNING *)
                      INSERT INTO journal ({ENTRY_COLUMNS})
                      SELECT $2, model_id, model_name, package_arn, action, from_value, to_value, reason, $3, $4, cycle
@@ -303,12 +304,11 @@ impl StateStore for PgStore {
                 .bind(now_rfc3339())
                 .bind(outcome)
                 .bind(error)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                tx.commit().await?;
-                Ok(moved)}).await
-        }?;
+                .execute(&mut *conn),
+            )
+            .await?
+            .rows_affected();
+        drop(conn);
         if moved == 1 {
             Ok(())
         } else {
