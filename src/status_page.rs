@@ -289,6 +289,38 @@ mod tests {
     }
 
     #[test]
+    fn the_headline_says_which_replica_leads() {
+        let mut status = LoopStatus::new(tokio::time::Instant::now());
+        let single = render(&status, Duration::from_secs(60));
+        assert!(
+            !single.contains("id=\"role\""),
+            "a single replica says nothing of roles"
+        );
+        status.role = crate::daemon::Role::Standby {
+            instance: "pod-b".into(),
+            leader: Some(crate::store::LeaderRow {
+                instance: "pod-<a>".into(),
+                since: "2026-12-02T10:00:00Z".into(),
+                heartbeat_at: "2026-12-02T10:05:00Z".into(),
+            }),
+            checked: tokio::time::Instant::now(),
+            error: None,
+        };
+        let standby = render(&status, Duration::from_secs(60));
+        assert!(
+            standby.contains(
+                "standby (pod-b); the leader is pod-&lt;a&gt; (last heartbeat 2026-12-02T10:05:00Z)"
+            ),
+            "{standby}"
+        );
+        status.role = crate::daemon::Role::Leader {
+            instance: "pod-b".into(),
+        };
+        let leader = render(&status, Duration::from_secs(60));
+        assert!(leader.contains("leader: this instance (pod-b)"), "{leader}");
+    }
+
+    #[test]
     fn an_empty_status_renders_a_page_that_says_so() {
         let status = LoopStatus::new(tokio::time::Instant::now());
         let page = render(&status, Duration::from_secs(60));

@@ -360,3 +360,57 @@ fn state_copy_refuses_a_password_in_a_url_without_repeating_it() {
     assert!(stderr.contains("--to must not hold a password"), "{stderr}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
+
+#[test]
+fn state_copy_copies_a_store_and_a_second_run_adds_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let from = dir.path().join("from.db");
+    let to = dir.path().join("to.db");
+    {
+        let mut store =
+            govsync::store::SqliteStore::open(from.to_str().expect("utf-8")).expect("store");
+        let entry = |model: &str| govsync::store::JournalEntry {
+            at: "2026-12-01T00:00:00Z".into(),
+            model_id: model.into(),
+            model_name: format!("model {model}"),
+            package_arn: "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1".into(),
+            action: "drift".into(),
+            from: None,
+            to: None,
+            reason: "both changed".into(),
+            outcome: "reported".into(),
+            error: None,
+            cycle: Some("c1".into()),
+        };
+        store
+            .record(&[], &[entry("1"), entry("2"), entry("3")])
+            .expect("record");
+    }
+    let args = |output: &str| {
+        vec![
+            "state".to_string(),
+            "copy".into(),
+            "--from".into(),
+            format!("sqlite://{}", from.display()),
+            "--to".into(),
+            format!("sqlite://{}", to.display()),
+            "--output".into(),
+            output.into(),
+        ]
+    };
+    let run = |output: &str| {
+        let args = args(output);
+        govsync(&args.iter().map(String::as_str).collect::<Vec<_>>(), &[])
+    };
+    let first = run("table");
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    assert_eq!(
+        text(&first.stdout),
+        "copied 3 journal entries (0 already there), 0 baselines, 0 open intents\n"
+    );
+    let second = run("json");
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&second.stdout).expect("json");
+    assert_eq!(report["journal_copied"], 0);
+    assert_eq!(report["journal_present"], 3);
+}
