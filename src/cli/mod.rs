@@ -74,9 +74,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the sync daemon: a cycle every `sync.interval` (±10% jitter), with the status
-    /// page at /, and /healthz, /readyz and /metrics, on `server.listen`. SIGTERM or Ctrl-C stops it: no new write
-    /// starts, writes in flight get `sync.shutdown_grace` to finish and are recorded,
-    /// and it exits 0.
+    /// page at /, and /healthz, /readyz and /metrics, on `server.listen`. With the state
+    /// in PostgreSQL (`state.url`), several replicas run and one leads; the others
+    /// stand by and take over. SIGTERM or Ctrl-C stops it: no new write starts, writes
+    /// in flight get `sync.shutdown_grace` to finish and are recorded, and it exits 0.
     Run(ConfigArg),
     /// Run one reconcile cycle and exit: for cron, CI and people at a terminal.
     /// Exit codes: 0 all applied or in sync, 1 config or start-up error (or a side
