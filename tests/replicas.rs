@@ -347,3 +347,34 @@ async fn a_leader_whose_database_session_is_cut_writes_nothing_more() {
     let _ = holder.wait();
     a.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_stopped_by_sigterm_records_its_writes_and_hands_over() {
+    let Some(bed) = Bed::new().await else { return };
+    let (mut a, b) = bed.leader_and_standby().await;
+    bed.mid_cycle(10).await;
+    // A rolling update: the old pod gets SIGTERM.
+    let status = Command::new("kill")
+        .args(["-TERM", &a.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let stopped = Instant::now();
+    let code = a.child.wait().expect("wait").code();
+    assert_eq!(code, Some(0), "pod-a's log ends:\n{}", tail(&a.log));
+    let handover = until(
+        "pod-b leads after pod-a stopped",
+        Duration::from_secs(lease_seconds() / 5 + 2),
+        async || bed.leader() == "pod-b",
+    )
+    .await;
+    eprintln!(
+        "hand-over: pod-b led {} ms after pod-a exited ({} ms after SIGTERM)",
+        handover.as_millis(),
+        stopped.elapsed().as_millis()
+    );
+    bed.converged().await;
+    let log = b.log.clone();
+    b.kill();
+    bed.assert_journaled_once(&log).await;
+}
