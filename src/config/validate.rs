@@ -271,6 +271,30 @@ impl Validator<'_> {
         })
     }
 
+    /// Where a secret is read from: `{key}_env` or `{key}_file` (relative to the
+    /// config file), one of them at most; `None` when neither is set.
+    fn secret_source(
+        &self,
+        key: &str,
+        env: Option<String>,
+        path: Option<PathBuf>,
+        file: &Path,
+    ) -> Result<Option<SecretSource>, ConfigError> {
+        match (env, path) {
+            (Some(var), None) if !var.is_empty() => Ok(Some(SecretSource::Env(var))),
+            (Some(_), None) => self.fail(&format!("{key}_env"), "must not be empty"),
+            (None, Some(path)) => Ok(Some(SecretSource::File(relative_to(file, path)))),
+            (Some(_), Some(_)) => {
+                let name = key.rsplit('.').next().unwrap_or(key);
+                self.fail(
+                    &format!("{key}_env"),
+                    format!("set either {name}_env or {name}_file, not both"),
+                )
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
     fn state(&self, state: RawState, file: &Path) -> Result<StateConfig, ConfigError> {
         let sqlite = |path: String| -> Result<StateConfig, ConfigError> {
             if path.trim().is_empty() {
@@ -293,6 +317,14 @@ impl Validator<'_> {
             ("password_file", state.password_file.is_some()),
             ("instance", state.instance.is_some()),
         ];
+        // A SQLite store with a PostgreSQL-only key set is a mistake worth saying.
+        let sqlite_only = |path: String| match postgres_only.iter().find(|(_, set)| *set) {
+            Some((key, _)) => self.fail(
+                &format!("state.{key}"),
+                "is for a PostgreSQL store (state.url = \"postgres://…\"); remove it",
+            ),
+            None => sqlite(path),
+        };
         let url = match (state.url, state.path) {
             (Some(_), Some(_)) => {
                 return self.fail(
@@ -300,42 +332,20 @@ impl Validator<'_> {
                     "set either state.url or state.path (the SQLite file), not both",
                 );
             }
-            (None, path) => {
-                if let Some((key, _)) = postgres_only.iter().find(|(_, set)| *set) {
-                    return self.fail(
-                        &format!("state.{key}"),
-                        "is for a PostgreSQL store (state.url = \"postgres://…\"); remove it",
-                    );
-                }
-                return sqlite(path.unwrap_or_else(defaults::state_path));
-            }
+            (None, path) => return sqlite_only(path.unwrap_or_else(defaults::state_path)),
             (Some(url), None) => url,
         };
         let url = match crate::store::Location::parse(&url) {
-            Ok(crate::store::Location::Sqlite(path)) => {
-                if let Some((key, _)) = postgres_only.iter().find(|(_, set)| *set) {
-                    return self.fail(
-                        &format!("state.{key}"),
-                        "is for a PostgreSQL store; remove it",
-                    );
-                }
-                return sqlite(path);
-            }
+            Ok(crate::store::Location::Sqlite(path)) => return sqlite_only(path),
             Ok(crate::store::Location::Postgres(url)) => url,
             Err(message) => return self.fail("state.url", message),
         };
-        let password = match (state.password_env, state.password_file) {
-            (Some(var), None) if !var.is_empty() => Some(SecretSource::Env(var)),
-            (Some(_), None) => return self.fail("state.password_env", "must not be empty"),
-            (None, Some(path)) => Some(SecretSource::File(relative_to(file, path))),
-            (Some(_), Some(_)) => {
-                return self.fail(
-                    "state.password_env",
-                    "set either password_env or password_file, not both",
-                );
-            }
-            (None, None) => None,
-        };
+        let password = self.secret_source(
+            "state.password",
+            state.password_env,
+            state.password_file,
+            file,
+        )?;
         let instance = state
             .instance
             .unwrap_or_else(|| self.default_instance.clone());
@@ -358,17 +368,11 @@ impl Validator<'_> {
     }
 
     fn auth(&self, a: RawAuth, file: &Path) -> Result<AuthConfig, ConfigError> {
-        let secret = |name: &str, env: Option<String>, path: Option<PathBuf>| match (env, path) {
-            (Some(var), None) if !var.is_empty() => Ok(SecretSource::Env(var)),
-            (Some(_), None) => {
-                self.fail(&format!("governance.auth.{name}_env"), "must not be empty")
-            }
-            (None, Some(path)) => Ok(SecretSource::File(relative_to(file, path))),
-            (Some(_), Some(_)) => self.fail(
-                &format!("governance.auth.{name}_env"),
-                format!("set either {name}_env or {name}_file, not both"),
-            ),
-            (None, None) => self.fail(
+        let secret = |name: &str, env: Option<String>, path: Option<PathBuf>| match self
+            .secret_source(&format!("governance.auth.{name}"), env, path, file)?
+        {
+            Some(source) => Ok(source),
+            None => self.fail(
                 &format!("governance.auth.{name}_env"),
                 format!(
                     "kind = \"{}\" needs the {name}: name an environment variable with {name}_env \
