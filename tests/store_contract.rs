@@ -258,6 +258,74 @@ async fn a_store_from_a_newer_govsync_is_refused_by_both() {
     }
 }
 
+/// A journal of schema version 1 (before intents), as an older govsync left it.
+const VERSION_1_JOURNAL: &str = "
+    CREATE TABLE journal (
+        seq         {SEQ},
+        at          TEXT NOT NULL,
+        model_id    TEXT NOT NULL,
+        model_name  TEXT NOT NULL,
+        package_arn TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        from_value  TEXT,
+        to_value    TEXT,
+        reason      TEXT NOT NULL,
+        outcome     TEXT NOT NULL,
+        error       TEXT
+    );
+    CREATE TABLE baseline (
+        model_id TEXT PRIMARY KEY, package_arn TEXT NOT NULL, governance_status TEXT NOT NULL,
+        stage TEXT NOT NULL, stage_status TEXT NOT NULL, updated_at TEXT NOT NULL
+    );
+    CREATE INDEX journal_model ON journal (model_id, seq);
+    CREATE INDEX journal_at ON journal (at);
+    INSERT INTO journal (at, model_id, model_name, package_arn, action, reason, outcome)
+        VALUES ('2026-01-01T00:00:00Z', '7', 'model 7', 'arn', 'drift', 'old', 'reported');
+";
+
+/// After migrating a version 1 store: the old entry is kept, intents work.
+async fn migrated_from_version_1(store: &mut Store) {
+    let all = store
+        .history(&HistoryFilter::default())
+        .await
+        .expect("history");
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        (all[0].reason.as_str(), all[0].cycle.as_deref()),
+        ("old", None)
+    );
+    let id = store.record_intent(&intent("7")).await.expect("intent");
+    store
+        .complete_intent(id, "applied", None)
+        .await
+        .expect("complete");
+    assert_eq!(store.journal_len().await.expect("len"), 2);
+}
+
+#[tokio::test]
+async fn both_stores_migrate_a_version_1_store_and_keep_its_journal() {
+    let Some(pg) = Postgres::start() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v1.db");
+    let conn = rusqlite::Connection::open(&path).expect("create");
+    conn.execute_batch(&VERSION_1_JOURNAL.replace("{SEQ}", "INTEGER PRIMARY KEY AUTOINCREMENT"))
+        .expect("version 1");
+    conn.pragma_update(None, "user_version", 1).expect("pragma");
+    drop(conn);
+    migrated_from_version_1(&mut Store::open(path.to_str().expect("utf-8")).expect("open")).await;
+
+    pg.database("v1");
+    pg.psql(
+        "v1",
+        &format!(
+            "{} CREATE TABLE govsync_schema (version BIGINT NOT NULL); INSERT INTO govsync_schema VALUES (1);",
+            VERSION_1_JOURNAL.replace("{SEQ}", "BIGSERIAL PRIMARY KEY")
+        ),
+    );
+    migrated_from_version_1(&mut lead(&pg, "v1", "a").await).await;
+    assert_eq!(pg.psql("v1", "SELECT version FROM govsync_schema"), "2");
+}
+
 #[tokio::test]
 async fn migrations_run_once_and_are_recorded() {
     let Some(pg) = Postgres::start() else { return };
