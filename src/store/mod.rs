@@ -156,8 +156,16 @@ pub struct Import {
 /// the same answers; the contract tests (`tests/store_contract.rs`) run against both.
 #[allow(async_fn_in_trait)] // used through concrete types, never `dyn` nor spawned
 pub trait StateStore {
-    /// The whole baseline.
-    async fn baseline(&mut self) -> Result<Baseline, StoreError>;
+    /// The whole baseline, as the planner takes it (rows whose ARN no longer parses
+    /// dropped: see [`BaselineRow::into_entry`]).
+    async fn baseline(&mut self) -> Result<Baseline, StoreError> {
+        Ok(self
+            .baseline_rows()
+            .await?
+            .into_iter()
+            .filter_map(BaselineRow::into_entry)
+            .collect())
+    }
     /// The baselines of some models (an incremental cycle's).
     async fn baseline_of(&mut self, models: &[&ModelId]) -> Result<Baseline, StoreError>;
     /// Every baseline row as stored.
@@ -180,8 +188,18 @@ pub trait StateStore {
         error: Option<&str>,
     ) -> Result<(), StoreError>;
     /// Every open intent, oldest first.
-    async fn open_intents(&mut self) -> Result<Vec<OpenIntent>, StoreError>;
-    /// Every open intent with its key and time.
+    async fn open_intents(&mut self) -> Result<Vec<OpenIntent>, StoreError> {
+        Ok(self
+            .intent_rows()
+            .await?
+            .into_iter()
+            .map(|r| OpenIntent {
+                id: r.id,
+                intent: r.intent,
+            })
+            .collect())
+    }
+    /// Every open intent with its key and time, oldest first.
     async fn intent_rows(&mut self) -> Result<Vec<IntentRow>, StoreError>;
     /// Journal entries, oldest first.
     async fn history(&mut self, filter: &HistoryFilter) -> Result<Vec<JournalEntry>, StoreError>;
@@ -275,13 +293,11 @@ macro_rules! dispatch {
 }
 
 dispatch! {
-    fn baseline(&mut self) -> Baseline;
     fn baseline_of(&mut self, models: &[&ModelId]) -> Baseline;
     fn baseline_rows(&mut self) -> Vec<BaselineRow>;
     fn record(&mut self, baselines: &[(ModelId, BaselineEntry)], entries: &[JournalEntry]) -> ();
     fn record_intent(&mut self, intent: &Intent) -> i64;
     fn complete_intent(&mut self, id: i64, outcome: &str, error: Option<&str>) -> ();
-    fn open_intents(&mut self) -> Vec<OpenIntent>;
     fn intent_rows(&mut self) -> Vec<IntentRow>;
     fn history(&mut self, filter: &HistoryFilter) -> Vec<JournalEntry>;
     fn latest_entries(&mut self, models: &[&str]) -> Vec<LatestEntry>;

@@ -179,15 +179,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// The whole baseline.
-    pub fn baseline(&self) -> Result<Baseline, StoreError> {
-        Ok(self
-            .baseline_rows()?
-            .into_iter()
-            .filter_map(BaselineRow::into_entry)
-            .collect())
-    }
-
     /// Every baseline row as stored (`state copy`).
     pub fn baseline_rows(&self) -> Result<Vec<BaselineRow>, StoreError> {
         let mut stmt = self

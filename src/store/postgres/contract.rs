@@ -8,8 +8,8 @@ use super::{HOLDS_LOCK, LEADER_KEY, PgStore};
 use crate::domain::ModelId;
 use crate::plan::{Baseline, BaselineEntry};
 use crate::store::{
-    BaselineRow, HistoryFilter, Import, Intent, IntentRow, JournalEntry, LatestEntry, OpenIntent,
-    StateStore, StoreError, WriteSystem, now_rfc3339,
+    BaselineRow, HistoryFilter, Import, Intent, IntentRow, JournalEntry, LatestEntry, StateStore,
+    StoreError, WriteSystem, now_rfc3339,
 };
 
 /// The columns journal queries select, in this order (as SQLite's).
@@ -175,15 +175,6 @@ async fn confirm_lead(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
 }
 
 impl StateStore for PgStore {
-    async fn baseline(&mut self) -> Result<Baseline, StoreError> {
-        Ok(self
-            .baseline_rows()
-            .await?
-            .into_iter()
-            .filter_map(BaselineRow::into_entry)
-            .collect())
-    }
-
     async fn baseline_of(&mut self, models: &[&ModelId]) -> Result<Baseline, StoreError> {
         let ids: Vec<String> = models.iter().map(|m| m.to_string()).collect();
         let rows = self
@@ -317,18 +308,6 @@ impl StateStore for PgStore {
                 reason: format!("intent {id} is not open (completed twice?)"),
             })
         }
-    }
-
-    async fn open_intents(&mut self) -> Result<Vec<OpenIntent>, StoreError> {
-        Ok(self
-            .intent_rows()
-            .await?
-            .into_iter()
-            .map(|r| OpenIntent {
-                id: r.id,
-                intent: r.intent,
-            })
-            .collect())
     }
 
     async fn intent_rows(&mut self) -> Result<Vec<IntentRow>, StoreError> {

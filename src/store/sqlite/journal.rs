@@ -11,8 +11,8 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, sqlite_error};
 use crate::store::{
-    HistoryFilter, Import, Intent, IntentRow, JournalEntry, LatestEntry, OpenIntent, StoreError,
-    WriteSystem, now_rfc3339,
+    HistoryFilter, Import, Intent, IntentRow, JournalEntry, LatestEntry, StoreError, WriteSystem,
+    now_rfc3339,
 };
 
 /// The columns both journal queries select, in this order.
@@ -121,45 +121,6 @@ impl SqliteStore {
         tx.commit().map_err(|e| sqlite_error(&path, &e))
     }
 
-    /// Every open intent, oldest first.
-    pub fn open_intents(&self) -> Result<Vec<OpenIntent>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, cycle, model_id, model_name, package_arn, system, action, from_value, to_value, reason
-                 FROM intent ORDER BY id",
-            )
-            .map_err(|e| self.fail(&e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(OpenIntent {
-                    id: r.get(0)?,
-                    intent: Intent {
-                        cycle: r.get(1)?,
-                        model_id: r.get(2)?,
-                        model_name: r.get(3)?,
-                        package_arn: r.get(4)?,
-                        system: {
-                            let text: String = r.get(5)?;
-                            WriteSystem::parse(&text).ok_or_else(|| {
-                                rusqlite::Error::FromSqlConversionFailure(
-                                    5,
-                                    rusqlite::types::Type::Text,
-                                    format!("unknown write system {text:?}").into(),
-                                )
-                            })?
-                        },
-                        action: r.get(6)?,
-                        from: r.get(7)?,
-                        to: r.get(8)?,
-                        reason: r.get(9)?,
-                    },
-                })
-            })
-            .map_err(|e| self.fail(&e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
-    }
-
     /// Journal entries, oldest first.
     pub fn history(&self, filter: &HistoryFilter) -> Result<Vec<JournalEntry>, StoreError> {
         let mut stmt = self
@@ -238,27 +199,44 @@ impl SqliteStore {
         rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
     }
 
-    /// Every open intent with its key and time (`state copy`).
+    /// Every open intent with its key and time, oldest first.
     pub fn intent_rows(&self) -> Result<Vec<IntentRow>, StoreError> {
-        let at: std::collections::HashMap<i64, String> = {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT id, at FROM intent")
-                .map_err(|e| self.fail(&e))?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(|e| self.fail(&e))?;
-            rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))?
-        };
-        Ok(self
-            .open_intents()?
-            .into_iter()
-            .map(|o| IntentRow {
-                at: at.get(&o.id).cloned().unwrap_or_default(),
-                id: o.id,
-                intent: o.intent,
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, at, cycle, model_id, model_name, package_arn, system, action, from_value, to_value, reason
+                 FROM intent ORDER BY id",
+            )
+            .map_err(|e| self.fail(&e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(IntentRow {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    intent: Intent {
+                        cycle: r.get(2)?,
+                        model_id: r.get(3)?,
+                        model_name: r.get(4)?,
+                        package_arn: r.get(5)?,
+                        system: {
+                            let text: String = r.get(6)?;
+                            WriteSystem::parse(&text).ok_or_else(|| {
+                                rusqlite::Error::FromSqlConversionFailure(
+                                    6,
+                                    rusqlite::types::Type::Text,
+                                    format!("unknown write system {text:?}").into(),
+                                )
+                            })?
+                        },
+                        action: r.get(7)?,
+                        from: r.get(8)?,
+                        to: r.get(9)?,
+                        reason: r.get(10)?,
+                    },
+                })
             })
-            .collect())
+            .map_err(|e| self.fail(&e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.fail(&e))
     }
 
     /// Writes copied rows in one transaction: journal entries and intents under
@@ -355,20 +333,17 @@ mod tests {
         };
         // A new process finds it open, with everything it needs to resolve it.
         let mut store = SqliteStore::open(path).expect("reopen");
-        let open = store.open_intents().expect("open intents");
+        let open = store.intent_rows().expect("open intents");
         assert_eq!(
-            open,
-            vec![OpenIntent {
-                id,
-                intent: intent("7")
-            }]
+            open.iter().map(|o| (o.id, &o.intent)).collect::<Vec<_>>(),
+            vec![(id, &intent("7"))]
         );
         assert_eq!(store.journal_len().expect("len"), 0);
 
         store
             .complete_intent(id, "recovered", Some("SageMaker shows Proposal/Approved"))
             .expect("complete");
-        assert!(store.open_intents().expect("open").is_empty());
+        assert!(store.intent_rows().expect("open").is_empty());
         let entries = store.history(&HistoryFilter::default()).expect("history");
         assert_eq!(entries.len(), 1);
         let e = &entries[0];
