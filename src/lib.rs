@@ -35,9 +35,10 @@
 //!   what the daemon keeps between cycles, `apply.rs` with the write-ahead journal,
 //!   `record.rs`, and `report.rs` for what it hands back); [`report`] renders it.
 //! - [`store`]: the state — baseline, journal, intents — behind one contract
-//!   ([`store::StateStore`]) kept by SQLite (`store/sqlite/`, one replica, the file
-//!   lock) and PostgreSQL (`store/postgres/`: the connection, leader's lock and fence;
-//!   the contract's statements; the schema), and `store/copy.rs` between them.
+//!   ([`store::StateStore`]) and one schema (`store/schema.rs`), kept by SQLite
+//!   (`store/sqlite/`, one replica, the file lock) and PostgreSQL (`store/postgres/`:
+//!   the connection, leader's lock and fence; the contract's statements), and
+//!   `store/copy.rs` between them.
 //! - [`leader`]: leader election among replicas on PostgreSQL, and opening the store
 //!   the configuration chose.
 //! - [`daemon`]: the loop (leading, or standing by); [`server`]: `/healthz`, `/readyz`, `/metrics`, and `/`,

@@ -8,6 +8,7 @@
 
 mod copy;
 mod postgres;
+mod schema;
 mod sqlite;
 
 pub use copy::{CopyReport, copy};

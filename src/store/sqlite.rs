@@ -17,52 +17,6 @@ use super::{BaselineRow, JournalEntry, SCHEMA_VERSION, StoreError, baseline_entr
 use crate::domain::ModelId;
 use crate::plan::{Baseline, BaselineEntry};
 
-const MIGRATIONS: [&str; 2] = [
-    "
-    CREATE TABLE baseline (
-        model_id          TEXT PRIMARY KEY,
-        package_arn       TEXT NOT NULL,
-        governance_status TEXT NOT NULL,
-        stage             TEXT NOT NULL,
-        stage_status      TEXT NOT NULL,
-        updated_at        TEXT NOT NULL
-    );
-    CREATE TABLE journal (
-        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-        at          TEXT NOT NULL,
-        model_id    TEXT NOT NULL,
-        model_name  TEXT NOT NULL,
-        package_arn TEXT NOT NULL,
-        action      TEXT NOT NULL,
-        from_value  TEXT,
-        to_value    TEXT,
-        reason      TEXT NOT NULL,
-        outcome     TEXT NOT NULL,
-        error       TEXT
-    );
-    CREATE INDEX journal_model ON journal (model_id, seq);
-    CREATE INDEX journal_at ON journal (at);
-",
-    "
-    -- A write about to be made; completed into the journal right after it, or, if
-    -- the process died in between, resolved against the next observation.
-    CREATE TABLE intent (
-        id          INTEGER PRIMARY KEY AUTOINCREMENT,
-        at          TEXT NOT NULL,
-        cycle       TEXT NOT NULL,
-        model_id    TEXT NOT NULL,
-        model_name  TEXT NOT NULL,
-        package_arn TEXT NOT NULL,
-        system      TEXT NOT NULL CHECK (system IN ('governance', 'sagemaker')),
-        action      TEXT NOT NULL,
-        from_value  TEXT,
-        to_value    TEXT NOT NULL,
-        reason      TEXT NOT NULL
-    );
-    ALTER TABLE journal ADD COLUMN cycle TEXT;
-",
-];
-
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Connection,
@@ -165,13 +119,15 @@ impl SqliteStore {
                 found: version,
             });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let steps = super::schema::migrations("INTEGER PRIMARY KEY AUTOINCREMENT", ["", ""]);
+        for (i, sql) in steps.enumerate().skip(version as usize) {
             let path = self.path.clone();
             let tx = self
                 .conn
                 .transaction()
                 .map_err(|e| sqlite_error(&path, &e))?;
-            tx.execute_batch(sql).map_err(|e| sqlite_error(&path, &e))?;
+            tx.execute_batch(&sql)
+                .map_err(|e| sqlite_error(&path, &e))?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)
                 .map_err(|e| sqlite_error(&path, &e))?;
             tx.commit().map_err(|e| sqlite_error(&path, &e))?;

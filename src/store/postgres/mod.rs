@@ -9,11 +9,11 @@
 //! and so starts no write. A write in flight when that happens is resolved by the
 //! next leader through its open intent.
 //!
-//! Migrations are numbered like SQLite's; each runs in a transaction under a
-//! transaction-level advisory lock, so replicas starting together migrate once.
+//! The schema is the one SQLite keeps ([`super::schema`]), plus the leader row's
+//! table; each migration runs in a transaction under a transaction-level advisory
+//! lock, so replicas starting together migrate once.
 
 mod contract;
-mod migrations;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -33,6 +33,17 @@ pub const LEADER_KEY: i64 = 0x0067_6f76_7379_6e63;
 const MIGRATION_KEY: i64 = LEADER_KEY + 1;
 /// Longest any one store operation may take before the connection is given up.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Who leads now: the lock says it, this row says who (for the standbys' status).
+/// PostgreSQL's own table, created with the schema's second step.
+const LEADER_TABLE: &str = "
+    CREATE TABLE leader (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        instance     TEXT NOT NULL,
+        since        TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL
+    );
+";
 
 /// `EXISTS`: this session holds the leader's lock (`$1` is [`LEADER_KEY`]).
 const HOLDS_LOCK: &str = "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
@@ -157,11 +168,8 @@ impl PgStore {
                 found: version,
             });
         }
-        for (i, sql) in migrations::MIGRATIONS
-            .iter()
-            .enumerate()
-            .skip(version as usize)
-        {
+        let steps = crate::store::schema::migrations("BIGSERIAL PRIMARY KEY", ["", LEADER_TABLE]);
+        for (i, sql) in steps.enumerate().skip(version as usize) {
             // One statement at a time (the extended protocol takes one).
             for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
                 sqlx::query(statement)

@@ -1,7 +1,11 @@
-//! The PostgreSQL schema's migrations, numbered as SQLite's ([`super::super::SCHEMA_VERSION`]):
-//! the same tables and columns, in PostgreSQL's types.
+//! The schema both stores keep, written once: migration `i` takes a store from
+//! version `i` to `i + 1` ([`SCHEMA_VERSION`] in all). `{KEY}` is the dialect's
+//! auto-numbered primary key. Statements end with `;` and hold none inside, comments
+//! included: PostgreSQL runs them one at a time.
 
-pub(super) const MIGRATIONS: [&str; 2] = [
+use super::SCHEMA_VERSION;
+
+const STEPS: [&str; SCHEMA_VERSION as usize] = [
     "
     CREATE TABLE baseline (
         model_id          TEXT PRIMARY KEY,
@@ -12,7 +16,7 @@ pub(super) const MIGRATIONS: [&str; 2] = [
         updated_at        TEXT NOT NULL
     );
     CREATE TABLE journal (
-        seq         BIGSERIAL PRIMARY KEY,
+        seq         {KEY},
         at          TEXT NOT NULL,
         model_id    TEXT NOT NULL,
         model_name  TEXT NOT NULL,
@@ -28,8 +32,10 @@ pub(super) const MIGRATIONS: [&str; 2] = [
     CREATE INDEX journal_at ON journal (at);
 ",
     "
+    -- A write about to be made: completed into the journal right after it, or, if
+    -- the process died in between, resolved against the next observation.
     CREATE TABLE intent (
-        id          BIGSERIAL PRIMARY KEY,
+        id          {KEY},
         at          TEXT NOT NULL,
         cycle       TEXT NOT NULL,
         model_id    TEXT NOT NULL,
@@ -42,12 +48,17 @@ pub(super) const MIGRATIONS: [&str; 2] = [
         reason      TEXT NOT NULL
     );
     ALTER TABLE journal ADD COLUMN cycle TEXT;
-    -- Who leads now: the lock says it, this row says who (for the standbys' status).
-    CREATE TABLE leader (
-        id           INTEGER PRIMARY KEY CHECK (id = 1),
-        instance     TEXT NOT NULL,
-        since        TEXT NOT NULL,
-        heartbeat_at TEXT NOT NULL
-    );
 ",
 ];
+
+/// A dialect's migrations: each shared step with `key` as the auto-numbered primary
+/// key, followed by the dialect's own tables of that step (`own[i]`).
+pub(super) fn migrations(
+    key: &str,
+    own: [&str; SCHEMA_VERSION as usize],
+) -> impl Iterator<Item = String> {
+    STEPS
+        .iter()
+        .zip(own)
+        .map(move |(step, own)| step.replace("{KEY}", key) + own)
+}
