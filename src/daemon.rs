@@ -20,7 +20,7 @@ use crate::metrics::{Instrumented, Metrics, cycle_outcome};
 use crate::plan::ActionKind;
 use crate::sagemaker::{Registry, SageMakerRegistry, ScopedRegistry};
 use crate::server::{ServerState, serve};
-use crate::store::{LeaderRow, StateStore, Store};
+use crate::store::{LeaderRow, PgStore, StateStore, Store};
 
 /// Each wait between cycle starts is the interval plus or minus up to this share of it,
 /// so that many instances do not hit the APIs in step.
@@ -455,8 +455,27 @@ async fn lead_or_stand_by<G: Governance, R: Registry>(
             () = shutdown.cancelled() => return,
             attempt = election.try_lead() => attempt,
         };
-        let store = match attempt {
-            Ok(Attempt::Leads(store)) => store,
+        // Who leads as far as this attempt tells, and why this replica is not ready.
+        let (leader, error) = match attempt {
+            Ok(Attempt::Leads(store)) => {
+                announced = None;
+                tracing::info!(instance = %instance, database = %election.target(), "leading: this govsync runs the cycles");
+                lead(
+                    engine, store, &instance, settings, metrics, status, shutdown,
+                )
+                .await;
+                if shutdown.is_cancelled() {
+                    return;
+                }
+                tracing::error!(
+                    instance = %instance,
+                    "lost the lead (the database session that held the lock is gone): standing by"
+                );
+                (
+                    None,
+                    Some("this govsync lost the lead; trying again".to_string()),
+                )
+            }
             Ok(Attempt::Standby(leader)) => {
                 let who = leader.as_ref().map(|l| l.instance.clone());
                 if announced.as_ref() != Some(&who) {
@@ -467,88 +486,73 @@ async fn lead_or_stand_by<G: Governance, R: Registry>(
                     );
                     announced = Some(who);
                 }
-                metrics.set_role(false, true);
-                status.send_modify(|s| {
-                    s.role = Role::Standby {
-                        instance: instance.clone(),
-                        leader,
-                        checked: Instant::now(),
-                        error: None,
-                    }
-                });
-                wait(settings.standby_retry, shutdown).await;
-                continue;
+                (leader, None)
             }
             Err(e) => {
+                let error = e.to_string();
                 // Said once per new reason, not every retry.
-                let said = matches!(&status.borrow().role, Role::Standby { error: Some(old), .. } if *old == e.to_string());
+                let said = matches!(&status.borrow().role, Role::Standby { error: Some(old), .. } if *old == error);
                 if !said {
                     tracing::warn!(error = %e, "cannot reach the state store to lead or stand by; retrying");
                 }
-                metrics.set_role(false, false);
-                status.send_modify(|s| {
-                    let leader = match &s.role {
-                        Role::Standby { leader, .. } => leader.clone(),
-                        _ => None,
-                    };
-                    s.role = Role::Standby {
-                        instance: instance.clone(),
-                        leader,
-                        checked: Instant::now(),
-                        error: Some(e.to_string()),
-                    }
-                });
-                wait(settings.standby_retry, shutdown).await;
-                continue;
+                (None, Some(error))
             }
         };
-        announced = None;
-        tracing::info!(instance = %instance, database = %election.target(), "leading: this govsync runs the cycles");
-        metrics.set_role(true, true);
+        metrics.set_role(false, error.is_none());
         status.send_modify(|s| {
-            s.role = Role::Leader {
-                instance: instance.clone(),
+            // Without news of the leader, the last known stays.
+            let known = match &s.role {
+                Role::Standby { leader, .. } => leader.clone(),
+                _ => None,
             };
-        });
-        let lost = store.lost();
-        let leading = shutdown.child_token();
-        let mut store = Store::Postgres(store);
-        let watch_lost = async {
-            tokio::select! {
-                () = lost.cancelled() => leading.cancel(),
-                () = leading.cancelled() => {}
-            }
-        };
-        tokio::join!(
-            async {
-                run_loop(engine, &mut store, settings, metrics, status, &leading).await;
-                // Ends the watcher when the loop ended for shutdown.
-                leading.cancel();
-            },
-            watch_lost
-        );
-        // The store, its session and its heartbeat end here.
-        lost.cancel();
-        drop(store);
-        if shutdown.is_cancelled() {
-            return;
-        }
-        tracing::error!(
-            instance = %instance,
-            "lost the lead (the database session that held the lock is gone): standing by"
-        );
-        metrics.set_role(false, false);
-        status.send_modify(|s| {
             s.running = None;
             s.role = Role::Standby {
                 instance: instance.clone(),
-                leader: None,
+                leader: leader.or(known),
                 checked: Instant::now(),
-                error: Some("this govsync lost the lead; trying again".into()),
-            }
+                error,
+            };
         });
         wait(settings.standby_retry, shutdown).await;
     }
+}
+
+/// Runs cycles on `store` while this process leads: until shutdown, or until the
+/// store's session is lost (then the cycle running starts no new write).
+async fn lead<G: Governance, R: Registry>(
+    engine: &Engine<G, R>,
+    store: PgStore,
+    instance: &str,
+    settings: Settings,
+    metrics: &Metrics,
+    status: &watch::Sender<LoopStatus>,
+    shutdown: &CancellationToken,
+) {
+    metrics.set_role(true, true);
+    status.send_modify(|s| {
+        s.role = Role::Leader {
+            instance: instance.to_string(),
+        };
+    });
+    let lost = store.lost();
+    let leading = shutdown.child_token();
+    let mut store = Store::Postgres(store);
+    let watch_lost = async {
+        tokio::select! {
+            () = lost.cancelled() => leading.cancel(),
+            () = leading.cancelled() => {}
+        }
+    };
+    tokio::join!(
+        async {
+            run_loop(engine, &mut store, settings, metrics, status, &leading).await;
+            // Ends the watcher when the loop ended for shutdown.
+            leading.cancel();
+        },
+        watch_lost
+    );
+    // The store, its session and its heartbeat end here.
+    lost.cancel();
 }
 
 /// Sleeps `period`, or until shutdown.
