@@ -57,15 +57,15 @@ pub(super) fn run(
     // A bad store (a locked SQLite file, a password that cannot be read) is refused
     // before anything starts; a PostgreSQL server that does not answer yet is waited
     // for, standing by.
-    let (state, standby_retry) = match &config.state {
-        StateConfig::Sqlite { path } => (
-            StateSource::Store(Store::open(path).map_err(|e| e.to_string())?),
-            None,
-        ),
+    let mut settings = daemon::Settings::from_config(&config.sync);
+    let state = match &config.state {
+        StateConfig::Sqlite { path } => {
+            StateSource::Store(Store::open(path).map_err(|e| e.to_string())?)
+        }
         StateConfig::Postgres(pg) => {
             let election = crate::leader::election(pg, &lookup_env)?;
-            let retry = election.retry();
-            (StateSource::Election(Box::new(election)), Some(retry))
+            settings.standby_retry = election.retry();
+            StateSource::Election(Box::new(election))
         }
     };
     runtime()?.block_on(async {
@@ -92,10 +92,6 @@ pub(super) fn run(
             trigger.cancel();
         });
         let (status, _) = watch::channel(LoopStatus::new(tokio::time::Instant::now()));
-        let mut settings = daemon::Settings::from_config(&config.sync);
-        if let Some(retry) = standby_retry {
-            settings.standby_retry = retry;
-        }
         daemon::run(engine, state, settings, metrics, listener, status, shutdown)
             .await
             .map_err(|e| format!("the HTTP server on {address} failed: {e}"))?;

@@ -67,7 +67,7 @@ impl Config {
             })?;
         let validated = Validator {
             key_error: &key_error,
-            default_instance: default_instance(env),
+            default_instance: &|| default_instance(env),
         }
         .config(raw, file)?;
         let mapping = match &validated.sync.mapping_file {

@@ -24,8 +24,9 @@ pub(super) struct Validated {
 
 pub(super) struct Validator<'a> {
     pub(super) key_error: &'a dyn Fn(String, String) -> ConfigError,
-    /// This process's default instance name among replicas (`state.instance`).
-    pub(super) default_instance: String,
+    /// This process's default instance name among replicas (`state.instance`),
+    /// asked for only when a PostgreSQL store names none.
+    pub(super) default_instance: &'a dyn Fn() -> String,
 }
 
 impl Validator<'_> {
@@ -346,9 +347,7 @@ impl Validator<'_> {
             state.password_file,
             file,
         )?;
-        let instance = state
-            .instance
-            .unwrap_or_else(|| self.default_instance.clone());
+        let instance = state.instance.unwrap_or_else(self.default_instance);
         if instance.trim().is_empty() || instance.chars().any(char::is_control) {
             return self.fail("state.instance", "must be a non-empty name");
         }
