@@ -72,6 +72,15 @@ impl Replica {
         support::metric_sample(&text, "govsync_leader")
     }
 
+    /// Sends `kill`'s signal `name` (e.g. `-STOP`) to the process.
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([name, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {name}");
+    }
+
     fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -158,13 +167,20 @@ impl Bed {
         )
     }
 
+    /// Waits until `instance` leads, within `bound` (`after` says of what), and
+    /// returns how long that took.
+    async fn leads_within(&self, instance: &str, after: &str, bound: Duration) -> Duration {
+        until(&format!("{instance} leads {after}"), bound, async || {
+            self.leader() == instance
+        })
+        .await
+    }
+
     /// pod-a, leading, then pod-b, started once pod-a leads.
     async fn leader_and_standby(&self) -> (Replica, Replica) {
         let a = self.start("pod-a");
-        until("pod-a leads", Duration::from_secs(20), async || {
-            self.leader() == "pod-a"
-        })
-        .await;
+        self.leads_within("pod-a", "at start", Duration::from_secs(20))
+            .await;
         (a, self.start("pod-b"))
     }
 
@@ -238,12 +254,13 @@ async fn the_standby_takes_over_a_killed_leader_and_every_write_is_journaled_onc
 
     let landed = bed.mid_cycle(10).await;
     a.kill();
-    let failover = until(
-        "pod-b leads after pod-a was killed",
-        Duration::from_secs(lease_seconds() / 5 + 2),
-        async || bed.leader() == "pod-b",
-    )
-    .await;
+    let failover = bed
+        .leads_within(
+            "pod-b",
+            "after pod-a was killed",
+            Duration::from_secs(lease_seconds() / 5 + 2),
+        )
+        .await;
     eprintln!(
         "fail-over: pod-b led {} ms after pod-a was SIGKILLed (lease {} s; {landed} of {} writes had landed)",
         failover.as_millis(),
@@ -265,27 +282,21 @@ async fn a_frozen_leader_loses_the_lead_within_the_lease_and_its_successor_finis
     bed.mid_cycle(10).await;
     // Frozen (a stopped process, a stalled VM): its connection stays open, nothing
     // answers on it. The server ends the idle session after a lease.
-    let signal = |name: &str| {
-        let status = Command::new("kill")
-            .args([name, &a.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-    };
-    signal("-STOP");
-    let takeover = until(
-        "pod-b leads after pod-a froze",
-        Duration::from_secs(lease_seconds() + 3),
-        async || bed.leader() == "pod-b",
-    )
-    .await;
+    a.signal("-STOP");
+    let takeover = bed
+        .leads_within(
+            "pod-b",
+            "after pod-a froze",
+            Duration::from_secs(lease_seconds() + 3),
+        )
+        .await;
     eprintln!(
         "frozen leader: pod-b led {} ms after pod-a was stopped (lease {} s)",
         takeover.as_millis(),
         lease_seconds()
     );
     // It wakes up to a session the server ended: it stands by.
-    signal("-CONT");
+    a.signal("-CONT");
     until("pod-a stands by", Duration::from_secs(10), async || {
         a.leader_gauge().await == Some(0.0)
     })
@@ -354,20 +365,17 @@ async fn a_leader_stopped_by_sigterm_records_its_writes_and_hands_over() {
     let (mut a, b) = bed.leader_and_standby().await;
     bed.mid_cycle(10).await;
     // A rolling update: the old pod gets SIGTERM.
-    let status = Command::new("kill")
-        .args(["-TERM", &a.child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
+    a.signal("-TERM");
     let stopped = Instant::now();
     let code = a.child.wait().expect("wait").code();
     assert_eq!(code, Some(0), "pod-a's log ends:\n{}", tail(&a.log));
-    let handover = until(
-        "pod-b leads after pod-a stopped",
-        Duration::from_secs(lease_seconds() / 5 + 2),
-        async || bed.leader() == "pod-b",
-    )
-    .await;
+    let handover = bed
+        .leads_within(
+            "pod-b",
+            "after pod-a stopped",
+            Duration::from_secs(lease_seconds() / 5 + 2),
+        )
+        .await;
     eprintln!(
         "hand-over: pod-b led {} ms after pod-a exited ({} ms after SIGTERM)",
         handover.as_millis(),
