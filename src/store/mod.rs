@@ -80,14 +80,6 @@ pub enum StoreError {
     Copy(String),
 }
 
-impl StoreError {
-    /// Whether this error means the store cannot be written by this process any
-    /// more (leadership lost or the leader's session gone).
-    pub fn lost_leadership(&self) -> bool {
-        matches!(self, StoreError::NotLeader { .. })
-    }
-}
-
 /// A baseline row as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BaselineRow {
