@@ -145,7 +145,8 @@ async fn cycles(n: usize) {
     let (mocks, pairs) = fleet(n).await;
     let concurrency = default_concurrency();
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(dir.path().join("state.db").to_str().expect("path")).expect("store");
+    let store =
+        Store::open_sqlite(dir.path().join("state.db").to_str().expect("path")).expect("store");
     let mut bed = Bed::new(mocks, store, concurrency);
     let rt = LATENCY.as_secs_f64() * 1000.0;
     let pages = n.div_ceil(100);
@@ -326,7 +327,11 @@ async fn writes() {
     for rate_limit in [0.0, 20.0] {
         for concurrency in [1, 2, 4, 8, 16, 32] {
             let (mocks, pairs) = fleet(400).await;
-            let mut bed = Bed::new(mocks, Store::open(":memory:").expect("store"), concurrency);
+            let mut bed = Bed::new(
+                mocks,
+                Store::open_sqlite(":memory:").expect("store"),
+                concurrency,
+            );
             bed.run(CycleKind::Full).await;
             for (id, _) in &pairs {
                 bed.mocks

@@ -15,11 +15,11 @@ use crate::engine::{
 };
 use crate::governance::{Governance, OpenPagesClient};
 use crate::journal::JournalEntry;
-use crate::leader::{Attempt, Election};
 use crate::metrics::{Instrumented, Metrics, cycle_outcome};
 use crate::plan::ActionKind;
 use crate::sagemaker::{Registry, SageMakerRegistry, ScopedRegistry};
 use crate::server::{ServerState, serve};
+use crate::store::{Election, Lead};
 use crate::store::{LeaderRow, PgStore, StateStore, Store};
 
 /// Each wait between cycle starts is the interval plus or minus up to this share of it,
@@ -457,7 +457,7 @@ async fn lead_or_stand_by<G: Governance, R: Registry>(
         };
         // Who leads as far as this attempt tells, and why this replica is not ready.
         let (leader, error) = match attempt {
-            Ok(Attempt::Leads(store)) => {
+            Ok(Lead::Leads(store)) => {
                 announced = None;
                 tracing::info!(instance = %instance, database = %election.target(), "leading: this govsync runs the cycles");
                 lead(
@@ -476,7 +476,7 @@ async fn lead_or_stand_by<G: Governance, R: Registry>(
                     Some("this govsync lost the lead; trying again".to_string()),
                 )
             }
-            Ok(Attempt::Standby(leader)) => {
+            Ok(Lead::Standby(leader)) => {
                 let who = leader.as_ref().map(|l| l.instance.clone());
                 if announced.as_ref() != Some(&who) {
                     tracing::info!(

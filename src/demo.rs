@@ -243,7 +243,7 @@ path = ":memory:"
             FULL_INTERVAL.as_secs()
         ),
     )?;
-    let store = Store::open(":memory:").map_err(|e| e.to_string())?;
+    let store = Store::open_sqlite(":memory:").map_err(|e| e.to_string())?;
     let settings = Settings {
         shutdown_grace: Duration::from_secs(5),
         ..Settings::from_config(&config.sync)

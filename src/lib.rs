@@ -37,10 +37,10 @@
 //! - [`store`]: the state — baseline, journal, intents — behind one contract
 //!   ([`store::StateStore`]) and one schema (`store/schema.rs`), kept by SQLite
 //!   (`store/sqlite/`, one replica, the file lock) and PostgreSQL (`store/postgres/`:
-//!   the connection, leader's lock and fence; the contract's statements), and
-//!   `store/copy.rs` between them.
-//! - [`leader`]: leader election among replicas on PostgreSQL, and opening the store
-//!   the configuration chose.
+//!   the connection, leader's lock and fence; the contract's statements; leader
+//!   election among replicas, `election.rs`); `store/open.rs` opens the one the
+//!   configuration chose (to write, to read, or for a dry run), `store/copy.rs`
+//!   copies between them.
 //! - [`daemon`]: the loop (leading, or standing by); [`server`]: `/healthz`, `/readyz`, `/metrics`, and `/`,
 //!   the [`status_page`];
 //!   [`metrics`]; [`logging`].
@@ -64,7 +64,6 @@ pub mod daemon;
 pub mod demo;
 pub mod engine;
 pub mod governance;
-pub mod leader;
 pub mod logging;
 pub mod mapping;
 pub mod metrics;

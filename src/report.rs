@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::engine::CycleReport;
+use crate::engine::{BaselineSource, CycleReport};
 use crate::render::or_none;
 
 /// The report as aligned columns, with a summary line.
@@ -68,6 +68,13 @@ pub fn table(report: &CycleReport) -> String {
     for valve in &report.safety_valve {
         out.push_str(&format!("error: {valve}\n"));
     }
+    if report.baseline == BaselineSource::None {
+        out.push_str(
+            "no baseline: there is no state store yet, so this plan starts from an empty \
+             one (where both sides may be written, the conflict policy decides); the first \
+             real reconcile or run creates the store\n",
+        );
+    }
     let n = report.summary();
     out.push_str(&format!(
         "{}{} linked: {} in sync, {} pushed, {} pulled, {} decommissioned, {} drift, {} conflict ({} resolved by the policy), {} not observed, {} out of scope, {} failed; unlinked: {} models, {} packages\n",
@@ -89,13 +96,15 @@ pub fn table(report: &CycleReport) -> String {
     out
 }
 
-/// The report as JSON: `{"dry_run", "exit_code", "summary": {…}, "models": [{model_id,
+/// The report as JSON: `{"dry_run", "baseline" ("store" or "none": no store yet),
+/// "exit_code", "summary": {…}, "models": [{model_id,
 /// model_name, arn, governance_status, lifecycle, action: {kind, …}, reason, outcome, detail}],
 /// "rejected_rows": […], "scopes": [{scope, observed, packages, error}],
 /// "safety_valve": [{count, limit, scope, message}]}`.
 pub fn json(report: &CycleReport) -> String {
     let value = json!({
         "dry_run": report.dry_run,
+        "baseline": report.baseline,
         "exit_code": report.exit_code(),
         "summary": report.summary(),
         "models": report.results,

@@ -115,7 +115,7 @@ async fn every_write_that_reached_a_remote_is_journaled_across_sigkill() {
             && pulls
                 .iter()
                 .all(|(id, _)| mocks.gov.status_of(id).as_deref() == Some("Deployed"));
-        let open = match Store::open_read_only(state.to_str().expect("utf-8")) {
+        let open = match read(&state).await {
             Ok(mut store) => store.open_intents().await.map_or(usize::MAX, |o| o.len()),
             Err(_) => usize::MAX,
         };
@@ -137,7 +137,7 @@ async fn every_write_that_reached_a_remote_is_journaled_across_sigkill() {
     assert_eq!(child.wait().expect("wait").code(), Some(0));
     drained(&mocks).await;
 
-    let mut store = Store::open_read_only(state.to_str().expect("utf-8")).expect("store");
+    let mut store = read(&state).await.expect("store");
     assert!(store.open_intents().await.expect("intents").is_empty());
     let entries = store
         .history(&HistoryFilter::default())
@@ -164,4 +164,10 @@ async fn every_write_that_reached_a_remote_is_journaled_across_sigkill() {
         tail(&dir.path().join("govsync.log"))
     );
     assert!(total(&received) >= PUSHES + PULLS);
+}
+
+/// The store at `path`, opened to read beside the daemon.
+async fn read(path: &std::path::Path) -> Result<Store, String> {
+    let location = govsync::store::Location::Sqlite(path.to_str().expect("utf-8").to_string());
+    govsync::store::open_location(&location, govsync::store::Access::Read).await
 }

@@ -127,7 +127,7 @@ async fn cycles_start_every_interval_with_jitter_and_a_slow_one_delays_the_next(
         read_model_cards: false,
         recheck_sagemaker: false,
     };
-    let mut store = Store::open(":memory:").expect("store");
+    let mut store = Store::open_sqlite(":memory:").expect("store");
     let metrics = Metrics::new();
     let (status, watcher) = watch::channel(LoopStatus::new(Instant::now()));
     let shutdown = CancellationToken::new();
@@ -425,7 +425,7 @@ async fn sigterm_mid_cycle_finishes_the_write_in_flight_records_it_and_exits_0()
     // The password never reaches a log line, in any form (the Basic header's base64 too).
     support::assert_no_secret(&logs, "govsync", "pw", "the daemon's logs");
 
-    let mut store = Store::open(state.to_str().expect("utf-8 path")).expect("store");
+    let mut store = Store::open_sqlite(state.to_str().expect("utf-8 path")).expect("store");
     assert_eq!(
         store.journal_len().await.expect("journal"),
         1,

@@ -123,21 +123,6 @@ fn table_with_approvals() -> MappingTable {
     MappingTable::parse(&text, std::path::Path::new("approvals.toml")).expect("table")
 }
 
-/// A Python with boto3: `BOTO3_PYTHON` (set by .ci/run), else `python3`.
-fn python_with_boto3() -> String {
-    let python = std::env::var("BOTO3_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = std::process::Command::new(&python)
-        .args(["-c", "import boto3"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "this test reads the package back with boto3: set BOTO3_PYTHON to a Python \
-         with boto3 installed (.ci/run does), or pip install boto3"
-    );
-    python
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_with_an_approval_status_sets_it_with_the_lifecycle_as_boto3_sees_it() {
     let mut w = world(Policy::default()).await;
@@ -173,7 +158,7 @@ async fn a_row_with_an_approval_status_sets_it_with_the_lifecycle_as_boto3_sees_
     );
 
     // What SageMaker Projects' templates deploy on, read by boto3 over the wire.
-    let python = python_with_boto3();
+    let python = support::programs::python_with("boto3");
     let endpoint = w.mocks.sm_handle.url();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(python)

@@ -108,8 +108,8 @@ struct Bed {
 }
 
 impl Bed {
-    async fn new() -> Option<Bed> {
-        let pg = Postgres::start()?;
+    async fn new() -> Bed {
+        let pg = Postgres::start();
         pg.database("ha");
         let mocks = Mocks::start(&["g"]).await;
         let pushes = (0..60)
@@ -143,13 +143,13 @@ impl Bed {
             ),
         );
         std::fs::write(&config, text).expect("config");
-        Some(Bed {
+        Bed {
             pg,
             mocks,
             pushes,
             dir,
             config,
-        })
+        }
     }
 
     fn start(&self, instance: &str) -> Replica {
@@ -219,7 +219,7 @@ impl Bed {
             "each package was written once, by one replica at a time; the log ends:\n{}",
             tail(log)
         );
-        let mut store = govsync::store::PgStore::read_only(
+        let mut store = govsync::store::PgStore::open_reader(
             &govsync::store::PgTarget::new(
                 &self.pg.url("ha"),
                 Some(&secrecy::SecretString::from(PASSWORD)),
@@ -227,9 +227,11 @@ impl Bed {
                 Duration::from_secs(lease_seconds()),
             )
             .expect("target"),
+            govsync::store::Reads::Everything,
         )
         .await
-        .expect("read the journal");
+        .expect("read the journal")
+        .expect("the store exists");
         let entries = store
             .history(&HistoryFilter::default())
             .await
@@ -240,7 +242,7 @@ impl Bed {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standby_takes_over_a_killed_leader_and_every_write_is_journaled_once() {
-    let Some(bed) = Bed::new().await else { return };
+    let bed = Bed::new().await;
     let (a, b) = bed.leader_and_standby().await;
     // The standby is up, ready, and says who leads; it does not lead.
     until("pod-b stands by", Duration::from_secs(20), async || {
@@ -277,7 +279,7 @@ async fn the_standby_takes_over_a_killed_leader_and_every_write_is_journaled_onc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_frozen_leader_loses_the_lead_within_the_lease_and_its_successor_finishes() {
-    let Some(bed) = Bed::new().await else { return };
+    let bed = Bed::new().await;
     let (a, b) = bed.leader_and_standby().await;
     bed.mid_cycle(10).await;
     // Frozen (a stopped process, a stalled VM): its connection stays open, nothing
@@ -310,7 +312,7 @@ async fn a_frozen_leader_loses_the_lead_within_the_lease_and_its_successor_finis
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_whose_database_session_is_cut_writes_nothing_more() {
-    let Some(bed) = Bed::new().await else { return };
+    let bed = Bed::new().await;
     let pg = &bed.pg;
     let a = bed.start("pod-a");
     bed.mid_cycle(5).await;
@@ -361,7 +363,7 @@ async fn a_leader_whose_database_session_is_cut_writes_nothing_more() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_stopped_by_sigterm_records_its_writes_and_hands_over() {
-    let Some(bed) = Bed::new().await else { return };
+    let bed = Bed::new().await;
     let (mut a, b) = bed.leader_and_standby().await;
     bed.mid_cycle(10).await;
     // A rolling update: the old pod gets SIGTERM.

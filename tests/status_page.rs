@@ -1,35 +1,17 @@
 //! The status page in a real browser: Debian's chromium, headless, renders the
 //! daemon's `/` for a seeded scenario (its DOM and screenshots at 360 px and
-//! 1280 px). `.ci/run` installs chromium; without it this test fails saying so.
+//! 1280 px). `scripts/test` installs chromium; without it this test fails saying so.
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::json;
 
-fn chromium() -> PathBuf {
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|name| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|dir| dir.join(name))
-                    .find(|p| p.is_file())
-            })
-        })
-        .unwrap_or_else(|| {
-            panic!(
-                "the status page test needs a headless browser: install Debian's chromium \
-                 (apt-get install chromium); .ci/run installs it"
-            )
-        })
-}
-
 /// Chromium headless with the flags a closed network needs, and a profile of its own.
 fn browser(profile: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(chromium())
+    Command::new(support::programs::chromium())
         .args([
             "--headless",
             "--no-sandbox",

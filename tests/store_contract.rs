@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use govsync::config::{PostgresConfig, SecretSource, StateConfig};
 use govsync::domain::{GovernanceStatus, Lifecycle, ModelId, PackageArn};
-use govsync::leader::{Access, Attempt, Election};
 use govsync::plan::BaselineEntry;
+use govsync::store::{Access, Election, Lead};
 use govsync::store::{
     HistoryFilter, Intent, JournalEntry, StateStore, Store, StoreError, WriteSystem, copy,
 };
@@ -189,7 +189,7 @@ async fn contract(store: &mut Store) -> Vec<JournalEntry> {
 }
 
 fn sqlite(dir: &tempfile::TempDir, name: &str) -> Store {
-    Store::open(dir.path().join(name).to_str().expect("utf-8")).expect("sqlite")
+    Store::open_sqlite(dir.path().join(name).to_str().expect("utf-8")).expect("sqlite")
 }
 
 fn election(pg: &Postgres, db: &str, instance: &str) -> Election {
@@ -210,14 +210,14 @@ async fn lead(pg: &Postgres, db: &str, instance: &str) -> Store {
         .await
         .expect("connect")
     {
-        Attempt::Leads(store) => Store::Postgres(store),
-        Attempt::Standby(_) => panic!("{instance} should lead on {db}"),
+        Lead::Leads(store) => Store::Postgres(store),
+        Lead::Standby(_) => panic!("{instance} should lead on {db}"),
     }
 }
 
 #[tokio::test]
 async fn both_stores_keep_the_contract_and_give_the_same_history() {
-    let Some(pg) = Postgres::start() else { return };
+    let pg = Postgres::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut lite = sqlite(&dir, "state.db");
     let from_sqlite = contract(&mut lite).await;
@@ -229,15 +229,15 @@ async fn both_stores_keep_the_contract_and_give_the_same_history() {
 
 #[tokio::test]
 async fn a_store_from_a_newer_govsync_is_refused_by_both() {
-    let Some(pg) = Postgres::start() else { return };
+    let pg = Postgres::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("state.db");
-    drop(Store::open(path.to_str().expect("utf-8")).expect("create"));
+    drop(Store::open_sqlite(path.to_str().expect("utf-8")).expect("create"));
     let conn = rusqlite::Connection::open(&path).expect("open");
     conn.pragma_update(None, "user_version", 99)
         .expect("pragma");
     drop(conn);
-    let sqlite = Store::open(path.to_str().expect("utf-8"))
+    let sqlite = Store::open_sqlite(path.to_str().expect("utf-8"))
         .err()
         .expect("refused");
 
@@ -304,7 +304,7 @@ async fn migrated_from_version_1(store: &mut Store) {
 
 #[tokio::test]
 async fn both_stores_migrate_a_version_1_store_and_keep_its_journal() {
-    let Some(pg) = Postgres::start() else { return };
+    let pg = Postgres::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("v1.db");
     let conn = rusqlite::Connection::open(&path).expect("create");
@@ -312,7 +312,8 @@ async fn both_stores_migrate_a_version_1_store_and_keep_its_journal() {
         .expect("version 1");
     conn.pragma_update(None, "user_version", 1).expect("pragma");
     drop(conn);
-    migrated_from_version_1(&mut Store::open(path.to_str().expect("utf-8")).expect("open")).await;
+    migrated_from_version_1(&mut Store::open_sqlite(path.to_str().expect("utf-8")).expect("open"))
+        .await;
 
     pg.database("v1");
     pg.psql(
@@ -328,7 +329,7 @@ async fn both_stores_migrate_a_version_1_store_and_keep_its_journal() {
 
 #[tokio::test]
 async fn migrations_run_once_and_are_recorded() {
-    let Some(pg) = Postgres::start() else { return };
+    let pg = Postgres::start();
     pg.database("migrate");
     // Two replicas starting together: both migrate under one lock, one leads.
     let (a, b) = tokio::join!(
@@ -337,7 +338,7 @@ async fn migrations_run_once_and_are_recorded() {
     );
     let leads = [a.expect("a"), b.expect("b")]
         .iter()
-        .filter(|x| matches!(x, Attempt::Leads(_)))
+        .filter(|x| matches!(x, Lead::Leads(_)))
         .count();
     assert_eq!(leads, 1, "exactly one leads");
     assert_eq!(
@@ -356,7 +357,7 @@ async fn migrations_run_once_and_are_recorded() {
 
 #[tokio::test]
 async fn a_standby_sees_the_leader_and_a_leader_whose_session_is_gone_records_no_intent() {
-    let Some(pg) = Postgres::start() else { return };
+    let pg = Postgres::start();
     pg.database("fence");
     let mut leader = lead(&pg, "fence", "pod-a").await;
     leader
@@ -366,7 +367,7 @@ async fn a_standby_sees_the_leader_and_a_leader_whose_session_is_gone_records_no
 
     let mut standby = election(&pg, "fence", "pod-b");
     match standby.try_lead().await.expect("standby") {
-        Attempt::Standby(Some(row)) => assert_eq!(row.instance, "pod-a"),
+        Lead::Standby(Some(row)) => assert_eq!(row.instance, "pod-a"),
         _ => panic!("pod-b should stand by, seeing pod-a lead"),
     }
 
@@ -393,18 +394,18 @@ async fn a_standby_sees_the_leader_and_a_leader_whose_session_is_gone_records_no
         .expect_err("fenced");
     assert!(matches!(again, StoreError::NotLeader { .. }), "{again}");
     match standby.try_lead().await.expect("takeover") {
-        Attempt::Leads(mut store) => {
+        Lead::Leads(mut store) => {
             let open = store.open_intents().await.expect("open");
             assert_eq!(open.len(), 1, "the old leader's intent is there to resolve");
             assert_eq!(open[0].intent.model_id, "1");
         }
-        Attempt::Standby(_) => panic!("pod-b should lead once pod-a's session is gone"),
+        Lead::Standby(_) => panic!("pod-b should lead once pod-a's session is gone"),
     }
 }
 
 #[tokio::test]
 async fn a_second_writer_fails_at_once_naming_the_leader_and_a_reader_reads_beside_it() {
-    let Some(pg) = Postgres::start() else { return };
+    let pg = Postgres::start();
     pg.database("second");
     let mut leader = lead(&pg, "second", "pod-a").await;
     leader
@@ -419,7 +420,7 @@ async fn a_second_writer_fails_at_once_naming_the_leader_and_a_reader_reads_besi
     });
     let env = |name: &str| (name == "DB_PASSWORD").then(|| PASSWORD.to_string());
     // `reconcile` (a writer) is refused while a daemon leads, and says who does.
-    let refused = govsync::leader::open(&state, &env, Access::Write)
+    let refused = govsync::store::open(&state, &env, Access::Write)
         .await
         .err()
         .expect("refused");
@@ -428,7 +429,7 @@ async fn a_second_writer_fails_at_once_naming_the_leader_and_a_reader_reads_besi
         "{refused}"
     );
     // `history` (a reader) reads beside it.
-    let mut reader = govsync::leader::open(&state, &env, Access::Read)
+    let mut reader = govsync::store::open(&state, &env, Access::Read)
         .await
         .expect("a reader");
     assert_eq!(reader.journal_len().await.expect("len"), 1);
@@ -438,7 +439,7 @@ async fn a_second_writer_fails_at_once_naming_the_leader_and_a_reader_reads_besi
     );
     // A wrong password is a clear error that does not show it.
     let wrong = |_: &str| Some("not-the-password".to_string());
-    let denied = govsync::leader::open(&state, &wrong, Access::Read)
+    let denied = govsync::store::open(&state, &wrong, Access::Read)
         .await
         .err()
         .expect("denied");
@@ -451,7 +452,7 @@ async fn a_second_writer_fails_at_once_naming_the_leader_and_a_reader_reads_besi
 
 #[tokio::test]
 async fn state_copy_round_trips_and_is_idempotent() {
-    let Some(pg) = Postgres::start() else { return };
+    let pg = Postgres::start();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut source = sqlite(&dir, "source.db");
     contract(&mut source).await;

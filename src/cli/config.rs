@@ -1,17 +1,27 @@
-//! `govsync config check`: validates a configuration and prints its effective settings.
+//! `govsync config init`: writes a starting configuration from flags;
+//! `govsync config check`: validates one and prints its effective settings.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::Subcommand;
+use clap::{Args, Subcommand, ValueEnum};
 
 use super::lookup;
+use crate::config::starter::{
+    Starter, StarterAuth, StarterSageMaker, StarterScope, StarterSecret, render,
+};
 use crate::config::{Config, DEFAULT_CONFIG_PATH};
 use crate::governance::OpenPagesClient;
 
 /// `govsync config …`.
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
+    /// Write a starting configuration from a few flags (no prompts, so scripts can
+    /// use it): the governance URL and how to authenticate, the AWS region or
+    /// accounts, and the state store. Every other setting keeps its default and is
+    /// named in a comment. An existing file is never overwritten. The file passes
+    /// `govsync config check --offline` once its secret's variable is set.
+    Init(Box<InitArgs>),
     /// Validate a configuration file (with GOVSYNC_… overrides applied), its mapping table,
     /// that its governance secret can be read, and (unless --offline) that the governance
     /// model type has the status and link fields and every status govsync writes; print the
@@ -34,7 +44,170 @@ pub(super) fn run(
 ) -> Result<(), String> {
     match command {
         ConfigCommand::Check { file, offline } => config_check(&file, offline, env, out),
+        ConfigCommand::Init(args) => config_init(*args, out),
     }
+}
+
+/// How governance is authenticated (`--auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthKind {
+    /// HTTP Basic: OpenPages on premises or on a VM (needs --username).
+    Basic,
+    /// An IBM Cloud IAM API key: watsonx.governance on IBM Cloud.
+    Iam,
+    /// ZenApiKey: Cloud Pak for Data (needs --username).
+    Zen,
+}
+
+/// Arguments of `govsync config init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write it (its folder is created if need be); never overwritten.
+    #[arg(default_value = DEFAULT_CONFIG_PATH)]
+    pub file: PathBuf,
+    /// The OpenPages REST API v2 base URL, e.g. https://HOST/opgrc/api/v2.
+    #[arg(long, value_name = "URL")]
+    pub governance_url: String,
+    /// How govsync signs in to governance.
+    #[arg(long, value_enum)]
+    pub auth: AuthKind,
+    /// The governance user (basic and zen).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// The environment variable that will hold the password or API key (default:
+    /// OPENPAGES_PASSWORD, IBM_API_KEY or CPD_API_KEY by --auth).
+    #[arg(long, value_name = "VAR", conflicts_with = "secret_file")]
+    pub secret_env: Option<String>,
+    /// A mounted file that will hold the password or API key, instead of a variable.
+    #[arg(long, value_name = "PATH")]
+    pub secret_file: Option<String>,
+    /// The AWS region of the one account the default credentials belong to
+    /// (default: the AWS default chain's region).
+    #[arg(long, conflicts_with = "scope")]
+    pub region: Option<String>,
+    /// An account and its regions, with the role to assume there if the default
+    /// credentials belong to another account: ACCOUNT:REGION[,REGION…][:ROLE_ARN].
+    /// Repeat for several accounts.
+    #[arg(long, value_name = "ACCOUNT:REGIONS[:ROLE_ARN]")]
+    pub scope: Vec<String>,
+    /// Only these model package groups (comma-separated; default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub groups: Vec<String>,
+    /// A SageMaker endpoint of one's own (the mock, LocalStack, a VPC endpoint).
+    #[arg(long, value_name = "URL")]
+    pub sagemaker_endpoint: Option<String>,
+    /// The STS endpoint that goes with --sagemaker-endpoint.
+    #[arg(long, value_name = "URL")]
+    pub sts_endpoint: Option<String>,
+    /// The state store: a SQLite file (relative to the config's folder), or a
+    /// sqlite:// or postgres://USER@HOST:PORT/DB URL (no password in it).
+    #[arg(long, value_name = "PATH|URL", default_value = "govsync-state.db")]
+    pub state: String,
+    /// For a PostgreSQL store: the environment variable that will hold its password.
+    #[arg(long, value_name = "VAR")]
+    pub state_password_env: Option<String>,
+}
+
+impl InitArgs {
+    /// The answers, or the flag that is wrong and why.
+    fn starter(self) -> Result<Starter, String> {
+        let user = |kind: &str| {
+            self.username.clone().ok_or_else(|| {
+                format!("--auth {kind} needs --username (the governance user govsync signs in as)")
+            })
+        };
+        let auth = match self.auth {
+            AuthKind::Basic => StarterAuth::Basic {
+                username: user("basic")?,
+            },
+            AuthKind::Iam if self.username.is_some() => {
+                return Err("--auth iam takes no --username (the API key names the user)".into());
+            }
+            AuthKind::Iam => StarterAuth::Iam,
+            AuthKind::Zen => StarterAuth::Zen {
+                username: user("zen")?,
+            },
+        };
+        let secret = match (self.secret_file, self.secret_env) {
+            (Some(path), _) => StarterSecret::File(path),
+            (None, Some(var)) => StarterSecret::Env(var),
+            (None, None) => StarterSecret::Env(auth.default_secret_env().to_string()),
+        };
+        let sagemaker = if self.scope.is_empty() {
+            StarterSageMaker::Region(self.region)
+        } else {
+            StarterSageMaker::Scopes(
+                self.scope
+                    .iter()
+                    .map(|s| scope_flag(s))
+                    .collect::<Result<_, _>>()?,
+            )
+        };
+        if self.state_password_env.is_some() && !self.state.starts_with("postgres") {
+            return Err("--state-password-env is for a postgres:// --state".into());
+        }
+        Ok(Starter {
+            governance_url: self.governance_url,
+            auth,
+            secret,
+            sagemaker,
+            groups: self.groups,
+            sagemaker_endpoint: self.sagemaker_endpoint,
+            sts_endpoint: self.sts_endpoint,
+            state: self.state,
+            state_password_env: self.state_password_env,
+        })
+    }
+}
+
+/// `ACCOUNT:REGION[,REGION…][:ROLE_ARN]` (a role ARN holds colons of its own).
+fn scope_flag(text: &str) -> Result<StarterScope, String> {
+    let mut parts = text.splitn(3, ':');
+    let (Some(account), Some(regions)) = (parts.next(), parts.next()) else {
+        return Err(format!(
+            "--scope {text:?}: write ACCOUNT:REGION[,REGION…][:ROLE_ARN], e.g. 111122223333:us-east-1,eu-west-1:arn:aws:iam::111122223333:role/govsync"
+        ));
+    };
+    Ok(StarterScope {
+        account_id: account.to_string(),
+        regions: regions.split(',').map(str::to_string).collect(),
+        role_arn: parts.next().map(str::to_string),
+    })
+}
+
+/// Writes the starting configuration, after checking it as `config check
+/// --offline` would (without its secret, which need not be set yet).
+fn config_init(args: InitArgs, out: &mut dyn Write) -> Result<(), String> {
+    let file = args.file.clone();
+    let text = render(&args.starter()?);
+    // The file must load as written: a bad flag value (a URL, a region, an account
+    // ID) is refused here, naming its key, before anything is written.
+    Config::from_toml(&text, &file, &[])
+        .map_err(|e| format!("not written: the configuration from these flags is refused: {e}"))?;
+    if let Some(folder) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)
+            .map_err(|e| format!("cannot create the folder {}: {e}", folder.display()))?;
+    }
+    let mut written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&file)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => format!(
+                "{} already exists: not overwritten (remove it, or give another path)",
+                file.display()
+            ),
+            _ => format!("cannot create {}: {e}", file.display()),
+        })?;
+    written
+        .write_all(text.as_bytes())
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    writeln!(
+        out,
+        "wrote {file}\nnext: set the secret's variable, then\n  govsync config check {file}\n  govsync reconcile --dry-run --config {file}",
+        file = file.display()
+    )
+    .map_err(|e| e.to_string())
 }
 
 fn config_check(
@@ -49,7 +222,7 @@ fn config_check(
         .map_err(|e| format!("{}: {e}", file.display()))?;
     // The database password too, when the store is PostgreSQL (read, never shown).
     if let crate::config::StateConfig::Postgres(pg) = &config.state {
-        crate::leader::election(pg, &|name: &str| lookup(env, name).map(str::to_string))
+        crate::store::election(pg, &|name: &str| lookup(env, name).map(str::to_string))
             .map_err(|e| format!("{}: {e}", file.display()))?;
     }
     let discovered = if offline {

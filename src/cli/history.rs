@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::{ConfigArg, Output};
 use crate::config::Config;
-use crate::leader::Access;
+use crate::store::Access;
 use crate::store::{HistoryFilter, StateStore};
 
 /// Arguments of `govsync history`.
@@ -41,7 +41,7 @@ pub(super) fn history(
         since: args.since,
     };
     let entries = super::runtime()?.block_on(async {
-        let mut store = crate::leader::open(
+        let mut store = crate::store::open(
             &config.state,
             &|name: &str| super::lookup(env, name).map(str::to_string),
             Access::Read,

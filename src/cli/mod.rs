@@ -31,7 +31,6 @@ pub use mapping::MappingCommand;
 #[cfg(feature = "mock")]
 pub use mock::{MockCommand, MockGovernanceArgs, MockSageMakerArgs};
 pub use reconcile::ReconcileArgs;
-pub use run::build;
 pub use state::{CopyArgs, StateCommand};
 
 /// Exit codes, as documented in `--help` and README.
@@ -42,18 +41,23 @@ pub mod exit {
     pub const CONFIG: u8 = 1;
     /// Some writes failed.
     pub const FAILED: u8 = 2;
-    /// Drift or conflicts remain.
+    /// Something is left unresolved: drift, conflicts, models not observed, values
+    /// changed during the cycle, or decommissions the safety valve held back.
     pub const UNRESOLVED: u8 = 3;
 }
 
 const EXIT_CODES: &str = "\
 Exit codes:
-  0  success (reconcile: every model in sync or its change applied)
+  0  success (reconcile: every linked model in sync, or its change applied or,
+     with --dry-run, planned)
   1  invalid configuration or mapping table, or another start-up error
-     (reconcile: also when either system cannot be read; nothing is written then;
-     healthcheck: the daemon is not healthy or does not answer)
+     (reconcile: also when either system cannot be read, or the state store cannot
+     be opened; nothing is written then; healthcheck: the daemon is not healthy or
+     does not answer)
   2  reconcile: some writes failed or were refused
-  3  reconcile: drift or conflicts remain (or the safety valve held decommissions back)";
+  3  reconcile: something is left for a person or a later cycle: drift, conflicts,
+     models not observed (their scope or package could not be read), a value changed
+     during the cycle, or decommissions the safety valve held back";
 
 /// govsync keeps IBM watsonx.governance model statuses and Amazon SageMaker Model
 /// Registry lifecycle stages in step, row by row of a mapping table, and
@@ -80,8 +84,10 @@ pub enum Command {
     /// in flight get `sync.shutdown_grace` to finish and are recorded, and it exits 0.
     Run(ConfigArg),
     /// Run one reconcile cycle and exit: for cron, CI and people at a terminal.
-    /// Exit codes: 0 all applied or in sync, 1 config or start-up error (or a side
-    /// could not be read), 2 some writes failed, 3 drift or conflicts remain.
+    /// `--dry-run` prints the plan and writes nothing anywhere; it works before any
+    /// state store exists. Exit codes: 0 all in sync or applied (or planned), 1
+    /// config or start-up error (or a side could not be read), 2 some writes failed,
+    /// 3 something is left unresolved (drift, conflict, not observed, safety valve).
     Reconcile(ReconcileArgs),
     /// Show the audit journal of every action govsync took.
     History(HistoryArgs),

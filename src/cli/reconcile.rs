@@ -10,7 +10,6 @@ use tokio::sync::watch;
 use super::{ConfigArg, Output, exit, init_logging, runtime};
 use crate::config::Config;
 use crate::engine::{CycleError, CycleOptions, Progress};
-use crate::leader::Access;
 use crate::logging::LogFormat;
 use crate::metrics::Metrics;
 
@@ -80,23 +79,25 @@ pub(super) fn reconcile(
             let indicator = std::io::stderr()
                 .is_terminal()
                 .then(|| tokio::spawn(show_progress(watcher)));
-            // A dry run writes nothing, so it needs no lead: it reads beside a daemon.
-            let access = if options.dry_run {
-                Access::Read
+            // A dry run writes nothing, so it needs no lead and creates nothing: it
+            // reads the baseline beside a daemon, or plans from none before the
+            // first real cycle.
+            let lookup = |name: &str| super::lookup(env, name).map(str::to_string);
+            let mut store = if options.dry_run {
+                crate::store::open_for_dry_run(&config.state, &lookup)
+                    .await
+                    .map_err(failed("store"))?
             } else {
-                Access::Write
+                Some(
+                    crate::store::open(&config.state, &lookup, crate::store::Access::Write)
+                        .await
+                        .map_err(failed("store"))?,
+                )
             };
-            let mut store = crate::leader::open(
-                &config.state,
-                &|name: &str| super::lookup(env, name).map(str::to_string),
-                access,
-            )
-            .await
-            .map_err(failed("store"))?;
             let engine = super::run::build(&config, env, Arc::new(Metrics::new()))
                 .await
                 .map_err(failed("start-up"))?;
-            let report = engine.cycle(Some(&mut store), &options).await;
+            let report = engine.cycle(store.as_mut(), &options).await;
             if let Some(indicator) = indicator {
                 indicator.abort();
                 eprint!("\r\x1b[2K");

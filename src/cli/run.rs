@@ -60,10 +60,10 @@ pub(super) fn run(
     let mut settings = daemon::Settings::from_config(&config.sync);
     let state = match &config.state {
         StateConfig::Sqlite { path } => {
-            StateSource::Store(Store::open(path).map_err(|e| e.to_string())?)
+            StateSource::Store(Store::open_sqlite(path).map_err(|e| e.to_string())?)
         }
         StateConfig::Postgres(pg) => {
-            let election = crate::leader::election(pg, &lookup_env)?;
+            let election = crate::store::election(pg, &lookup_env)?;
             settings.standby_retry = election.retry();
             StateSource::Election(Box::new(election))
         }

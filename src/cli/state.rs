@@ -6,8 +6,8 @@ use std::io::Write;
 use clap::{Args, Subcommand};
 
 use super::Output;
-use crate::leader::{Access, open_location};
 use crate::store::Location;
+use crate::store::{Access, open_location};
 
 /// `govsync state …`.
 #[derive(Debug, Subcommand)]

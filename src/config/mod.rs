@@ -13,6 +13,7 @@ mod load;
 mod overrides;
 mod scopes;
 mod secret;
+pub mod starter;
 mod types;
 mod validate;
 

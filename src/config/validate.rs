@@ -141,10 +141,7 @@ impl Validator<'_> {
 
         let file_sagemaker = raw.sagemaker;
         if let Some(region) = &file_sagemaker.region
-            && (region.is_empty()
-                || !region
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'))
+            && !crate::arn::is_region_name(region)
         {
             return self.fail(
                 "sagemaker.region",

@@ -34,7 +34,7 @@ mod report;
 
 pub use incremental::{CycleKind, CycleMemory};
 pub use record::IntentsResolved;
-pub use report::{CycleReport, ModelResult, Outcome, ScopeReport, Summary};
+pub use report::{BaselineSource, CycleReport, ModelResult, Outcome, ScopeReport, Summary};
 
 /// What a cycle is asked to do.
 #[derive(Debug, Clone, Default)]
@@ -162,6 +162,11 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         };
         let cycle_id = new_cycle_id();
         let mut store = store;
+        let baseline_source = if store.is_some() {
+            BaselineSource::Store
+        } else {
+            BaselineSource::None
+        };
         // Writes a killed process left without an outcome: decided from what a full
         // cycle sees now.
         let intents = match store.as_deref_mut() {
@@ -278,6 +283,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             scopes: scope_reports,
             safety_valve: plan.safety_valve,
             dry_run: options.dry_run,
+            baseline: baseline_source,
         })
     }
 

@@ -117,6 +117,20 @@ pub struct CycleReport {
     pub safety_valve: Vec<SafetyValveTrip>,
     /// True for a dry run.
     pub dry_run: bool,
+    /// Where the baseline came from: the state store, or none (a dry run before
+    /// any store exists plans from an empty one).
+    pub baseline: BaselineSource,
+}
+
+/// Where a cycle's baseline came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BaselineSource {
+    /// The state store.
+    Store,
+    /// No store yet: planned from an empty baseline, so a model whose two sides may
+    /// both be written is decided by the conflict policy.
+    None,
 }
 
 impl CycleReport {
@@ -223,7 +237,8 @@ impl CycleReport {
     }
 
     /// Models left in drift or conflict, withheld by the safety valve, not observed
-    /// because their scope could not be listed, or changed during the cycle.
+    /// (their scope could not be listed, or their package could neither be listed
+    /// nor described), or changed during the cycle.
     pub fn unresolved(&self) -> usize {
         self.results
             .iter()
@@ -234,13 +249,14 @@ impl CycleReport {
                         | Action::Conflict
                         | Action::DecommissionWithheld { .. }
                         | Action::ScopeNotObserved
+                        | Action::PackageNotObserved
                 ) || matches!(r.outcome, Outcome::ChangedDuringCycle(_))
             })
             .count()
     }
 
-    /// The exit code of `reconcile`: 2 if a write failed, else 3 if drift or
-    /// conflicts remain, else 0.
+    /// The exit code of `reconcile`: 2 if a write failed, else 3 if anything is left
+    /// unresolved ([`CycleReport::unresolved`]) or the safety valve tripped, else 0.
     pub fn exit_code(&self) -> u8 {
         if self.failures() > 0 {
             2

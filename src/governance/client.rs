@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 
 use super::Governance;
 use super::auth::Auth;
-use super::http::{Endpoint, Meaning, describe_reqwest, error_text, meaning, retry_after};
+use super::http::{
+    Endpoint, Meaning, describe_reqwest, error_text, html_text, is_html, meaning, retry_after,
+};
 use super::listing::Paging;
 use super::rows::{RowShape, list_statement};
 use super::types::{self, Discovered, StatusFormat, TypeDefinition};
@@ -412,6 +414,12 @@ impl OpenPagesClient {
     pub(super) fn success(&self, reply: Reply, what: &str) -> Result<Value, RemoteError> {
         if !reply.status.is_success() {
             return Err(status_error(reply.status, &reply.body, what));
+        }
+        if is_html(&reply.body) {
+            return Err(RemoteError {
+                kind: ErrorKind::Other,
+                message: format!("governance {what}: answered {}", html_text(&reply.body)),
+            });
         }
         serde_json::from_slice(&reply.body).map_err(|e| RemoteError {
             kind: ErrorKind::Other,

@@ -86,9 +86,50 @@ pub(super) fn describe_reqwest(error: &reqwest::Error) -> String {
     }
 }
 
+/// What to say of an HTML page where the REST API's JSON was expected: a login page
+/// or a web console answers at a URL that is not the API's base.
+pub(super) const HTML_INSTEAD_OF_JSON: &str = "an HTML page, not an answer of the OpenPages REST API (a login page or the web console?): governance.base_url must be the API's base, e.g. https://HOST/opgrc/api/v2 (on Cloud Pak for Data https://HOST/openpages-INSTANCE-opgrc/api/v2), reachable without a browser sign-in";
+
+/// True when `body` is an HTML document rather than JSON.
+pub(super) fn is_html(body: &[u8]) -> bool {
+    let start: String = String::from_utf8_lossy(&body[..body.len().min(512)])
+        .trim_start()
+        .chars()
+        .take(20)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    start.starts_with("<!doctype html") || start.starts_with("<html") || start.starts_with("<head")
+}
+
+/// An HTML page's title, when it has one (it names a login page).
+fn html_title(body: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(body);
+    let lower = text.to_ascii_lowercase();
+    let start = lower.find("<title")?;
+    let open_end = start + lower[start..].find('>')? + 1;
+    let close = open_end + lower[open_end..].find("</title")?;
+    let title: String = text[open_end..close]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    (!title.is_empty()).then(|| title.chars().take(80).collect())
+}
+
+/// An HTML body described for a person: what it is (and its title), and what to fix.
+pub(super) fn html_text(body: &[u8]) -> String {
+    match html_title(body) {
+        Some(title) => format!("{HTML_INSTEAD_OF_JSON} (page title \"{title}\")"),
+        None => HTML_INSTEAD_OF_JSON.to_string(),
+    }
+}
+
 /// The useful part of an error body: OpenPages' `message` (which may carry an
-/// `OP-NNNNN` code), IAM's `errorMessage`, or the start of the text.
+/// `OP-NNNNN` code), IAM's `errorMessage`, what an HTML page means, or the start of
+/// the text.
 pub(super) fn error_text(body: &[u8]) -> String {
+    if is_html(body) {
+        return html_text(body);
+    }
     let parsed: Option<Value> = serde_json::from_slice(body).ok();
     let from_json = parsed.as_ref().and_then(|v| {
         ["message", "errorMessage", "error"]
@@ -184,5 +225,14 @@ mod tests {
         assert_eq!(error_text(br#"{"errorMessage":"bad key"}"#), "bad key");
         assert_eq!(error_text(b"  "), "(no message)");
         assert_eq!(error_text(b"plain"), "plain");
+        let login = b"<!DOCTYPE html>\n<html><head><title>\n  Log in - IBM Cloud Pak\n</title></head><body>...</body></html>";
+        let text = error_text(login);
+        assert!(
+            text.contains("not an answer of the OpenPages REST API")
+                && text.contains("governance.base_url")
+                && text.contains("(page title \"Log in - IBM Cloud Pak\")"),
+            "{text}"
+        );
+        assert!(!is_html(br#"{"message":"<html>"}"#));
     }
 }

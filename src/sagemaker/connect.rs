@@ -37,7 +37,7 @@ pub enum ConnectError {
     /// The default credentials chain found nothing.
     #[error("{}", super::error::NO_CREDENTIALS)]
     NoCredentials,
-    /// `GetCallerIdentity` failed.
+    /// `GetCallerIdentity` failed: what STS (or the way to it) said, and what to do.
     #[error("cannot tell which AWS account the default credentials belong to: {0}")]
     Identity(String),
     /// The default credentials belong to another account than a scope names.
@@ -64,23 +64,73 @@ pub enum ConnectError {
     },
 }
 
+/// Where STS is asked: AWS's own endpoint, or one configured. A SageMaker endpoint
+/// of one's own (the mock, LocalStack, a VPC endpoint) with STS left at AWS's is the
+/// likeliest reason STS cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Endpoints {
+    /// A SageMaker endpoint is configured (`sagemaker.endpoint_url` or
+    /// `AWS_ENDPOINT_URL_SAGEMAKER` / `AWS_ENDPOINT_URL`).
+    custom_sagemaker: bool,
+    /// An STS endpoint is configured (`sagemaker.sts_endpoint_url` or
+    /// `AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL`).
+    custom_sts: bool,
+}
+
+impl Endpoints {
+    fn of(config: &SageMakerConfig, env: &dyn Fn(&str) -> Option<String>) -> Endpoints {
+        let set = |var: &str| env(var).is_some_and(|v| !v.trim().is_empty());
+        Endpoints {
+            custom_sagemaker: config.endpoint_url.is_some()
+                || set("AWS_ENDPOINT_URL_SAGEMAKER")
+                || set("AWS_ENDPOINT_URL"),
+            custom_sts: config.sts_endpoint_url.is_some()
+                || set("AWS_ENDPOINT_URL_STS")
+                || set("AWS_ENDPOINT_URL"),
+        }
+    }
+}
+
+/// The one line a failed `GetCallerIdentity` is said in: what failed, why as far as
+/// it is known, and which setting fixes it.
+fn identity_error<E>(
+    error: &aws_sdk_sts::error::SdkError<E, aws_sdk_sts::config::http::HttpResponse>,
+    endpoints: Endpoints,
+) -> ConnectError
+where
+    E: aws_sdk_sts::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    if super::error::credentials_not_loaded(error) {
+        return ConnectError::NoCredentials;
+    }
+    let unanswered = matches!(
+        error,
+        aws_sdk_sts::error::SdkError::DispatchFailure(_)
+            | aws_sdk_sts::error::SdkError::TimeoutError(_)
+    );
+    if unanswered && endpoints.custom_sagemaker && !endpoints.custom_sts {
+        return ConnectError::Identity(format!(
+            "STS did not answer at AWS's endpoint, and SageMaker has an endpoint of its own \
+             (sagemaker.endpoint_url or AWS_ENDPOINT_URL_SAGEMAKER): set \
+             sagemaker.sts_endpoint_url (or AWS_ENDPOINT_URL_STS) to the STS endpoint that goes \
+             with it (govsync's mock answers STS on its SageMaker port) ({})",
+            super::error::chain_text(error)
+        ));
+    }
+    ConnectError::Identity(describe(
+        "STS GetCallerIdentity",
+        "the default credentials",
+        error,
+    ))
+}
+
 /// The caller of the default credentials: its partition and account.
-async fn caller(sts: &SdkConfig) -> Result<(String, String), ConnectError> {
+async fn caller(sts: &SdkConfig, endpoints: Endpoints) -> Result<(String, String), ConnectError> {
     let output = aws_sdk_sts::Client::new(sts)
         .get_caller_identity()
         .send()
         .await
-        .map_err(|e| {
-            if super::error::credentials_not_loaded(&e) {
-                ConnectError::NoCredentials
-            } else {
-                ConnectError::Identity(describe(
-                    "STS GetCallerIdentity",
-                    "the default credentials",
-                    &e,
-                ))
-            }
-        })?;
+        .map_err(|e| identity_error(&e, endpoints))?;
     let account = output.account().unwrap_or_default().to_string();
     let partition = output
         .arn()
@@ -116,6 +166,7 @@ pub async fn connect(
         sts_base = sts_base.endpoint_url(url.clone());
     }
     let sts_base = sts_base.build();
+    let endpoints = Endpoints::of(config, env);
     let for_region = |sdk: &SdkConfig, region: &str| {
         sdk.to_builder()
             .region(Region::new(region.to_string()))
@@ -128,7 +179,7 @@ pub async fn connect(
             .clone()
             .or_else(|| base.region().map(|r| r.to_string()))
             .ok_or(ConnectError::NoRegion)?;
-        let (partition, account) = caller(&for_region(&sts_base, &region)).await?;
+        let (partition, account) = caller(&for_region(&sts_base, &region), endpoints).await?;
         let scope = Scope {
             partition,
             account,
@@ -153,7 +204,8 @@ pub async fn connect(
         let sdk = match role {
             None => {
                 if default_caller.is_none() {
-                    default_caller = Some(caller(&for_region(&sts_base, &scope.region)).await?);
+                    default_caller =
+                        Some(caller(&for_region(&sts_base, &scope.region), endpoints).await?);
                 }
                 let (_, found) = default_caller.as_ref().expect("just set");
                 if *found != scope.account {

@@ -50,7 +50,9 @@ fn hint(code: &str) -> &'static str {
         "AccessDeniedException" | "AccessDenied" => {
             "; check the IAM policy of the credentials (deploy/iam) and, for an assumed role, its trust policy"
         }
-        "ExpiredTokenException" | "ExpiredToken" => "; the credentials expired: renew them",
+        "ExpiredTokenException" | "ExpiredToken" | "RequestExpired" => {
+            "; the credentials are there but have expired: renew them (a fresh AWS_SESSION_TOKEN and keys, `aws sso login` for a profile) or let the role's provider (IRSA, the ECS task role) issue new ones"
+        }
         "UnrecognizedClientException" | "InvalidClientTokenId" | "InvalidSignatureException" => {
             "; the credentials are not valid for this account and region"
         }
@@ -102,7 +104,24 @@ where
                 chain_text(error)
             ),
         },
-        _ => format!("{operation} for {subject}: {}", chain_text(error)),
+        _ => {
+            let text = chain_text(error);
+            let hint = transport_hint(&text);
+            format!("{operation} for {subject}: {text}{hint}")
+        }
+    }
+}
+
+/// What to do about a request that never got an answer, from its error text (the
+/// HTTP client says what failed only in words).
+pub fn transport_hint(text: &str) -> &'static str {
+    let text = text.to_ascii_lowercase();
+    if text.contains("dns error") || text.contains("failed to lookup address") {
+        "; the endpoint's host name does not resolve: check the region (sagemaker.region, or the scope's region) for a typo or a region without that service, any endpoint URL set, and that DNS reaches AWS from here"
+    } else if text.contains("connection refused") {
+        "; nothing answers at that address: check the endpoint URL (sagemaker.endpoint_url, sts_endpoint_url, AWS_ENDPOINT_URL_…)"
+    } else {
+        ""
     }
 }
 
@@ -121,7 +140,7 @@ fn metadata_in_chain<'a>(error: &'a (dyn Error + 'static)) -> Option<&'a ErrorMe
 
 /// Every level's message joined by ": ", each said once: what `DisplayErrorContext`
 /// says, without the debug dump it ends with.
-fn chain_text(error: &(dyn Error + 'static)) -> String {
+pub fn chain_text(error: &(dyn Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next: Option<&(dyn Error + 'static)> = Some(error);
     while let Some(e) = next {

@@ -3,16 +3,19 @@
 //!
 //! One contract ([`StateStore`]), two implementations of the same schema: SQLite
 //! ([`SqliteStore`], embedded, one replica) and PostgreSQL ([`PgStore`], several
-//! replicas, one of which leads: [`crate::leader`]). [`Store`] is the one the
-//! configuration chose (`state.url`).
+//! replicas, one of which leads: [`Election`]). [`Store`] is the one the
+//! configuration chose (`state.url`), opened by `open.rs` to write, to read, or to
+//! plan a dry run from.
 
 mod copy;
+mod open;
 mod postgres;
 mod schema;
 mod sqlite;
 
 pub use copy::{CopyReport, copy};
-pub use postgres::{LeaderRow, PgStore, PgTarget};
+pub use open::{Access, election, open, open_for_dry_run, open_location};
+pub use postgres::{Election, Lead, LeaderRow, Lock, PgStore, PgTarget};
 pub use sqlite::SqliteStore;
 
 pub use govsync_core::journal::{
@@ -27,6 +30,42 @@ use crate::plan::{Baseline, BaselineEntry};
 /// The schema version this build writes (both stores number their migrations alike).
 pub const SCHEMA_VERSION: i64 = 2;
 
+/// The oldest schema version whose baseline table is the one this build reads (a
+/// dry run reads an older store's baseline without migrating it).
+pub const BASELINE_SINCE: i64 = 1;
+
+/// What a reader needs of a store's schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    /// Everything: the journal and the intents (`history`, `state copy`'s source).
+    Everything,
+    /// Only the baseline (a dry run).
+    Baseline,
+}
+
+impl Reads {
+    /// Whether a store (`name`) at schema version `found` can be read for this.
+    fn check(self, name: &str, found: i64) -> Result<(), StoreError> {
+        let oldest = match self {
+            Reads::Everything => SCHEMA_VERSION,
+            Reads::Baseline => BASELINE_SINCE,
+        };
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: name.to_string(),
+                found,
+            });
+        }
+        if found < oldest {
+            return Err(StoreError::TooOld {
+                path: name.to_string(),
+                found,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Why the store cannot be used. Each names the store (a file, or a database without
 /// its password).
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +79,25 @@ pub enum StoreError {
         path: String,
         /// Its version.
         found: i64,
+    },
+    /// The store was written by an older govsync, and reading it needs a migration
+    /// (which only a writer makes).
+    #[error(
+        "state store {path}: schema version {found} was written by an older govsync and must be migrated to version {SCHEMA_VERSION} first; run `govsync reconcile` (without --dry-run) or `govsync run` on it once"
+    )]
+    TooOld {
+        /// The store.
+        path: String,
+        /// Its version.
+        found: i64,
+    },
+    /// There is no store yet where a reader looked.
+    #[error(
+        "state store {path} does not exist yet: no govsync has run with it (`govsync reconcile` or `govsync run` creates it)"
+    )]
+    NoStore {
+        /// Where it was looked for.
+        path: String,
     },
     /// Another process holds the file.
     #[error(
@@ -224,13 +282,8 @@ pub enum Store {
 impl Store {
     /// Opens (creating and migrating) the SQLite store at `path`, or an in-memory
     /// one for `:memory:`, for the one process that syncs with it.
-    pub fn open(path: &str) -> Result<Store, StoreError> {
+    pub fn open_sqlite(path: &str) -> Result<Store, StoreError> {
         SqliteStore::open(path).map(Store::Sqlite)
-    }
-
-    /// Opens an existing SQLite store to read it beside a running daemon.
-    pub fn open_read_only(path: &str) -> Result<Store, StoreError> {
-        SqliteStore::open_read_only(path).map(Store::Sqlite)
     }
 
     /// For each of `models` that has one, the action and "from" of its latest

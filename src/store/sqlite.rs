@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{BaselineRow, JournalEntry, SCHEMA_VERSION, StoreError, baseline_entry, now_rfc3339};
+use super::{
+    BaselineRow, JournalEntry, Reads, SCHEMA_VERSION, StoreError, baseline_entry, now_rfc3339,
+};
 use crate::domain::ModelId;
 use crate::plan::{Baseline, BaselineEntry};
 
@@ -71,9 +73,14 @@ impl SqliteStore {
         Ok(store)
     }
 
-    /// Opens an existing store to read its journal (`govsync history`), beside a
-    /// running daemon: no lock, no migration, nothing written.
-    pub fn open_read_only(path: &str) -> Result<SqliteStore, StoreError> {
+    /// Opens an existing store to read beside a running daemon: no lock, no
+    /// migration, nothing written, and nothing created. `Ok(None)`: there is no store
+    /// yet (no file, or a file no govsync has migrated). A schema this build cannot
+    /// read for `reads` is an error that says what to do.
+    pub fn open_reader(path: &str, reads: Reads) -> Result<Option<SqliteStore>, StoreError> {
+        if path == ":memory:" || !Path::new(path).exists() {
+            return Ok(None);
+        }
         let conn = Connection::open_with_flags(
             Path::new(path),
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -92,15 +99,11 @@ impl SqliteStore {
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| store.fail(&e))?;
-        if version != SCHEMA_VERSION {
-            return Err(StoreError::Sqlite {
-                path: path.to_string(),
-                reason: format!(
-                    "schema version {version}, this govsync reads {SCHEMA_VERSION}; run govsync (run or reconcile) on it once to migrate it, or use the govsync that wrote it"
-                ),
-            });
+        if version == 0 {
+            return Ok(None);
         }
-        Ok(store)
+        reads.check(path, version)?;
+        Ok(Some(store))
     }
 
     pub(super) fn fail(&self, e: &rusqlite::Error) -> StoreError {
@@ -306,7 +309,9 @@ mod tests {
         assert!(matches!(error, StoreError::Locked { .. }), "{error}");
         assert!(error.to_string().contains("another govsync"), "{error}");
         // Reading the journal beside the holder works.
-        let reader = SqliteStore::open_read_only(path).expect("read beside the holder");
+        let reader = SqliteStore::open_reader(path, Reads::Everything)
+            .expect("read beside the holder")
+            .expect("the store exists");
         assert_eq!(reader.journal_len().expect("len"), 0);
         drop(holder);
         SqliteStore::open(path).expect("free once the holder is gone");

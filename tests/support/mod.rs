@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod postgres;
+pub mod programs;
 pub mod remote;
 pub mod world;
 
@@ -19,11 +20,22 @@ use govsync::scope::{Scope, Scopes};
 /// machine's environment: the mocks' governance password, static AWS test
 /// credentials, and empty AWS config files (made in `dir`), no instance metadata.
 pub fn govsync_run(config: &std::path::Path, dir: &std::path::Path) -> std::process::Command {
+    govsync_command(&["run"], config, dir)
+}
+
+/// `govsync <args> --config <config>` of the binary under test, with the
+/// environment [`govsync_run`] gives it.
+pub fn govsync_command(
+    args: &[&str],
+    config: &std::path::Path,
+    dir: &std::path::Path,
+) -> std::process::Command {
     let nowhere = dir.join("empty-aws-config");
     std::fs::write(&nowhere, "").expect("empty AWS config");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_govsync"));
     command
-        .args(["run", "--config"])
+        .args(args)
+        .arg("--config")
         .arg(config)
         .env_clear()
         .env("OPENPAGES_PASSWORD", "pw")

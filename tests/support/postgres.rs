@@ -4,7 +4,7 @@
 //! `postgres` user when the tests run as root (PostgreSQL refuses to run as root).
 //!
 //! Without the server binaries (Debian's `postgresql` package) the tests that need
-//! one say so and fail in CI (`CI` set); elsewhere they are skipped with that message.
+//! one fail, saying so (`super::programs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,37 +21,6 @@ pub struct Postgres {
     run_as: Option<String>,
 }
 
-/// Where the server binaries are: `initdb` on PATH, or Debian's
-/// `/usr/lib/postgresql/<version>/bin`, newest first.
-fn binaries() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .find(|p| p.join("initdb").is_file() && p.join("pg_ctl").is_file())
-    });
-    // Debian links some tools into PATH; their real directory holds psql too.
-    let on_path = on_path.and_then(|p| {
-        Some(
-            std::fs::canonicalize(p.join("initdb"))
-                .ok()?
-                .parent()?
-                .to_path_buf(),
-        )
-    });
-    on_path.or_else(|| {
-        let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()?
-            .filter_map(|e| Some(e.ok()?.path().join("bin")))
-            .filter(|bin| bin.join("initdb").is_file())
-            .collect();
-        versions.sort_by_key(|p| {
-            p.parent()
-                .and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok())
-                .unwrap_or(0)
-        });
-        versions.pop()
-    })
-}
-
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -60,15 +29,9 @@ fn is_root() -> bool {
 }
 
 impl Postgres {
-    /// Starts a server, or says why it cannot (`None`: skip the test; panics in CI).
-    pub fn start() -> Option<Postgres> {
-        let Some(bin) = binaries() else {
-            let message = "PostgreSQL's server binaries (initdb, pg_ctl) are not installed: \
-                           install Debian's `postgresql` package to run this test";
-            assert!(std::env::var_os("CI").is_none(), "{message}");
-            eprintln!("skipped: {message}");
-            return None;
-        };
+    /// Starts a server (the test fails if PostgreSQL is not installed).
+    pub fn start() -> Postgres {
+        let bin = super::programs::postgres_bin();
         let dir = tempfile::Builder::new()
             .prefix("govsync-pg")
             .tempdir()
@@ -115,7 +78,7 @@ impl Postgres {
             ))
             .args(["-w", "start"])
             .run("pg_ctl start");
-        Some(pg)
+        pg
     }
 
     fn data(&self) -> PathBuf {

@@ -262,7 +262,7 @@ listen = "127.0.0.1:0"
         let shutdown = tokio_util::sync::CancellationToken::new();
         let task = tokio::spawn(govsync::daemon::run(
             self.live_engine(metrics.clone()),
-            govsync::store::Store::open(":memory:")
+            govsync::store::Store::open_sqlite(":memory:")
                 .expect("store")
                 .into(),
             govsync::daemon::Settings {

@@ -49,7 +49,7 @@ impl World {
             gov: mocks.gov.clone(),
             engine,
             mocks,
-            store: Store::open(":memory:").expect("store"),
+            store: Store::open_sqlite(":memory:").expect("store"),
             memory: CycleMemory::new(std::time::Duration::from_secs(60)),
         }
     }

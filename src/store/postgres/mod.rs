@@ -1,5 +1,5 @@
 //! The PostgreSQL store: the same schema as SQLite's, for several replicas on one
-//! database, one of which leads ([`crate::leader`]).
+//! database, one of which leads ([`Election`]).
 //!
 //! A store that writes holds one dedicated connection, and on it the leader's
 //! session-level advisory lock ([`LEADER_KEY`]). Every intent is inserted only if
@@ -14,6 +14,9 @@
 //! lock, so replicas starting together migrate once.
 
 mod contract;
+mod election;
+
+pub use election::{Election, Lead};
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -25,7 +28,7 @@ use sqlx::{ConnectOptions, Connection, Row};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use super::{SCHEMA_VERSION, StoreError, now_rfc3339};
+use super::{Reads, SCHEMA_VERSION, StoreError, now_rfc3339};
 
 /// The session-level advisory lock the leader holds ("govsync" in ASCII).
 pub const LEADER_KEY: i64 = 0x0067_6f76_7379_6e63;
@@ -121,6 +124,14 @@ impl PgTarget {
     }
 }
 
+/// What an attempt to take the leader's lock found.
+pub enum Lock {
+    /// This session took it: the store writes as the leader.
+    Taken(PgStore),
+    /// Another session holds it: the connection, to try again on.
+    Held(PgConnection),
+}
+
 /// Who leads, as the leader row says.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LeaderRow {
@@ -190,14 +201,13 @@ impl PgStore {
         tx.commit().await.map_err(fail)
     }
 
-    /// Tries once to take the leader's lock on `conn` (already migrated). `Ok(None)`
-    /// when another session holds it; on `Some`, the store writes as the leader and
-    /// `instance` is recorded as such.
-    pub async fn try_lead(
+    /// Tries once to take the leader's lock on `conn` (already migrated). Taken: the
+    /// store writes as the leader and `instance` is recorded as such.
+    pub async fn try_lock(
         mut conn: PgConnection,
         target: &str,
         instance: &str,
-    ) -> Result<Result<PgStore, PgConnection>, StoreError> {
+    ) -> Result<Lock, StoreError> {
         let fail = |e: sqlx::Error| pg_error(target, &e);
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(LEADER_KEY)
@@ -205,7 +215,7 @@ impl PgStore {
             .await
             .map_err(fail)?;
         if !got {
-            return Ok(Err(conn));
+            return Ok(Lock::Held(conn));
         }
         let now = now_rfc3339();
         sqlx::query(
@@ -218,7 +228,7 @@ impl PgStore {
         .execute(&mut conn)
         .await
         .map_err(fail)?;
-        Ok(Ok(PgStore {
+        Ok(Lock::Taken(PgStore {
             conn: Arc::new(Mutex::new(conn)),
             target: target.to_string(),
             leads: true,
@@ -226,31 +236,39 @@ impl PgStore {
         }))
     }
 
-    /// A store that only reads (`govsync history`, the source of `state copy`),
-    /// beside a running leader: no lock, no migration.
-    pub async fn read_only(target: &PgTarget) -> Result<PgStore, StoreError> {
+    /// A store that only reads (`govsync history`, the source of `state copy`, a
+    /// dry run's baseline), beside a running leader: no lock, no migration, nothing
+    /// created. `Ok(None)`: no govsync has created its schema yet. A schema this
+    /// build cannot read for `reads` is an error that says what to do.
+    pub async fn open_reader(
+        target: &PgTarget,
+        reads: Reads,
+    ) -> Result<Option<PgStore>, StoreError> {
         let mut conn = target.connect().await?;
-        let version: Option<i64> = sqlx::query_scalar(
-            "SELECT max(version) FROM govsync_schema WHERE to_regclass('govsync_schema') IS NOT NULL",
-        )
-        .fetch_one(&mut conn)
-        .await
-        .unwrap_or(None);
-        if version != Some(SCHEMA_VERSION) {
-            return Err(StoreError::Postgres {
-                target: target.name.clone(),
-                reason: format!(
-                    "schema version {}, this govsync reads {SCHEMA_VERSION}; run govsync (run or reconcile) on it once to create or migrate it",
-                    version.map_or_else(|| "none".to_string(), |v| v.to_string())
-                ),
-            });
+        let fail = |e: sqlx::Error| pg_error(&target.name, &e);
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('govsync_schema') IS NOT NULL")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(fail)?;
+        let version: Option<i64> = if exists {
+            sqlx::query_scalar("SELECT max(version) FROM govsync_schema")
+                .fetch_one(&mut conn)
+                .await
+                .map_err(fail)?
+        } else {
+            None
+        };
+        let version = version.unwrap_or(0);
+        if version == 0 {
+            return Ok(None);
         }
-        Ok(PgStore {
+        reads.check(&target.name, version)?;
+        Ok(Some(PgStore {
             conn: Arc::new(Mutex::new(conn)),
             target: target.name.clone(),
             leads: false,
             lost: CancellationToken::new(),
-        })
+        }))
     }
 
     /// Who leads, as the leader row says (`None` before anyone led).
@@ -478,7 +496,7 @@ mod send_check {
     fn n(s: &PgStore) {
         send(s.heartbeat("x", Duration::ZERO))
     }
-    fn o(e: &mut crate::leader::Election) {
+    fn o(e: &mut Election) {
         send(e.try_lead())
     }
 }

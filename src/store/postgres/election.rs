@@ -16,11 +16,11 @@ use std::time::Duration;
 use secrecy::SecretString;
 use sqlx::postgres::PgConnection;
 
-use crate::config::{PostgresConfig, StateConfig};
-use crate::store::{LeaderRow, Location, PgStore, PgTarget, Store, StoreError};
+use super::{LeaderRow, Lock, PgStore, PgTarget};
+use crate::store::StoreError;
 
 /// How an attempt to lead went.
-pub enum Attempt {
+pub enum Lead {
     /// This process leads: its store.
     Leads(PgStore),
     /// Another does (as its row says, if it has written one).
@@ -58,6 +58,11 @@ impl Election {
         &self.target.name
     }
 
+    /// Where the database is (to open a reader beside the election).
+    pub fn database(&self) -> &PgTarget {
+        &self.target
+    }
+
     /// This process's instance name.
     pub fn instance(&self) -> &str {
         &self.instance
@@ -72,7 +77,7 @@ impl Election {
     /// and takes the lock if it is free. On success the heartbeat starts; it runs as
     /// long as the store does (through a shutdown's last writes too), and ends when
     /// the store is dropped or its session is lost.
-    pub async fn try_lead(&mut self) -> Result<Attempt, StoreError> {
+    pub async fn try_lead(&mut self) -> Result<Lead, StoreError> {
         let mut conn = match self.conn.take() {
             Some(conn) => conn,
             None => {
@@ -94,15 +99,15 @@ impl Election {
                 tracing::debug!(error = %e, setting, "not set");
             }
         }
-        match PgStore::try_lead(conn, &self.target.name, &self.instance).await? {
-            Ok(store) => {
+        match PgStore::try_lock(conn, &self.target.name, &self.instance).await? {
+            Lock::Taken(store) => {
                 self.heartbeat(&store);
-                Ok(Attempt::Leads(store))
+                Ok(Lead::Leads(store))
             }
-            Err(mut conn) => {
+            Lock::Held(mut conn) => {
                 let leader = PgStore::leader_row(&mut conn, &self.target.name).await?;
                 self.conn = Some(conn);
-                Ok(Attempt::Standby(leader))
+                Ok(Lead::Standby(leader))
             }
         }
     }
@@ -129,86 +134,5 @@ impl Election {
                 }
             }
         });
-    }
-}
-
-/// The election the configuration describes, its password read now.
-pub fn election(
-    pg: &PostgresConfig,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Election, String> {
-    let password = pg
-        .password
-        .as_ref()
-        .map(|source| source.resolve("state.password", env))
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    Election::new(&pg.url, password.as_ref(), &pg.instance, pg.lease)
-        .map_err(|e| format!("state.url: {e}"))
-}
-
-/// Whether a store is opened to write or only to read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// To write, as the one process that does (`reconcile`, a copy's destination):
-    /// on PostgreSQL the leader's lock is taken, or the opening fails at once.
-    Write,
-    /// To read beside a running daemon (`history`, a copy's source).
-    Read,
-}
-
-/// Opens the store the configuration chose.
-pub async fn open(
-    state: &StateConfig,
-    env: &dyn Fn(&str) -> Option<String>,
-    access: Access,
-) -> Result<Store, String> {
-    match state {
-        StateConfig::Sqlite { path } => open_sqlite(path, access),
-        StateConfig::Postgres(pg) => open_postgres(election(pg, env)?, access).await,
-    }
-}
-
-/// Opens a store named by a URL (`state copy`); a PostgreSQL password comes from
-/// `PGPASSWORD` or `~/.pgpass`, as for libpq's tools.
-pub async fn open_location(location: &Location, access: Access) -> Result<Store, String> {
-    match location {
-        Location::Sqlite(path) => open_sqlite(path, access),
-        Location::Postgres(url) => {
-            let instance = format!("state-copy:{}", std::process::id());
-            let election = Election::new(url, None, &instance, Duration::from_secs(60))?;
-            open_postgres(election, access).await
-        }
-    }
-}
-
-fn open_sqlite(path: &str, access: Access) -> Result<Store, String> {
-    match access {
-        Access::Write => Store::open(path),
-        Access::Read => Store::open_read_only(path),
-    }
-    .map_err(|e| e.to_string())
-}
-
-async fn open_postgres(mut election: Election, access: Access) -> Result<Store, String> {
-    if access == Access::Read {
-        return PgStore::read_only(&election.target)
-            .await
-            .map(Store::Postgres)
-            .map_err(|e| e.to_string());
-    }
-    match election.try_lead().await.map_err(|e| e.to_string())? {
-        Attempt::Leads(store) => Ok(Store::Postgres(store)),
-        Attempt::Standby(leader) => Err(format!(
-            "state store {}: another govsync leads ({}); stop it first, or let it do the work",
-            election.target(),
-            leader.map_or_else(
-                || "it has not said who it is yet".to_string(),
-                |l| format!(
-                    "instance {}, since {}, last heartbeat {}",
-                    l.instance, l.since, l.heartbeat_at
-                )
-            )
-        )),
     }
 }
