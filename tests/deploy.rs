@@ -81,7 +81,7 @@ fn the_iam_policy_allows_exactly_the_operations_and_the_pushable_stages() {
 }
 
 #[test]
-fn the_approvals_policy_also_bounds_the_approval_statuses_the_readme_table_sets() {
+fn the_approvals_policy_also_bounds_the_approval_statuses_the_documented_table_sets() {
     let policy = read_json("deploy/iam/govsync-policy-approvals.json");
     check_sagemaker_policy(&policy);
     let update = policy["Statement"]
@@ -94,14 +94,15 @@ fn the_approvals_policy_also_bounds_the_approval_statuses_the_readme_table_sets(
         strings(&update["Condition"]["StringEqualsIfExists"]["sagemaker:ModelApprovalStatus"])
             .into_iter()
             .collect();
-    // README's two lines: Approved for Deployment → Approved, Rejected → Rejected.
+    // The two lines docs/governance.md suggests: Approved for Deployment → Approved,
+    // Rejected → Rejected.
     assert_eq!(
         approvals,
         BTreeSet::from(["Approved".to_string(), "Rejected".to_string()])
     );
-    let readme = std::fs::read_to_string(repo("README.md")).expect("README");
-    assert!(readme.contains("approval_status = \"Approved\""));
-    assert!(readme.contains("approval_status = \"Rejected\""));
+    let docs = std::fs::read_to_string(repo("docs/governance.md")).expect("docs");
+    assert!(docs.contains("approval_status = \"Approved\""));
+    assert!(docs.contains("approval_status = \"Rejected\""));
 }
 
 #[test]

@@ -109,7 +109,7 @@ async fn a_console_change_between_observe_and_write_is_left_alone_and_reported()
     );
 }
 
-/// The built-in table with the two approval lines README suggests.
+/// The built-in table with the two approval lines docs/governance.md suggests.
 fn table_with_approvals() -> MappingTable {
     let text = govsync::mapping::DEFAULT_MAPPING_TOML
         .replace(

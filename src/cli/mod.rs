@@ -33,7 +33,7 @@ pub use mock::{MockCommand, MockGovernanceArgs, MockSageMakerArgs};
 pub use reconcile::ReconcileArgs;
 pub use state::{CopyArgs, StateCommand};
 
-/// Exit codes, as documented in `--help` and README.
+/// Exit codes, as documented in `--help` and docs/operating.md.
 pub mod exit {
     /// Success.
     pub const OK: u8 = 0;

@@ -198,7 +198,7 @@ pub(super) mod defaults {
     pub fn max_decommissions() -> i64 {
         i64::try_from(Policy::default().max_decommissions_per_cycle).unwrap_or(i64::MAX)
     }
-    /// From `cargo bench --bench scale -- writes` (README, "Performance").
+    /// From `cargo bench --bench scale -- writes` (docs/performance.md).
     pub fn concurrency() -> i64 {
         4
     }
