@@ -101,7 +101,7 @@ impl Bed {
     /// The engine `govsync run` builds over `mocks`, writing `concurrency` at once.
     fn new(mocks: Mocks, store: Store, concurrency: usize) -> Bed {
         let mut engine = mocks.live_engine(Arc::new(govsync::metrics::Metrics::new()));
-        engine.concurrency = concurrency;
+        engine.settings.concurrency = concurrency;
         Bed {
             mocks,
             engine,

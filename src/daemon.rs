@@ -52,12 +52,12 @@ pub fn live_engine(
     registries: Vec<ScopedRegistry<SageMakerRegistry>>,
     metrics: Arc<Metrics>,
 ) -> LiveEngine {
-    Engine {
-        governance: Instrumented {
+    Engine::new(
+        Instrumented {
             inner: governance,
             metrics: metrics.clone(),
         },
-        registries: registries
+        registries
             .into_iter()
             .map(|r| ScopedRegistry {
                 scope: r.scope,
@@ -67,12 +67,8 @@ pub fn live_engine(
                 },
             })
             .collect(),
-        mapping: config.mapping.clone(),
-        policy: config.sync.policy.clone(),
-        concurrency: config.sync.concurrency,
-        read_model_cards: config.sync.read_model_cards,
-        recheck_sagemaker: config.sync.recheck_sagemaker,
-    }
+        crate::engine::EngineSettings::from_config(config),
+    )
 }
 
 /// How the loop is doing; the HTTP endpoints and the demo read it.

@@ -13,10 +13,8 @@ use govsync::domain::{
 };
 use govsync::engine::Engine;
 use govsync::governance::Governance;
-use govsync::mapping::MappingTable;
 use govsync::metrics::Metrics;
 use govsync::mock::Admin;
-use govsync::plan::Policy;
 use govsync::remote::{Listing, RemoteError, WriteOutcome};
 use govsync::sagemaker::{Described, Registry, ScopedRegistry};
 use govsync::scope::Scope;
@@ -115,18 +113,17 @@ async fn cycles_start_every_interval_with_jitter_and_a_slow_one_delays_the_next(
         ],
         ..SlowListing::default()
     });
-    let engine = Engine {
-        governance: NoModels,
-        registries: vec![ScopedRegistry {
+    let engine = Engine::new(
+        NoModels,
+        vec![ScopedRegistry {
             scope: support::remote::scope(&[]),
             registry: Slow(registry.clone()),
         }],
-        mapping: MappingTable::built_in(),
-        policy: Policy::default(),
-        concurrency: 8,
-        read_model_cards: false,
-        recheck_sagemaker: false,
-    };
+        govsync::engine::EngineSettings {
+            concurrency: 8,
+            ..govsync::engine::EngineSettings::default()
+        },
+    );
     let mut store = Store::open_sqlite(":memory:").expect("store");
     let metrics = Metrics::new();
     let (status, watcher) = watch::channel(LoopStatus::new(Instant::now()));

@@ -198,7 +198,7 @@ async fn an_archived_model_card_decommissions_when_model_cards_are_read() {
     assert_eq!(w.sm.counters().get("DescribeModelPackage"), 0);
 
     // On: one describe per linked package whose model is not already decommissioning.
-    w.engine.read_model_cards = true;
+    w.engine.settings.read_model_cards = true;
     let report = w.cycle().await;
     assert_eq!(report.count(ActionKind::Decommission), 1);
     assert_eq!(w.sm.counters().get("DescribeModelPackage"), 2);
@@ -241,7 +241,7 @@ async fn shutdown_before_the_writes_stops_the_cycle_and_during_them_starts_no_ne
 
     // Cancel once the first write is in flight: with one write at a time, it finishes
     // and is recorded; the other three never start.
-    w.engine.concurrency = 1;
+    w.engine.settings.concurrency = 1;
     w.sm.set_faults(govsync::mock::Faults {
         latency_ms: 300,
         ..Default::default()

@@ -5,7 +5,7 @@
 mod support;
 
 use govsync::domain::{GovernanceModel, GovernanceStatus, ModelId};
-use govsync::engine::{CycleOptions, Engine};
+use govsync::engine::{CycleOptions, Engine, EngineSettings};
 use govsync::governance::{Governance, OpenPagesClient};
 use govsync::mapping::MappingTable;
 use govsync::mock::Admin;
@@ -65,20 +65,16 @@ async fn a_console_change_between_observe_and_write_is_left_alone_and_reported()
         json!({ "ModelPackageArn": arn, "ModelLifeCycle": { "Stage": "Development", "StageStatus": "Complete" } }),
     )
     .expect("update");
-    let engine = Engine {
-        governance: PersonActsMidCycle {
+    let engine = Engine::new(
+        PersonActsMidCycle {
             inner: w.mocks.governance(500),
             mock: w.gov.clone(),
             model: id.clone(),
             status: "On Hold - Development",
         },
-        registries: w.mocks.registries(),
-        mapping: MappingTable::built_in(),
-        policy: Policy::default(),
-        concurrency: 8,
-        read_model_cards: false,
-        recheck_sagemaker: false,
-    };
+        w.mocks.registries(),
+        EngineSettings::default(),
+    );
     let writes_before = w.gov.writes().len();
     let report = engine
         .cycle(Some(&mut w.store), &CycleOptions::default())
@@ -126,7 +122,7 @@ fn table_with_approvals() -> MappingTable {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_with_an_approval_status_sets_it_with_the_lifecycle_as_boto3_sees_it() {
     let mut w = world(Policy::default()).await;
-    w.engine.mapping = table_with_approvals();
+    w.engine.settings.mapping = table_with_approvals();
     let (_, approved) = w.pair(
         "approved",
         Some("Approved for Deployment"),
@@ -213,15 +209,14 @@ async fn workflow_world() -> World {
     let table = MappingTable::parse(&text, std::path::Path::new("workflow.toml")).expect("table");
     let mut governance = mocks.governance(500);
     governance.use_workflow(&table, false);
-    let engine = Engine {
+    let engine = Engine::new(
         governance,
-        registries: mocks.registries(),
-        mapping: table,
-        policy: Policy::default(),
-        concurrency: 8,
-        read_model_cards: false,
-        recheck_sagemaker: false,
-    };
+        mocks.registries(),
+        EngineSettings {
+            mapping: table,
+            ..EngineSettings::default()
+        },
+    );
     World::new(mocks, engine)
 }
 
@@ -366,21 +361,20 @@ async fn with_recheck_sagemaker_a_pipeline_change_mid_cycle_is_left_alone() {
     w.gov
         .set_status(&id, "Development Complete")
         .expect("reviewer");
-    let engine = Engine {
-        governance: w.mocks.governance(500),
-        registries: vec![govsync::sagemaker::ScopedRegistry {
+    let engine = Engine::new(
+        w.mocks.governance(500),
+        vec![govsync::sagemaker::ScopedRegistry {
             scope: support::remote::scope(&[]),
             registry: PipelineActsMidCycle {
                 inner: w.mocks.registry(),
                 mock: w.sm.clone(),
             },
         }],
-        mapping: MappingTable::built_in(),
-        policy: Policy::default(),
-        concurrency: 8,
-        read_model_cards: false,
-        recheck_sagemaker: true,
-    };
+        EngineSettings {
+            recheck_sagemaker: true,
+            ..EngineSettings::default()
+        },
+    );
     let updates = w.sm.counters().get("UpdateModelPackage");
     let report = engine
         .cycle(Some(&mut w.store), &CycleOptions::default())

@@ -90,15 +90,14 @@ async fn engine(
     let registries = connect(&config.sagemaker, base, &|_: &str| None, None)
         .await
         .expect("connect");
-    Engine {
-        governance: mocks.governance(500),
+    Engine::new(
+        mocks.governance(500),
         registries,
-        mapping: config.mapping.clone(),
-        policy: config.sync.policy.clone(),
-        concurrency: 8,
-        read_model_cards: false,
-        recheck_sagemaker: false,
-    }
+        govsync::engine::EngineSettings {
+            concurrency: 8,
+            ..govsync::engine::EngineSettings::from_config(config)
+        },
+    )
 }
 
 async fn try_cycle(

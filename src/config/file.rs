@@ -200,7 +200,7 @@ pub(super) mod defaults {
     }
     /// From `cargo bench --bench scale -- writes` (docs/performance.md).
     pub fn concurrency() -> i64 {
-        4
+        super::super::DEFAULT_CONCURRENCY as i64
     }
     pub fn shutdown_grace() -> String {
         "30s".into()

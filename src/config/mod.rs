@@ -18,6 +18,10 @@ mod types;
 mod validate;
 
 pub use file::schema;
+
+/// Writes (and scope listings) in flight at once unless `sync.concurrency` says
+/// otherwise: from `cargo bench --bench scale -- writes` (docs/performance.md).
+pub const DEFAULT_CONCURRENCY: usize = 4;
 pub use overrides::{Override, OverrideKeys, RESERVED as RESERVED_ENV_VARS};
 pub use scopes::{AssumeRole, DEFAULT_SESSION_NAME, ScopeConfig};
 pub use secret::{SecretError, SecretSource};

@@ -91,7 +91,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         let writes = futures_util::stream::iter(planned)
             .take_until(cancel.cancelled())
             .map(|i| async move { (i, self.write(&decisions[i], scopes, journal).await) })
-            .buffer_unordered(self.concurrency.max(1));
+            .buffer_unordered(self.settings.concurrency.max(1));
         let mut writes = std::pin::pin!(writes);
         let mut done = 0;
         while let Some((i, outcome)) = writes.next().await {
@@ -215,7 +215,8 @@ impl<G: Governance, R: Registry> Engine<G, R> {
 
     /// The approval status the row of `lifecycle` sets with it, if any.
     fn approval_for(&self, lifecycle: &Lifecycle) -> Option<ApprovalStatus> {
-        self.mapping
+        self.settings
+            .mapping
             .by_lifecycle(lifecycle)
             .and_then(|row| row.approval_status)
     }
@@ -223,7 +224,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
     /// With `recheck_sagemaker`, describes the package right before its lifecycle
     /// is written, likewise.
     async fn sagemaker_unchanged(&self, registry: &R, d: &Decision) -> Result<(), Outcome> {
-        if !self.recheck_sagemaker {
+        if !self.settings.recheck_sagemaker {
             return Ok(());
         }
         match registry.describe_package(&d.arn).await {

@@ -209,7 +209,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                     }
                 }
             })
-            .buffered(self.concurrency.max(1))
+            .buffered(self.settings.concurrency.max(1))
             .collect()
             .await
     }

@@ -16,6 +16,7 @@ use std::time::SystemTime;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::{Config, DEFAULT_CONCURRENCY};
 use crate::domain::{GovernanceModel, ModelId, ModelPackage};
 use crate::governance::Governance;
 use crate::mapping::MappingTable;
@@ -89,25 +90,74 @@ pub enum CycleError {
     Cancelled,
 }
 
-/// The engine: both remote systems, the table and the policy.
-pub struct Engine<G, R> {
-    /// Governance.
-    pub governance: G,
-    /// SageMaker: one client per scope, in the configured order. A linked ARN is
-    /// routed to the first scope that covers it.
-    pub registries: Vec<ScopedRegistry<R>>,
+/// How the engine plans and writes: the mapping table, the planner's policy and the
+/// `[sync]` settings it reads. `Default` is govsync's own defaults.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
     /// The mapping table.
     pub mapping: MappingTable,
     /// The planner's policy.
     pub policy: Policy,
     /// Writes (and scope listings) in flight at once.
     pub concurrency: usize,
-    /// Describe every linked package each cycle to read its model card status.
+    /// Describe every linked package each full cycle to read its model card status.
     pub read_model_cards: bool,
     /// Describe a package right before updating its lifecycle, and write nothing if
     /// it changed since the listing (`sync.recheck_sagemaker`; a call per write).
     /// Governance statuses are always re-read before they are written.
     pub recheck_sagemaker: bool,
+}
+
+impl Default for EngineSettings {
+    /// The built-in table, the default policy, [`DEFAULT_CONCURRENCY`] writes at once.
+    fn default() -> EngineSettings {
+        EngineSettings {
+            mapping: MappingTable::built_in(),
+            policy: Policy::default(),
+            concurrency: DEFAULT_CONCURRENCY,
+            read_model_cards: false,
+            recheck_sagemaker: false,
+        }
+    }
+}
+
+impl EngineSettings {
+    /// The settings a configuration gives.
+    pub fn from_config(config: &Config) -> EngineSettings {
+        EngineSettings {
+            mapping: config.mapping.clone(),
+            policy: config.sync.policy.clone(),
+            concurrency: config.sync.concurrency,
+            read_model_cards: config.sync.read_model_cards,
+            recheck_sagemaker: config.sync.recheck_sagemaker,
+        }
+    }
+}
+
+/// The engine: both remote systems and how it plans and writes.
+pub struct Engine<G, R> {
+    /// Governance.
+    pub governance: G,
+    /// SageMaker: one client per scope, in the configured order. A linked ARN is
+    /// routed to the first scope that covers it.
+    pub registries: Vec<ScopedRegistry<R>>,
+    /// The table, the policy and the `[sync]` settings.
+    pub settings: EngineSettings,
+}
+
+impl<G, R> Engine<G, R> {
+    /// The engine over `governance` and the SageMaker client of every scope.
+    pub fn new(
+        governance: G,
+        registries: Vec<ScopedRegistry<R>>,
+        settings: EngineSettings,
+    ) -> Engine<G, R> {
+        Engine {
+            governance,
+            registries,
+            settings,
+        }
+    }
 }
 
 impl<G: Governance, R: Registry> Engine<G, R> {
@@ -199,8 +249,8 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             scopes: &scopes,
             observed: &seen.observed,
             baseline: &baseline,
-            mapping: &self.mapping,
-            policy: &self.policy,
+            mapping: &self.settings.mapping,
+            policy: &self.settings.policy,
         });
         for trip in &plan.safety_valve {
             tracing::error!(

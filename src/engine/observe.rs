@@ -23,7 +23,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 let r = &self.registries[i];
                 r.registry.list_packages(&r.scope)
             })
-            .buffered(self.concurrency.max(1))
+            .buffered(self.settings.concurrency.max(1))
             .collect()
             .await
     }
@@ -47,14 +47,14 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             .enumerate()
             .map(|(i, p)| (p.arn.clone(), i))
             .collect();
-        let decommissioning = decommission_statuses(&self.mapping, &self.policy);
+        let decommissioning = decommission_statuses(&self.settings.mapping, &self.settings.policy);
         let mut wanted: Vec<(PackageArn, usize)> = models
             .iter()
             .filter_map(|m| {
                 let arn = m.link.as_ref()?;
                 let scope = scopes.route(arn).filter(|&i| observed[i])?;
                 let wanted = !position.contains_key(arn)
-                    || (self.read_model_cards
+                    || (self.settings.read_model_cards
                         && !m
                             .status
                             .as_ref()
@@ -76,7 +76,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                     let d = self.registries[scope].registry.describe_package(&arn).await;
                     (arn, d)
                 })
-                .buffer_unordered(self.concurrency.max(1))
+                .buffer_unordered(self.settings.concurrency.max(1))
                 .collect()
                 .await;
         let mut gone = HashSet::new();

@@ -223,12 +223,12 @@ listen = "127.0.0.1:0"
         metrics: std::sync::Arc<govsync::metrics::Metrics>,
     ) -> govsync::daemon::LiveEngine {
         use govsync::metrics::Instrumented;
-        govsync::engine::Engine {
-            governance: Instrumented {
+        govsync::engine::Engine::new(
+            Instrumented {
                 inner: self.governance(500),
                 metrics: metrics.clone(),
             },
-            registries: vec![ScopedRegistry {
+            vec![ScopedRegistry {
                 scope: scope(&[]),
                 registry: Instrumented {
                     inner: SageMakerRegistry::new(
@@ -239,12 +239,11 @@ listen = "127.0.0.1:0"
                     metrics,
                 },
             }],
-            mapping: govsync::mapping::MappingTable::built_in(),
-            policy: govsync::plan::Policy::default(),
-            concurrency: 8,
-            read_model_cards: false,
-            recheck_sagemaker: false,
-        }
+            govsync::engine::EngineSettings {
+                concurrency: 8,
+                ..govsync::engine::EngineSettings::default()
+            },
+        )
     }
 
     /// `govsync run`'s loop and HTTP endpoints over both mocks, in this process, with

@@ -3,7 +3,6 @@
 
 use govsync::engine::{CycleKind, CycleMemory, CycleOptions, Engine};
 use govsync::governance::OpenPagesClient;
-use govsync::mapping::MappingTable;
 use govsync::mock::Admin;
 use govsync::mock::governance::MockGovernance;
 use govsync::mock::sagemaker::MockSageMaker;
@@ -26,15 +25,15 @@ pub struct World {
 /// A world with the groups `fraud` and `churn` and the built-in table.
 pub async fn world(policy: Policy) -> World {
     let mocks = super::remote::Mocks::start(&["fraud", "churn"]).await;
-    let engine = Engine {
-        governance: mocks.governance(500),
-        registries: mocks.registries(),
-        mapping: MappingTable::built_in(),
-        policy,
-        concurrency: 8,
-        read_model_cards: false,
-        recheck_sagemaker: false,
-    };
+    let engine = Engine::new(
+        mocks.governance(500),
+        mocks.registries(),
+        govsync::engine::EngineSettings {
+            policy,
+            concurrency: 8,
+            ..govsync::engine::EngineSettings::default()
+        },
+    );
     World::new(mocks, engine)
 }
 
