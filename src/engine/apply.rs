@@ -3,6 +3,7 @@
 //! after — so that a process killed at any instant leaves no write unaccounted for.
 
 use std::future::Future;
+use std::time::SystemTime;
 
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
@@ -78,13 +79,16 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         journal: &WriteJournal<'_>,
         cancel: &CancellationToken,
         report: &(dyn Fn(Progress) + Sync),
-    ) -> Vec<Outcome> {
-        let mut outcomes: Vec<Outcome> = decisions.iter().map(|d| passive(&d.action)).collect();
+    ) -> Vec<(Outcome, Option<SystemTime>)> {
+        let mut outcomes: Vec<(Outcome, Option<SystemTime>)> = decisions
+            .iter()
+            .map(|d| (passive(&d.action), None))
+            .collect();
         let planned: Vec<usize> = (0..decisions.len())
             .filter(|&i| decisions[i].action.writes())
             .collect();
         for &i in &planned {
-            outcomes[i] = Outcome::Cancelled;
+            outcomes[i].0 = Outcome::Cancelled;
         }
         let total = planned.len();
         report(Progress::Applying { done: 0, total });
@@ -109,8 +113,14 @@ impl<G: Governance, R: Registry> Engine<G, R> {
     }
 
     /// The writes of one decision: one remote call, or two for a decommission that
-    /// also moves the package to the decommission row.
-    async fn write(&self, d: &Decision, scopes: &Scopes, journal: &WriteJournal<'_>) -> Outcome {
+    /// also moves the package to the decommission row. With the outcome, when its
+    /// SageMaker write was sent, if it made one.
+    async fn write(
+        &self,
+        d: &Decision,
+        scopes: &Scopes,
+        journal: &WriteJournal<'_>,
+    ) -> (Outcome, Option<SystemTime>) {
         // The planner writes only inside an observed scope, so every SageMaker write
         // has one; were that ever not so, refuse rather than use another's client.
         let registry = scopes.route(&d.arn).map(|i| &self.registries[i].registry);
@@ -119,13 +129,13 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         match &d.action {
             Action::Push { to, .. } => {
                 let Some(registry) = registry else {
-                    return no_scope();
+                    return (no_scope(), None);
                 };
                 if let Err(changed) = self.sagemaker_unchanged(registry, d).await {
-                    return changed;
+                    return (changed, None);
                 }
                 let description = stage_description(d, status);
-                journaled(
+                let (outcome, sent) = journaled(
                     journal,
                     d,
                     WriteSystem::SageMaker,
@@ -133,13 +143,14 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                     to.to_string(),
                     || registry.set_lifecycle(&d.arn, to, &description, self.approval_for(to)),
                 )
-                .await
+                .await;
+                (outcome, Some(sent))
             }
             Action::Pull { to, .. } => {
                 if let Err(changed) = self.governance_unchanged(d).await {
-                    return changed;
+                    return (changed, None);
                 }
-                journaled(
+                let (outcome, _) = journaled(
                     journal,
                     d,
                     WriteSystem::Governance,
@@ -147,13 +158,14 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                     to.to_string(),
                     || self.governance.set_status(&d.model_id, to),
                 )
-                .await
+                .await;
+                (outcome, None)
             }
             Action::Decommission { to, then_push, .. } => {
                 if let Err(changed) = self.governance_unchanged(d).await {
-                    return changed;
+                    return (changed, None);
                 }
-                let first = journaled(
+                let (first, _) = journaled(
                     journal,
                     d,
                     WriteSystem::Governance,
@@ -165,7 +177,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 match (first, then_push, registry) {
                     (Outcome::Applied, Some(lifecycle), Some(registry)) => {
                         let description = stage_description(d, to.as_str());
-                        journaled(
+                        let (outcome, sent) = journaled(
                             journal,
                             d,
                             WriteSystem::SageMaker,
@@ -180,13 +192,14 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                                 )
                             },
                         )
-                        .await
+                        .await;
+                        (outcome, Some(sent))
                     }
-                    (Outcome::Applied, Some(_), None) => no_scope(),
-                    (first, _, _) => first,
+                    (Outcome::Applied, Some(_), None) => (no_scope(), None),
+                    (first, _, _) => (first, None),
                 }
             }
-            other => passive(other),
+            other => (passive(other), None),
         }
     }
 }
@@ -251,7 +264,8 @@ fn quoted(status: Option<&crate::domain::GovernanceStatus>) -> String {
 }
 
 /// One remote write: its intent first (no intent, no write), the call, its outcome
-/// journaled and logged.
+/// journaled and logged. With the outcome, when the call was sent (this write's own
+/// time: what a later observation of the value it wrote is judged against).
 async fn journaled<F, Fut>(
     journal: &WriteJournal<'_>,
     d: &Decision,
@@ -259,7 +273,7 @@ async fn journaled<F, Fut>(
     action: &'static str,
     to: String,
     call: F,
-) -> Outcome
+) -> (Outcome, SystemTime)
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = WriteOutcome>,
@@ -275,8 +289,10 @@ where
         to: to.clone(),
         reason: d.reason.clone(),
     };
+    let mut sent = SystemTime::now();
     let outcome = match journal.intent(&intent).await {
         Ok(id) => {
+            sent = SystemTime::now();
             let outcome = outcome_of(call().await);
             journal.complete(id, &outcome).await;
             outcome
@@ -298,7 +314,7 @@ where
         cycle = %journal.cycle,
         "transition"
     );
-    outcome
+    (outcome, sent)
 }
 
 fn outcome_of(w: WriteOutcome) -> Outcome {

@@ -96,16 +96,19 @@ impl CycleMemory {
         self.again.clear();
     }
 
-    /// After the writes: what govsync wrote is what is known now, and a model whose
-    /// write failed or was not started is planned again next time.
+    /// After the writes: what govsync wrote is what is known now (each lifecycle
+    /// write with its own send time), and a model whose write failed or was not
+    /// started is planned again next time.
     pub(super) fn remember_writes(&mut self, results: &[ModelResult]) {
-        let now = SystemTime::now();
         self.again.clear();
         for r in results {
             let d = &r.decision;
+            // Every applied SageMaker write has its send time; were one missing, "now"
+            // only makes a later change look stale for longer, never a stale one fresh.
+            let sent = r.sagemaker_sent.unwrap_or_else(SystemTime::now);
             match (&d.action, &r.outcome) {
                 (Action::Push { to, .. }, Outcome::Applied) => {
-                    self.known.wrote_lifecycle(&d.arn, to, now);
+                    self.known.wrote_lifecycle(&d.arn, to, sent);
                 }
                 (Action::Pull { to, .. }, Outcome::Applied) => {
                     self.known.wrote_status(&d.model_id, to);
@@ -113,7 +116,7 @@ impl CycleMemory {
                 (Action::Decommission { to, then_push, .. }, Outcome::Applied) => {
                     self.known.wrote_status(&d.model_id, to);
                     if let Some(lifecycle) = then_push {
-                        self.known.wrote_lifecycle(&d.arn, lifecycle, now);
+                        self.known.wrote_lifecycle(&d.arn, lifecycle, sent);
                     }
                 }
                 (Action::Push { .. }, Outcome::NotFound(_)) => {

@@ -264,14 +264,14 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             return Err(CycleError::Cancelled);
         }
 
-        let outcomes: Vec<Outcome> = if options.dry_run {
+        let outcomes: Vec<(Outcome, Option<SystemTime>)> = if options.dry_run {
             plan.decisions
                 .iter()
                 .map(|d| {
                     if d.action.writes() {
-                        Outcome::Planned
+                        (Outcome::Planned, None)
                     } else {
-                        passive(&d.action)
+                        (passive(&d.action), None)
                     }
                 })
                 .collect()
@@ -290,7 +290,11 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             .decisions
             .into_iter()
             .zip(outcomes)
-            .map(|(decision, outcome)| ModelResult { decision, outcome })
+            .map(|(decision, (outcome, sagemaker_sent))| ModelResult {
+                decision,
+                outcome,
+                sagemaker_sent,
+            })
             .collect();
         let rejected_packages = seen
             .packages

@@ -84,6 +84,11 @@ pub struct ModelResult {
     /// What happened (`"outcome"`, and `"detail"` for an error).
     #[serde(flatten)]
     pub outcome: Outcome,
+    /// When govsync's SageMaker write for this model was sent (its own clock), if it
+    /// made one: later observations of the package are judged against it
+    /// ([`crate::known::Written`]).
+    #[serde(skip)]
+    pub sagemaker_sent: Option<std::time::SystemTime>,
 }
 
 /// Everything one cycle saw and did.

@@ -23,9 +23,50 @@ pub struct KnownState {
     index: HashMap<ModelId, usize>,
     /// Every package of the scopes observed.
     packages: HashMap<PackageArn, ModelPackage>,
-    /// When govsync last wrote a package's lifecycle (the caller's clock): an
-    /// observation last modified before then predates the write, and is ignored.
-    written: HashMap<PackageArn, SystemTime>,
+    /// What govsync's latest write of a package's lifecycle established, until a
+    /// full cycle lists the package again or another change is seen.
+    written: HashMap<PackageArn, Written>,
+}
+
+/// What one of govsync's own lifecycle writes established: the value before it, the
+/// value it wrote, and when it was sent (the caller's clock).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The lifecycle known before the write.
+    pub before: Option<Lifecycle>,
+    /// The lifecycle written.
+    pub wrote: Lifecycle,
+    /// When the write was sent.
+    pub sent: SystemTime,
+}
+
+/// What an observation of a package is, next to govsync's own write of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observation {
+    /// It shows the value govsync wrote.
+    Consistent,
+    /// It shows the value from before the write and was last modified at or before
+    /// the write was sent: an index lagging behind the write. Ignored.
+    Stale,
+    /// Anything else — another value, or the old value modified after the write was
+    /// sent (someone set it back), or no modification time to tell: a change to act on.
+    Fresh,
+}
+
+impl Written {
+    /// Judges an observation of the package written.
+    pub fn judge(&self, observed: &ModelPackage) -> Observation {
+        let lifecycle = observed.lifecycle.as_ref();
+        if lifecycle == Some(&self.wrote) {
+            Observation::Consistent
+        } else if lifecycle == self.before.as_ref()
+            && observed.last_modified.is_some_and(|m| m <= self.sent)
+        {
+            Observation::Stale
+        } else {
+            Observation::Fresh
+        }
+    }
 }
 
 /// What an incremental cycle plans: the models it touched (and every other model that
@@ -107,8 +148,8 @@ impl KnownState {
     /// Folds in what an incremental cycle observed changed, and returns the models
     /// touched: those governance returned with another value than known (or new),
     /// and those linking a package SageMaker returned with another value. A package
-    /// observation last modified before govsync's own latest write of it is older
-    /// than that write, and is ignored (an index can lag).
+    /// govsync wrote is judged against that write ([`Written::judge`]): a stale
+    /// observation (an index lagging behind the write) is ignored.
     pub fn absorb(
         &mut self,
         models: Vec<GovernanceModel>,
@@ -131,10 +172,12 @@ impl KnownState {
         }
         let mut changed: HashSet<PackageArn> = HashSet::new();
         for mut p in packages {
-            if let (Some(written), Some(modified)) = (self.written.get(&p.arn), p.last_modified)
-                && modified <= *written
-            {
-                continue;
+            match self.written.get(&p.arn).map(|w| w.judge(&p)) {
+                Some(Observation::Stale) => continue,
+                Some(Observation::Fresh) => {
+                    self.written.remove(&p.arn);
+                }
+                Some(Observation::Consistent) | None => {}
             }
             let old = self.packages.get(&p.arn);
             if p.model_card_status.is_none() {
@@ -143,7 +186,6 @@ impl KnownState {
             if old.is_some_and(|o| same_package(o, &p)) {
                 continue;
             }
-            self.written.remove(&p.arn);
             changed.insert(p.arn.clone());
             self.packages.insert(p.arn.clone(), p);
         }
@@ -208,12 +250,20 @@ impl KnownState {
         selection
     }
 
-    /// Records a lifecycle govsync wrote at `at`.
-    pub fn wrote_lifecycle(&mut self, arn: &PackageArn, lifecycle: &Lifecycle, at: SystemTime) {
-        if let Some(p) = self.packages.get_mut(arn) {
-            p.lifecycle = Some(lifecycle.clone());
-        }
-        self.written.insert(arn.clone(), at);
+    /// Records a lifecycle govsync wrote, its request sent at `sent`.
+    pub fn wrote_lifecycle(&mut self, arn: &PackageArn, lifecycle: &Lifecycle, sent: SystemTime) {
+        let before = match self.packages.get_mut(arn) {
+            Some(p) => p.lifecycle.replace(lifecycle.clone()),
+            None => None,
+        };
+        self.written.insert(
+            arn.clone(),
+            Written {
+                before,
+                wrote: lifecycle.clone(),
+                sent,
+            },
+        );
     }
 
     /// Forgets a package SageMaker said does not exist when govsync wrote to it:
@@ -325,6 +375,66 @@ mod tests {
         let touched = k.absorb(vec![model("4", "Proposed", Some(1))], vec![]);
         assert_eq!(ids(&touched), ["4"]);
         assert_eq!(k.model_count(), 4);
+    }
+
+    #[test]
+    fn an_observation_is_judged_by_the_value_govsyncs_write_established() {
+        let written = Written {
+            before: Some(Lifecycle::new("Development", "InProgress")),
+            wrote: Lifecycle::new("Deployment", "InProgress"),
+            sent: UNIX_EPOCH + Duration::from_secs(30),
+        };
+        let seen = |stage: &str, modified: Option<u64>| ModelPackage {
+            last_modified: modified.map(|m| UNIX_EPOCH + Duration::from_secs(m)),
+            ..package(1, stage, 0)
+        };
+        // The value written, whenever it was modified.
+        assert_eq!(
+            written.judge(&seen("Deployment", Some(31))),
+            Observation::Consistent
+        );
+        assert_eq!(
+            written.judge(&seen("Deployment", Some(10))),
+            Observation::Consistent
+        );
+        // The old value, modified at or before the write was sent: a lagging index.
+        assert_eq!(
+            written.judge(&seen("Development", Some(25))),
+            Observation::Stale
+        );
+        assert_eq!(
+            written.judge(&seen("Development", Some(30))),
+            Observation::Stale
+        );
+        // The old value modified after the write was sent: someone set it back.
+        assert_eq!(
+            written.judge(&seen("Development", Some(31))),
+            Observation::Fresh
+        );
+        // Another value, even modified "before" the write (clock skew): a change.
+        assert_eq!(
+            written.judge(&seen("Testing", Some(20))),
+            Observation::Fresh
+        );
+        // No modification time to tell by: acted on.
+        assert_eq!(
+            written.judge(&seen("Development", None)),
+            Observation::Fresh
+        );
+    }
+
+    #[test]
+    fn a_change_right_after_govsyncs_write_is_taken_however_close_in_time() {
+        let mut k = known();
+        k.wrote_lifecycle(
+            &arn(1),
+            &Lifecycle::new("Deployment", "InProgress"),
+            UNIX_EPOCH + Duration::from_secs(30),
+        );
+        // A pipeline sets another stage a moment later; within clock skew its
+        // modification time even reads as before the write.
+        let touched = k.absorb(vec![], vec![package(1, "Testing", 29)]);
+        assert_eq!(ids(&touched), ["1"]);
     }
 
     #[test]
