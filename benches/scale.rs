@@ -6,7 +6,9 @@
 //! concurrency sweep behind `sync.concurrency`'s default.
 //!
 //! Run: `cargo bench --bench scale` (Linux; about 10 minutes), or one size or part:
-//! `cargo bench --bench scale -- 10000`, `cargo bench --bench scale -- writes`.
+//! `cargo bench --bench scale -- 10000`, `cargo bench --bench scale -- writes`,
+//! `cargo bench --bench scale -- burst` (a burst of changes read by a minute of
+//! incremental cycles).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -362,6 +364,50 @@ async fn writes() {
     }
 }
 
+/// A burst: 2,000 models seeded (both sides changed just now), a full cycle, then
+/// incremental cycles every second for a minute with the default overlap, as
+/// `govsync run` at `sync.interval = 1s` would: the calls each cycle pays to read
+/// the burst again, and in all.
+async fn burst() {
+    const N: usize = 2_000;
+    let mocks = Mocks::start(&GROUPS).await;
+    for i in 0..N {
+        mocks.pair(
+            GROUPS[i % GROUPS.len()],
+            &format!("model-{i}"),
+            Some("Under Development"),
+            Some(("Development", "InProgress")),
+        );
+    }
+    mocks.sm.set_faults(latency_faults()).expect("faults");
+    mocks.gov.set_faults(latency_faults()).expect("faults");
+    let mut bed = Bed::new(mocks, Store::open_sqlite(":memory:").expect("store"), 4);
+    bed.run(CycleKind::Full).await;
+    let started = Instant::now();
+    let mut per_cycle: Vec<u64> = Vec::new();
+    let mut next = tokio::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep_until(next).await;
+        next += Duration::from_secs(1);
+        let (report, c, _) = bed.run(CycleKind::Incremental).await;
+        assert_eq!(report.kind, CycleKind::Incremental);
+        per_cycle.push(total(&c));
+    }
+    let paid: Vec<String> = per_cycle
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 2)
+        .map(|(i, n)| format!("#{}: {n}", i + 1))
+        .collect();
+    println!(
+        "burst: {N} models seeded just now, then {} incremental cycles in 60 s (interval 1 s, overlap 60 s): {} calls in all ({} a cycle when nothing new is read); cycles that read the burst again: {}  [cargo bench --bench scale -- burst]",
+        per_cycle.len(),
+        per_cycle.iter().sum::<u64>(),
+        per_cycle.iter().min().copied().unwrap_or(0),
+        paid.join(", "),
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -383,5 +429,8 @@ fn main() {
     }
     if args.is_empty() || args.iter().any(|a| a == "writes") {
         runtime.block_on(writes());
+    }
+    if args.is_empty() || args.iter().any(|a| a == "burst") {
+        runtime.block_on(burst());
     }
 }

@@ -95,6 +95,9 @@ pub struct LoopStatus {
     pub running: Option<CycleKind>,
     /// Whether this process leads.
     pub role: Role,
+    /// Governance accepts only date literals for `[Last Modification Date]`:
+    /// incremental cycles read a day or two of its changes each time.
+    pub governance_date_only: bool,
 }
 
 /// This process's part among replicas.
@@ -167,6 +170,7 @@ impl LoopStatus {
             model_since: HashMap::new(),
             running: None,
             role: Role::Single,
+            governance_date_only: false,
         }
     }
 }
@@ -285,8 +289,10 @@ pub async fn run_loop<G: Governance, R: Registry>(
         let mut people: Vec<String> = Vec::new();
         // One update, so that a reader never sees the cycle listed but not counted.
         // The fleet's view is folded in place, under the lock readers take.
+        let date_only = engine.governance.date_only();
         status.send_modify(|s| {
             s.running = None;
+            s.governance_date_only = date_only;
             s.recent_cycles.push_front(record);
             s.recent_cycles.truncate(RECENT_CYCLES);
             if let Some(journal) = journal {

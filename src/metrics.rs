@@ -395,6 +395,10 @@ impl<G: Governance> Governance for Instrumented<G> {
         r
     }
 
+    fn date_only(&self) -> bool {
+        self.inner.date_only()
+    }
+
     async fn set_status(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {
         let w = self.inner.set_status(model, status).await;
         self.metrics

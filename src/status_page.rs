@@ -98,6 +98,13 @@ pub fn render(status: &LoopStatus, interval: Duration) -> String {
     );
     html.push_str("<h1>govsync</h1>\n");
     html.push_str(&headline(status, interval));
+    if status.governance_date_only {
+        html.push_str(
+            "<p class=\"warn\" id=\"date-only\">Governance accepts only dates (not times) in \
+             [Last Modification Date]: incremental cycles ask for the models changed since the \
+             day before their watermark, so each reads a day or two of changes.</p>\n",
+        );
+    }
     let report = status.last_report.as_ref().map(|f| &f.report);
 
     html.push_str("<h2>Models by state</h2>\n<div class=\"cards\" id=\"states\">\n");

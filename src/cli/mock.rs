@@ -44,6 +44,10 @@ pub struct MockGovernanceArgs {
     /// writes refused), as some customised installations have it.
     #[arg(long)]
     pub status_field_string: bool,
+    /// Compare `[Last Modification Date]` only with date literals ('YYYY-MM-DD'), as
+    /// some deployments do: a timestamp literal is answered 400 naming the value.
+    #[arg(long)]
+    pub date_literals_only: bool,
     /// Serve a workflow engine with these transitions: a JSON file holding a list of
     /// `{"from": STATUS, "action": NAME, "to": STATUS}`.
     #[arg(long, value_name = "FILE")]
@@ -155,6 +159,7 @@ fn mock_governance(args: MockGovernanceArgs, env: &[(String, String)]) -> Result
         options.object_type.statuses = args.statuses;
     }
     options.object_type.status_is_string = args.status_field_string;
+    options.object_type.date_literals_only = args.date_literals_only;
     if args.workflow.is_some() || args.lock_status_field {
         let transitions = match &args.workflow {
             Some(file) => {

@@ -17,7 +17,7 @@ use super::http::{
     Endpoint, Meaning, describe_reqwest, error_text, html_text, is_html, meaning, retry_after,
 };
 use super::listing::Paging;
-use super::rows::{RowShape, list_statement};
+use super::rows::{RowShape, Since, list_statement};
 use super::types::{self, Discovered, StatusFormat, TypeDefinition};
 use super::workflow::WorkflowWrites;
 use crate::config::{GovernanceConfig, RetryPolicy};
@@ -49,6 +49,10 @@ pub struct OpenPagesClient {
     statement: String,
     /// Rows the last full listing held: the next one asks for that many pages at once.
     pub(super) expected_rows: std::sync::atomic::AtomicU64,
+    /// Set once governance refused a timestamp literal in `[Last Modification Date]`
+    /// and answered the same statement with a date literal: kept for the process's
+    /// life.
+    date_only: std::sync::atomic::AtomicBool,
     auth: Auth,
     retry: RetryPolicy,
     status_format: StatusFormat,
@@ -136,6 +140,7 @@ impl OpenPagesClient {
             rows,
             page_size: config.page_size,
             expected_rows: std::sync::atomic::AtomicU64::new(0),
+            date_only: std::sync::atomic::AtomicBool::new(false),
             auth: Auth::new(&config.auth, secret)?,
             retry: config.retry,
             status_format: StatusFormat::Enum,
@@ -473,15 +478,46 @@ impl Governance for OpenPagesClient {
         self.list(&self.statement, Paging::AsLastTime).await
     }
 
+    /// With a timestamp literal; once governance refuses that (a 4xx) and answers the
+    /// same statement with a date literal, with date literals from then on (said
+    /// once in the log; [`Governance::date_only`] tells the status page).
     async fn list_models_changed(
         &self,
         since: SystemTime,
     ) -> Result<Listing<GovernanceModel>, RemoteError> {
-        self.list(
-            &list_statement(&self.model_type, &self.rows, Some(since)),
-            Paging::OneByOne,
-        )
-        .await
+        use std::sync::atomic::Ordering;
+        let changed = |since: Since| list_statement(&self.model_type, &self.rows, Some(since));
+        if self.date_only.load(Ordering::Relaxed) {
+            return self
+                .list(&changed(Since::DayBefore(since)), Paging::OneByOne)
+                .await;
+        }
+        let refused = match self
+            .list(&changed(Since::Timestamp(since)), Paging::OneByOne)
+            .await
+        {
+            Err(e) if e.kind == ErrorKind::Rejected => e,
+            answered => return answered,
+        };
+        // Probe: the same statement with a date literal. Only if that is answered is
+        // the refusal taken to be about the literal.
+        let listing = self
+            .list(&changed(Since::DayBefore(since)), Paging::OneByOne)
+            .await
+            .map_err(|_| refused.clone())?;
+        if !self.date_only.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                refused = %refused,
+                "governance refused a timestamp in [Last Modification Date] and accepts a date: \
+                 incremental cycles now ask for the models changed since the day before their \
+                 watermark (correct, but they read a day or two of changes each time)"
+            );
+        }
+        Ok(listing)
+    }
+
+    fn date_only(&self) -> bool {
+        self.date_only.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     async fn set_status(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {

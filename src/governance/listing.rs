@@ -6,7 +6,16 @@
 //! Offsets are known before any answer, so a full listing asks for as many pages as
 //! the last one held, [`PAGES_AT_ONCE`] at a time, and goes on one page at a time
 //! only if the last of them says more rows follow.
+//!
+//! Pages by offset are not a snapshot: a model created or deleted between two page
+//! requests shifts the rows after it. A shift toward the end repeats a row on the
+//! next page, and a row seen twice is kept once (by resource ID), so no model looks
+//! linked twice. A shift toward the start skips one row: that model is left out of
+//! this listing only, and is planned by the next cycle that reads it (an incremental
+//! one if it changes, else the next full one); a full listing's absence never
+//! decides anything about a governance model, so a skipped model is never written.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 
 use futures_util::StreamExt;
@@ -14,7 +23,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::client::OpenPagesClient;
-use crate::domain::GovernanceModel;
+use crate::domain::{GovernanceModel, ModelId};
 use crate::remote::{ErrorKind, Listing, RejectedRow, RemoteError};
 
 /// The most query pages in flight at once.
@@ -43,6 +52,7 @@ impl OpenPagesClient {
             Paging::OneByOne => 0,
         };
         let mut listing = Listing::default();
+        let mut seen: HashSet<ModelId> = HashSet::new();
         let mut offset: u64 = 0;
         // The first round: every page the last listing held.
         let mut pages = expected.div_ceil(page).max(1);
@@ -58,7 +68,7 @@ impl OpenPagesClient {
                 let mut rows = rows?;
                 more = rows.len() as u64 > page;
                 rows.truncate(page as usize);
-                self.read_rows(&rows, at, &mut listing);
+                self.read_rows(&rows, at, &mut listing, &mut seen);
                 if !more {
                     // A short page ends the listing (any page after it is empty).
                     break;
@@ -77,8 +87,15 @@ impl OpenPagesClient {
         Ok(listing)
     }
 
-    /// Reads one page's rows (the first at `offset`) into `listing`.
-    fn read_rows(&self, rows: &[Value], offset: u64, listing: &mut Listing<GovernanceModel>) {
+    /// Reads one page's rows (the first at `offset`) into `listing`, each model once
+    /// (`seen`: the resource IDs read so far).
+    fn read_rows(
+        &self,
+        rows: &[Value],
+        offset: u64,
+        listing: &mut Listing<GovernanceModel>,
+        seen: &mut HashSet<ModelId>,
+    ) {
         for (i, row) in rows.iter().enumerate() {
             let position = format!("query row {}", offset + i as u64 + 1);
             let fields = row.get("fields").and_then(Value::as_array);
@@ -90,6 +107,9 @@ impl OpenPagesClient {
                 }),
             };
             match parsed {
+                Ok(model) if !seen.insert(model.id.clone()) => {
+                    tracing::debug!(model = %model.id, "a model listed twice (rows shifted between pages): kept once");
+                }
                 Ok(model) => listing.items.push(model),
                 Err(rejected) => {
                     tracing::warn!(row = %rejected.row, reason = %rejected.reason, "skipping a malformed governance row");

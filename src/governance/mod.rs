@@ -37,6 +37,13 @@ pub trait Governance: Send + Sync {
         since: SystemTime,
     ) -> impl Future<Output = Result<Listing<GovernanceModel>, RemoteError>> + Send;
 
+    /// True once governance is asked for changes with date literals only (it refused
+    /// a timestamp in `[Last Modification Date]`): incremental cycles then read a day
+    /// or two of changes each time. For the status page and the log.
+    fn date_only(&self) -> bool {
+        false
+    }
+
     /// One model by resource ID, read now; `None` when governance has no such object.
     /// The engine re-reads a model right before writing its status, so that a
     /// person's change since the cycle's listing is never overwritten.

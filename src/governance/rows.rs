@@ -16,19 +16,38 @@ pub(super) struct RowShape {
     pub(super) link_field: String,
 }
 
+/// How "changed since" is written in a statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Since {
+    /// A timestamp literal, to the millisecond (`'2026-12-04T10:11:12.345Z'`).
+    Timestamp(SystemTime),
+    /// A date literal for deployments that accept only those: the day before the
+    /// time's own (UTC), so that nothing changed after the time is missed, whether
+    /// the server compares dates or times (`'2026-12-03'`).
+    DayBefore(SystemTime),
+}
+
+impl Since {
+    /// The literal, without its quotes.
+    fn literal(self) -> String {
+        match self {
+            Since::Timestamp(t) => humantime::format_rfc3339_millis(t).to_string(),
+            Since::DayBefore(t) => {
+                let day_before = t
+                    .checked_sub(std::time::Duration::from_secs(86_400))
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                humantime::format_rfc3339_seconds(day_before).to_string()[..10].to_string()
+            }
+        }
+    }
+}
+
 /// The listing statement, from validated names (configuration refuses names that
 /// could close a bracket or open a string); with `since`, only the models changed
 /// after that time (the system field `[Last Modification Date]`).
-pub(super) fn list_statement(
-    model_type: &str,
-    rows: &RowShape,
-    since: Option<SystemTime>,
-) -> String {
-    let filter = since.map_or(String::new(), |t| {
-        format!(
-            " WHERE [{LAST_MODIFIED}] > '{}'",
-            humantime::format_rfc3339_millis(t)
-        )
+pub(super) fn list_statement(model_type: &str, rows: &RowShape, since: Option<Since>) -> String {
+    let filter = since.map_or(String::new(), |since| {
+        format!(" WHERE [{LAST_MODIFIED}] > '{}'", since.literal())
     });
     format!(
         "SELECT [Resource ID], [Name], [{status}], [{link}] FROM [{model_type}]{filter} ORDER BY [Resource ID] ASC",
@@ -114,5 +133,30 @@ impl RowShape {
             status,
             link,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+
+    #[test]
+    fn since_is_written_as_a_timestamp_or_as_the_day_before() {
+        // 2026-12-04T00:30:00.250Z
+        let t = UNIX_EPOCH + Duration::from_millis(1_796_344_200_250);
+        let rows = RowShape {
+            status_field: "S".into(),
+            link_field: "L".into(),
+        };
+        assert_eq!(
+            list_statement("Model", &rows, Some(Since::Timestamp(t))),
+            "SELECT [Resource ID], [Name], [S], [L] FROM [Model] WHERE [Last Modification Date] > '2026-12-04T00:30:00.250Z' ORDER BY [Resource ID] ASC"
+        );
+        assert!(
+            list_statement("Model", &rows, Some(Since::DayBefore(t)))
+                .contains("WHERE [Last Modification Date] > '2026-12-03' ORDER BY")
+        );
     }
 }

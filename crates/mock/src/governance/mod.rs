@@ -119,6 +119,7 @@ impl Options {
                 statuses,
                 string_fields: vec!["Integration:External ID".into(), "Description".into()],
                 status_is_string: false,
+                date_literals_only: false,
             },
             token_lifetime: Duration::from_secs(3600),
             faults: Faults::default(),

@@ -60,6 +60,11 @@ pub struct ObjectType {
     /// installations have it): no workflow values, and enum-shaped writes refused.
     #[serde(default)]
     pub status_is_string: bool,
+    /// `[Last Modification Date]` is compared only with date literals
+    /// (`'YYYY-MM-DD'`), as some deployments have it: a timestamp literal is refused
+    /// with a 400 whose message names the value.
+    #[serde(default)]
+    pub date_literals_only: bool,
 }
 
 /// One object.
@@ -114,6 +119,16 @@ fn now() -> String {
 fn normalized_time(value: &str) -> Option<String> {
     let time = humantime::parse_rfc3339_weak(value.trim_end_matches('Z')).ok()?;
     Some(humantime::format_rfc3339_millis(time).to_string())
+}
+
+/// `YYYY-MM-DD`, and nothing more.
+fn is_date_literal(value: &str) -> bool {
+    let b = value.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        })
 }
 
 /// A field's value against a condition's: dates as times, everything else as text.
@@ -341,6 +356,18 @@ impl Objects {
             OpError::bad_request("OP-00210", format!("The query is not valid: {e}"))
         })?;
         object_type.check_type(&from)?;
+        if object_type.date_literals_only
+            && let Some((_, _, value)) = conditions
+                .iter()
+                .find(|(f, _, v)| f == LAST_MODIFIED && !is_date_literal(v))
+        {
+            return Err(OpError::bad_request(
+                "OP-00213",
+                format!(
+                    "The value '{value}' of [{LAST_MODIFIED}] is not a valid date; write it as 'YYYY-MM-DD'"
+                ),
+            ));
+        }
         for f in fields
             .iter()
             .chain(conditions.iter().map(|(f, _, _)| f))

@@ -3,7 +3,10 @@
 //! SageMaker's `Search`), plans only the models touched, never concludes that a
 //! package is gone, and costs two calls when nothing changed, whatever the fleet.
 
+#[path = "../support/mod.rs"]
 mod support;
+
+mod edges;
 
 use govsync::engine::CycleKind;
 use govsync::mock::Admin;
@@ -257,126 +260,5 @@ async fn an_archived_model_card_found_by_search_decommissions_without_a_describe
             .and_then(|p| p.model_card_status.clone()),
         Some(govsync::domain::ModelCardStatus::Archived),
         "the card Search showed outlives a full cycle, whose listing does not carry it"
-    );
-}
-
-/// The registry, with a pipeline that sets `target` to Deployment/Complete right
-/// after govsync's own write of it returns, while the rest of the write phase runs.
-struct PipelineRightAfterPush {
-    inner: govsync::sagemaker::SageMakerRegistry,
-    mock: govsync::mock::sagemaker::MockSageMaker,
-    target: String,
-    /// govsync's UpdateModelPackage calls the mock had served when the pipeline acted.
-    acted_after: std::sync::Mutex<Option<u64>>,
-}
-
-impl govsync::sagemaker::Registry for PipelineRightAfterPush {
-    async fn list_packages(
-        &self,
-        scope: &govsync::scope::Scope,
-    ) -> Result<govsync::remote::Listing<govsync::domain::ModelPackage>, govsync::remote::RemoteError>
-    {
-        self.inner.list_packages(scope).await
-    }
-    async fn list_changed(
-        &self,
-        scope: &govsync::scope::Scope,
-        since: std::time::SystemTime,
-    ) -> Result<govsync::remote::Listing<govsync::domain::ModelPackage>, govsync::remote::RemoteError>
-    {
-        self.inner.list_changed(scope, since).await
-    }
-    async fn describe_package(
-        &self,
-        arn: &govsync::domain::PackageArn,
-    ) -> Result<govsync::sagemaker::Described, govsync::remote::RemoteError> {
-        self.inner.describe_package(arn).await
-    }
-    async fn set_lifecycle(
-        &self,
-        arn: &govsync::domain::PackageArn,
-        lifecycle: &govsync::domain::Lifecycle,
-        description: &str,
-        approval: Option<govsync::domain::ApprovalStatus>,
-    ) -> govsync::remote::WriteOutcome {
-        let outcome = self
-            .inner
-            .set_lifecycle(arn, lifecycle, description, approval)
-            .await;
-        if arn.as_str() == self.target {
-            let served = self.mock.counters().get("UpdateModelPackage");
-            self.mock
-                .call(
-                    "UpdateModelPackage",
-                    json!({ "ModelPackageArn": self.target,
-                            "ModelLifeCycle": { "Stage": "Deployment", "StageStatus": "Complete" } }),
-                )
-                .expect("pipeline");
-            *self.acted_after.lock().expect("lock") = Some(served);
-        }
-        outcome
-    }
-}
-
-#[tokio::test]
-async fn a_change_right_after_govsyncs_own_write_is_acted_on_by_the_next_incremental_cycle() {
-    let mocks = support::remote::Mocks::start(&["g"]).await;
-    // 300 models whose package has no lifecycle yet: the first full cycle pushes
-    // Proposal/Approved to each, 4 at a time.
-    let pairs: Vec<(String, String)> = (0..300)
-        .map(|i| mocks.pair("g", &format!("m{i}"), Some("Proposed"), None))
-        .collect();
-    let (target_model, target) = pairs[0].clone();
-    let engine = govsync::engine::Engine::new(
-        mocks.governance(500),
-        vec![govsync::sagemaker::ScopedRegistry {
-            scope: support::remote::scope(&[]),
-            registry: PipelineRightAfterPush {
-                inner: mocks.registry(),
-                mock: mocks.sm.clone(),
-                target: target.clone(),
-                acted_after: std::sync::Mutex::new(None),
-            },
-        }],
-        govsync::engine::EngineSettings::default(),
-    );
-    let mut store = govsync::store::Store::open_sqlite(":memory:").expect("store");
-    let mut memory = govsync::engine::CycleMemory::new(std::time::Duration::from_secs(60));
-    let options = govsync::engine::CycleOptions::default();
-    let full = engine
-        .run_cycle(Some(&mut store), &options, &mut memory, CycleKind::Full)
-        .await
-        .expect("full cycle");
-    assert_eq!(full.applied(ActionKind::Push), 300);
-    let acted_after = engine.registries[0]
-        .registry
-        .acted_after
-        .lock()
-        .expect("lock")
-        .expect("the pipeline acted");
-    assert!(
-        acted_after < 300,
-        "the pipeline acted while govsync's write phase was still running ({acted_after} of 300 writes served)"
-    );
-    // No full cycle in between: incremental ones see the pipeline's change and pull
-    // "Deployed" (Deployment/Complete flows SageMaker → governance).
-    for _ in 0..2 {
-        let report = engine
-            .run_cycle(
-                Some(&mut store),
-                &options,
-                &mut memory,
-                CycleKind::Incremental,
-            )
-            .await
-            .expect("incremental cycle");
-        assert_eq!(report.kind, CycleKind::Incremental);
-        if mocks.gov.status_of(&target_model).as_deref() == Some("Deployed") {
-            return;
-        }
-    }
-    panic!(
-        "the pipeline's change made right after govsync's write was ignored: governance shows {:?}",
-        mocks.gov.status_of(&target_model)
     );
 }
