@@ -224,7 +224,10 @@ pub async fn run_loop<G: Governance, R: Registry>(
     shutdown: &CancellationToken,
 ) {
     metrics.set_interval(settings.interval);
-    let mut memory = CycleMemory::new(settings.overlap);
+    // A scope that could not be listed is tried again at least once per full
+    // interval's worth of incremental cycles.
+    let cap = settings.full_interval.as_secs_f64() / settings.interval.as_secs_f64().max(0.001);
+    let mut memory = CycleMemory::new(settings.overlap).with_retry_cap(cap as u32);
     let mut next = Instant::now();
     // The first cycle is a full one; so is every cycle after a full one failed.
     let mut next_full = next;

@@ -126,6 +126,43 @@ pub struct CycleMemory {
     /// Models to plan in the next incremental cycle whatever it observes: touched by
     /// a cycle that did not get to write, or whose write failed or was not started.
     again: HashSet<ModelId>,
+    /// Per scope that could not be listed in full: when incremental cycles try again.
+    scope_retry: Vec<Option<ScopeRetry>>,
+    /// The most incremental cycles between two tries of such a scope.
+    retry_cap: u32,
+}
+
+/// A scope not listed in full yet: incremental cycles list it again after 1, 2, 4, …
+/// of them (at most the memory's cap, a full interval's worth), so that it syncs as
+/// soon as it can be listed rather than at the next full cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ScopeRetry {
+    /// Tries that failed so far (the full cycle's included).
+    failures: u32,
+    /// Incremental cycles to let pass before the next try.
+    wait: u32,
+}
+
+impl ScopeRetry {
+    /// After `failures` failed tries: wait 2^(failures-1) - 1 cycles, at most `cap`.
+    fn after(failures: u32, cap: u32) -> ScopeRetry {
+        let wait = 2u32
+            .saturating_pow(failures.saturating_sub(1))
+            .saturating_sub(1)
+            .min(cap);
+        ScopeRetry { failures, wait }
+    }
+}
+
+/// What an incremental cycle asks of one scope.
+#[derive(Debug, Clone, Copy)]
+enum Ask {
+    /// Its changes since a time (`Search`).
+    Changes(SystemTime),
+    /// Its whole listing: it has not been listed in full yet, and a retry is due.
+    Listing,
+    /// Nothing this cycle: not listed in full yet, next try in this many cycles.
+    Wait(u32),
 }
 
 impl CycleMemory {
@@ -137,7 +174,16 @@ impl CycleMemory {
             governance_seen: None,
             scopes_seen: Vec::new(),
             again: HashSet::new(),
+            scope_retry: Vec::new(),
+            retry_cap: 60,
         }
+    }
+
+    /// At most `cycles` incremental cycles between two tries of a scope that could not
+    /// be listed in full (the daemon: a full interval's worth; default 60).
+    pub fn with_retry_cap(mut self, cycles: u32) -> CycleMemory {
+        self.retry_cap = cycles.max(1);
+        self
     }
 
     /// The last known state of both sides.
@@ -158,9 +204,14 @@ impl CycleMemory {
             .replace(seen.models, seen.packages.items, scopes, &seen.observed);
         self.governance_seen = Some(Watermark::listed(seen.started));
         self.scopes_seen.resize(scopes.all().len(), None);
+        self.scope_retry.resize(scopes.all().len(), None);
         for (i, observed) in seen.observed.iter().enumerate() {
             if *observed {
                 self.scopes_seen[i] = Some(Watermark::listed(seen.started));
+                self.scope_retry[i] = None;
+            } else {
+                let failures = self.scope_retry[i].map_or(0, |r| r.failures) + 1;
+                self.scope_retry[i] = Some(ScopeRetry::after(failures, self.retry_cap));
             }
         }
         self.again.clear();
@@ -225,22 +276,50 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             .iter()
             .map(|seen| seen.map(|w| w.next(started, overlap)))
             .collect();
-        let since: Vec<Option<SystemTime>> =
-            scope_windows.iter().map(|w| w.map(|w| w.since)).collect();
+        let asks: Vec<Ask> = scope_windows
+            .iter()
+            .enumerate()
+            .map(
+                |(i, window)| match (window, memory.scope_retry.get(i).copied().flatten()) {
+                    (Some(w), _) => Ask::Changes(w.since),
+                    (None, Some(ScopeRetry { wait: 0, .. }) | None) => Ask::Listing,
+                    (None, Some(retry)) => Ask::Wait(retry.wait),
+                },
+            )
+            .collect();
         let (models, changes) = tokio::join!(
             self.governance.list_models_changed(governance_window.since),
-            self.changes_of_scopes(&since)
+            self.changes_of_scopes(&asks)
         );
         let models = models.map_err(CycleError::Governance)?;
         let observed = ScopesObserved::from(scopes, changes)?;
         if let Some(w) = &mut memory.governance_seen {
             w.answered(governance_window, started);
         }
-        for (i, observed) in observed.observed.iter().enumerate() {
-            if let (true, Some(w), Some(window)) =
-                (*observed, &mut memory.scopes_seen[i], scope_windows[i])
-            {
-                w.answered(window, started);
+        for (i, ask) in asks.iter().enumerate() {
+            match (observed.observed[i], ask) {
+                (true, Ask::Changes(_)) => {
+                    if let (Some(w), Some(window)) = (&mut memory.scopes_seen[i], scope_windows[i])
+                    {
+                        w.answered(window, started);
+                    }
+                }
+                // Listed in full at last: from now on its changes are asked for.
+                (true, Ask::Listing) => {
+                    tracing::info!(scope = %scopes.all()[i].id(), "a scope not listed until now was listed in full");
+                    memory.scopes_seen[i] = Some(Watermark::listed(started));
+                    memory.scope_retry[i] = None;
+                }
+                (false, Ask::Listing) => {
+                    let failures = memory.scope_retry[i].map_or(0, |r| r.failures) + 1;
+                    memory.scope_retry[i] = Some(ScopeRetry::after(failures, memory.retry_cap));
+                }
+                (false, Ask::Wait(_)) => {
+                    if let Some(retry) = &mut memory.scope_retry[i] {
+                        retry.wait = retry.wait.saturating_sub(1);
+                    }
+                }
+                _ => {}
             }
         }
         let rejected_models = models.rejected.iter().map(ToString::to_string).collect();
@@ -265,25 +344,28 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         })
     }
 
-    /// Each scope's changes since its time, at most `concurrency` scopes at once; a
-    /// scope without a time (never listed in full) is not asked.
+    /// What each scope is asked ([`Ask`]), at most `concurrency` scopes at once: its
+    /// changes, its whole listing (a scope not listed in full yet, when a retry is
+    /// due; new packages then touch the models that link them), or nothing yet.
     async fn changes_of_scopes(
         &self,
-        since: &[Option<SystemTime>],
+        asks: &[Ask],
     ) -> Vec<Result<Listing<crate::domain::ModelPackage>, RemoteError>> {
         futures_util::stream::iter(0..self.registries.len())
             .map(|i| {
                 let r = &self.registries[i];
-                let since = since.get(i).copied().flatten();
+                let ask = asks.get(i).copied().unwrap_or(Ask::Listing);
                 async move {
-                    match since {
-                        Some(since) => r.registry.list_changed(&r.scope, since).await,
-                        None => Err(RemoteError {
+                    match ask {
+                        Ask::Changes(since) => r.registry.list_changed(&r.scope, since).await,
+                        Ask::Listing => r.registry.list_packages(&r.scope).await,
+                        Ask::Wait(cycles) => Err(RemoteError {
                             kind: ErrorKind::Other,
                             message: format!(
-                                "scope {} has not been listed in full yet; the next full \
-                                 cycle lists it",
-                                r.scope.id()
+                                "scope {} has not been listed in full yet; an incremental cycle \
+                                 tries again in {} cycles, the next full cycle in any case",
+                                r.scope.id(),
+                                cycles
                             ),
                         }),
                     }
@@ -314,6 +396,13 @@ mod tests {
                 (window.since, at)
             })
             .collect()
+    }
+
+    #[test]
+    fn a_scope_that_cannot_be_listed_is_tried_again_after_1_2_4_cycles_up_to_the_cap() {
+        let waits: Vec<u32> = (1..=8).map(|f| ScopeRetry::after(f, 60).wait).collect();
+        assert_eq!(waits, [0, 1, 3, 7, 15, 31, 60, 60]);
+        assert_eq!(ScopeRetry::after(40, 5).wait, 5);
     }
 
     #[test]

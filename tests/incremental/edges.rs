@@ -301,3 +301,131 @@ async fn a_model_inserted_between_the_pages_of_a_full_listing_leaves_every_model
         "the table shifted"
     );
 }
+
+#[tokio::test]
+async fn a_scope_that_could_not_be_listed_at_start_syncs_before_the_next_full_cycle() {
+    use govsync::mock::sagemaker::{Options, StsSettings};
+    const HUB_KEY: &str = "AKIDHUB";
+    const HUB: &str = "100000000000";
+    const SPOKE: &str = "111111111111";
+    let spoke_role = format!("arn:aws:iam::{SPOKE}:role/govsync");
+    let mocks = support::remote::Mocks::start_with(
+        Options {
+            accounts: [(HUB_KEY.to_string(), HUB.to_string())].into(),
+            ..Options::default()
+        },
+        &[],
+    )
+    .await;
+    let mut linked = Vec::new();
+    for account in [HUB, SPOKE] {
+        mocks
+            .sm
+            .call_in(
+                account,
+                "us-east-1",
+                "CreateModelPackageGroup",
+                json!({ "ModelPackageGroupName": "g" }),
+            )
+            .expect("group");
+        let arn = mocks
+            .sm
+            .call_in(
+                account,
+                "us-east-1",
+                "CreateModelPackage",
+                json!({ "ModelPackageGroupName": "g" }),
+            )
+            .expect("package")["ModelPackageArn"]
+            .as_str()
+            .expect("arn")
+            .to_string();
+        let id = mocks
+            .gov
+            .create_model(&format!("m-{account}"), Some("Proposed"), Some(&arn))
+            .expect("model");
+        linked.push((id, arn));
+    }
+    // The spoke's role cannot be assumed at start.
+    mocks.sm.set_sts(StsSettings {
+        denied_roles: [spoke_role.clone()].into(),
+        ..StsSettings::default()
+    });
+    let config = govsync::config::Config::from_toml(
+        &format!(
+            "[governance]\nbase_url = \"{gov}\"\nauth = {{ kind = \"basic\", username = \"govsync\", password_env = \"PW\" }}\n\
+             [sagemaker]\nendpoint_url = \"{sm}\"\nsts_endpoint_url = \"{sm}\"\nmax_attempts = 1\n\
+             [[sagemaker.scopes]]\naccount_id = \"{HUB}\"\nregions = [\"us-east-1\"]\n\
+             [[sagemaker.scopes]]\naccount_id = \"{SPOKE}\"\nregions = [\"us-east-1\"]\nrole_arn = \"{spoke_role}\"\n",
+            gov = mocks.governance_url(),
+            sm = mocks.sm_handle.url(),
+        ),
+        std::path::Path::new("scopes.toml"),
+        &[],
+    )
+    .expect("config");
+    let registries = govsync::sagemaker::connect(
+        &config.sagemaker,
+        &mocks.sm.client_config_for(HUB_KEY),
+        &|_: &str| None,
+        None,
+    )
+    .await
+    .expect("connect");
+    let engine = govsync::engine::Engine::new(
+        mocks.governance(500),
+        registries,
+        govsync::engine::EngineSettings::from_config(&config),
+    );
+    let mut store = govsync::store::Store::open_sqlite(":memory:").expect("store");
+    let mut memory = govsync::engine::CycleMemory::new(std::time::Duration::from_secs(60));
+    let options = govsync::engine::CycleOptions::default();
+    let full = engine
+        .run_cycle(Some(&mut store), &options, &mut memory, CycleKind::Full)
+        .await
+        .expect("full cycle");
+    assert_eq!(full.count(ActionKind::ScopeNotObserved), 1);
+    assert_eq!(
+        full.applied(ActionKind::Push),
+        1,
+        "the hub's model is pushed"
+    );
+    // The role can be assumed now: the next incremental cycle lists the spoke in
+    // full and pushes its model, with no full cycle in between.
+    mocks.sm.set_sts(StsSettings::default());
+    let report = engine
+        .run_cycle(
+            Some(&mut store),
+            &options,
+            &mut memory,
+            CycleKind::Incremental,
+        )
+        .await
+        .expect("incremental cycle");
+    assert_eq!(report.kind, CycleKind::Incremental);
+    assert_eq!(report.applied(ActionKind::Push), 1, "{:?}", report.results);
+    let spoke_package = mocks
+        .sm
+        .call_in(
+            SPOKE,
+            "us-east-1",
+            "DescribeModelPackage",
+            json!({ "ModelPackageName": linked[1].1 }),
+        )
+        .expect("describe");
+    assert_eq!(spoke_package["ModelLifeCycle"]["Stage"], "Proposal");
+    // From then on the spoke is asked for its changes like the hub.
+    mocks.sm.counters().reset();
+    let quiet = engine
+        .run_cycle(
+            Some(&mut store),
+            &options,
+            &mut memory,
+            CycleKind::Incremental,
+        )
+        .await
+        .expect("incremental cycle");
+    assert!(quiet.results.is_empty(), "{:?}", quiet.results);
+    assert_eq!(mocks.sm.counters().get("Search"), 2);
+    assert_eq!(mocks.sm.counters().get("ListModelPackages"), 0);
+}
