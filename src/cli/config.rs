@@ -282,8 +282,8 @@ fn config_check(
             or(&sagemaker.sts_endpoint_url, "AWS default"),
         ),
         format!(
-            "  sync             every {} (a full cycle every {}, incremental ones asking from {} \
-             before their last question), conflict policy {}, decommission to \"{}\", archive stage \"{}\", \
+            "  sync             every {} (a full cycle every {}, incremental ones reaching back {} \
+             once per overlap and 2s otherwise), conflict policy {}, decommission to \"{}\", archive stage \"{}\", \
              at most {} decommissions a cycle and {} a scope, {} writes at once, shutdown grace {}{}",
             humantime::format_duration(sync.interval),
             humantime::format_duration(sync.full_interval),
