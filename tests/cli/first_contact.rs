@@ -2,15 +2,11 @@
 //! any state exists (it writes nothing anywhere), the start-up errors that say what
 //! to do, and the test command's one skip policy.
 
-mod support;
-
 use std::process::{Command, Output};
 
+use super::support;
+use super::text;
 use support::remote::Mocks;
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// Runs a command built by the test on a blocking thread (the mocks serve on this
 /// runtime meanwhile).

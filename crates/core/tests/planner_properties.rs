@@ -7,10 +7,10 @@ mod support;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use govsync::domain::{GovernanceStatus, Lifecycle, ModelCardStatus, ModelId, PackageStatus};
-use govsync::mapping::{Direction, MappingTable};
-use govsync::plan::{Action, ConflictPolicy, Plan};
-use govsync::scope::{Scope, Scopes};
+use govsync_core::domain::{GovernanceStatus, Lifecycle, ModelCardStatus, ModelId, PackageStatus};
+use govsync_core::mapping::{Direction, MappingTable};
+use govsync_core::plan::{Action, ConflictPolicy, Plan};
+use govsync_core::scope::{Scope, Scopes};
 use proptest::prelude::*;
 use support::*;
 
@@ -91,13 +91,13 @@ fn other_scope() -> Scope {
 }
 
 /// Package `n`'s ARN in place 0 (the test scope), 1 (the other scope) or 2 (no scope).
-fn arn_in(n: usize, place: usize) -> govsync::domain::PackageArn {
+fn arn_in(n: usize, place: usize) -> govsync_core::domain::PackageArn {
     let (region, account) = [
         ("us-east-1", "123456789012"),
         ("eu-west-1", "210987654321"),
         ("us-east-1", "999999999999"),
     ][place];
-    govsync::domain::PackageArn::parse(&format!(
+    govsync_core::domain::PackageArn::parse(&format!(
         "arn:aws:sagemaker:{region}:{account}:model-package/group-{}/{}",
         n % 3,
         n + 1

@@ -2,9 +2,9 @@
 //! shapes, the mock IAM token endpoint, auth enforcement, faults and persistence.
 //! Just over 500 lines: one scenario per documented behaviour, each standing alone.
 
-use govsync::mock::Admin;
-use govsync::mock::MockHandle;
-use govsync::mock::governance::{API_BASE, MockGovernance, Options, TOKEN_PATH};
+use govsync_mock::Admin;
+use govsync_mock::MockHandle;
+use govsync_mock::governance::{API_BASE, MockGovernance, Options, TOKEN_PATH};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};

@@ -1,6 +1,9 @@
 //! The binary's exit codes and output, as a user or a script sees them.
 
+#[path = "../support/mod.rs"]
 mod support;
+
+mod first_contact;
 
 use std::process::{Command, Output};
 

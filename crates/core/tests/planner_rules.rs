@@ -6,9 +6,9 @@
 
 mod support;
 
-use govsync::domain::{GovernanceStatus, Lifecycle, ModelCardStatus, ModelId, PackageStatus};
-use govsync::mapping::{Direction, MappingRow, MappingTable};
-use govsync::plan::{
+use govsync_core::domain::{GovernanceStatus, Lifecycle, ModelCardStatus, ModelId, PackageStatus};
+use govsync_core::mapping::{Direction, MappingRow, MappingTable};
+use govsync_core::plan::{
     Action, ConflictPolicy, Decision, DecommissionCause, DriftKind, SafetyValveTrip,
 };
 use support::*;
