@@ -1,7 +1,6 @@
 //! `govsync run`: a cycle every interval (with jitter, never two at once), the HTTP
 //! endpoints beside it, and a shutdown that finishes and records the writes in flight.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -9,18 +8,21 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, SyncConfig, WriteMode};
+use crate::config::{Config, WriteMode};
 use crate::engine::{
     CycleError, CycleKind, CycleMemory, CycleOptions, CycleReport, Engine, Outcome,
 };
 use crate::governance::{Governance, OpenPagesClient};
-use crate::journal::JournalEntry;
 use crate::metrics::{Instrumented, Metrics, cycle_outcome};
 use crate::plan::ActionKind;
 use crate::sagemaker::{Registry, SageMakerRegistry, ScopedRegistry};
 use crate::server::{ServerState, serve};
 use crate::store::{Election, Lead};
-use crate::store::{LeaderRow, PgStore, StateStore, Store};
+use crate::store::{PgStore, StateStore, Store};
+
+use crate::status::{
+    CycleRecord, FinishedCycle, LoopStatus, RECENT_CYCLES, RECENT_JOURNAL, Role, Settings,
+};
 
 /// Each wait between cycle starts is the interval plus or minus up to this share of it,
 /// so that many instances do not hit the APIs in step.
@@ -69,139 +71,6 @@ pub fn live_engine(
             .collect(),
         crate::engine::EngineSettings::from_config(config),
     )
-}
-
-/// How the loop is doing; the HTTP endpoints and the demo read it.
-#[derive(Debug, Clone)]
-pub struct LoopStatus {
-    /// When the loop began.
-    pub since: Instant,
-    /// When the last cycle started.
-    pub last_started: Option<Instant>,
-    /// Cycles finished (including failed ones).
-    pub cycles_finished: u64,
-    /// Whether the last finished cycle reached both systems, and if not why.
-    pub last_result: Option<Result<(), String>>,
-    /// The last cycle that reached both systems.
-    pub last_report: Option<FinishedCycle>,
-    /// The latest cycles, newest first (at most [`RECENT_CYCLES`]).
-    pub recent_cycles: VecDeque<CycleRecord>,
-    /// The latest journal entries, newest first (at most [`RECENT_JOURNAL`]).
-    pub journal_tail: Vec<JournalEntry>,
-    /// Per model that needs a person: the action of its latest journal entry and
-    /// when it was made.
-    pub model_since: HashMap<String, (String, String)>,
-    /// The kind of the cycle running now, if one is.
-    pub running: Option<CycleKind>,
-    /// Whether this process leads.
-    pub role: Role,
-    /// Governance accepts only date literals for `[Last Modification Date]`:
-    /// incremental cycles read a day or two of its changes each time.
-    pub governance_date_only: bool,
-}
-
-/// This process's part among replicas.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Role {
-    /// The only writer (a SQLite store).
-    Single,
-    /// The leader among replicas on PostgreSQL (this instance).
-    Leader {
-        /// This process's instance name.
-        instance: String,
-    },
-    /// A standby: ready to lead when the leader's lock is free.
-    Standby {
-        /// This process's instance name.
-        instance: String,
-        /// Who leads, as the database said at the last attempt.
-        leader: Option<LeaderRow>,
-        /// When this process last tried to lead.
-        checked: Instant,
-        /// Why the last attempt could not reach the database, if it could not.
-        error: Option<String>,
-    },
-}
-
-/// How many cycles and journal entries the status keeps for the status page.
-pub const RECENT_CYCLES: usize = 10;
-/// See [`RECENT_CYCLES`].
-pub const RECENT_JOURNAL: usize = 15;
-
-/// One finished cycle, as the status page lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CycleRecord {
-    /// `full` or `incremental`.
-    pub kind: &'static str,
-    /// When it started (RFC 3339, UTC).
-    pub started_at: String,
-    /// How long it took.
-    pub duration: Duration,
-    /// Writes that took effect.
-    pub writes: usize,
-    /// As `govsync_cycles_total`'s `outcome`.
-    pub outcome: &'static str,
-    /// Why it failed, for `error`.
-    pub error: Option<String>,
-}
-
-/// The last cycle that reached both systems, and the fleet as it left it.
-#[derive(Debug, Clone)]
-pub struct FinishedCycle {
-    /// When it started.
-    pub started: Instant,
-    /// Every linked model as the cycles since the last full one left it: the last
-    /// full cycle's report with the results of each later incremental cycle's
-    /// models in place of theirs ([`CycleReport::absorb`]).
-    pub report: Arc<CycleReport>,
-}
-
-impl LoopStatus {
-    /// A loop that began at `since` and has run no cycle.
-    pub fn new(since: Instant) -> LoopStatus {
-        LoopStatus {
-            since,
-            last_started: None,
-            cycles_finished: 0,
-            last_result: None,
-            last_report: None,
-            recent_cycles: VecDeque::new(),
-            journal_tail: Vec::new(),
-            model_since: HashMap::new(),
-            running: None,
-            role: Role::Single,
-            governance_date_only: false,
-        }
-    }
-}
-
-/// The loop's timing.
-#[derive(Debug, Clone, Copy)]
-pub struct Settings {
-    /// Time between the starts of two cycles (before jitter).
-    pub interval: Duration,
-    /// Time between the starts of two full cycles; the cycles between are
-    /// incremental. Equal to `interval`: every cycle is full.
-    pub full_interval: Duration,
-    /// How far before its last question an incremental cycle asks from.
-    pub overlap: Duration,
-    /// How long shutdown waits for writes in flight.
-    pub shutdown_grace: Duration,
-    /// How often a standby tries to lead (unused by a single replica).
-    pub standby_retry: Duration,
-}
-
-impl Settings {
-    /// The loop's timing from the `[sync]` settings.
-    pub fn from_config(sync: &SyncConfig) -> Settings {
-        Settings {
-            interval: sync.interval,
-            full_interval: sync.full_interval,
-            overlap: sync.overlap,
-            shutdown_grace: sync.shutdown_grace,
-            standby_retry: sync.interval,
-        }
-    }
 }
 
 /// The wait from one cycle's start to the next: `interval` moved by up to
@@ -322,7 +191,7 @@ pub async fn run_loop<G: Governance, R: Registry>(
                     people = fleet
                         .results
                         .iter()
-                        .filter(|r| crate::status_page::needs_a_person(r))
+                        .filter(|r| crate::engine::ModelState::of(r).needs_a_person())
                         .map(|r| r.decision.model_id.to_string())
                         .collect();
                     s.last_report = Some(FinishedCycle {

@@ -16,13 +16,14 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::daemon::{self, LoopStatus, Settings};
+use crate::daemon;
 use crate::engine::{CycleKind, CycleReport};
 use crate::metrics::Metrics;
 use crate::mock::Admin;
 use crate::mock::governance::{API_BASE, MockGovernance, Options as GovernanceOptions};
 use crate::mock::sagemaker::MockSageMaker;
 use crate::plan::Action;
+use crate::status::{LoopStatus, Settings};
 use crate::store::Store;
 
 /// The cycle interval of the demo's loop.

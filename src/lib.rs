@@ -33,7 +33,8 @@
 //!   asks `Search` what changed.
 //! - [`engine`]: one cycle, full or incremental (`observe.rs`, `incremental.rs` with
 //!   what the daemon keeps between cycles, `apply.rs` with the write-ahead journal,
-//!   `record.rs`, and `report.rs` for what it hands back); [`report`] renders it.
+//!   `record.rs`, `report.rs` for what it hands back, `state.rs` for the state it
+//!   leaves each model in: [`engine::ModelState`]); [`report`] renders it.
 //! - [`store`]: the state — baseline, journal, intents — behind one contract
 //!   ([`store::StateStore`]) and one schema (`store/schema.rs`), kept by SQLite
 //!   (`store/sqlite/`, one replica, the file lock) and PostgreSQL (`store/postgres/`:
@@ -41,9 +42,10 @@
 //!   election among replicas, `election.rs`); `store/open.rs` opens the one the
 //!   configuration chose (to write, to read, or for a dry run), `store/copy.rs`
 //!   copies between them.
-//! - [`daemon`]: the loop (leading, or standing by); [`server`]: `/healthz`, `/readyz`, `/metrics`, and `/`,
-//!   the [`status_page`];
-//!   [`metrics`]; [`logging`].
+//! - [`daemon`]: the loop (leading, or standing by), which fills the [`status`]
+//!   (a leaf: the loop's status and timing, liveness and readiness), which
+//!   [`server`] (`/healthz`, `/readyz`, `/metrics`, and `/`, the [`status_page`])
+//!   and the demo read; [`metrics`]; [`logging`].
 //! - [`config`]: `govsync.toml` with `GOVSYNC_…` overrides, validated at start-up
 //!   (`types`, `file`, `load`, `validate`, `scopes`, `overrides`, `secret`).
 //! - [`cli`]: the command line, one file per command; `main.rs` only wires it up.
@@ -71,5 +73,6 @@ pub mod remote;
 pub mod report;
 pub mod sagemaker;
 pub mod server;
+pub mod status;
 pub mod status_page;
 pub mod store;

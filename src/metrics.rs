@@ -16,9 +16,9 @@ use prometheus_client::registry::Registry as PromRegistry;
 use crate::domain::{
     ApprovalStatus, GovernanceModel, GovernanceStatus, Lifecycle, ModelId, PackageArn,
 };
-use crate::engine::{CycleError, CycleKind, CycleReport, ModelResult, Outcome};
+use crate::engine::{CycleError, CycleKind, CycleReport, ModelState};
 use crate::governance::Governance;
-use crate::plan::{Action, DriftKind};
+use crate::plan::Action;
 use crate::remote::{Listing, RemoteError, WriteOutcome};
 use crate::sagemaker::{Described, Registry};
 use crate::scope::Scope;
@@ -76,56 +76,6 @@ pub fn cycle_outcome(result: Result<&CycleReport, &CycleError>) -> &'static str 
         Err(_) => "error",
     }
 }
-
-/// How many models a cycle left in each of [`MODEL_STATES`] (in that order;
-/// `unlinked` counts the governance models without a link).
-pub fn state_counts(report: &CycleReport) -> [usize; MODEL_STATES.len()] {
-    let mut counts = [0usize; MODEL_STATES.len()];
-    for r in &report.results {
-        if let Some(i) = MODEL_STATES.iter().position(|s| *s == model_state(r)) {
-            counts[i] += 1;
-        }
-    }
-    if let Some(i) = MODEL_STATES.iter().position(|s| *s == "unlinked") {
-        counts[i] = report.unlinked_models;
-    }
-    counts
-}
-
-/// The state a linked model is left in by a cycle (the `state` label of `govsync_models`).
-pub fn model_state(result: &ModelResult) -> &'static str {
-    match (&result.decision.action, &result.outcome) {
-        (_, Outcome::Cancelled | Outcome::Planned | Outcome::ChangedDuringCycle(_)) => "pending",
-        (_, o) if o.is_failure() => "failed",
-        (Action::Push { conflict: true, .. } | Action::Pull { conflict: true, .. }, _)
-        | (Action::Conflict, _) => "conflict",
-        (
-            Action::Drift {
-                drift: DriftKind::Unmapped,
-            },
-            _,
-        ) => "unmapped",
-        (Action::Drift { .. }, _) => "drift",
-        (Action::DecommissionWithheld { .. }, _) => "withheld",
-        (Action::PackageNotObserved | Action::ScopeNotObserved, _) => "not-observed",
-        (Action::OutOfScope, _) => "out-of-scope",
-        _ => "in-sync",
-    }
-}
-
-/// Every value of [`model_state`], and `unlinked`: the gauge shows each, zeros included.
-pub const MODEL_STATES: [&str; 10] = [
-    "in-sync",
-    "pending",
-    "failed",
-    "conflict",
-    "unmapped",
-    "drift",
-    "withheld",
-    "not-observed",
-    "out-of-scope",
-    "unlinked",
-];
 
 impl Metrics {
     /// Registers every metric.
@@ -301,9 +251,9 @@ impl Metrics {
             }
         }
         let fleet = fleet.unwrap_or(report);
-        for (state, count) in MODEL_STATES.iter().zip(state_counts(fleet)) {
+        for (state, count) in ModelState::ALL.iter().zip(fleet.state_counts()) {
             self.models
-                .get_or_create(&[("state", state)])
+                .get_or_create(&[("state", state.as_str())])
                 .set(count as i64);
         }
     }

@@ -5,35 +5,10 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::daemon::LoopStatus;
 use crate::engine::ModelResult;
-use crate::metrics::{MODEL_STATES, model_state, state_counts};
-use crate::plan::Action;
+use crate::engine::ModelState;
 use crate::render::or_none;
-
-/// The states the page counts, in order, with the words it shows.
-const STATE_NAMES: [(&str, &str); 10] = [
-    ("in-sync", "in sync"),
-    ("pending", "pending"),
-    ("drift", "drift"),
-    ("unmapped", "unmapped"),
-    ("conflict", "conflict"),
-    ("withheld", "withheld"),
-    ("not-observed", "not observed"),
-    ("out-of-scope", "out of scope"),
-    ("failed", "failed"),
-    ("unlinked", "unlinked"),
-];
-
-/// Whether a model's result needs a person: drift (unmapped included), a conflict
-/// the policy left alone, a withheld decommission, a failed or refused write.
-pub fn needs_a_person(result: &ModelResult) -> bool {
-    matches!(result.decision.action, Action::Conflict)
-        || matches!(
-            model_state(result),
-            "drift" | "unmapped" | "withheld" | "failed"
-        )
-}
+use crate::status::{LoopStatus, Role};
 
 /// HTML-escapes text.
 fn escape(text: &str) -> String {
@@ -108,29 +83,35 @@ pub fn render(status: &LoopStatus, interval: Duration) -> String {
     let report = status.last_report.as_ref().map(|f| &f.report);
 
     html.push_str("<h2>Models by state</h2>\n<div class=\"cards\" id=\"states\">\n");
-    let counts = report.map(|r| state_counts(r)).unwrap_or_default();
-    for (state, words) in STATE_NAMES {
-        let n = MODEL_STATES
-            .iter()
-            .position(|s| *s == state)
-            .map_or(0, |i| counts[i]);
+    let counts = report.map(|r| r.state_counts()).unwrap_or_default();
+    for (state, n) in ModelState::ALL.into_iter().zip(counts) {
         let class = match state {
             _ if n == 0 => "muted",
-            "in-sync" => "ok",
-            "failed" | "withheld" | "not-observed" => "bad",
-            "drift" | "unmapped" | "conflict" | "out-of-scope" => "warn",
-            _ => "",
+            ModelState::InSync => "ok",
+            ModelState::Failed | ModelState::Withheld | ModelState::NotObserved => "bad",
+            ModelState::Drift
+            | ModelState::Unmapped
+            | ModelState::Conflict
+            | ModelState::OutOfScope => "warn",
+            ModelState::Pending | ModelState::Unlinked => "",
         };
         let _ = writeln!(
             html,
-            "<div class=\"card\" data-state=\"{state}\"><div class=\"n {class}\">{n}</div>{words}</div>"
+            "<div class=\"card\" data-state=\"{}\"><div class=\"n {class}\">{n}</div>{}</div>",
+            state.as_str(),
+            state.words()
         );
     }
     html.push_str("</div>\n");
 
     html.push_str("<h2>Needs a person</h2>\n");
     let people: Vec<&ModelResult> = report
-        .map(|r| r.results.iter().filter(|r| needs_a_person(r)).collect())
+        .map(|r| {
+            r.results
+                .iter()
+                .filter(|r| ModelState::of(r).needs_a_person())
+                .collect()
+        })
         .unwrap_or_default();
     if people.is_empty() {
         html.push_str("<p class=\"muted\" id=\"needs-a-person\">Nothing: every linked model is in sync or on its way.</p>\n");
@@ -160,7 +141,7 @@ pub fn render(status: &LoopStatus, interval: Duration) -> String {
                  <td data-label=\"History\"><code>govsync history --model {id}</code></td></tr>",
                 name = escape(&d.model_name),
                 id = escape(d.model_id.as_str()),
-                state = escape(model_state(r)),
+                state = ModelState::of(r).words(),
                 gov = escape(&or_none(d.governance_status.as_ref())),
                 sm = escape(&or_none(d.lifecycle.as_ref())),
                 why = escape(&why),
@@ -238,13 +219,13 @@ pub fn render(status: &LoopStatus, interval: Duration) -> String {
 
 /// The line under the title: ready or not, the last cycle, the interval.
 fn headline(status: &LoopStatus, interval: Duration) -> String {
-    let ready = match &status.last_result {
-        None => "<span class=\"warn\">starting: no cycle has finished yet</span>".to_string(),
-        Some(Ok(())) => "<span class=\"ok\">ready</span>".to_string(),
-        Some(Err(why)) => format!(
-            "<span class=\"bad\">not ready: the last cycle failed: {}</span>",
-            escape(why)
-        ),
+    // What /readyz answers, in the same words.
+    let ready = match crate::status::readiness(status) {
+        Ok(text) => format!("<span class=\"ok\">{}</span>", escape(text.trim())),
+        Err(text) if status.last_result.is_none() => {
+            format!("<span class=\"warn\">{}</span>", escape(text.trim()))
+        }
+        Err(text) => format!("<span class=\"bad\">{}</span>", escape(text.trim())),
     };
     let last = status.recent_cycles.front().map_or_else(String::new, |c| {
         format!(
@@ -255,14 +236,14 @@ fn headline(status: &LoopStatus, interval: Duration) -> String {
         )
     });
     let role = match &status.role {
-        crate::daemon::Role::Single => String::new(),
-        crate::daemon::Role::Leader { instance } => {
+        Role::Single => String::new(),
+        Role::Leader { instance } => {
             format!(
                 " · <span id=\"role\">leader: this instance ({})</span>",
                 escape(instance)
             )
         }
-        crate::daemon::Role::Standby {
+        Role::Standby {
             instance, leader, ..
         } => format!(
             " · <span id=\"role\">standby ({}); the leader is {}</span>",
@@ -303,7 +284,7 @@ mod tests {
             !single.contains("id=\"role\""),
             "a single replica says nothing of roles"
         );
-        status.role = crate::daemon::Role::Standby {
+        status.role = Role::Standby {
             instance: "pod-b".into(),
             leader: Some(crate::store::LeaderRow {
                 instance: "pod-<a>".into(),
@@ -320,7 +301,18 @@ mod tests {
             ),
             "{standby}"
         );
-        status.role = crate::daemon::Role::Leader {
+        // A standby that has run no cycle is ready, and the page says so in the
+        // words /readyz answers with.
+        let ready = crate::status::readiness(&status).expect("a standby is ready");
+        assert!(
+            standby.contains(&format!(
+                "<span class=\"ok\">{}</span>",
+                escape(ready.trim())
+            )),
+            "{standby}"
+        );
+        assert!(!standby.contains("no cycle has finished"), "{standby}");
+        status.role = Role::Leader {
             instance: "pod-b".into(),
         };
         let leader = render(&status, Duration::from_secs(60));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use govsync::daemon::{self, LoopStatus, Settings};
+use govsync::daemon;
 use govsync::domain::{
     ApprovalStatus, GovernanceModel, GovernanceStatus, Lifecycle, ModelId, ModelPackage, PackageArn,
 };
@@ -18,6 +18,7 @@ use govsync::mock::Admin;
 use govsync::remote::{Listing, RemoteError, WriteOutcome};
 use govsync::sagemaker::{Described, Registry, ScopedRegistry};
 use govsync::scope::Scope;
+use govsync::status::{LoopStatus, Settings};
 use govsync::store::StateStore;
 use govsync::store::Store;
 use tokio::sync::watch;
@@ -252,7 +253,8 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
         support::assert_expression_metrics_exist(expression, legend, &text);
     }
     // m0: Approved for Deployment while SageMaker says Deployment/Complete, no
-    // baseline: the conflict policy (governance wins) pushes it back.
+    // baseline: the conflict policy (governance wins) pushes it back; once that push
+    // is applied the model is in sync, not a conflict left for a person.
     assert_eq!(
         support::metric_sample(&text, r#"govsync_cycles_total{kind="full",outcome="ok"}"#),
         Some(1.0),
@@ -260,12 +262,12 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
     );
     assert_eq!(
         support::metric_sample(&text, r#"govsync_models{state="in-sync"}"#),
-        Some(2.0),
+        Some(3.0),
         "{text}"
     );
     assert_eq!(
         support::metric_sample(&text, r#"govsync_models{state="conflict"}"#),
-        Some(1.0),
+        Some(0.0),
         "{text}"
     );
     assert_eq!(

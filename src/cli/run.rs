@@ -7,9 +7,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::{ConfigArg, init_logging, lookup, runtime, shutdown_signal};
 use crate::config::{Config, StateConfig};
-use crate::daemon::{self, LiveEngine, LoopStatus, StateSource};
+use crate::daemon::{self, LiveEngine, StateSource};
 use crate::logging::LogFormat;
 use crate::metrics::Metrics;
+use crate::status::{LoopStatus, Settings};
 use crate::store::Store;
 
 /// Builds the engine for a configuration: reads the governance secret, checks the
@@ -57,7 +58,7 @@ pub(super) fn run(
     // A bad store (a locked SQLite file, a password that cannot be read) is refused
     // before anything starts; a PostgreSQL server that does not answer yet is waited
     // for, standing by.
-    let mut settings = daemon::Settings::from_config(&config.sync);
+    let mut settings = Settings::from_config(&config.sync);
     let state = match &config.state {
         StateConfig::Sqlite { path } => {
             StateSource::Store(Store::open_sqlite(path).map_err(|e| e.to_string())?)

@@ -9,7 +9,8 @@
 //!   sides and describing linked packages; `incremental`: what the daemon keeps
 //!   between cycles and an incremental cycle's observation; `apply`: the writes, each journaled
 //!   before it is made; `record`: the baseline, the journal, open intents;
-//!   `report`: what a cycle hands back ([`CycleReport`], [`Outcome`], [`Summary`]).
+//!   `report`: what a cycle hands back ([`CycleReport`], [`Outcome`], [`Summary`]);
+//!   `state`: the state a cycle leaves each model in ([`ModelState`]).
 
 use std::time::SystemTime;
 
@@ -32,10 +33,12 @@ mod incremental;
 mod observe;
 mod record;
 mod report;
+mod state;
 
 pub use incremental::{CycleKind, CycleMemory};
 pub use record::IntentsResolved;
 pub use report::{BaselineSource, CycleReport, ModelResult, Outcome, ScopeReport, Summary};
+pub use state::ModelState;
 
 /// What a cycle is asked to do.
 #[derive(Debug, Clone, Default)]

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{CycleKind, IntentsResolved};
 use crate::domain::ModelId;
-use crate::plan::{Action, ActionKind, Decision, SafetyValveTrip};
+use crate::plan::{ActionKind, Decision, SafetyValveTrip};
 use crate::scope::ScopeId;
 
 /// What became of one decision.
@@ -241,21 +241,18 @@ impl CycleReport {
             .count()
     }
 
-    /// Models left in drift or conflict, withheld by the safety valve, not observed
-    /// (their scope could not be listed, or their package could neither be listed
-    /// nor described), or changed during the cycle.
+    /// Models left for a person or a later cycle: in a state that needs a person
+    /// ([`super::ModelState::needs_a_person`]) other than a failed write (which has
+    /// its own exit code), not observed, or whose value changed during the cycle.
     pub fn unresolved(&self) -> usize {
+        use super::ModelState;
         self.results
             .iter()
             .filter(|r| {
-                matches!(
-                    r.decision.action,
-                    Action::Drift { .. }
-                        | Action::Conflict
-                        | Action::DecommissionWithheld { .. }
-                        | Action::ScopeNotObserved
-                        | Action::PackageNotObserved
-                ) || matches!(r.outcome, Outcome::ChangedDuringCycle(_))
+                let state = ModelState::of(r);
+                (state.needs_a_person() && state != ModelState::Failed)
+                    || state == ModelState::NotObserved
+                    || matches!(r.outcome, Outcome::ChangedDuringCycle(_))
             })
             .count()
     }

@@ -255,7 +255,7 @@ listen = "127.0.0.1:0"
             .await
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let (status, mut watcher) = tokio::sync::watch::channel(govsync::daemon::LoopStatus::new(
+        let (status, mut watcher) = tokio::sync::watch::channel(govsync::status::LoopStatus::new(
             tokio::time::Instant::now(),
         ));
         let shutdown = tokio_util::sync::CancellationToken::new();
@@ -264,7 +264,7 @@ listen = "127.0.0.1:0"
             govsync::store::Store::open_sqlite(":memory:")
                 .expect("store")
                 .into(),
-            govsync::daemon::Settings {
+            govsync::status::Settings {
                 interval: Duration::from_secs(3600),
                 full_interval: Duration::from_secs(3600),
                 overlap: Duration::from_secs(60),
