@@ -329,6 +329,7 @@ async fn lead_or_stand_by<G: Governance, R: Registry>(
             () = shutdown.cancelled() => return,
             attempt = election.try_lead() => attempt,
         };
+        metrics.lead_attempt();
         // Who leads as far as this attempt tells, and why this replica is not ready.
         let (leader, error) = match attempt {
             Ok(Lead::Leads(store)) => {

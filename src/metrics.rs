@@ -45,6 +45,7 @@ pub struct Metrics {
     conflicts_resolved: Counter,
     ready: Gauge,
     leader: Gauge,
+    lead_attempts: Counter,
     interval: Gauge<f64, AtomicU64>,
 }
 
@@ -156,6 +157,12 @@ impl Metrics {
             "Whether this process leads (1: it runs cycles and writes) or stands by (0); a single replica on SQLite always leads",
             leader.clone(),
         );
+        let lead_attempts = Counter::default();
+        registry.register(
+            "lead_attempts",
+            "Attempts of a replica on PostgreSQL to take the leader's lock (a standby tries every lease/5)",
+            lead_attempts.clone(),
+        );
         let interval = Gauge::<f64, AtomicU64>::default();
         registry.register_with_unit(
             "sync_interval",
@@ -168,6 +175,7 @@ impl Metrics {
             conflicts_resolved,
             ready,
             leader,
+            lead_attempts,
             interval,
             sagemaker_attempts,
             scope_observed,
@@ -188,6 +196,11 @@ impl Metrics {
         if !leads {
             self.ready.set(i64::from(standby_ready));
         }
+    }
+
+    /// Counts one attempt to take the leader's lock.
+    pub fn lead_attempt(&self) {
+        self.lead_attempts.inc();
     }
 
     /// Records the configured interval (once, when the loop starts).

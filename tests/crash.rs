@@ -2,7 +2,8 @@
 //! both mocks with faults on, killed with SIGKILL ten times at random points of its
 //! write phase and restarted on the same state file, then left to converge. Every
 //! write the mocks received is in the journal as applied or recovered, and the
-//! journal claims no write the mocks did not receive.
+//! journal claims no write the mocks did not receive. Each run draws a new seed for
+//! the faults and the kill points, and says it; `GOVSYNC_CRASH_SEED=N` replays one.
 
 mod support;
 
@@ -69,7 +70,15 @@ async fn every_write_that_reached_a_remote_is_journaled_across_sigkill() {
         ));
     }
     let push_arns: Vec<String> = pushes.iter().map(|(_, arn)| arn.clone()).collect();
-    let seed = fastrand::u64(1..);
+    // A new seed every run (it is printed with every failure); set
+    // GOVSYNC_CRASH_SEED to replay one.
+    let seed = match std::env::var("GOVSYNC_CRASH_SEED") {
+        Ok(text) => text
+            .parse()
+            .unwrap_or_else(|e| panic!("GOVSYNC_CRASH_SEED {text:?} is not a number: {e}")),
+        Err(_) => fastrand::u64(1..),
+    };
+    eprintln!("crash test seed {seed} (replay: GOVSYNC_CRASH_SEED={seed} cargo test --test crash)");
     mocks.sm.set_faults(faults(seed)).expect("faults");
     mocks.gov.set_faults(faults(seed + 1)).expect("faults");
 

@@ -346,12 +346,9 @@ async fn sigterm_mid_cycle_finishes_the_write_in_flight_records_it_and_exits_0()
         );
     }
     let sm = &mocks.sm;
-    // Each SageMaker call takes 400 ms, so the test can signal while a write is in flight.
-    sm.set_faults(govsync::mock::Faults {
-        latency_ms: 400,
-        ..Default::default()
-    })
-    .expect("faults");
+    // The first write is held at the mock's gate until the daemon has taken the
+    // signal in: it is in flight for as long as the test needs, not for a latency.
+    sm.gate().hold("UpdateModelPackage");
 
     let dir = tempfile::tempdir().expect("tempdir");
     let (config, state) = mocks.write_daemon_config(
@@ -359,15 +356,27 @@ async fn sigterm_mid_cycle_finishes_the_write_in_flight_records_it_and_exits_0()
         "",
         "interval = \"1h\"\nconcurrency = 1\nshutdown_grace = \"20s\"",
     );
-    let child = support::govsync_run(&config, dir.path())
+    let mut child = support::govsync_run(&config, dir.path())
         .env("GOVSYNC_LOG_FORMAT", "json")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn govsync");
+    // Its log, line by line, as it comes.
+    let (lines, mut log) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let stderr = child.stderr.take().expect("stderr");
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line);
+        }
+    });
 
     let deadline = Instant::now() + Duration::from_secs(30);
-    while sm.counters().get("UpdateModelPackage") == 0 {
+    while sm.gate().waiting("UpdateModelPackage") == 0 {
         assert!(Instant::now() < deadline, "no write started within 30 s");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -376,12 +385,24 @@ async fn sigterm_mid_cycle_finishes_the_write_in_flight_records_it_and_exits_0()
         .status()
         .expect("kill");
     assert!(killed.success());
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+    let mut logged: Vec<String> = Vec::new();
+    while !logged.iter().any(|l| l.contains("shutdown requested")) {
+        let line = tokio::time::timeout_at(deadline, log.recv())
+            .await
+            .unwrap_or_else(|_| panic!("the daemon did not take SIGTERM in: {logged:?}"))
+            .unwrap_or_else(|| panic!("the daemon's log ended: {logged:?}"));
+        logged.push(line);
+    }
+    sm.gate().release("UpdateModelPackage");
+    let status = tokio::task::spawn_blocking(move || child.wait())
         .await
         .expect("join")
         .expect("wait");
-    let logs = String::from_utf8_lossy(&output.stderr).to_string();
-    assert_eq!(output.status.code(), Some(0), "{logs}");
+    while let Some(line) = log.recv().await {
+        logged.push(line);
+    }
+    let logs = logged.join("\n");
+    assert_eq!(status.code(), Some(0), "{logs}");
 
     assert_eq!(
         sm.counters().get("UpdateModelPackage"),

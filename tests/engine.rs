@@ -239,20 +239,17 @@ async fn shutdown_before_the_writes_stops_the_cycle_and_during_them_starts_no_ne
     );
     assert_eq!(w.writes(), (0, 0));
 
-    // Cancel once the first write is in flight: with one write at a time, it finishes
-    // and is recorded; the other three never start.
+    // Cancel while the first write is in flight (held at the mock's gate until the
+    // token is cancelled): with one write at a time, it finishes and is recorded;
+    // the other three never start.
     w.engine.settings.concurrency = 1;
-    w.sm.set_faults(govsync::mock::Faults {
-        latency_ms: 300,
-        ..Default::default()
-    })
-    .expect("faults");
+    w.sm.gate().hold("UpdateModelPackage");
     let options = CycleOptions::default();
     let cancel = options.cancel.clone();
     let sm = w.sm.clone();
     let watcher = tokio::spawn(async move {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-        while sm.counters().get("UpdateModelPackage") == 0 {
+        while sm.gate().waiting("UpdateModelPackage") == 0 {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "no write started within 30 s"
@@ -260,6 +257,7 @@ async fn shutdown_before_the_writes_stops_the_cycle_and_during_them_starts_no_ne
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         cancel.cancel();
+        sm.gate().release("UpdateModelPackage");
     });
     let report = w
         .engine
@@ -287,8 +285,6 @@ async fn shutdown_before_the_writes_stops_the_cycle_and_during_them_starts_no_ne
     assert_eq!(report.exit_code(), 0);
 
     // The next cycle makes the three writes left.
-    w.sm.set_faults(govsync::mock::Faults::default())
-        .expect("faults");
     let report = w.cycle().await;
     assert_eq!(report.count(ActionKind::Push), 3);
     for (_, arn) in &pairs {

@@ -7,7 +7,7 @@ mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use govsync::config::{AuthConfig, GovernanceConfig, SecretSource};
 use govsync::domain::{GovernanceStatus, ModelId};
@@ -230,8 +230,10 @@ async fn a_status_the_workflow_refuses_is_typed_refused_and_not_retried() {
 
 #[tokio::test]
 async fn an_iam_token_about_to_expire_is_refreshed_without_a_failed_call() {
+    // A token of 1,000 s: the client's clock (tokio's) is moved by hand, and the
+    // few milliseconds the calls themselves take are far from any threshold.
     let mut options = options();
-    options.token_lifetime = Duration::from_secs(2);
+    options.token_lifetime = Duration::from_secs(1000);
     let setup = start(options).await;
     seed(&setup.mock, 10);
     let client = client(&setup, Mode::Iam, 500);
@@ -242,7 +244,7 @@ async fn an_iam_token_about_to_expire_is_refreshed_without_a_failed_call() {
     // renews it before it runs out. The mock's clock has not moved, so a call with
     // the old token would still succeed: only the client's own refresh counts.
     tokio::time::pause();
-    tokio::time::advance(Duration::from_millis(1500)).await;
+    tokio::time::advance(Duration::from_secs(750)).await;
     tokio::time::resume();
     client
         .list_models()
@@ -254,7 +256,7 @@ async fn an_iam_token_about_to_expire_is_refreshed_without_a_failed_call() {
         "not renewed before 80%"
     );
     tokio::time::pause();
-    tokio::time::advance(Duration::from_millis(200)).await;
+    tokio::time::advance(Duration::from_secs(100)).await;
     tokio::time::resume();
     client.list_models().await.expect("fourth list");
     assert_eq!(setup.mock.counters().get("token"), 2);
@@ -360,28 +362,23 @@ async fn dropped_connections_are_retried() {
 }
 
 #[tokio::test]
-async fn retry_after_is_honoured() {
-    // The first PUT is throttled with Retry-After 1 s; the client's own backoff is
-    // 1-20 ms, so only honouring the header makes the retry wait a second.
+async fn a_throttled_write_is_retried_and_applied() {
+    // The first PUT is answered 429; the client retries it at once (its own backoff,
+    // 1-20 ms). How long a retry waits when the server sends Retry-After is a unit
+    // test beside the client (`a_retry_waits_at_least_what_the_server_asks`), and
+    // reading the header another (`retry_after_reads_seconds_and_http_dates`).
     let mut options = options();
     options.faults = Faults {
         throttle_first: 1,
-        retry_after_ms: 1000,
         ..Faults::default()
     };
     let setup = start(options).await;
     let ids = seed(&setup.mock, 1);
-    let started = Instant::now();
     let outcome = client(&setup, Mode::Basic, 500)
         .set_status(&ModelId::new(&ids[0]), &status("Development Complete"))
         .await;
     assert_eq!(outcome, WriteOutcome::Applied);
     assert_eq!(setup.mock.counters().get("contents.put"), 2);
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "waited for Retry-After (1 s), not the 1-20 ms backoff: {:?}",
-        started.elapsed()
-    );
 }
 
 #[tokio::test]

@@ -323,10 +323,7 @@ impl OpenPagesClient {
         attempt
             .retry(backoff)
             .when(|e| matches!(e, Attempt::Transient { .. }))
-            .adjust(|e, delay| match (e, delay) {
-                (Attempt::Transient { retry_after: Some(after), .. }, Some(delay)) => Some(delay.max(*after)),
-                (_, delay) => delay,
-            })
+            .adjust(wait_before_retry)
             .notify(|e, delay| {
                 tracing::warn!(operation, error = %e.error(), retry_in = ?delay, "governance call failed; retrying");
             })
@@ -430,6 +427,21 @@ impl OpenPagesClient {
             kind: ErrorKind::Other,
             message: format!("governance {what}: the answer is not JSON: {e}"),
         })
+    }
+}
+
+/// How long to wait before retrying after `attempt`, given the backoff's `delay`
+/// (`None`: no retry left): at least what the server asked for with `Retry-After`.
+fn wait_before_retry(attempt: &Attempt, delay: Option<Duration>) -> Option<Duration> {
+    match (attempt, delay) {
+        (
+            Attempt::Transient {
+                retry_after: Some(after),
+                ..
+            },
+            Some(delay),
+        ) => Some(delay.max(*after)),
+        (_, delay) => delay,
     }
 }
 
@@ -571,5 +583,43 @@ impl OpenPagesClient {
                 WriteOutcome::Failed(status_error(reply.status, &reply.body, &what))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_waits_at_least_what_the_server_asks() {
+        let error = RemoteError {
+            kind: ErrorKind::Retryable,
+            message: "429".into(),
+        };
+        let asked = |after: Option<Duration>| Attempt::Transient {
+            error: error.clone(),
+            retry_after: after,
+        };
+        let ms = Duration::from_millis;
+        assert_eq!(
+            wait_before_retry(&asked(Some(ms(1000))), Some(ms(20))),
+            Some(ms(1000)),
+            "Retry-After longer than the backoff wins"
+        );
+        assert_eq!(
+            wait_before_retry(&asked(Some(ms(5))), Some(ms(20))),
+            Some(ms(20)),
+            "the backoff when it is longer"
+        );
+        assert_eq!(wait_before_retry(&asked(None), Some(ms(20))), Some(ms(20)));
+        assert_eq!(
+            wait_before_retry(&asked(Some(ms(1000))), None),
+            None,
+            "no retry left: none"
+        );
+        assert_eq!(
+            wait_before_retry(&Attempt::Final(error.clone()), Some(ms(20))),
+            Some(ms(20))
+        );
     }
 }

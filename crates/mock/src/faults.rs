@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::Counters;
+
 /// Faults a mock injects into the requests it serves, each with a probability
 /// (0.0–1.0) per request. Settable from flags at start (`govsync mock … --throttle-rate`,
 /// the same fields as flags) and over the admin endpoint.
@@ -223,4 +225,54 @@ pub fn dropped_connection() -> axum::response::Response {
         .header("content-length", "1024")
         .body(axum::body::Body::from_stream(failing))
         .expect("static response parts are valid")
+}
+
+/// Holds the requests to some operations until they are released: a test makes "a
+/// write is in flight" last exactly as long as it needs (a signal sent, a token
+/// cancelled), instead of racing added latency.
+#[derive(Debug)]
+pub struct Gate {
+    held: tokio::sync::watch::Sender<std::collections::BTreeSet<String>>,
+    waiting: Counters,
+}
+
+impl Default for Gate {
+    fn default() -> Gate {
+        Gate {
+            held: tokio::sync::watch::Sender::new(std::collections::BTreeSet::new()),
+            waiting: Counters::default(),
+        }
+    }
+}
+
+impl Gate {
+    /// From now on, requests to `operation` wait at the gate.
+    pub fn hold(&self, operation: &str) {
+        self.held.send_modify(|h| {
+            h.insert(operation.to_string());
+        });
+    }
+
+    /// Lets the requests waiting for `operation` (and later ones) through.
+    pub fn release(&self, operation: &str) {
+        self.held.send_modify(|h| {
+            h.remove(operation);
+        });
+    }
+
+    /// Requests to `operation` waiting at the gate now.
+    pub fn waiting(&self, operation: &str) -> u64 {
+        self.waiting.get(operation)
+    }
+
+    /// Waits while `operation` is held.
+    pub async fn pass(&self, operation: &str) {
+        let mut held = self.held.subscribe();
+        if !held.borrow().contains(operation) {
+            return;
+        }
+        self.waiting.hit(operation);
+        let _ = held.wait_for(|h| !h.contains(operation)).await;
+        self.waiting.add(operation, -1);
+    }
 }

@@ -7,7 +7,7 @@ mod faults;
 pub mod governance;
 pub mod sagemaker;
 
-pub use faults::{Fault, FaultInjector, Faults, dropped_connection};
+pub use faults::{Fault, FaultInjector, Faults, Gate, dropped_connection};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -56,12 +56,14 @@ impl Counters {
 
     /// Counts one request to `operation`.
     pub fn hit(&self, operation: &str) {
-        *self
-            .0
-            .lock()
-            .expect("counter lock poisoned")
-            .entry(operation.to_string())
-            .or_default() += 1;
+        self.add(operation, 1);
+    }
+
+    /// Adds `n` (which may be negative) to `operation`'s count, never below zero.
+    pub fn add(&self, operation: &str, n: i64) {
+        let mut counts = self.0.lock().expect("counter lock poisoned");
+        let count = counts.entry(operation.to_string()).or_default();
+        *count = count.saturating_add_signed(n);
     }
 
     /// Requests to one operation so far.

@@ -100,6 +100,7 @@ pub(super) async fn aws_json(
     mock.shared
         .scope_counters
         .hit(&format!("{}/{region}/{operation}", caller.account));
+    mock.shared.gate.pass(operation).await;
     if let Some(answer) = fault(&mock, operation).await {
         return answer;
     }

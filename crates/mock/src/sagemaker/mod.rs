@@ -117,6 +117,8 @@ struct Shared {
     state_file: Mutex<Option<StateFile>>,
     sts: Mutex<StsSettings>,
     faults: FaultInjector,
+    /// Requests held until a test lets them through.
+    gate: crate::Gate,
     counters: Counters,
     /// Requests per `<account>/<region>/<Operation>`.
     scope_counters: Counters,
@@ -148,6 +150,7 @@ impl MockSageMaker {
                 state_file: Mutex::new(state_file),
                 sts: Mutex::new(options.sts.clone()),
                 faults,
+                gate: crate::Gate::default(),
                 counters: Counters::default(),
                 scope_counters: Counters::default(),
                 events: Mutex::new(Vec::new()),
@@ -222,6 +225,12 @@ impl MockSageMaker {
             .share(group_arn, account)?;
         self.persist();
         Ok(())
+    }
+
+    /// The gate SageMaker requests pass (a test holds an operation's requests in
+    /// flight, and lets them through).
+    pub fn gate(&self) -> &crate::Gate {
+        &self.shared.gate
     }
 
     /// Admin: replaces the STS settings (denied roles, credential lifetime).
