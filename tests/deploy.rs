@@ -13,8 +13,8 @@ use govsync::domain::{Lifecycle, PackageArn};
 use govsync::mapping::MappingTable;
 use govsync::mock::Admin;
 use govsync::mock::sagemaker::MockSageMaker;
+use govsync::sagemaker::OPERATIONS;
 use govsync::sagemaker::Registry;
-use govsync::sagemaker::client::OPERATIONS;
 use serde_json::{Value, json};
 
 fn repo(path: &str) -> PathBuf {

@@ -1,6 +1,6 @@
 //! Reading a configuration: the file, its overrides, validation, the mapping table.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use govsync_core::toml_text::TomlFileError;
 
@@ -151,15 +151,4 @@ fn default_instance(env: &[(String, String)]) -> String {
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "govsync".to_string());
     format!("{host}:{}", std::process::id())
-}
-
-/// A relative path in the config file is relative to the file's directory.
-pub(super) fn relative_to(file: &Path, path: PathBuf) -> PathBuf {
-    if path.is_absolute() {
-        return path;
-    }
-    match file.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.join(path),
-        _ => path,
-    }
 }

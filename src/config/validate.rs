@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::file::{RawAuth, RawConfig, RawState, defaults};
-use super::load::relative_to;
 use super::{
     AuthConfig, ConfigError, DEFAULT_IAM_TOKEN_URL, GovernanceConfig, PostgresConfig, RetryPolicy,
     SageMakerConfig, SecretSource, StateConfig, SyncConfig, WriteMode, scopes,
@@ -436,5 +435,16 @@ impl Validator<'_> {
                 format!("unknown auth kind \"{other}\", expected one of: basic, iam, zen"),
             ),
         }
+    }
+}
+
+/// A relative path in the config file is relative to the file's directory.
+fn relative_to(file: &Path, path: PathBuf) -> PathBuf {
+    if path.is_absolute() {
+        return path;
+    }
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.join(path),
+        _ => path,
     }
 }

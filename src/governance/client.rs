@@ -1,23 +1,25 @@
 //! The OpenPages REST API v2 adapter (reqwest with rustls) behind the
-//! [`Governance`] trait: `contents/{id}` for reading and setting a status, workflow
-//! transitions, type discovery (listing is in `listing.rs`). Retries (backon, `governance.max_retries` and its delays) cover what
-//! `http::meaning` says to retry now (429, 502/503/504) and connection
-//! errors, honouring `Retry-After`.
+//! [`Governance`] trait: the client, `contents/{id}` for reading and setting a
+//! status, type discovery.
+//!
+//! The client's methods are split by concern over files of their own, each an
+//! `impl OpenPagesClient` block: `transport.rs` (one call, its retries, its reply),
+//! `listing.rs` (paging a query), `workflow.rs` (workflow transitions). They import
+//! the type from here and this file calls what they define: a circle between the
+//! parts of one type, on purpose; nothing outside `governance/` sees it.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use backon::{ExponentialBuilder, Retryable};
-use reqwest::{Method, StatusCode, Url};
+use reqwest::{Method, Url};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use super::Governance;
 use super::auth::Auth;
-use super::http::{
-    Endpoint, Meaning, describe_reqwest, error_text, html_text, is_html, meaning, retry_after,
-};
+use super::http::{Endpoint, Meaning, error_text, meaning};
 use super::listing::Paging;
 use super::rows::{RowShape, Since, list_statement};
+use super::transport::status_error;
 use super::types::{self, Discovered, StatusFormat, TypeDefinition};
 use super::workflow::WorkflowWrites;
 use crate::config::{GovernanceConfig, RetryPolicy};
@@ -25,68 +27,24 @@ use crate::domain::{GovernanceModel, GovernanceStatus, ModelId};
 use crate::mapping::MappingTable;
 use crate::remote::{ErrorKind, Listing, RemoteError, WriteOutcome};
 
-/// The OpenPages endpoints govsync calls (names for logs and metrics).
-pub const OPERATIONS: [&str; 6] = [
-    "query",
-    "contents.get",
-    "contents.put",
-    "types.get",
-    "workflows.search",
-    "workflows.transition",
-];
-
-/// The longest `Retry-After` honoured; a server asking for more gets a failed call
-/// (retried next cycle) rather than a stuck one.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-
 /// watsonx.governance through the OpenPages REST API v2.
 pub struct OpenPagesClient {
-    http: reqwest::Client,
-    base: Url,
+    pub(super) http: reqwest::Client,
+    pub(super) base: Url,
     pub(super) model_type: String,
     pub(super) rows: RowShape,
     pub(super) page_size: u32,
-    statement: String,
+    pub(super) statement: String,
     /// Rows the last full listing held: the next one asks for that many pages at once.
     pub(super) expected_rows: std::sync::atomic::AtomicU64,
     /// Set once governance refused a timestamp literal in `[Last Modification Date]`
     /// and answered the same statement with a date literal: kept for the process's
     /// life.
     date_only: std::sync::atomic::AtomicBool,
-    auth: Auth,
-    retry: RetryPolicy,
-    status_format: StatusFormat,
-    workflow: Option<WorkflowWrites>,
-}
-
-/// A failed attempt: worth retrying (with the server's `Retry-After`) or final.
-#[derive(Debug)]
-enum Attempt {
-    Transient {
-        error: RemoteError,
-        retry_after: Option<Duration>,
-    },
-    Final(RemoteError),
-}
-
-impl Attempt {
-    fn into_error(self) -> RemoteError {
-        match self {
-            Attempt::Transient { error, .. } | Attempt::Final(error) => error,
-        }
-    }
-
-    fn error(&self) -> &RemoteError {
-        match self {
-            Attempt::Transient { error, .. } | Attempt::Final(error) => error,
-        }
-    }
-}
-
-/// A response that reached govsync (any status), with its body.
-pub(super) struct Reply {
-    status: StatusCode,
-    body: Vec<u8>,
+    pub(super) auth: Auth,
+    pub(super) retry: RetryPolicy,
+    pub(super) status_format: StatusFormat,
+    pub(super) workflow: Option<WorkflowWrites>,
 }
 
 impl OpenPagesClient {
@@ -155,106 +113,6 @@ impl OpenPagesClient {
         self.workflow = Some(WorkflowWrites::new(table, fallback));
     }
 
-    /// The model's active workflow instance and its stage (the stage is known only
-    /// when the search ran now): from the cache, else by paging through
-    /// `GET /workflows/instances/search` for the model type.
-    async fn find_instance(
-        &self,
-        workflow: &WorkflowWrites,
-        model: &ModelId,
-    ) -> Result<Option<(String, Option<String>)>, RemoteError> {
-        if let Some(instance) = workflow.cached(model.as_str()) {
-            return Ok(Some((instance, None)));
-        }
-        const PAGE: usize = 500;
-        let mut offset = 0;
-        loop {
-            let mut url = self.url(&["workflows", "instances", "search"]);
-            url.query_pairs_mut()
-                .append_pair("type_definition", &self.model_type)
-                .append_pair("limit", &PAGE.to_string())
-                .append_pair("offset", &offset.to_string());
-            let what = format!("workflow instances of {} from {offset}", self.model_type);
-            let reply = self
-                .call("workflows.search", Method::GET, url, None, &what)
-                .await?;
-            let value = self.success(reply, &what)?;
-            let page = value
-                .get("activity_instances")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let mut found = None;
-            let mut seen = Vec::with_capacity(page.len());
-            for instance in &page {
-                let id = instance.get("id").and_then(Value::as_str);
-                let object = instance["grc_object"]["id"].as_str();
-                if let (Some(id), Some(object)) = (id, object) {
-                    if object == model.as_str() {
-                        let stage = instance["stage"]["name"].as_str().map(str::to_string);
-                        found = Some((id.to_string(), stage));
-                    }
-                    seen.push((object.to_string(), id.to_string()));
-                }
-            }
-            workflow.remember(seen);
-            if found.is_some() || page.len() < PAGE {
-                return Ok(found);
-            }
-            offset += PAGE;
-        }
-    }
-
-    /// Performs the workflow action that leads to `status` on the model's instance.
-    async fn transition(
-        &self,
-        workflow: &WorkflowWrites,
-        model: &ModelId,
-        status: &GovernanceStatus,
-        action: &str,
-    ) -> WriteOutcome {
-        let what = format!("workflow action \"{action}\" of model {model} (to \"{status}\")");
-        for attempt in 0..2 {
-            let (instance, stage) = match self.find_instance(workflow, model).await {
-                Ok(Some(found)) => found,
-                Ok(None) => {
-                    return WriteOutcome::Refused(format!(
-                        "governance refused {what}: the model has no active workflow instance"
-                    ));
-                }
-                Err(e) => return WriteOutcome::Failed(e),
-            };
-            let url = self.url(&["workflows", "instances", &instance, "transition", action]);
-            let reply = match self
-                .call("workflows.transition", Method::POST, url, None, &what)
-                .await
-            {
-                Ok(reply) => reply,
-                Err(e) => return WriteOutcome::Failed(e),
-            };
-            return match meaning(Endpoint::OpenPages, reply.status) {
-                Meaning::Success => WriteOutcome::Applied,
-                // A stale cached instance: look it up again, once.
-                Meaning::NotFound if attempt == 0 => {
-                    workflow.forget(model.as_str());
-                    continue;
-                }
-                Meaning::NotFound => WriteOutcome::NotFound,
-                Meaning::Refused => WriteOutcome::Refused(format!(
-                    "governance refused {what}{}: {}",
-                    stage
-                        .map(|s| format!(" from the stage \"{s}\""))
-                        .unwrap_or_default(),
-                    error_text(&reply.body)
-                )),
-                Meaning::RetryNow | Meaning::Failed(_) => {
-                    WriteOutcome::Failed(status_error(reply.status, &reply.body, &what))
-                }
-            };
-        }
-        WriteOutcome::NotFound
-    }
-
     /// The model type's definition (`GET /types/{model_type}`).
     pub async fn type_definition(&self) -> Result<TypeDefinition, RemoteError> {
         let what = format!("type definition of {}", self.model_type);
@@ -303,152 +161,6 @@ impl OpenPagesClient {
             .pop_if_empty()
             .extend(segments);
         url
-    }
-
-    /// One call with retries; `what` names it in errors (path and model ID, never a secret).
-    pub(super) async fn call(
-        &self,
-        operation: &'static str,
-        method: Method,
-        url: Url,
-        body: Option<Value>,
-        what: &str,
-    ) -> Result<Reply, RemoteError> {
-        let attempt = || self.attempt(operation, method.clone(), url.clone(), body.as_ref(), what);
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.retry.min_delay)
-            .with_max_delay(self.retry.max_delay)
-            .with_max_times(self.retry.max_retries)
-            .with_jitter();
-        attempt
-            .retry(backoff)
-            .when(|e| matches!(e, Attempt::Transient { .. }))
-            .adjust(wait_before_retry)
-            .notify(|e, delay| {
-                tracing::warn!(operation, error = %e.error(), retry_in = ?delay, "governance call failed; retrying");
-            })
-            .await
-            .map_err(Attempt::into_error)
-    }
-
-    async fn attempt(
-        &self,
-        operation: &'static str,
-        method: Method,
-        url: Url,
-        body: Option<&Value>,
-        what: &str,
-    ) -> Result<Reply, Attempt> {
-        let mut renewed = false;
-        loop {
-            let auth = self
-                .auth
-                .header(&self.http, false)
-                .await
-                .map_err(|e| match e.kind {
-                    ErrorKind::Retryable => Attempt::Transient {
-                        error: e,
-                        retry_after: None,
-                    },
-                    _ => Attempt::Final(e),
-                })?;
-            let mut request = self
-                .http
-                .request(method.clone(), url.clone())
-                .header("authorization", auth)
-                .header("accept", "application/json");
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let transient = |why: String, retry_after: Option<Duration>| Attempt::Transient {
-                error: RemoteError {
-                    kind: ErrorKind::Retryable,
-                    message: format!("governance {what}: {why}"),
-                },
-                retry_after,
-            };
-            // A timeout is not retried here (it already took the whole request
-            // timeout); other transport failures (refused, reset) are.
-            let transport = |e: reqwest::Error| {
-                if e.is_timeout() {
-                    Attempt::Final(RemoteError {
-                        kind: ErrorKind::Retryable,
-                        message: format!("governance {what}: {}", describe_reqwest(&e)),
-                    })
-                } else {
-                    transient(describe_reqwest(&e), None)
-                }
-            };
-            let response = request.send().await.map_err(transport)?;
-            let status = response.status();
-            let after = retry_after(response.headers(), std::time::SystemTime::now());
-            let bytes = response.bytes().await.map_err(transport)?;
-            tracing::debug!(operation, %status, "governance call");
-            match (status.as_u16(), meaning(Endpoint::OpenPages, status)) {
-                (401, _) if !renewed && self.auth.can_renew() => {
-                    tracing::info!(
-                        operation,
-                        "governance answered 401; renewing the IAM token once"
-                    );
-                    self.auth
-                        .header(&self.http, true)
-                        .await
-                        .map_err(Attempt::Final)?;
-                    renewed = true;
-                    continue;
-                }
-                (_, Meaning::RetryNow) => {
-                    let text = error_text(&bytes);
-                    let after = after.filter(|a| *a <= MAX_RETRY_AFTER);
-                    return Err(transient(format!("HTTP {status}: {text}"), after));
-                }
-                _ => {
-                    return Ok(Reply {
-                        status,
-                        body: bytes.to_vec(),
-                    });
-                }
-            }
-        }
-    }
-
-    /// The JSON of a 2xx reply, or the error that the status means.
-    pub(super) fn success(&self, reply: Reply, what: &str) -> Result<Value, RemoteError> {
-        if !reply.status.is_success() {
-            return Err(status_error(reply.status, &reply.body, what));
-        }
-        if is_html(&reply.body) {
-            return Err(RemoteError {
-                kind: ErrorKind::Other,
-                message: format!("governance {what}: answered {}", html_text(&reply.body)),
-            });
-        }
-        serde_json::from_slice(&reply.body).map_err(|e| RemoteError {
-            kind: ErrorKind::Other,
-            message: format!("governance {what}: the answer is not JSON: {e}"),
-        })
-    }
-}
-
-/// How long to wait before retrying after `attempt`, given the backoff's `delay`
-/// (`None`: no retry left): at least what the server asked for with `Retry-After`.
-fn wait_before_retry(attempt: &Attempt, delay: Option<Duration>) -> Option<Duration> {
-    match (attempt, delay) {
-        (
-            Attempt::Transient {
-                retry_after: Some(after),
-                ..
-            },
-            Some(delay),
-        ) => Some(delay.max(*after)),
-        (_, delay) => delay,
-    }
-}
-
-fn status_error(status: StatusCode, body: &[u8], what: &str) -> RemoteError {
-    RemoteError {
-        kind: meaning(Endpoint::OpenPages, status).kind(),
-        message: format!("governance {what}: HTTP {status}: {}", error_text(body)),
     }
 }
 
@@ -583,43 +295,5 @@ impl OpenPagesClient {
                 WriteOutcome::Failed(status_error(reply.status, &reply.body, &what))
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_retry_waits_at_least_what_the_server_asks() {
-        let error = RemoteError {
-            kind: ErrorKind::Retryable,
-            message: "429".into(),
-        };
-        let asked = |after: Option<Duration>| Attempt::Transient {
-            error: error.clone(),
-            retry_after: after,
-        };
-        let ms = Duration::from_millis;
-        assert_eq!(
-            wait_before_retry(&asked(Some(ms(1000))), Some(ms(20))),
-            Some(ms(1000)),
-            "Retry-After longer than the backoff wins"
-        );
-        assert_eq!(
-            wait_before_retry(&asked(Some(ms(5))), Some(ms(20))),
-            Some(ms(20)),
-            "the backoff when it is longer"
-        );
-        assert_eq!(wait_before_retry(&asked(None), Some(ms(20))), Some(ms(20)));
-        assert_eq!(
-            wait_before_retry(&asked(Some(ms(1000))), None),
-            None,
-            "no retry left: none"
-        );
-        assert_eq!(
-            wait_before_retry(&Attempt::Final(error.clone()), Some(ms(20))),
-            Some(ms(20))
-        );
     }
 }

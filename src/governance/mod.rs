@@ -1,8 +1,9 @@
 //! The governance side (IBM watsonx.governance, OpenPages REST API v2): the trait the
 //! engine uses, and the OpenPages client behind it.
 //!
-//! - `client`: calls, retries, writes; `listing`: paging a query, several pages at
-//!   once; `auth`: Basic, IAM tokens, ZenApiKey.
+//! - `client`: the client, contents (reading and setting a status), type
+//!   discovery; `transport`: one call with its retries and its reply; `listing`:
+//!   paging a query, several pages at once; `auth`: Basic, IAM tokens, ZenApiKey.
 //! - `http`: the one table from an HTTP status to what govsync does about it.
 //! - `rows`: the listing statement and reading a row into a model.
 //! - [`types`]: type discovery, checked against what govsync writes.
@@ -13,6 +14,7 @@ pub mod client;
 mod http;
 pub mod listing;
 mod rows;
+mod transport;
 pub mod types;
 mod workflow;
 

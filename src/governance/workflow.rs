@@ -7,7 +7,15 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use reqwest::Method;
+use serde_json::Value;
+
+use super::client::OpenPagesClient;
+use super::http::{Endpoint, Meaning, error_text, meaning};
+use super::transport::status_error;
+use crate::domain::{GovernanceStatus, ModelId};
 use crate::mapping::MappingTable;
+use crate::remote::{RemoteError, WriteOutcome};
 
 /// The actions by status, and the instance of each model once found.
 #[derive(Debug)]
@@ -60,5 +68,107 @@ impl WorkflowWrites {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
         self.instances.lock().expect("instance cache lock poisoned")
+    }
+}
+
+impl OpenPagesClient {
+    /// The model's active workflow instance and its stage (the stage is known only
+    /// when the search ran now): from the cache, else by paging through
+    /// `GET /workflows/instances/search` for the model type.
+    pub(super) async fn find_instance(
+        &self,
+        workflow: &WorkflowWrites,
+        model: &ModelId,
+    ) -> Result<Option<(String, Option<String>)>, RemoteError> {
+        if let Some(instance) = workflow.cached(model.as_str()) {
+            return Ok(Some((instance, None)));
+        }
+        const PAGE: usize = 500;
+        let mut offset = 0;
+        loop {
+            let mut url = self.url(&["workflows", "instances", "search"]);
+            url.query_pairs_mut()
+                .append_pair("type_definition", &self.model_type)
+                .append_pair("limit", &PAGE.to_string())
+                .append_pair("offset", &offset.to_string());
+            let what = format!("workflow instances of {} from {offset}", self.model_type);
+            let reply = self
+                .call("workflows.search", Method::GET, url, None, &what)
+                .await?;
+            let value = self.success(reply, &what)?;
+            let page = value
+                .get("activity_instances")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let mut found = None;
+            let mut seen = Vec::with_capacity(page.len());
+            for instance in &page {
+                let id = instance.get("id").and_then(Value::as_str);
+                let object = instance["grc_object"]["id"].as_str();
+                if let (Some(id), Some(object)) = (id, object) {
+                    if object == model.as_str() {
+                        let stage = instance["stage"]["name"].as_str().map(str::to_string);
+                        found = Some((id.to_string(), stage));
+                    }
+                    seen.push((object.to_string(), id.to_string()));
+                }
+            }
+            workflow.remember(seen);
+            if found.is_some() || page.len() < PAGE {
+                return Ok(found);
+            }
+            offset += PAGE;
+        }
+    }
+
+    /// Performs the workflow action that leads to `status` on the model's instance.
+    pub(super) async fn transition(
+        &self,
+        workflow: &WorkflowWrites,
+        model: &ModelId,
+        status: &GovernanceStatus,
+        action: &str,
+    ) -> WriteOutcome {
+        let what = format!("workflow action \"{action}\" of model {model} (to \"{status}\")");
+        for attempt in 0..2 {
+            let (instance, stage) = match self.find_instance(workflow, model).await {
+                Ok(Some(found)) => found,
+                Ok(None) => {
+                    return WriteOutcome::Refused(format!(
+                        "governance refused {what}: the model has no active workflow instance"
+                    ));
+                }
+                Err(e) => return WriteOutcome::Failed(e),
+            };
+            let url = self.url(&["workflows", "instances", &instance, "transition", action]);
+            let reply = match self
+                .call("workflows.transition", Method::POST, url, None, &what)
+                .await
+            {
+                Ok(reply) => reply,
+                Err(e) => return WriteOutcome::Failed(e),
+            };
+            return match meaning(Endpoint::OpenPages, reply.status) {
+                Meaning::Success => WriteOutcome::Applied,
+                // A stale cached instance: look it up again, once.
+                Meaning::NotFound if attempt == 0 => {
+                    workflow.forget(model.as_str());
+                    continue;
+                }
+                Meaning::NotFound => WriteOutcome::NotFound,
+                Meaning::Refused => WriteOutcome::Refused(format!(
+                    "governance refused {what}{}: {}",
+                    stage
+                        .map(|s| format!(" from the stage \"{s}\""))
+                        .unwrap_or_default(),
+                    error_text(&reply.body)
+                )),
+                Meaning::RetryNow | Meaning::Failed(_) => {
+                    WriteOutcome::Failed(status_error(reply.status, &reply.body, &what))
+                }
+            };
+        }
+        WriteOutcome::NotFound
     }
 }

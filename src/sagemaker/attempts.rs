@@ -13,7 +13,7 @@ use aws_sdk_sagemaker::error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
 
-use super::client::OPERATIONS;
+use super::OPERATIONS;
 use crate::metrics::Metrics;
 
 /// The interceptor; metrics are optional (a test or one-shot tool may not keep them).

@@ -1,6 +1,13 @@
 //! The SageMaker Model Registry adapter: aws-sdk-sagemaker behind the [`Registry`]
 //! trait. Retries and timeouts are the SDK's own, configured from
-//! [`SageMakerConfig`]; nothing here retries a second time.
+//! [`SageMakerConfig`]; on top of them, only a listing page that still fails with a
+//! retryable error is asked for again from its own token ([`PAGE_RETRIES`]), so that
+//! one bad page does not lose a whole listing's pages read so far.
+//!
+//! The adapter's methods are split by concern, each an `impl SageMakerRegistry`
+//! block: `listing.rs` (a full listing as chains of pages), `changes.rs` (`Search`).
+//! They import the type and the page helpers from here, and this file holds their
+//! split points: a circle between the parts of one type, on purpose.
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -40,14 +47,6 @@ const PAGE_RETRY_MAX_DELAY: std::time::Duration = std::time::Duration::from_secs
 
 /// The most `StageDescription` may hold.
 pub const STAGE_DESCRIPTION_MAX: usize = 1024;
-
-/// The SageMaker operations govsync calls: the IAM policy must allow exactly these.
-pub const OPERATIONS: [&str; 4] = [
-    "ListModelPackages",
-    "DescribeModelPackage",
-    "UpdateModelPackage",
-    "Search",
-];
 
 /// Error codes that mean the caller's credentials or permissions were refused.
 const AUTH_CODES: [&str; 6] = [

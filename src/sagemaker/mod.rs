@@ -1,5 +1,7 @@
 //! The SageMaker side (Model Registry via aws-sdk-sagemaker): the trait the engine
-//! uses. The SDK adapter and the mock server live beside it.
+//! uses, and the SDK adapter behind it (`client`, `listing`, `changes`), one client
+//! per scope (`connect`), the SDK's attempts counted (`attempts`), and errors a
+//! person can read (`error`). The mock server is another crate (`govsync-mock`).
 
 pub mod attempts;
 mod changes;
@@ -16,6 +18,14 @@ use crate::remote::{Listing, RemoteError, WriteOutcome};
 use crate::scope::Scope;
 
 pub use client::SageMakerRegistry;
+
+/// The SageMaker operations govsync calls: the IAM policy must allow exactly these.
+pub const OPERATIONS: [&str; 4] = [
+    "ListModelPackages",
+    "DescribeModelPackage",
+    "UpdateModelPackage",
+    "Search",
+];
 pub use connect::{ConnectError, ScopedRegistry, connect};
 
 /// The answer to "does this package exist?".

@@ -95,11 +95,6 @@ impl KnownState {
         self.models.len()
     }
 
-    /// Packages known.
-    pub fn package_count(&self) -> usize {
-        self.packages.len()
-    }
-
     /// A model as last known.
     pub fn model(&self, id: &ModelId) -> Option<&GovernanceModel> {
         self.index.get(id).map(|&i| &self.models[i])

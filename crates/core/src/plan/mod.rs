@@ -1,7 +1,8 @@
 //! The planner: a pure function from what both systems hold now (plus the baseline,
 //! the mapping table and the policy) to one decision per linked model.
 //!
-//! No IO, no clock, no randomness: every rule of DESIGN.md lives here and is tested
+//! No IO, no clock, no randomness: every sync rule (README, "How each linked model
+//! is decided") lives here and is tested
 //! without a server. The engine performs the writes the decisions ask for.
 //!
 //! - here: the inputs (policy, baseline), the [`Decision`] and [`Plan`], and [`plan`]

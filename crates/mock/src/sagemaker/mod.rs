@@ -20,6 +20,7 @@ mod http;
 mod paging;
 mod registry;
 mod search;
+mod shapes;
 mod sts;
 mod validation;
 

@@ -1,7 +1,10 @@
 //! The mock Model Registry's state and operations: JSON in, JSON out, in the shapes
 //! the SageMaker API reference documents, with SageMaker's validation and errors.
 //! Over 500 lines because each operation's checks and state change sit together, one
-//! method each; listing is in `paging.rs`, `Search` in `search.rs`.
+//! method each; listing is in `paging.rs`, `Search` in `search.rs` (more `impl
+//! AccountRegistry` blocks: they import the type from here and this file calls
+//! them, a circle between the parts of one type, on purpose). The shapes the
+//! validation rules also read are in `shapes.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,44 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::paging::{ListInput, page, sort_by, with_token};
+pub use super::shapes::{ApiError, LifeCycle, ModelCard};
 use super::validation::{
     APPROVAL_STATUSES, PACKAGE_STATUSES, check_card, check_lifecycle, check_name, one_of, parse,
 };
-
-/// An AWS JSON error: HTTP status, `__type` code and message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: u16,
-    /// The error code (`__type`).
-    pub code: &'static str,
-    /// The message.
-    pub message: String,
-}
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
-    }
-}
-
-impl ApiError {
-    pub(super) fn validation(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: 400,
-            code: "ValidationException",
-            message: message.into(),
-        }
-    }
-
-    pub(super) fn serialization(message: impl Into<String>) -> ApiError {
-        ApiError {
-            status: 400,
-            code: "SerializationException",
-            message: message.into(),
-        }
-    }
-}
 
 /// A model package group.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,28 +26,6 @@ pub struct Group {
     #[serde(skip_serializing_if = "Option::is_none")]
     model_package_group_description: Option<String>,
     creation_time: f64,
-}
-
-/// `ModelLifeCycle`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct LifeCycle {
-    /// Stage.
-    pub stage: String,
-    /// Stage status.
-    pub stage_status: String,
-    /// Free text.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stage_description: Option<String>,
-}
-
-/// `ModelCard` of a package.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ModelCard {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    model_card_content: Option<String>,
-    pub(super) model_card_status: String,
 }
 
 /// A versioned model package.

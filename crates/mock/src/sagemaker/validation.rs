@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::registry::{ApiError, LifeCycle, ModelCard};
+use super::shapes::{ApiError, LifeCycle, ModelCard};
 
 pub(super) const APPROVAL_STATUSES: [&str; 3] = ["Approved", "Rejected", "PendingManualApproval"];
 pub(super) const PACKAGE_STATUSES: [&str; 5] =
