@@ -10,11 +10,9 @@ use govsync::governance::{Governance, OpenPagesClient};
 use govsync::mapping::MappingTable;
 use govsync::mock::Admin;
 use govsync::mock::governance::MockGovernance;
-use govsync::mock::sagemaker::MockSageMaker;
 use govsync::plan::ActionKind;
 use govsync::plan::Policy;
 use govsync::remote::{Listing, RemoteError, WriteOutcome};
-use govsync::sagemaker::SageMakerRegistry;
 use govsync::store::HistoryFilter;
 use govsync::store::StateStore;
 use serde_json::{Value, json};
@@ -303,52 +301,6 @@ async fn in_workflow_mode_a_status_without_an_action_is_refused_unless_field_wri
     assert_eq!(w.gov.counters().get("contents.put"), 0, "no field write");
 }
 
-/// A registry where a pipeline moves one package right after the cycle's listing,
-/// before govsync describes it to write.
-struct PipelineActsMidCycle {
-    inner: SageMakerRegistry,
-    mock: MockSageMaker,
-}
-
-impl govsync::sagemaker::Registry for PipelineActsMidCycle {
-    async fn list_packages(
-        &self,
-        scope: &govsync::scope::Scope,
-    ) -> Result<Listing<govsync::domain::ModelPackage>, RemoteError> {
-        self.inner.list_packages(scope).await
-    }
-    async fn list_changed(
-        &self,
-        scope: &govsync::scope::Scope,
-        since: std::time::SystemTime,
-    ) -> Result<Listing<govsync::domain::ModelPackage>, RemoteError> {
-        self.inner.list_changed(scope, since).await
-    }
-    async fn describe_package(
-        &self,
-        arn: &govsync::domain::PackageArn,
-    ) -> Result<govsync::sagemaker::Described, RemoteError> {
-        self.mock
-            .call(
-                "UpdateModelPackage",
-                json!({ "ModelPackageArn": arn.as_str(), "ModelLifeCycle": { "Stage": "Testing", "StageStatus": "InProgress" } }),
-            )
-            .expect("pipeline");
-        self.inner.describe_package(arn).await
-    }
-    async fn set_lifecycle(
-        &self,
-        arn: &govsync::domain::PackageArn,
-        lifecycle: &govsync::domain::Lifecycle,
-        description: &str,
-        approval: Option<govsync::domain::ApprovalStatus>,
-    ) -> WriteOutcome {
-        self.inner
-            .set_lifecycle(arn, lifecycle, description, approval)
-            .await
-    }
-}
-
 #[tokio::test]
 async fn with_recheck_sagemaker_a_pipeline_change_mid_cycle_is_left_alone() {
     let mut w = world(Policy::default()).await;
@@ -361,15 +313,19 @@ async fn with_recheck_sagemaker_a_pipeline_change_mid_cycle_is_left_alone() {
     w.gov
         .set_status(&id, "Development Complete")
         .expect("reviewer");
+    // A pipeline moves the package on just as govsync re-checks it before writing.
+    let mut registry = support::remote::Hooked::new(&w.mocks);
+    let mock = w.sm.clone();
+    registry.before_describe = Box::new(move |arn| {
+        mock.call(
+            "UpdateModelPackage",
+            json!({ "ModelPackageArn": arn.as_str(), "ModelLifeCycle": { "Stage": "Testing", "StageStatus": "InProgress" } }),
+        )
+        .expect("pipeline");
+    });
     let engine = Engine::new(
         w.mocks.governance(500),
-        vec![govsync::sagemaker::ScopedRegistry {
-            scope: support::remote::scope(&[]),
-            registry: PipelineActsMidCycle {
-                inner: w.mocks.registry(),
-                mock: w.sm.clone(),
-            },
-        }],
+        registry.scoped(),
         EngineSettings {
             recheck_sagemaker: true,
             ..EngineSettings::default()

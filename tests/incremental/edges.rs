@@ -10,64 +10,6 @@ use serde_json::json;
 use super::support;
 use super::support::world::{World, owned};
 
-/// The registry, with a pipeline that sets `target` to Deployment/Complete right
-/// after govsync's own write of it returns, while the rest of the write phase runs.
-struct PipelineRightAfterPush {
-    inner: govsync::sagemaker::SageMakerRegistry,
-    mock: govsync::mock::sagemaker::MockSageMaker,
-    target: String,
-    /// govsync's UpdateModelPackage calls the mock had served when the pipeline acted.
-    acted_after: std::sync::Mutex<Option<u64>>,
-}
-
-impl govsync::sagemaker::Registry for PipelineRightAfterPush {
-    async fn list_packages(
-        &self,
-        scope: &govsync::scope::Scope,
-    ) -> Result<govsync::remote::Listing<govsync::domain::ModelPackage>, govsync::remote::RemoteError>
-    {
-        self.inner.list_packages(scope).await
-    }
-    async fn list_changed(
-        &self,
-        scope: &govsync::scope::Scope,
-        since: std::time::SystemTime,
-    ) -> Result<govsync::remote::Listing<govsync::domain::ModelPackage>, govsync::remote::RemoteError>
-    {
-        self.inner.list_changed(scope, since).await
-    }
-    async fn describe_package(
-        &self,
-        arn: &govsync::domain::PackageArn,
-    ) -> Result<govsync::sagemaker::Described, govsync::remote::RemoteError> {
-        self.inner.describe_package(arn).await
-    }
-    async fn set_lifecycle(
-        &self,
-        arn: &govsync::domain::PackageArn,
-        lifecycle: &govsync::domain::Lifecycle,
-        description: &str,
-        approval: Option<govsync::domain::ApprovalStatus>,
-    ) -> govsync::remote::WriteOutcome {
-        let outcome = self
-            .inner
-            .set_lifecycle(arn, lifecycle, description, approval)
-            .await;
-        if arn.as_str() == self.target {
-            let served = self.mock.counters().get("UpdateModelPackage");
-            self.mock
-                .call(
-                    "UpdateModelPackage",
-                    json!({ "ModelPackageArn": self.target,
-                            "ModelLifeCycle": { "Stage": "Deployment", "StageStatus": "Complete" } }),
-                )
-                .expect("pipeline");
-            *self.acted_after.lock().expect("lock") = Some(served);
-        }
-        outcome
-    }
-}
-
 #[tokio::test]
 async fn a_change_right_after_govsyncs_own_write_is_acted_on_by_the_next_incremental_cycle() {
     let mocks = support::remote::Mocks::start(&["g"]).await;
@@ -77,30 +19,32 @@ async fn a_change_right_after_govsyncs_own_write_is_acted_on_by_the_next_increme
         .map(|i| mocks.pair("g", &format!("m{i}"), Some("Proposed"), None))
         .collect();
     let (target_model, target) = pairs[0].clone();
+    // A pipeline sets the target to Deployment/Complete right after govsync's own
+    // write of it returns, while the rest of the write phase runs.
+    let acted_after = std::sync::Arc::new(std::sync::Mutex::new(None::<u64>));
+    let mut registry = support::remote::Hooked::new(&mocks);
+    let (mock, seen) = (mocks.sm.clone(), acted_after.clone());
+    registry.after_write = Box::new(move |arn| {
+        if arn.as_str() == target {
+            let served = mock.counters().get("UpdateModelPackage");
+            mock.call(
+                "UpdateModelPackage",
+                json!({ "ModelPackageArn": arn.as_str(),
+                        "ModelLifeCycle": { "Stage": "Deployment", "StageStatus": "Complete" } }),
+            )
+            .expect("pipeline");
+            *seen.lock().expect("lock") = Some(served);
+        }
+    });
     let engine = govsync::engine::Engine::new(
         mocks.governance(500),
-        vec![govsync::sagemaker::ScopedRegistry {
-            scope: support::remote::scope(&[]),
-            registry: PipelineRightAfterPush {
-                inner: mocks.registry(),
-                mock: mocks.sm.clone(),
-                target: target.clone(),
-                acted_after: std::sync::Mutex::new(None),
-            },
-        }],
+        registry.scoped(),
         govsync::engine::EngineSettings::default(),
     );
-    let mut store = govsync::store::Store::open_sqlite(":memory:").expect("store");
-    let mut memory = govsync::engine::CycleMemory::new(std::time::Duration::from_secs(60));
-    let options = govsync::engine::CycleOptions::default();
-    let full = engine
-        .run_cycle(Some(&mut store), &options, &mut memory, CycleKind::Full)
-        .await
-        .expect("full cycle");
+    let mut w = World::new(mocks, engine);
+    let full = w.run(CycleKind::Full).await;
     assert_eq!(full.applied(ActionKind::Push), 300);
-    let acted_after = engine.registries[0]
-        .registry
-        .acted_after
+    let acted_after = acted_after
         .lock()
         .expect("lock")
         .expect("the pipeline acted");
@@ -111,23 +55,15 @@ async fn a_change_right_after_govsyncs_own_write_is_acted_on_by_the_next_increme
     // No full cycle in between: incremental ones see the pipeline's change and pull
     // "Deployed" (Deployment/Complete flows SageMaker → governance).
     for _ in 0..2 {
-        let report = engine
-            .run_cycle(
-                Some(&mut store),
-                &options,
-                &mut memory,
-                CycleKind::Incremental,
-            )
-            .await
-            .expect("incremental cycle");
+        let report = w.run(CycleKind::Incremental).await;
         assert_eq!(report.kind, CycleKind::Incremental);
-        if mocks.gov.status_of(&target_model).as_deref() == Some("Deployed") {
+        if w.gov.status_of(&target_model).as_deref() == Some("Deployed") {
             return;
         }
     }
     panic!(
         "the pipeline's change made right after govsync's write was ignored: governance shows {:?}",
-        mocks.gov.status_of(&target_model)
+        w.gov.status_of(&target_model)
     );
 }
 
@@ -377,13 +313,8 @@ async fn a_scope_that_could_not_be_listed_at_start_syncs_before_the_next_full_cy
         registries,
         govsync::engine::EngineSettings::from_config(&config),
     );
-    let mut store = govsync::store::Store::open_sqlite(":memory:").expect("store");
-    let mut memory = govsync::engine::CycleMemory::new(std::time::Duration::from_secs(60));
-    let options = govsync::engine::CycleOptions::default();
-    let full = engine
-        .run_cycle(Some(&mut store), &options, &mut memory, CycleKind::Full)
-        .await
-        .expect("full cycle");
+    let mut w = World::new(mocks, engine);
+    let full = w.run(CycleKind::Full).await;
     assert_eq!(full.count(ActionKind::ScopeNotObserved), 1);
     assert_eq!(
         full.applied(ActionKind::Push),
@@ -392,21 +323,12 @@ async fn a_scope_that_could_not_be_listed_at_start_syncs_before_the_next_full_cy
     );
     // The role can be assumed now: the next incremental cycle lists the spoke in
     // full and pushes its model, with no full cycle in between.
-    mocks.sm.set_sts(StsSettings::default());
-    let report = engine
-        .run_cycle(
-            Some(&mut store),
-            &options,
-            &mut memory,
-            CycleKind::Incremental,
-        )
-        .await
-        .expect("incremental cycle");
+    w.sm.set_sts(StsSettings::default());
+    let report = w.run(CycleKind::Incremental).await;
     assert_eq!(report.kind, CycleKind::Incremental);
     assert_eq!(report.applied(ActionKind::Push), 1, "{:?}", report.results);
-    let spoke_package = mocks
-        .sm
-        .call_in(
+    let spoke_package =
+        w.sm.call_in(
             SPOKE,
             "us-east-1",
             "DescribeModelPackage",
@@ -415,17 +337,9 @@ async fn a_scope_that_could_not_be_listed_at_start_syncs_before_the_next_full_cy
         .expect("describe");
     assert_eq!(spoke_package["ModelLifeCycle"]["Stage"], "Proposal");
     // From then on the spoke is asked for its changes like the hub.
-    mocks.sm.counters().reset();
-    let quiet = engine
-        .run_cycle(
-            Some(&mut store),
-            &options,
-            &mut memory,
-            CycleKind::Incremental,
-        )
-        .await
-        .expect("incremental cycle");
+    w.sm.counters().reset();
+    let quiet = w.run(CycleKind::Incremental).await;
     assert!(quiet.results.is_empty(), "{:?}", quiet.results);
-    assert_eq!(mocks.sm.counters().get("Search"), 2);
-    assert_eq!(mocks.sm.counters().get("ListModelPackages"), 0);
+    assert_eq!(w.sm.counters().get("Search"), 2);
+    assert_eq!(w.sm.counters().get("ListModelPackages"), 0);
 }

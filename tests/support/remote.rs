@@ -426,3 +426,74 @@ pub fn at_stage(mocks: &Mocks, arns: &[String], stage: &str) -> bool {
             .unwrap_or(false)
     })
 }
+
+/// What a [`Hooked`] registry does beside the real one: a pipeline or a person
+/// acting at a chosen moment of a cycle.
+pub type Hook = Box<dyn Fn(&govsync::domain::PackageArn) + Send + Sync>;
+
+/// The SageMaker adapter with hooks: `before_describe` runs before each
+/// `DescribeModelPackage`, `after_write` after each `UpdateModelPackage` govsync made
+/// (its outcome already known, the cycle's other writes still going).
+pub struct Hooked {
+    pub inner: SageMakerRegistry,
+    pub before_describe: Hook,
+    pub after_write: Hook,
+}
+
+impl Hooked {
+    /// The adapter for `mocks`' registry, with no hooks yet.
+    pub fn new(mocks: &Mocks) -> Hooked {
+        Hooked {
+            inner: mocks.registry(),
+            before_describe: Box::new(|_| {}),
+            after_write: Box::new(|_| {}),
+        }
+    }
+
+    /// As the engine's one scope (the mock's default account and region).
+    pub fn scoped(self) -> Vec<ScopedRegistry<Hooked>> {
+        vec![ScopedRegistry {
+            scope: scope(&[]),
+            registry: self,
+        }]
+    }
+}
+
+impl govsync::sagemaker::Registry for Hooked {
+    async fn list_packages(
+        &self,
+        scope: &Scope,
+    ) -> Result<govsync::remote::Listing<govsync::domain::ModelPackage>, govsync::remote::RemoteError>
+    {
+        self.inner.list_packages(scope).await
+    }
+    async fn list_changed(
+        &self,
+        scope: &Scope,
+        since: std::time::SystemTime,
+    ) -> Result<govsync::remote::Listing<govsync::domain::ModelPackage>, govsync::remote::RemoteError>
+    {
+        self.inner.list_changed(scope, since).await
+    }
+    async fn describe_package(
+        &self,
+        arn: &govsync::domain::PackageArn,
+    ) -> Result<govsync::sagemaker::Described, govsync::remote::RemoteError> {
+        (self.before_describe)(arn);
+        self.inner.describe_package(arn).await
+    }
+    async fn set_lifecycle(
+        &self,
+        arn: &govsync::domain::PackageArn,
+        lifecycle: &govsync::domain::Lifecycle,
+        description: &str,
+        approval: Option<govsync::domain::ApprovalStatus>,
+    ) -> govsync::remote::WriteOutcome {
+        let outcome = self
+            .inner
+            .set_lifecycle(arn, lifecycle, description, approval)
+            .await;
+        (self.after_write)(arn);
+        outcome
+    }
+}

@@ -2,22 +2,23 @@
 //! engine tests drive.
 
 use govsync::engine::{CycleKind, CycleMemory, CycleOptions, Engine};
+use govsync::governance::Governance;
 use govsync::governance::OpenPagesClient;
 use govsync::mock::Admin;
 use govsync::mock::governance::MockGovernance;
 use govsync::mock::sagemaker::MockSageMaker;
 use govsync::plan::Policy;
-use govsync::sagemaker::SageMakerRegistry;
+use govsync::sagemaker::{Registry, SageMakerRegistry};
 use govsync::store::Store;
 use serde_json::json;
 
-/// Both mocks, the engine over them, its store, and what the daemon's loop keeps
-/// between cycles.
-pub struct World {
+/// Both mocks, the engine over them (the adapters, or a test's decorators of
+/// them), its store, and what the daemon's loop keeps between cycles.
+pub struct World<G = OpenPagesClient, R = SageMakerRegistry> {
     pub sm: MockSageMaker,
     pub gov: MockGovernance,
     pub mocks: super::remote::Mocks,
-    pub engine: Engine<OpenPagesClient, SageMakerRegistry>,
+    pub engine: Engine<G, R>,
     pub store: Store,
     pub memory: CycleMemory,
 }
@@ -37,12 +38,9 @@ pub async fn world(policy: Policy) -> World {
     World::new(mocks, engine)
 }
 
-impl World {
+impl<G: Governance, R: Registry> World<G, R> {
     /// `engine` over `mocks`, with an empty in-memory store and nothing known yet.
-    pub fn new(
-        mocks: super::remote::Mocks,
-        engine: Engine<OpenPagesClient, SageMakerRegistry>,
-    ) -> World {
+    pub fn new(mocks: super::remote::Mocks, engine: Engine<G, R>) -> World<G, R> {
         World {
             sm: mocks.sm.clone(),
             gov: mocks.gov.clone(),
