@@ -94,7 +94,7 @@ fn ms(d: Duration) -> String {
 /// The engine over both mocks, its store, and what it keeps between cycles.
 struct Bed {
     mocks: Mocks,
-    engine: govsync::daemon::LiveEngine,
+    engine: govsync::engine::LiveEngine,
     store: Store,
     memory: CycleMemory,
 }

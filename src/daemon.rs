@@ -8,14 +8,13 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, WriteMode};
 use crate::engine::{
     CycleError, CycleKind, CycleMemory, CycleOptions, CycleReport, Engine, Outcome,
 };
-use crate::governance::{Governance, OpenPagesClient};
-use crate::metrics::{Instrumented, Metrics, cycle_outcome};
+use crate::governance::Governance;
+use crate::metrics::{Metrics, cycle_outcome};
 use crate::plan::ActionKind;
-use crate::sagemaker::{Registry, SageMakerRegistry, ScopedRegistry};
+use crate::sagemaker::Registry;
 use crate::server::{ServerState, serve};
 use crate::store::{Election, Lead};
 use crate::store::{PgStore, StateStore, Store};
@@ -27,51 +26,6 @@ use crate::status::{
 /// Each wait between cycle starts is the interval plus or minus up to this share of it,
 /// so that many instances do not hit the APIs in step.
 pub const JITTER: f64 = 0.1;
-
-/// The engine govsync runs for real: both clients, each call counted in `metrics`.
-pub type LiveEngine = Engine<Instrumented<OpenPagesClient>, Instrumented<SageMakerRegistry>>;
-
-/// The OpenPages client for a configuration, given the governance secret: in
-/// workflow mode with the mapping table's workflow actions.
-pub fn governance_client(
-    config: &Config,
-    secret: secrecy::SecretString,
-) -> Result<OpenPagesClient, String> {
-    let mut governance =
-        OpenPagesClient::new(&config.governance, secret).map_err(|e| e.to_string())?;
-    if config.governance.write_mode == WriteMode::Workflow {
-        governance.use_workflow(&config.mapping, config.governance.field_write_fallback);
-    }
-    Ok(governance)
-}
-
-/// The engine for a configuration, given its governance client
-/// ([`governance_client`]) and the SageMaker client of every scope (from
-/// [`crate::sagemaker::connect()`]).
-pub fn live_engine(
-    config: &Config,
-    governance: OpenPagesClient,
-    registries: Vec<ScopedRegistry<SageMakerRegistry>>,
-    metrics: Arc<Metrics>,
-) -> LiveEngine {
-    Engine::new(
-        Instrumented {
-            inner: governance,
-            metrics: metrics.clone(),
-        },
-        registries
-            .into_iter()
-            .map(|r| ScopedRegistry {
-                scope: r.scope,
-                registry: Instrumented {
-                    inner: r.registry,
-                    metrics: metrics.clone(),
-                },
-            })
-            .collect(),
-        crate::engine::EngineSettings::from_config(config),
-    )
-}
 
 /// The wait from one cycle's start to the next: `interval` moved by up to
 /// ±[`JITTER`] of itself; `unit` is a random number in 0..1.

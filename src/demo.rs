@@ -219,9 +219,9 @@ path = ":memory:"
     )
     .await
     .map_err(|e| e.to_string())?;
-    let engine = daemon::live_engine(
+    let engine = crate::engine::live_engine(
         &config,
-        daemon::governance_client(&config, SecretString::from(password))?,
+        crate::engine::governance_client(&config, SecretString::from(password))?,
         registries,
         metrics.clone(),
     );

@@ -7,7 +7,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{ConfigArg, init_logging, lookup, runtime, shutdown_signal};
 use crate::config::{Config, StateConfig};
-use crate::daemon::{self, LiveEngine, StateSource};
+use crate::daemon::{self, StateSource};
+use crate::engine::{LiveEngine, governance_client, live_engine};
 use crate::logging::LogFormat;
 use crate::metrics::Metrics;
 use crate::status::{LoopStatus, Settings};
@@ -25,7 +26,7 @@ pub async fn build(
     let secret = config
         .governance_secret(&|name: &str| lookup(env, name).map(str::to_string))
         .map_err(|e| format!("{}: {e}", config.file.display()))?;
-    let mut governance = daemon::governance_client(config, secret)?;
+    let mut governance = governance_client(config, secret)?;
     let discovered = governance
         .discover(&crate::governance::types::statuses_written(config))
         .await
@@ -43,7 +44,7 @@ pub async fn build(
     for r in &registries {
         tracing::info!(scope = %r.scope, "SageMaker scope");
     }
-    Ok(daemon::live_engine(config, governance, registries, metrics))
+    Ok(live_engine(config, governance, registries, metrics))
 }
 
 /// Runs `govsync run`.

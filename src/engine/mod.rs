@@ -10,7 +10,8 @@
 //!   between cycles and an incremental cycle's observation; `apply`: the writes, each journaled
 //!   before it is made; `record`: the baseline, the journal, open intents;
 //!   `report`: what a cycle hands back ([`CycleReport`], [`Outcome`], [`Summary`]);
-//!   `state`: the state a cycle leaves each model in ([`ModelState`]).
+//!   `state`: the state a cycle leaves each model in ([`ModelState`]); `live`: the
+//!   engine govsync runs for real, over both clients, every call counted.
 
 use std::time::SystemTime;
 
@@ -30,12 +31,14 @@ use crate::store::{StateStore, Store, StoreError};
 
 mod apply;
 mod incremental;
+pub mod live;
 mod observe;
 mod record;
 mod report;
 mod state;
 
 pub use incremental::{CycleKind, CycleMemory};
+pub use live::{LiveEngine, governance_client, live_engine};
 pub use record::IntentsResolved;
 pub use report::{BaselineSource, CycleReport, ModelResult, Outcome, ScopeReport, Summary};
 pub use state::ModelState;

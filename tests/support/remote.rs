@@ -221,7 +221,7 @@ listen = "127.0.0.1:0"
     pub fn live_engine(
         &self,
         metrics: std::sync::Arc<govsync::metrics::Metrics>,
-    ) -> govsync::daemon::LiveEngine {
+    ) -> govsync::engine::LiveEngine {
         use govsync::metrics::Instrumented;
         govsync::engine::Engine::new(
             Instrumented {
