@@ -41,6 +41,7 @@ pub struct Metrics {
     last_success: Gauge<f64, AtomicU64>,
     scope_observed: Family<ScopeLabel, Gauge>,
     scope_packages: Family<ScopeLabel, Gauge>,
+    scope_ungoverned: Family<ScopeLabel, Gauge>,
     sagemaker_attempts: Family<Labels<2>, Counter>,
     conflicts_resolved: Counter,
     ready: Gauge,
@@ -133,6 +134,12 @@ impl Metrics {
             "Model packages the last cycle listed in the scope",
             scope_packages.clone(),
         );
+        let scope_ungoverned = Family::<ScopeLabel, Gauge>::default();
+        registry.register(
+            "ungoverned_packages",
+            "Model packages the last full cycle listed in the scope that no governance model links (outside sync.ungoverned_ignore_groups)",
+            scope_ungoverned.clone(),
+        );
         let sagemaker_attempts = Family::<Labels<2>, Counter>::default();
         registry.register(
             "sagemaker_attempts",
@@ -180,6 +187,7 @@ impl Metrics {
             sagemaker_attempts,
             scope_observed,
             scope_packages,
+            scope_ungoverned,
             cycles,
             cycle_duration,
             actions,
@@ -248,6 +256,17 @@ impl Metrics {
                 self.scope_packages
                     .get_or_create(&label)
                     .set(scope.packages as i64);
+                // A scope not listed keeps the count it last had.
+                if scope.observed {
+                    let ungoverned = report
+                        .ungoverned
+                        .iter()
+                        .filter(|u| u.scope == scope.scope)
+                        .count();
+                    self.scope_ungoverned
+                        .get_or_create(&label)
+                        .set(ungoverned as i64);
+                }
             }
         }
         for r in &report.results {

@@ -5,6 +5,9 @@ use serde_json::json;
 use crate::engine::{BaselineSource, CycleReport};
 use crate::render::or_none;
 
+/// How many ungoverned packages the table names (JSON names them all).
+const UNGOVERNED_SHOWN: usize = 20;
+
 /// The report as aligned columns, with a summary line.
 pub fn table(report: &CycleReport) -> String {
     let rows: Vec<[String; 7]> = report
@@ -68,6 +71,26 @@ pub fn table(report: &CycleReport) -> String {
     for valve in &report.safety_valve {
         out.push_str(&format!("error: {valve}\n"));
     }
+    if !report.ungoverned.is_empty() {
+        out.push_str(&format!(
+            "ungoverned: {} packages no governance model links:\n",
+            report.ungoverned.len()
+        ));
+        for u in report.ungoverned.iter().take(UNGOVERNED_SHOWN) {
+            out.push_str(&format!(
+                "  {}  (group {}, {})\n",
+                u.arn,
+                u.group,
+                or_none(u.lifecycle.as_ref())
+            ));
+        }
+        if report.ungoverned.len() > UNGOVERNED_SHOWN {
+            out.push_str(&format!(
+                "  … and {} more (--output json lists them all)\n",
+                report.ungoverned.len() - UNGOVERNED_SHOWN
+            ));
+        }
+    }
     if report.baseline == BaselineSource::None {
         out.push_str(
             "no baseline: there is no state store yet, so this plan starts from an empty \
@@ -100,7 +123,8 @@ pub fn table(report: &CycleReport) -> String {
 /// "exit_code", "summary": {…}, "models": [{model_id,
 /// model_name, arn, governance_status, lifecycle, action: {kind, …}, reason, outcome, detail}],
 /// "rejected_rows": […], "scopes": [{scope, observed, packages, error}],
-/// "safety_valve": [{count, limit, scope, message}]}`.
+/// "safety_valve": [{count, limit, scope, message}], "ungoverned": [{arn, scope,
+/// group, lifecycle}]}`.
 pub fn json(report: &CycleReport) -> String {
     let value = json!({
         "dry_run": report.dry_run,
@@ -110,6 +134,7 @@ pub fn json(report: &CycleReport) -> String {
         "models": report.results,
         "rejected_rows": report.rejected_models.iter().chain(&report.rejected_packages).collect::<Vec<_>>(),
         "scopes": report.scopes,
+        "ungoverned": report.ungoverned,
         "safety_valve": report.safety_valve.iter().map(|trip| json!({
             "count": trip.count,
             "limit": trip.limit,

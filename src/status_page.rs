@@ -10,6 +10,9 @@ use crate::engine::ModelState;
 use crate::render::or_none;
 use crate::status::{LoopStatus, Role};
 
+/// How many ungoverned packages the page names.
+const UNGOVERNED_SHOWN: usize = 10;
+
 /// HTML-escapes text.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -149,6 +152,35 @@ pub fn render(status: &LoopStatus, interval: Duration) -> String {
             );
         }
         html.push_str("</tbody></table></div>\n");
+    }
+
+    let ungoverned = report.map(|r| r.ungoverned.as_slice()).unwrap_or_default();
+    let _ = writeln!(html, "<h2>Ungoverned packages ({})</h2>", ungoverned.len());
+    if ungoverned.is_empty() {
+        html.push_str("<p class=\"muted\" id=\"ungoverned\">None: a governance model links every registered package.</p>\n");
+    } else {
+        html.push_str(
+            "<div class=\"scroll\"><table class=\"stack\" id=\"ungoverned\"><thead><tr>\
+             <th>Package</th><th>Group</th><th>SageMaker</th></tr></thead><tbody>\n",
+        );
+        for u in ungoverned.iter().take(UNGOVERNED_SHOWN) {
+            let _ = writeln!(
+                html,
+                "<tr><td data-label=\"Package\"><code>{}</code></td><td data-label=\"Group\">{}</td>\
+                 <td data-label=\"SageMaker\">{}</td></tr>",
+                escape(u.arn.as_str()),
+                escape(&u.group),
+                escape(&or_none(u.lifecycle.as_ref())),
+            );
+        }
+        html.push_str("</tbody></table></div>\n");
+        if ungoverned.len() > UNGOVERNED_SHOWN {
+            let _ = writeln!(
+                html,
+                "<p class=\"muted\">… and {} more: <code>govsync reconcile --dry-run --output json</code> lists them all.</p>",
+                ungoverned.len() - UNGOVERNED_SHOWN
+            );
+        }
     }
 
     html.push_str("<h2>Last cycles</h2>\n");

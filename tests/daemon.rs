@@ -275,6 +275,15 @@ async fn a_running_daemon_reports_health_readiness_and_metrics() {
         Some(1.0),
         "{text}"
     );
+    // Every package is linked: none ungoverned in the one scope.
+    assert_eq!(
+        support::metric_sample(
+            &text,
+            r#"govsync_ungoverned_packages{scope="123456789012/us-east-1"}"#
+        ),
+        Some(0.0),
+        "{text}"
+    );
     assert_eq!(
         support::metric_sample(
             &text,

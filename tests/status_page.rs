@@ -69,6 +69,18 @@ async fn the_status_page_shows_the_states_of_a_seeded_scenario_in_a_browser() {
         .gov
         .create_model("not linked", Some("Proposed"), None)
         .expect("model");
+    // A package no model links: ungoverned, named on the page.
+    let ungoverned = mocks
+        .sm
+        .call(
+            "CreateModelPackage",
+            json!({ "ModelPackageGroupName": "fraud",
+                    "ModelLifeCycle": { "Stage": "Development", "StageStatus": "InProgress" } }),
+        )
+        .expect("package")["ModelPackageArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
 
     let daemon = mocks.run_daemon().await;
     let url = format!("{}/", daemon.url);
@@ -101,6 +113,15 @@ async fn the_status_page_shows_the_states_of_a_seeded_scenario_in_a_browser() {
 
     assert!(dom.status.success(), "{dom:?}");
     let dom = String::from_utf8_lossy(&dom.stdout).into_owned();
+    let section = dom
+        .split("id=\"ungoverned\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no ungoverned table in:\n{dom}"));
+    assert!(dom.contains("Ungoverned packages (1)"), "{dom}");
+    assert!(
+        section.contains(&ungoverned) && section.contains("Development/InProgress"),
+        "{section}"
+    );
     let count = |state: &str| -> String {
         let card = dom
             .split(&format!("data-state=\"{state}\""))

@@ -110,6 +110,8 @@ pub(super) struct RawSync {
     pub(super) read_model_cards: bool,
     #[serde(default)]
     pub(super) recheck_sagemaker: bool,
+    #[serde(default)]
+    pub(super) ungoverned_ignore_groups: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -280,6 +282,7 @@ impl RawConfig {
                 mapping_file: Some(PathBuf::from("mapping.toml")),
                 max_decommissions_per_scope: Some(defaults::max_decommissions()),
                 full_interval: Some("10m".into()),
+                ungoverned_ignore_groups: vec!["sandbox".into()],
                 ..RawSync::default()
             },
             state: RawState {

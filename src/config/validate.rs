@@ -238,6 +238,14 @@ impl Validator<'_> {
                     }
                     None => max_decommissions_per_cycle,
                 },
+                ungoverned_ignore_groups: {
+                    for (i, group) in file_sync.ungoverned_ignore_groups.iter().enumerate() {
+                        if let Err(why) = mapping::check_lifecycle_name("group", group) {
+                            return self.fail(&format!("sync.ungoverned_ignore_groups[{i}]"), why);
+                        }
+                    }
+                    file_sync.ungoverned_ignore_groups.into_iter().collect()
+                },
             },
             concurrency: self.range("sync.concurrency", file_sync.concurrency, 1, 256)? as usize,
             mapping_file: file_sync.mapping_file.map(|p| relative_to(file, p)),

@@ -334,6 +334,11 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             results,
             unlinked_models: plan.unlinked_models,
             unlinked_packages: plan.unlinked_packages,
+            ungoverned: if kind == CycleKind::Full && options.model.is_none() {
+                plan.ungoverned
+            } else {
+                Vec::new()
+            },
             rejected_models,
             rejected_packages,
             confirmed_deleted,

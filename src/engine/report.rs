@@ -103,6 +103,10 @@ pub struct CycleReport {
     pub unlinked_models: usize,
     /// Packages no model links.
     pub unlinked_packages: usize,
+    /// Those packages by name, outside `sync.ungoverned_ignore_groups` (a full
+    /// cycle of the whole fleet only: an incremental one, or one limited to one
+    /// model, does not see every package).
+    pub ungoverned: Vec<crate::plan::Ungoverned>,
     /// Rows skipped as malformed, from governance.
     pub rejected_models: Vec<String>,
     /// Rows skipped as malformed, from SageMaker.
@@ -143,8 +147,9 @@ impl CycleReport {
     /// cycle's report, and the incremental ones since): its results replace those
     /// of the same models, models new to governance join at the end, and its cycle,
     /// deferred models and safety valve trips are added. The counts of unlinked
-    /// models and packages, rejected rows, resolved intents and the scopes' package
-    /// counts stay the full cycle's: an incremental cycle does not see everything.
+    /// models and packages, the ungoverned packages, rejected rows, resolved intents
+    /// and the scopes' package counts stay the full cycle's: an incremental cycle
+    /// does not see everything.
     pub fn absorb(&mut self, newer: &CycleReport) {
         let mut fresh: HashMap<&ModelId, &ModelResult> = newer
             .results

@@ -48,6 +48,17 @@ async fn a_first_dry_run_plans_from_no_state_and_leaves_nothing_behind() {
         Some("Deployed"),
         Some(("Production", "InService")),
     );
+    // A package registered with no governance model linking it.
+    let ungoverned = mocks
+        .sm
+        .call(
+            "CreateModelPackage",
+            serde_json::json!({ "ModelPackageGroupName": "churn" }),
+        )
+        .expect("package")["ModelPackageArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
     let dir = tempfile::tempdir().expect("temp dir");
     let home = tempfile::tempdir().expect("temp dir for the AWS config files");
     let (config, state) = mocks.write_daemon_config(dir.path(), "", "");
@@ -87,6 +98,23 @@ async fn a_first_dry_run_plans_from_no_state_and_leaves_nothing_behind() {
     assert_eq!(report["dry_run"], true);
     assert_eq!(report["baseline"], "none");
     assert_eq!(report["summary"]["push"], 1, "{report}");
+    // The package no model links is named, not only counted.
+    assert_eq!(
+        report["ungoverned"],
+        serde_json::json!([{
+            "arn": ungoverned,
+            "scope": "123456789012/us-east-1",
+            "group": "churn",
+            "lifecycle": null
+        }]),
+        "{report}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "ungoverned: 1 packages no governance model links:\n  {ungoverned}"
+        )),
+        "{stdout}"
+    );
     // Nothing anywhere: no store, no lock, no journal, no write to either side.
     assert_eq!(files(dir.path()), before, "the dry run left files behind");
     assert!(!state.exists());

@@ -587,6 +587,42 @@ fn unlinked_models_and_packages_are_counted_not_touched() {
 }
 
 #[test]
+fn every_package_no_model_links_is_listed_as_ungoverned_unless_its_group_is_ignored() {
+    let mut world = World::new();
+    world
+        .models
+        .push(model("linked", Some("Proposed"), Some(arn(0))));
+    // arn(n) puts package n in group-(n % 3).
+    for n in 0..6 {
+        world.packages.push(package(
+            arn(n),
+            Some(&Lifecycle::new("Development", "InProgress")),
+        ));
+    }
+    let plan = world.plan();
+    let listed: Vec<String> = plan.ungoverned.iter().map(|u| u.arn.to_string()).collect();
+    assert_eq!(
+        listed,
+        (1..6).map(|n| arn(n).to_string()).collect::<Vec<_>>(),
+        "each unlinked package by name, in listing order"
+    );
+    let first = &plan.ungoverned[0];
+    assert_eq!(first.group, "group-1");
+    assert_eq!(first.scope.as_str(), "123456789012/us-east-1");
+    assert_eq!(
+        first.lifecycle,
+        Some(Lifecycle::new("Development", "InProgress"))
+    );
+    assert_eq!(plan.unlinked_packages, 5);
+    // A group left out of the list: its packages are still counted as unlinked.
+    world.policy.ungoverned_ignore_groups = ["group-2".to_string()].into();
+    let plan = world.plan();
+    assert!(plan.ungoverned.iter().all(|u| u.group != "group-2"));
+    assert_eq!(plan.ungoverned.len(), 3);
+    assert_eq!(plan.unlinked_packages, 5);
+}
+
+#[test]
 fn a_package_outside_the_listing_is_not_touched() {
     let mut world = World::new();
     world

@@ -70,6 +70,9 @@ pub struct Policy {
     /// More decommissions than this in one scope withholds that scope's (a wrong role
     /// in one account makes that account's packages look deleted).
     pub max_decommissions_per_scope: usize,
+    /// Model package groups whose packages are never listed as ungoverned (they are
+    /// still synced when a model links them).
+    pub ungoverned_ignore_groups: std::collections::BTreeSet<String>,
 }
 
 impl Default for Policy {
@@ -80,6 +83,7 @@ impl Default for Policy {
             archive_stage: "Archived".to_string(),
             max_decommissions_per_cycle: 10,
             max_decommissions_per_scope: 10,
+            ungoverned_ignore_groups: std::collections::BTreeSet::new(),
         }
     }
 }
@@ -178,6 +182,20 @@ impl Decision {
     }
 }
 
+/// A registered package no governance model links: listed by name, so that no
+/// package stays outside governance unnoticed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ungoverned {
+    /// The package.
+    pub arn: PackageArn,
+    /// Its scope.
+    pub scope: ScopeId,
+    /// Its model package group.
+    pub group: String,
+    /// Its lifecycle, if one is set.
+    pub lifecycle: Option<Lifecycle>,
+}
+
 /// The whole plan for one cycle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
@@ -187,6 +205,9 @@ pub struct Plan {
     pub unlinked_models: usize,
     /// Observed packages that no governance model links: counted, never touched.
     pub unlinked_packages: usize,
+    /// Of those, the ones outside `ungoverned_ignore_groups`, by ARN: every
+    /// registered package is either governed or listed here.
+    pub ungoverned: Vec<Ungoverned>,
     /// Each time the safety valve withheld decommissions: per scope, then in total.
     pub safety_valve: Vec<SafetyValveTrip>,
 }
@@ -265,15 +286,34 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     }
 
     let safety_valve = apply_safety_valve(&mut decisions, input.policy);
-    let unlinked_packages = input
+    let unlinked: Vec<&ModelPackage> = input
         .packages
         .iter()
         .filter(|p| !links.contains_key(&p.arn))
-        .count();
+        .collect();
+    let ungoverned = unlinked
+        .iter()
+        .filter(|p| {
+            !input
+                .policy
+                .ungoverned_ignore_groups
+                .contains(p.arn.group())
+        })
+        .filter_map(|p| {
+            let scope = input.scopes.route(&p.arn)?;
+            Some(Ungoverned {
+                arn: p.arn.clone(),
+                scope: input.scopes.all()[scope].id(),
+                group: p.arn.group().to_string(),
+                lifecycle: p.lifecycle.clone(),
+            })
+        })
+        .collect();
     Plan {
         decisions,
         unlinked_models,
-        unlinked_packages,
+        unlinked_packages: unlinked.len(),
+        ungoverned,
         safety_valve,
     }
 }
