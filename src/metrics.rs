@@ -381,6 +381,13 @@ impl<G: Governance> Governance for Instrumented<G> {
         self.inner.date_only()
     }
 
+    async fn set_link(&self, model: &ModelId, arn: &crate::domain::PackageArn) -> WriteOutcome {
+        let w = self.inner.set_link(model, arn).await;
+        self.metrics
+            .remote_call(GOVERNANCE, "set_link", write_label(&w));
+        w
+    }
+
     async fn set_status(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {
         let w = self.inner.set_status(model, status).await;
         self.metrics

@@ -71,6 +71,12 @@ pub fn table(report: &CycleReport) -> String {
     for valve in &report.safety_valve {
         out.push_str(&format!("error: {valve}\n"));
     }
+    for c in &report.link_conflicts {
+        out.push_str(&format!(
+            "link conflict: model {}: {}\n",
+            c.model_id, c.reason
+        ));
+    }
     if !report.ungoverned.is_empty() {
         out.push_str(&format!(
             "ungoverned: {} packages no governance model links:\n",
@@ -100,12 +106,13 @@ pub fn table(report: &CycleReport) -> String {
     }
     let n = report.summary();
     out.push_str(&format!(
-        "{}{} linked: {} in sync, {} pushed, {} pulled, {} decommissioned, {} drift, {} conflict ({} resolved by the policy), {} not observed, {} out of scope, {} failed; unlinked: {} models, {} packages\n",
+        "{}{} linked: {} in sync, {} pushed, {} pulled, {} linked from the package side, {} decommissioned, {} drift, {} conflict ({} resolved by the policy), {} not observed, {} out of scope, {} failed; unlinked: {} models, {} packages\n",
         if report.dry_run { "dry run (nothing written): " } else { "" },
         n.linked,
         n.in_sync,
         n.push,
         n.pull,
+        n.link,
         n.decommission,
         n.drift,
         n.conflict,
@@ -124,7 +131,7 @@ pub fn table(report: &CycleReport) -> String {
 /// model_name, arn, governance_status, lifecycle, action: {kind, …}, reason, outcome, detail}],
 /// "rejected_rows": […], "scopes": [{scope, observed, packages, error}],
 /// "safety_valve": [{count, limit, scope, message}], "ungoverned": [{arn, scope,
-/// group, lifecycle}]}`.
+/// group, lifecycle}], "link_conflicts": [{model_id, packages, linked, reason}]}`.
 pub fn json(report: &CycleReport) -> String {
     let value = json!({
         "dry_run": report.dry_run,
@@ -135,6 +142,7 @@ pub fn json(report: &CycleReport) -> String {
         "rejected_rows": report.rejected_models.iter().chain(&report.rejected_packages).collect::<Vec<_>>(),
         "scopes": report.scopes,
         "ungoverned": report.ungoverned,
+        "link_conflicts": report.link_conflicts,
         "safety_valve": report.safety_valve.iter().map(|trip| json!({
             "count": trip.count,
             "limit": trip.limit,

@@ -154,6 +154,25 @@ pub fn render(status: &LoopStatus, interval: Duration) -> String {
         html.push_str("</tbody></table></div>\n");
     }
 
+    let conflicts = report
+        .map(|r| r.link_conflicts.as_slice())
+        .unwrap_or_default();
+    if !conflicts.is_empty() {
+        let _ = writeln!(html, "<h2>Link conflicts ({})</h2>", conflicts.len());
+        html.push_str(
+            "<div class=\"scroll\"><table class=\"stack\" id=\"link-conflicts\"><thead><tr>\
+             <th>Model</th><th>Why</th></tr></thead><tbody>\n",
+        );
+        for c in conflicts {
+            let _ = writeln!(
+                html,
+                "<tr><td data-label=\"Model\">{}</td><td data-label=\"Why\">{}</td></tr>",
+                escape(c.model_id.as_str()),
+                escape(&c.reason),
+            );
+        }
+        html.push_str("</tbody></table></div>\n");
+    }
     let ungoverned = report.map(|r| r.ungoverned.as_slice()).unwrap_or_default();
     let _ = writeln!(html, "<h2>Ungoverned packages ({})</h2>", ungoverned.len());
     if ungoverned.is_empty() {

@@ -46,6 +46,9 @@ impl Governance for NoModels {
     async fn set_status(&self, _: &ModelId, _: &GovernanceStatus) -> WriteOutcome {
         WriteOutcome::Applied
     }
+    async fn set_link(&self, _: &ModelId, _: &govsync::domain::PackageArn) -> WriteOutcome {
+        WriteOutcome::Applied
+    }
 }
 
 /// A registry whose listing (full, or of changes) takes `durations[n]` on the n-th

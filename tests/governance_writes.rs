@@ -46,6 +46,9 @@ impl Governance for PersonActsMidCycle {
     async fn set_status(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {
         self.inner.set_status(model, status).await
     }
+    async fn set_link(&self, model: &ModelId, arn: &govsync::domain::PackageArn) -> WriteOutcome {
+        self.inner.set_link(model, arn).await
+    }
 }
 
 #[tokio::test]

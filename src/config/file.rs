@@ -112,6 +112,8 @@ pub(super) struct RawSync {
     pub(super) recheck_sagemaker: bool,
     #[serde(default)]
     pub(super) ungoverned_ignore_groups: Vec<String>,
+    #[serde(default = "defaults::link_metadata_key")]
+    pub(super) link_metadata_key: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -203,6 +205,9 @@ pub(super) mod defaults {
     /// From `cargo bench --bench scale -- writes` (docs/performance.md).
     pub fn concurrency() -> i64 {
         super::super::DEFAULT_CONCURRENCY as i64
+    }
+    pub fn link_metadata_key() -> String {
+        Policy::default().link_metadata_key
     }
     pub fn shutdown_grace() -> String {
         "30s".into()

@@ -246,6 +246,17 @@ impl Validator<'_> {
                     }
                     file_sync.ungoverned_ignore_groups.into_iter().collect()
                 },
+                // CustomerMetadataProperties keys are 1-128 characters.
+                link_metadata_key: match file_sync.link_metadata_key.trim() {
+                    key if (1..=128).contains(&key.chars().count()) => key.to_string(),
+                    _ => {
+                        return self.fail(
+                            "sync.link_metadata_key",
+                            "must be a CustomerMetadataProperties key of 1 to 128 characters"
+                                .to_string(),
+                        );
+                    }
+                },
             },
             concurrency: self.range("sync.concurrency", file_sync.concurrency, 1, 256)? as usize,
             mapping_file: file_sync.mapping_file.map(|p| relative_to(file, p)),

@@ -199,6 +199,21 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                     (first, _, _) => (first, None),
                 }
             }
+            Action::Link => {
+                if let Err(changed) = self.governance_still_unlinked(d).await {
+                    return (changed, None);
+                }
+                let (outcome, _) = journaled(
+                    journal,
+                    d,
+                    WriteSystem::Governance,
+                    crate::recovery::LINK,
+                    d.arn.to_string(),
+                    || self.governance.set_link(&d.model_id, &d.arn),
+                )
+                .await;
+                (outcome, None)
+            }
             other => (passive(other), None),
         }
     }
@@ -216,6 +231,24 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                  the next cycle decides",
                 quoted(now.status.as_ref()),
                 quoted(d.governance_status.as_ref())
+            ))),
+            Ok(None) => Err(Outcome::NotFound(
+                "the governance model no longer exists".into(),
+            )),
+            Err(e) => Err(Outcome::Failed(format!(
+                "not written: could not re-read the model first: {e}"
+            ))),
+        }
+    }
+
+    /// Re-reads the governance model right before a link is written into it: only
+    /// an empty link field is written (a person may have filled it since).
+    async fn governance_still_unlinked(&self, d: &Decision) -> Result<(), Outcome> {
+        match self.governance.get_model(&d.model_id).await {
+            Ok(Some(now)) if now.link.is_none() => Ok(()),
+            Ok(Some(now)) => Err(Outcome::ChangedDuringCycle(format!(
+                "the model's link field now holds {}: nothing written; the next cycle decides",
+                now.link.map_or_else(String::new, |l| l.to_string())
             ))),
             Ok(None) => Err(Outcome::NotFound(
                 "the governance model no longer exists".into(),

@@ -240,6 +240,9 @@ impl CycleMemory {
                         self.known.wrote_lifecycle(&d.arn, lifecycle, sent);
                     }
                 }
+                (Action::Link, Outcome::Applied) => {
+                    self.known.wrote_link(&d.model_id, &d.arn);
+                }
                 (Action::Push { .. }, Outcome::NotFound(_)) => {
                     self.known.forget_package(&d.arn);
                 }

@@ -207,7 +207,10 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         // written yet). A scope that fails alone leaves its models not observed.
         let observe = async {
             match kind {
-                CycleKind::Full => self.observe_all(&scopes, options, &report).await,
+                CycleKind::Full => {
+                    self.observe_all(&scopes, options, memory.known(), &report)
+                        .await
+                }
                 CycleKind::Incremental => self.observe_changes(&scopes, memory).await,
             }
         };
@@ -309,6 +312,9 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             .map(RejectedRow::to_string)
             .collect();
         let confirmed_deleted = seen.gone.len();
+        // Only a full cycle of the whole fleet sees every package: the others say
+        // nothing of the packages no model links.
+        let whole_fleet = kind == CycleKind::Full && options.model.is_none();
         let (rejected_models, deferred, scope_reports) = (
             std::mem::take(&mut seen.rejected_models),
             std::mem::take(&mut seen.deferred),
@@ -334,8 +340,13 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             results,
             unlinked_models: plan.unlinked_models,
             unlinked_packages: plan.unlinked_packages,
-            ungoverned: if kind == CycleKind::Full && options.model.is_none() {
+            ungoverned: if whole_fleet {
                 plan.ungoverned
+            } else {
+                Vec::new()
+            },
+            link_conflicts: if whole_fleet {
+                plan.link_conflicts
             } else {
                 Vec::new()
             },
@@ -358,6 +369,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         &self,
         scopes: &Scopes,
         options: &CycleOptions,
+        known: &crate::known::KnownState,
         report: &(dyn Fn(Progress) + Sync),
     ) -> Result<Seen, CycleError> {
         let started = SystemTime::now();
@@ -378,6 +390,12 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 report,
             )
             .await;
+        // Packages no model links: what their metadata names (a cycle limited to
+        // one model needs none of them).
+        if options.model.is_none() {
+            self.read_unlinked_metadata(&model_rows, scopes, &mut packages.items, known, report)
+                .await;
+        }
         Ok(Seen {
             started,
             models: model_rows,

@@ -8,6 +8,7 @@ use futures_util::StreamExt;
 use super::{CycleError, Engine, Progress, ScopeReport};
 use crate::domain::{GovernanceModel, ModelPackage, PackageArn};
 use crate::governance::Governance;
+use crate::known::KnownState;
 use crate::plan::decommission_statuses;
 use crate::remote::{Listing, RemoteError};
 use crate::sagemaker::{Described, Registry};
@@ -42,18 +43,14 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         packages: &mut Vec<ModelPackage>,
         report: &(dyn Fn(Progress) + Sync),
     ) -> HashSet<PackageArn> {
-        let mut position: HashMap<PackageArn, usize> = packages
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.arn.clone(), i))
-            .collect();
+        let listed: HashSet<&PackageArn> = packages.iter().map(|p| &p.arn).collect();
         let decommissioning = decommission_statuses(&self.settings.mapping, &self.settings.policy);
-        let mut wanted: Vec<(PackageArn, usize)> = models
+        let wanted: Vec<(PackageArn, usize)> = models
             .iter()
             .filter_map(|m| {
                 let arn = m.link.as_ref()?;
                 let scope = scopes.route(arn).filter(|&i| observed[i])?;
-                let wanted = !position.contains_key(arn)
+                let wanted = !listed.contains(arn)
                     || (self.settings.read_model_cards
                         && !m
                             .status
@@ -62,11 +59,66 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 wanted.then(|| (arn.clone(), scope))
             })
             .collect();
+        self.describe_into(wanted, packages, report).await
+    }
+
+    /// Reads the metadata (`CustomerMetadataProperties`, where a pipeline names the
+    /// governance model a package belongs to) of every listed package no model
+    /// links: taken from what `known` holds while the listing shows the package
+    /// unchanged, else described (once per new or changed package, not per cycle).
+    pub(super) async fn read_unlinked_metadata(
+        &self,
+        models: &[GovernanceModel],
+        scopes: &Scopes,
+        packages: &mut Vec<ModelPackage>,
+        known: &KnownState,
+        report: &(dyn Fn(Progress) + Sync),
+    ) {
+        let linked: HashSet<&PackageArn> = models.iter().filter_map(|m| m.link.as_ref()).collect();
+        let mut wanted = Vec::new();
+        for p in packages.iter_mut() {
+            if p.metadata.is_some() || linked.contains(&p.arn) {
+                continue;
+            }
+            match known.package(&p.arn) {
+                Some(k)
+                    if k.metadata.is_some()
+                        && k.status == p.status
+                        && k.lifecycle == p.lifecycle =>
+                {
+                    p.metadata = k.metadata.clone();
+                }
+                _ => {
+                    if let Some(scope) = scopes.route(&p.arn) {
+                        wanted.push((p.arn.clone(), scope));
+                    }
+                }
+            }
+        }
+        // A package listed a moment ago and gone now is simply not there.
+        let gone = self.describe_into(wanted, packages, report).await;
+        packages.retain(|p| !gone.contains(&p.arn));
+    }
+
+    /// Describes `wanted` (each through its scope's client, `concurrency` at once):
+    /// found ones replace or join `packages`; gone ones are returned (and dropped
+    /// from `packages`); one that cannot be described is left as listed.
+    async fn describe_into(
+        &self,
+        mut wanted: Vec<(PackageArn, usize)>,
+        packages: &mut Vec<ModelPackage>,
+        report: &(dyn Fn(Progress) + Sync),
+    ) -> HashSet<PackageArn> {
         wanted.sort();
         wanted.dedup();
         if wanted.is_empty() {
             return HashSet::new();
         }
+        let mut position: HashMap<PackageArn, usize> = packages
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.arn.clone(), i))
+            .collect();
         report(Progress::Describing {
             total: wanted.len(),
         });
@@ -93,7 +145,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                     }
                 },
                 Err(e) => {
-                    tracing::warn!(arn = %arn, error = %e, "could not describe a linked package")
+                    tracing::warn!(arn = %arn, error = %e, "could not describe a package")
                 }
             }
         }

@@ -107,6 +107,9 @@ pub struct CycleReport {
     /// cycle of the whole fleet only: an incremental one, or one limited to one
     /// model, does not see every package).
     pub ungoverned: Vec<crate::plan::Ungoverned>,
+    /// Links a package's metadata asks for that cannot be made (the same full
+    /// cycles only): reported, nothing written.
+    pub link_conflicts: Vec<crate::plan::LinkConflict>,
     /// Rows skipped as malformed, from governance.
     pub rejected_models: Vec<String>,
     /// Rows skipped as malformed, from SageMaker.
@@ -224,6 +227,7 @@ impl CycleReport {
             in_sync: self.count(ActionKind::InSync),
             push: self.count(ActionKind::Push),
             pull: self.count(ActionKind::Pull),
+            link: self.count(ActionKind::Link),
             decommission: self.count(ActionKind::Decommission),
             drift: self.count(ActionKind::Drift),
             conflict: self.count(ActionKind::Conflict),
@@ -286,6 +290,8 @@ pub struct Summary {
     pub push: usize,
     /// Pulls planned.
     pub pull: usize,
+    /// Links planned (a package's metadata names a model whose link field is empty).
+    pub link: usize,
     /// Decommissions planned.
     pub decommission: usize,
     /// Drift reported.

@@ -13,7 +13,8 @@ pub enum ModelState {
     /// included), or already decommissioned.
     InSync,
     /// A write planned (dry run), not started (shutdown), or not made because the
-    /// value changed during the cycle: the next cycle decides.
+    /// value changed during the cycle, or a link just written: the next cycle
+    /// decides.
     Pending,
     /// A write failed or was refused.
     Failed,
@@ -55,6 +56,8 @@ impl ModelState {
                 ModelState::Pending
             }
             (_, o) if o.is_failure() => ModelState::Failed,
+            // Linked now; the table syncs it from the next cycle.
+            (Action::Link, _) => ModelState::Pending,
             (Action::Conflict, _) => ModelState::Conflict,
             (
                 Action::Drift {

@@ -23,7 +23,7 @@ use super::transport::status_error;
 use super::types::{self, Discovered, StatusFormat, TypeDefinition};
 use super::workflow::WorkflowWrites;
 use crate::config::{GovernanceConfig, RetryPolicy};
-use crate::domain::{GovernanceModel, GovernanceStatus, ModelId};
+use crate::domain::{GovernanceModel, GovernanceStatus, ModelId, PackageArn};
 use crate::mapping::MappingTable;
 use crate::remote::{ErrorKind, Listing, RemoteError, WriteOutcome};
 
@@ -244,6 +244,12 @@ impl Governance for OpenPagesClient {
         self.date_only.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    async fn set_link(&self, model: &ModelId, arn: &PackageArn) -> WriteOutcome {
+        let what = format!("link of model {model} to {arn}");
+        self.put_field(model, &self.rows.link_field, json!(arn.as_str()), &what)
+            .await
+    }
+
     async fn set_status(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {
         if let Some(workflow) = &self.workflow {
             match workflow.action_for(status.as_str()) {
@@ -270,14 +276,26 @@ impl OpenPagesClient {
             StatusFormat::Enum => json!({ "name": status.as_str() }),
             StatusFormat::String => json!(status.as_str()),
         };
-        let body = json!({ "fields": [{ "name": self.rows.status_field, "value": value }] });
+        self.put_field(model, &self.rows.status_field, value, &what)
+            .await
+    }
+
+    /// Writes one field of a model (`PUT /contents/{id}` with only that field).
+    async fn put_field(
+        &self,
+        model: &ModelId,
+        field: &str,
+        value: Value,
+        what: &str,
+    ) -> WriteOutcome {
+        let body = json!({ "fields": [{ "name": field, "value": value }] });
         let reply = match self
             .call(
                 "contents.put",
                 Method::PUT,
                 self.url(&["contents", model.as_str()]),
                 Some(body),
-                &what,
+                what,
             )
             .await
         {
@@ -292,7 +310,7 @@ impl OpenPagesClient {
                 error_text(&reply.body)
             )),
             Meaning::RetryNow | Meaning::Failed(_) => {
-                WriteOutcome::Failed(status_error(reply.status, &reply.body, &what))
+                WriteOutcome::Failed(status_error(reply.status, &reply.body, what))
             }
         }
     }

@@ -21,7 +21,7 @@ mod workflow;
 use std::future::Future;
 use std::time::SystemTime;
 
-use crate::domain::{GovernanceModel, GovernanceStatus, ModelId};
+use crate::domain::{GovernanceModel, GovernanceStatus, ModelId, PackageArn};
 use crate::remote::{Listing, RemoteError, WriteOutcome};
 
 /// What the engine needs from governance.
@@ -53,6 +53,13 @@ pub trait Governance: Send + Sync {
         &self,
         model: &ModelId,
     ) -> impl Future<Output = Result<Option<GovernanceModel>, RemoteError>> + Send;
+
+    /// Writes a package's ARN into one model's link field.
+    fn set_link(
+        &self,
+        model: &ModelId,
+        arn: &PackageArn,
+    ) -> impl Future<Output = WriteOutcome> + Send;
 
     /// Sets one model's status field.
     fn set_status(

@@ -112,6 +112,10 @@ impl SageMakerRegistry {
                     p.model_life_cycle(),
                     p.model_card(),
                     p.last_modified_time(),
+                    Some(
+                        p.customer_metadata_properties()
+                            .unwrap_or(&Default::default()),
+                    ),
                 ) {
                     Ok(package) if scope.covers(&package.arn) => listing.items.push(package),
                     Ok(_) => {}

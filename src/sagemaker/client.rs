@@ -201,6 +201,12 @@ impl Registry for SageMakerRegistry {
             output.model_life_cycle(),
             output.model_card(),
             output.last_modified_time(),
+            // A package with no properties has an empty map: read, and nothing named.
+            Some(
+                output
+                    .customer_metadata_properties()
+                    .unwrap_or(&Default::default()),
+            ),
         )
         .map_err(|rejected| RemoteError {
             kind: ErrorKind::Other,
@@ -265,6 +271,7 @@ pub(super) fn package_from_summary(
         summary.model_life_cycle(),
         None,
         None,
+        None,
     )
 }
 
@@ -276,6 +283,7 @@ pub(super) fn package_from_parts(
     lifecycle: Option<&ModelLifeCycle>,
     card: Option<&ModelPackageModelCard>,
     last_modified: Option<&DateTime>,
+    metadata: Option<&std::collections::HashMap<String, String>>,
 ) -> Result<ModelPackage, RejectedRow> {
     let raw_arn = arn.unwrap_or_default();
     let arn = PackageArn::parse(raw_arn).map_err(|e| RejectedRow {
@@ -297,6 +305,7 @@ pub(super) fn package_from_parts(
     })?;
     Ok(ModelPackage {
         arn,
+        metadata: metadata.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
         status: PackageStatus::parse(status.as_str()),
         lifecycle: lifecycle.and_then(lifecycle_of),
         model_card_status: card

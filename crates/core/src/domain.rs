@@ -218,6 +218,10 @@ pub struct ModelPackage {
     pub lifecycle: Option<Lifecycle>,
     /// The model card status, when known (the listing does not carry it).
     pub model_card_status: Option<ModelCardStatus>,
+    /// `CustomerMetadataProperties`, when read (`DescribeModelPackage` and `Search`
+    /// carry them, the listing does not): a pipeline names there the governance
+    /// model the package belongs to (`sync.link_metadata_key`).
+    pub metadata: Option<std::collections::BTreeMap<String, String>>,
     /// `LastModifiedTime`, when known (`Search` and `DescribeModelPackage` carry it,
     /// the listing does not): tells an observation older than govsync's own write
     /// apart from a newer change. The planner does not look at it.

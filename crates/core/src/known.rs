@@ -126,8 +126,17 @@ impl KnownState {
         let old = std::mem::take(&mut self.packages);
         let mut fresh: HashMap<PackageArn, ModelPackage> = HashMap::with_capacity(packages.len());
         for mut p in packages {
+            let before = old.get(&p.arn);
             if p.model_card_status.is_none() {
-                p.model_card_status = old.get(&p.arn).and_then(|o| o.model_card_status.clone());
+                p.model_card_status = before.and_then(|o| o.model_card_status.clone());
+            }
+            // Metadata a describe or Search read is kept while the listing shows the
+            // package unchanged (a changed one is described again).
+            if p.metadata.is_none()
+                && let Some(o) =
+                    before.filter(|o| o.status == p.status && o.lifecycle == p.lifecycle)
+            {
+                p.metadata = o.metadata.clone();
             }
             fresh.insert(p.arn.clone(), p);
         }
@@ -177,6 +186,9 @@ impl KnownState {
             let old = self.packages.get(&p.arn);
             if p.model_card_status.is_none() {
                 p.model_card_status = old.and_then(|o| o.model_card_status.clone());
+            }
+            if p.metadata.is_none() {
+                p.metadata = old.and_then(|o| o.metadata.clone());
             }
             if old.is_some_and(|o| same_package(o, &p)) {
                 continue;
@@ -269,6 +281,13 @@ impl KnownState {
         self.written.remove(arn);
     }
 
+    /// Records a link govsync wrote into a model's link field.
+    pub fn wrote_link(&mut self, model: &ModelId, arn: &PackageArn) {
+        if let Some(&i) = self.index.get(model) {
+            self.models[i].link = Some(arn.clone());
+        }
+    }
+
     /// Records a governance status govsync wrote.
     pub fn wrote_status(&mut self, model: &ModelId, status: &GovernanceStatus) {
         if let Some(&i) = self.index.get(model) {
@@ -285,9 +304,13 @@ fn index_of(models: &[GovernanceModel]) -> HashMap<ModelId, usize> {
         .collect()
 }
 
-/// The same package as far as a sync decision goes (its modification time aside).
+/// The same package as far as a sync decision goes (its modification time aside;
+/// metadata only where both sides have read it: the listing does not carry it).
 fn same_package(a: &ModelPackage, b: &ModelPackage) -> bool {
-    a.status == b.status && a.lifecycle == b.lifecycle && a.model_card_status == b.model_card_status
+    a.status == b.status
+        && a.lifecycle == b.lifecycle
+        && a.model_card_status == b.model_card_status
+        && (a.metadata.is_none() || b.metadata.is_none() || a.metadata == b.metadata)
 }
 
 #[cfg(test)]
@@ -319,6 +342,7 @@ mod tests {
             status: PackageStatus::Completed,
             lifecycle: Some(Lifecycle::new(stage, "InProgress")),
             model_card_status: None,
+            metadata: None,
             last_modified: Some(UNIX_EPOCH + Duration::from_secs(modified)),
         }
     }

@@ -13,6 +13,9 @@ use std::collections::{HashMap, HashSet};
 use crate::domain::{GovernanceModel, ModelId, ModelPackage, PackageArn};
 use crate::journal::{Intent, WriteSystem};
 
+/// The journal's action of a link written into a model's link field.
+pub const LINK: &str = "link";
+
 /// What a cycle saw, for resolving intents.
 #[derive(Debug, Clone, Copy)]
 pub struct Observed<'a> {
@@ -61,6 +64,12 @@ pub fn resolve(intents: &[&Intent], observed: &Observed<'_>) -> Vec<Verdict> {
         .iter()
         .map(|intent| match intent.system {
             WriteSystem::Governance => match models.get(&ModelId::new(intent.model_id.clone())) {
+                // A link is judged by the link field, a status by the status field.
+                Some(model) if intent.action == LINK => shows(
+                    "governance",
+                    &intent.to,
+                    model.link.as_ref().map(PackageArn::as_str),
+                ),
                 Some(model) => {
                     let status = model.status.as_ref().map(|s| s.as_str());
                     shows(
@@ -147,6 +156,7 @@ mod tests {
             status: PackageStatus::Completed,
             lifecycle: Some(Lifecycle::new(stage, status)),
             model_card_status: None,
+            metadata: None,
             last_modified: None,
         }
     }
@@ -191,6 +201,33 @@ mod tests {
             ),
             Verdict::Unconfirmed(_)
         ));
+    }
+
+    #[test]
+    fn a_link_is_judged_by_the_link_field() {
+        let gone = HashSet::new();
+        let mut unlinked = model("Proposed");
+        unlinked.link = None;
+        let observed = |models| Observed {
+            models,
+            models_complete: true,
+            packages: &[],
+            gone: &gone,
+        };
+        let mut link = intent(WriteSystem::Governance, ARN);
+        link.action = LINK.into();
+        let linked = [model("Proposed")];
+        assert!(matches!(
+            verdict(&link, observed(&linked)),
+            Verdict::Recovered(_)
+        ));
+        let unlinked = [unlinked];
+        assert_eq!(
+            verdict(&link, observed(&unlinked)),
+            Verdict::Unconfirmed(format!(
+                "governance showed no value, not \"{ARN}\", after a restart"
+            ))
+        );
     }
 
     #[test]

@@ -88,6 +88,10 @@ pub enum Action {
     /// The linked ARN is in no configured scope: reported, never described, never
     /// written, never decommissioned.
     OutOfScope,
+    /// Write the package's ARN into the model's empty link field: the package names
+    /// the model in its metadata (`sync.link_metadata_key`). The model is synced by
+    /// the table from the next cycle on.
+    Link,
 }
 
 impl Action {
@@ -95,7 +99,7 @@ impl Action {
     pub fn writes(&self) -> bool {
         matches!(
             self,
-            Action::Push { .. } | Action::Pull { .. } | Action::Decommission { .. }
+            Action::Push { .. } | Action::Pull { .. } | Action::Decommission { .. } | Action::Link
         )
     }
 
@@ -113,6 +117,7 @@ impl Action {
             Action::PackageNotObserved => ActionKind::PackageNotObserved,
             Action::ScopeNotObserved => ActionKind::ScopeNotObserved,
             Action::OutOfScope => ActionKind::OutOfScope,
+            Action::Link => ActionKind::Link,
         }
     }
 
@@ -162,11 +167,13 @@ pub enum ActionKind {
     ScopeNotObserved,
     /// `out-of-scope`
     OutOfScope,
+    /// `link`
+    Link,
 }
 
 impl ActionKind {
     /// Every kind.
-    pub const ALL: [ActionKind; 11] = [
+    pub const ALL: [ActionKind; 12] = [
         ActionKind::InSync,
         ActionKind::Push,
         ActionKind::Pull,
@@ -178,6 +185,7 @@ impl ActionKind {
         ActionKind::PackageNotObserved,
         ActionKind::ScopeNotObserved,
         ActionKind::OutOfScope,
+        ActionKind::Link,
     ];
 
     /// The short, fixed name.
@@ -194,6 +202,7 @@ impl ActionKind {
             ActionKind::PackageNotObserved => "package-not-observed",
             ActionKind::ScopeNotObserved => "scope-not-observed",
             ActionKind::OutOfScope => "out-of-scope",
+            ActionKind::Link => "link",
         }
     }
 }

@@ -8,7 +8,8 @@
 //! - here: the inputs (policy, baseline), the [`Decision`] and [`Plan`], and [`plan`]
 //!   itself: out of scope and unobserved scopes first, then per model the rules.
 //! - `action`: [`Action`] and [`ActionKind`]; `rules`: decommissioning and the
-//!   mapping table row by row; `valve`: the safety valve.
+//!   mapping table row by row; `valve`: the safety valve; `links`: links a
+//!   package's metadata asks for, and their conflicts.
 
 use std::collections::{HashMap, HashSet};
 
@@ -21,6 +22,7 @@ use crate::mapping::MappingTable;
 use crate::scope::{ScopeId, Scopes};
 
 mod action;
+mod links;
 mod rules;
 mod valve;
 
@@ -73,6 +75,9 @@ pub struct Policy {
     /// Model package groups whose packages are never listed as ungoverned (they are
     /// still synced when a model links them).
     pub ungoverned_ignore_groups: std::collections::BTreeSet<String>,
+    /// The `CustomerMetadataProperties` key in which a package names the governance
+    /// model (its resource ID) it belongs to.
+    pub link_metadata_key: String,
 }
 
 impl Default for Policy {
@@ -84,6 +89,7 @@ impl Default for Policy {
             max_decommissions_per_cycle: 10,
             max_decommissions_per_scope: 10,
             ungoverned_ignore_groups: std::collections::BTreeSet::new(),
+            link_metadata_key: "governance-model-id".to_string(),
         }
     }
 }
@@ -196,6 +202,21 @@ pub struct Ungoverned {
     pub lifecycle: Option<Lifecycle>,
 }
 
+/// A link a package's metadata asks for that cannot be made: the model it names
+/// does not exist, already links another package, or is named by several packages,
+/// or the package is linked by another model. Both sides are named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkConflict {
+    /// The governance model the metadata names.
+    pub model_id: ModelId,
+    /// The packages naming it.
+    pub packages: Vec<PackageArn>,
+    /// The package the model's link field holds, if any.
+    pub linked: Option<PackageArn>,
+    /// What is wrong, and what to do.
+    pub reason: String,
+}
+
 /// The whole plan for one cycle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
@@ -205,9 +226,13 @@ pub struct Plan {
     pub unlinked_models: usize,
     /// Observed packages that no governance model links: counted, never touched.
     pub unlinked_packages: usize,
-    /// Of those, the ones outside `ungoverned_ignore_groups`, by ARN: every
-    /// registered package is either governed or listed here.
+    /// Of those, the ones that name no governance model in their metadata, outside
+    /// `ungoverned_ignore_groups`, by ARN: every registered package is governed,
+    /// being linked, in a link conflict, or listed here.
     pub ungoverned: Vec<Ungoverned>,
+    /// Packages naming a governance model that cannot be linked to it: reported,
+    /// nothing written.
+    pub link_conflicts: Vec<LinkConflict>,
     /// Each time the safety valve withheld decommissions: per scope, then in total.
     pub safety_valve: Vec<SafetyValveTrip>,
 }
@@ -227,6 +252,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     for arn in input.models.iter().filter_map(|m| m.link.as_ref()) {
         *links.entry(arn).or_default() += 1;
     }
+    let linking = links::plan_links(input, &links);
     let decommission_statuses = decommission_statuses(input.mapping, input.policy);
     let planner = Planner {
         input,
@@ -238,6 +264,9 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     for model in input.models {
         let Some(arn) = &model.link else {
             unlinked_models += 1;
+            if let Some(package) = linking.link.get(&model.id) {
+                decisions.push(links::link_decision(model, package, input.scopes));
+            }
             continue;
         };
         let package = packages.get(arn).copied();
@@ -293,6 +322,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         .collect();
     let ungoverned = unlinked
         .iter()
+        .filter(|p| links::named_model(p, input.policy).is_none())
         .filter(|p| {
             !input
                 .policy
@@ -314,6 +344,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         unlinked_models,
         unlinked_packages: unlinked.len(),
         ungoverned,
+        link_conflicts: linking.conflicts,
         safety_valve,
     }
 }

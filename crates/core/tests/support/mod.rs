@@ -36,6 +36,7 @@ pub fn package(arn: PackageArn, lifecycle: Option<&Lifecycle>) -> ModelPackage {
         status: PackageStatus::Completed,
         lifecycle: lifecycle.cloned(),
         model_card_status: None,
+        metadata: None,
         last_modified: None,
     }
 }

@@ -250,12 +250,15 @@ impl MockGovernance {
 
     /// A model's status as the mock holds it.
     pub fn status_of(&self, id: &str) -> Option<String> {
+        self.field_of(id, &self.shared.options.object_type.status_field)
+    }
+
+    /// A field of a model as the mock holds it (`None`: no such model, or the
+    /// field is empty).
+    pub fn field_of(&self, id: &str, field: &str) -> Option<String> {
         let store = self.shared.store.lock().expect("store lock poisoned");
         let object = store.get(id).ok()?;
-        object
-            .fields
-            .get(&self.shared.options.object_type.status_field)
-            .cloned()
+        object.fields.get(field).cloned()
     }
 
     /// Admin: moves every object's `Last Modification Date` `by` into the past, as

@@ -1,0 +1,160 @@
+//! Links from the package side: a package whose metadata names a governance model
+//! is linked to it only when the model's link field is empty, and every other
+//! case is a conflict that writes nothing.
+
+mod support;
+
+use govsync_core::domain::{Lifecycle, ModelPackage, PackageArn};
+use govsync_core::plan::{Action, ActionKind};
+use support::*;
+
+/// A package naming governance model `model` in its metadata.
+fn naming(arn: PackageArn, model: &str) -> ModelPackage {
+    let mut p = package(arn, Some(&Lifecycle::new("Development", "InProgress")));
+    p.metadata = Some([("governance-model-id".to_string(), model.to_string())].into());
+    p
+}
+
+fn kinds(world: &World) -> Vec<(String, ActionKind)> {
+    world
+        .plan()
+        .decisions
+        .iter()
+        .map(|d| (d.model_id.to_string(), d.action.kind()))
+        .collect()
+}
+
+#[test]
+fn a_package_naming_a_model_with_an_empty_link_field_is_linked() {
+    let mut world = World::new();
+    world.models.push(model("m1", Some("Proposed"), None));
+    world.packages.push(naming(arn(1), "m1"));
+    let plan = world.plan();
+    assert_eq!(plan.decisions.len(), 1);
+    let d = &plan.decisions[0];
+    assert_eq!(d.action, Action::Link);
+    assert_eq!(d.arn, arn(1));
+    assert!(d.action.writes());
+    assert!(
+        plan.ungoverned.is_empty(),
+        "a package being linked is not ungoverned"
+    );
+    assert!(plan.link_conflicts.is_empty());
+}
+
+#[test]
+fn a_link_already_there_needs_nothing_and_the_table_syncs_it() {
+    let mut world = World::new();
+    world
+        .models
+        .push(model("m1", Some("Under Development"), Some(arn(1))));
+    world.packages.push(naming(arn(1), "m1"));
+    assert_eq!(kinds(&world), [("m1".to_string(), ActionKind::InSync)]);
+    assert!(world.plan().link_conflicts.is_empty());
+}
+
+#[test]
+fn a_new_version_naming_a_model_that_links_the_old_one_is_a_conflict_not_a_write() {
+    let mut world = World::new();
+    world
+        .models
+        .push(model("m1", Some("Under Development"), Some(arn(1))));
+    world.packages.push(package(
+        arn(1),
+        Some(&Lifecycle::new("Development", "InProgress")),
+    ));
+    world.packages.push(naming(arn(4), "m1"));
+    let plan = world.plan();
+    // m1 keeps its link and its sync; v2 is reported with both ARNs, not ungoverned.
+    assert_eq!(plan.decisions.len(), 1);
+    assert_eq!(plan.decisions[0].action, Action::InSync);
+    assert_eq!(plan.link_conflicts.len(), 1);
+    let c = &plan.link_conflicts[0];
+    assert_eq!(c.packages, [arn(4)]);
+    assert_eq!(c.linked, Some(arn(1)));
+    assert!(
+        c.reason.contains(arn(4).as_str()) && c.reason.contains(arn(1).as_str()),
+        "{}",
+        c.reason
+    );
+    assert!(plan.ungoverned.is_empty());
+}
+
+#[test]
+fn two_packages_naming_one_model_a_missing_model_or_a_package_linked_elsewhere_write_nothing() {
+    let mut world = World::new();
+    world.models.push(model("m1", Some("Proposed"), None));
+    world
+        .models
+        .push(model("m2", Some("Proposed"), Some(arn(3))));
+    world.models.push(model("m3", Some("Proposed"), None));
+    // Two name m1; one names a model that does not exist; the package m2 links
+    // names m3.
+    world.packages.push(naming(arn(1), "m1"));
+    world.packages.push(naming(arn(2), "m1"));
+    world.packages.push(naming(arn(5), "m9"));
+    world.packages.push(naming(arn(3), "m3"));
+    let plan = world.plan();
+    assert!(
+        plan.decisions.iter().all(|d| d.action != Action::Link),
+        "{:?}",
+        plan.decisions
+    );
+    let mut conflicts: Vec<(&str, usize)> = plan
+        .link_conflicts
+        .iter()
+        .map(|c| (c.model_id.as_str(), c.packages.len()))
+        .collect();
+    conflicts.sort();
+    assert_eq!(conflicts, [("m1", 2), ("m3", 1), ("m9", 1)]);
+}
+
+#[test]
+fn never_two_links_to_one_package_or_one_model() {
+    // Every combination of three models (linked or not) and three packages naming
+    // any of them or none: at most one link per model and per package, and only
+    // into an empty link field.
+    let names = ["m0", "m1", "m2", "none"];
+    for a in names {
+        for b in names {
+            for c in names {
+                for linked in [None, Some(0usize), Some(1)] {
+                    let mut world = World::new();
+                    for (i, id) in ["m0", "m1", "m2"].iter().enumerate() {
+                        let link = (linked == Some(i)).then(|| arn(i + 10));
+                        world.models.push(model(id, Some("Proposed"), link));
+                    }
+                    for (n, named) in [a, b, c].iter().enumerate() {
+                        world.packages.push(if *named == "none" {
+                            package(arn(n), None)
+                        } else {
+                            naming(arn(n), named)
+                        });
+                    }
+                    let plan = world.plan();
+                    let links: Vec<_> = plan
+                        .decisions
+                        .iter()
+                        .filter(|d| d.action == Action::Link)
+                        .collect();
+                    let mut models: Vec<_> = links.iter().map(|d| &d.model_id).collect();
+                    let mut arns: Vec<_> = links.iter().map(|d| &d.arn).collect();
+                    models.sort();
+                    models.dedup();
+                    arns.sort();
+                    arns.dedup();
+                    assert_eq!(models.len(), links.len(), "{a} {b} {c} {linked:?}");
+                    assert_eq!(arns.len(), links.len(), "{a} {b} {c} {linked:?}");
+                    for d in &links {
+                        let m = world
+                            .models
+                            .iter()
+                            .find(|m| m.id == d.model_id)
+                            .expect("model");
+                        assert!(m.link.is_none(), "linked into a full field");
+                    }
+                }
+            }
+        }
+    }
+}

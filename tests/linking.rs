@@ -1,0 +1,124 @@
+//! Linking from the package side against both mocks: a pipeline registers packages
+//! that name their governance model in `CustomerMetadataProperties`; govsync writes
+//! the links (journaled), syncs the models by the table from the next cycle, and
+//! reports every link it cannot make without writing anything.
+
+mod support;
+
+use govsync::engine::CycleKind;
+use govsync::mock::Admin;
+use govsync::plan::{ActionKind, Policy};
+use govsync::store::{HistoryFilter, StateStore};
+use serde_json::json;
+use support::world::world;
+
+/// Registers a package in `group` naming governance model `model` (or nothing),
+/// with a lifecycle; its ARN.
+fn register(
+    w: &support::world::World,
+    group: &str,
+    model: Option<&str>,
+    lifecycle: (&str, &str),
+) -> String {
+    let mut input = json!({
+        "ModelPackageGroupName": group,
+        "ModelLifeCycle": { "Stage": lifecycle.0, "StageStatus": lifecycle.1 },
+    });
+    if let Some(model) = model {
+        input["CustomerMetadataProperties"] = json!({ "governance-model-id": model });
+    }
+    w.sm.call("CreateModelPackage", input).expect("package")["ModelPackageArn"]
+        .as_str()
+        .expect("arn")
+        .to_string()
+}
+
+#[tokio::test]
+async fn packages_naming_their_model_are_linked_then_synced_and_conflicts_write_nothing() {
+    let mut w = world(Policy::default()).await;
+    // Governance models with an empty link field.
+    let pushed = w
+        .gov
+        .create_model("churn-v1", Some("Development Complete"), None)
+        .expect("model");
+    let pulled = w.gov.create_model("fraud-v1", None, None).expect("model");
+    let taken = w
+        .gov
+        .create_model("taken", Some("Proposed"), None)
+        .expect("model");
+    // A pipeline registers one package per model, two naming `taken`, one naming a
+    // model that does not exist, and one naming nothing.
+    let push_arn = register(&w, "churn", Some(&pushed), ("Development", "InProgress"));
+    let pull_arn = register(&w, "fraud", Some(&pulled), ("Deployment", "Complete"));
+    let twice_a = register(&w, "churn", Some(&taken), ("Proposal", "Approved"));
+    let twice_b = register(&w, "churn", Some(&taken), ("Proposal", "Approved"));
+    let typo = register(&w, "fraud", Some("999999"), ("Proposal", "Approved"));
+    let plain = register(&w, "fraud", None, ("Development", "InProgress"));
+
+    let first = w.run(CycleKind::Full).await;
+    assert_eq!(first.applied(ActionKind::Link), 2, "{:?}", first.results);
+    let link_of = |id: &str| {
+        w.gov
+            .field_of(id, "Integration:External ID")
+            .unwrap_or_default()
+    };
+    assert_eq!(link_of(&pushed), push_arn);
+    assert_eq!(link_of(&pulled), pull_arn);
+    assert_eq!(link_of(&taken), "", "two packages name it: nothing written");
+    // The conflicts name both sides; the package naming nothing is ungoverned.
+    let mut conflicts: Vec<(String, Vec<String>)> = first
+        .link_conflicts
+        .iter()
+        .map(|c| {
+            let mut arns: Vec<String> = c.packages.iter().map(ToString::to_string).collect();
+            arns.sort();
+            (c.model_id.to_string(), arns)
+        })
+        .collect();
+    conflicts.sort();
+    let mut both = vec![twice_a.clone(), twice_b.clone()];
+    both.sort();
+    let mut expected = vec![("999999".to_string(), vec![typo]), (taken.clone(), both)];
+    expected.sort();
+    assert_eq!(conflicts, expected);
+    let ungoverned: Vec<String> = first.ungoverned.iter().map(|u| u.arn.to_string()).collect();
+    assert_eq!(ungoverned, [plain]);
+    // Each link is journaled like any write.
+    let journal = w
+        .store
+        .history(&HistoryFilter::default())
+        .await
+        .expect("history");
+    let links: Vec<(&str, &str, &str)> = journal
+        .iter()
+        .filter(|e| e.action == "link")
+        .map(|e| {
+            (
+                e.model_id.as_str(),
+                e.to.as_deref().unwrap_or_default(),
+                e.outcome.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(links.len(), 2, "{journal:?}");
+    assert!(links.contains(&(pushed.as_str(), push_arn.as_str(), "applied")));
+
+    // The next cycle syncs them by the table: a push and a pull.
+    let second = w.run(CycleKind::Full).await;
+    assert_eq!(second.applied(ActionKind::Push), 1, "{:?}", second.results);
+    assert_eq!(second.applied(ActionKind::Pull), 1, "{:?}", second.results);
+    assert_eq!(w.gov.status_of(&pulled).as_deref(), Some("Deployed"));
+    // And a third changes nothing, reads no package's metadata again, and still
+    // reports the conflicts.
+    w.sm.counters().reset();
+    let writes = w.writes();
+    let third = w.run(CycleKind::Full).await;
+    assert_eq!(w.writes(), writes);
+    assert_eq!(third.count(ActionKind::InSync), 2);
+    assert_eq!(third.link_conflicts.len(), 2);
+    assert_eq!(
+        w.sm.counters().get("DescribeModelPackage"),
+        0,
+        "metadata is read once per new or changed package"
+    );
+}
