@@ -152,3 +152,24 @@ pub fn chain_text(error: &(dyn Error + 'static)) -> String {
     }
     parts.join(": ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_that_got_no_answer_says_what_to_check() {
+        // hyper's words when a region has no such endpoint (or a typo names none).
+        let dns = transport_hint(
+            "dispatch failure: io error: client error (Connect): dns error: failed to lookup address information: Name or service not known",
+        );
+        assert!(
+            dns.contains("does not resolve") && dns.contains("sagemaker.region"),
+            "{dns}"
+        );
+        let refused =
+            transport_hint("dispatch failure: io error: Connection refused (os error 111)");
+        assert!(refused.contains("sagemaker.endpoint_url"), "{refused}");
+        assert_eq!(transport_hint("ThrottlingException: Rate exceeded"), "");
+    }
+}

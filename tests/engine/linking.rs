@@ -3,8 +3,7 @@
 //! the links (journaled), syncs the models by the table from the next cycle, and
 //! reports every link it cannot make without writing anything.
 
-mod support;
-
+use super::support;
 use govsync::engine::CycleKind;
 use govsync::mock::Admin;
 use govsync::plan::{ActionKind, Policy};

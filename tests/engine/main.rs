@@ -4,7 +4,10 @@
 //!
 //! Long because each behaviour gets its own end-to-end scenario; each stands alone.
 
+#[path = "../support/mod.rs"]
 mod support;
+
+mod linking;
 
 use govsync::domain::ModelId;
 use govsync::engine::CycleOptions;
