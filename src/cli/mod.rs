@@ -14,6 +14,7 @@ mod config;
 mod demo;
 mod healthcheck;
 mod history;
+mod link;
 mod mapping;
 #[cfg(feature = "mock")]
 mod mock;
@@ -27,6 +28,7 @@ pub use config::ConfigCommand;
 pub use demo::DemoArgs;
 pub use healthcheck::HealthcheckArgs;
 pub use history::HistoryArgs;
+pub use link::LinkArgs;
 pub use mapping::MappingCommand;
 #[cfg(feature = "mock")]
 pub use mock::{MockCommand, MockGovernanceArgs, MockSageMakerArgs};
@@ -89,6 +91,11 @@ pub enum Command {
     /// config or start-up error (or a side could not be read), 2 some writes failed,
     /// 3 something is left unresolved (drift, conflict, not observed, safety valve).
     Reconcile(ReconcileArgs),
+    /// Link one governance model to one model package by hand, through the journal:
+    /// for a model no pipeline names, or to move governance to a new version of a
+    /// model (it replaces what the model's link field holds). Exit 0 linked, 1 model
+    /// or package not found, 2 the write failed.
+    Link(LinkArgs),
     /// Show the audit journal of every action govsync took.
     History(HistoryArgs),
     /// Manage the state store (copy it to another, e.g. SQLite to PostgreSQL).
@@ -153,6 +160,7 @@ pub fn run(cli: Cli, env: &[(String, String)]) -> ExitCode {
         Command::Mock(command) => mock::run(command, env),
         Command::Reconcile(args) => return reconcile::reconcile(args, env, log_format, &mut out),
         Command::History(args) => history::history(args, env, &mut out),
+        Command::Link(args) => return link::link(args, env, log_format, &mut out),
         Command::State(command) => state::run(command, &mut out),
         Command::Run(args) => run::run(args, env, log_format),
         #[cfg(feature = "mock")]

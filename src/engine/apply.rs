@@ -199,8 +199,8 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                     (first, _, _) => (first, None),
                 }
             }
-            Action::Link => {
-                if let Err(changed) = self.governance_still_unlinked(d).await {
+            Action::Link { replaces } => {
+                if let Err(changed) = self.link_field_unchanged(d, replaces.as_ref()).await {
                     return (changed, None);
                 }
                 let (outcome, _) = journaled(
@@ -241,11 +241,16 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         }
     }
 
-    /// Re-reads the governance model right before a link is written into it: only
-    /// an empty link field is written (a person may have filled it since).
-    async fn governance_still_unlinked(&self, d: &Decision) -> Result<(), Outcome> {
+    /// Re-reads the governance model right before a link is written into it: the
+    /// link field must still hold what the decision replaces (nothing, for a link
+    /// the planner made: a person may have filled it since).
+    async fn link_field_unchanged(
+        &self,
+        d: &Decision,
+        replaces: Option<&crate::domain::PackageArn>,
+    ) -> Result<(), Outcome> {
         match self.governance.get_model(&d.model_id).await {
-            Ok(Some(now)) if now.link.is_none() => Ok(()),
+            Ok(Some(now)) if now.link.as_ref() == replaces => Ok(()),
             Ok(Some(now)) => Err(Outcome::ChangedDuringCycle(format!(
                 "the model's link field now holds {}: nothing written; the next cycle decides",
                 now.link.map_or_else(String::new, |l| l.to_string())

@@ -240,7 +240,7 @@ impl CycleMemory {
                         self.known.wrote_lifecycle(&d.arn, lifecycle, sent);
                     }
                 }
-                (Action::Link, Outcome::Applied) => {
+                (Action::Link { .. }, Outcome::Applied) => {
                     self.known.wrote_link(&d.model_id, &d.arn);
                 }
                 (Action::Push { .. }, Outcome::NotFound(_)) => {

@@ -11,7 +11,8 @@
 //!   before it is made; `record`: the baseline, the journal, open intents;
 //!   `report`: what a cycle hands back ([`CycleReport`], [`Outcome`], [`Summary`]);
 //!   `state`: the state a cycle leaves each model in ([`ModelState`]); `live`: the
-//!   engine govsync runs for real, over both clients, every call counted.
+//!   engine govsync runs for real, over both clients, every call counted; `link`:
+//!   a link a person asks for (`govsync link`).
 
 use std::time::SystemTime;
 
@@ -31,6 +32,7 @@ use crate::store::{StateStore, Store, StoreError};
 
 mod apply;
 mod incremental;
+mod link;
 pub mod live;
 mod observe;
 mod record;

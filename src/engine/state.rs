@@ -57,7 +57,7 @@ impl ModelState {
             }
             (_, o) if o.is_failure() => ModelState::Failed,
             // Linked now; the table syncs it from the next cycle.
-            (Action::Link, _) => ModelState::Pending,
+            (Action::Link { .. }, _) => ModelState::Pending,
             (Action::Conflict, _) => ModelState::Conflict,
             (
                 Action::Drift {

@@ -4,6 +4,7 @@
 mod support;
 
 mod first_contact;
+mod link;
 
 use std::process::{Command, Output};
 

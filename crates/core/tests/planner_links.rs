@@ -32,7 +32,7 @@ fn a_package_naming_a_model_with_an_empty_link_field_is_linked() {
     let plan = world.plan();
     assert_eq!(plan.decisions.len(), 1);
     let d = &plan.decisions[0];
-    assert_eq!(d.action, Action::Link);
+    assert_eq!(d.action, Action::Link { replaces: None });
     assert_eq!(d.arn, arn(1));
     assert!(d.action.writes());
     assert!(
@@ -96,7 +96,9 @@ fn two_packages_naming_one_model_a_missing_model_or_a_package_linked_elsewhere_w
     world.packages.push(naming(arn(3), "m3"));
     let plan = world.plan();
     assert!(
-        plan.decisions.iter().all(|d| d.action != Action::Link),
+        plan.decisions
+            .iter()
+            .all(|d| !matches!(d.action, Action::Link { .. })),
         "{:?}",
         plan.decisions
     );
@@ -135,7 +137,7 @@ fn never_two_links_to_one_package_or_one_model() {
                     let links: Vec<_> = plan
                         .decisions
                         .iter()
-                        .filter(|d| d.action == Action::Link)
+                        .filter(|d| matches!(d.action, Action::Link { .. }))
                         .collect();
                     let mut models: Vec<_> = links.iter().map(|d| &d.model_id).collect();
                     let mut arns: Vec<_> = links.iter().map(|d| &d.arn).collect();

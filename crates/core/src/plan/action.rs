@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::domain::{GovernanceStatus, Lifecycle};
+use crate::domain::{GovernanceStatus, Lifecycle, PackageArn};
 
 /// Why a model is being decommissioned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -88,10 +88,15 @@ pub enum Action {
     /// The linked ARN is in no configured scope: reported, never described, never
     /// written, never decommissioned.
     OutOfScope,
-    /// Write the package's ARN into the model's empty link field: the package names
-    /// the model in its metadata (`sync.link_metadata_key`). The model is synced by
-    /// the table from the next cycle on.
-    Link,
+    /// Write the package's ARN into the model's link field: the package names the
+    /// model in its metadata (`sync.link_metadata_key`) and the field is empty, or a
+    /// person asked for it (`govsync link`). The model is synced by the table from
+    /// the next cycle on.
+    Link {
+        /// The ARN the field holds now, which the link replaces (only ever one a person
+        /// named: the planner links into empty fields alone).
+        replaces: Option<PackageArn>,
+    },
 }
 
 impl Action {
@@ -99,7 +104,10 @@ impl Action {
     pub fn writes(&self) -> bool {
         matches!(
             self,
-            Action::Push { .. } | Action::Pull { .. } | Action::Decommission { .. } | Action::Link
+            Action::Push { .. }
+                | Action::Pull { .. }
+                | Action::Decommission { .. }
+                | Action::Link { .. }
         )
     }
 
@@ -117,7 +125,7 @@ impl Action {
             Action::PackageNotObserved => ActionKind::PackageNotObserved,
             Action::ScopeNotObserved => ActionKind::ScopeNotObserved,
             Action::OutOfScope => ActionKind::OutOfScope,
-            Action::Link => ActionKind::Link,
+            Action::Link { .. } => ActionKind::Link,
         }
     }
 

@@ -83,8 +83,8 @@ pub(super) fn plan_links<'a>(
                     Some(linked),
                     format!(
                         "{} names model {id} ({}), which links {linked}: a new version? \
-                         point the model's link field at the package that should be \
-                         governed; nothing is overwritten",
+                         nothing is overwritten; `govsync link --model {id} --package \
+                         ARN` moves governance to the package that should be governed",
                         others.join(", "),
                         model.name
                     ),
@@ -132,7 +132,7 @@ pub(super) fn link_decision(
         scope: scopes.route(&package.arn).map(|i| scopes.all()[i].id()),
         governance_status: model.status.clone(),
         lifecycle: package.lifecycle.clone(),
-        action: Action::Link,
+        action: Action::Link { replaces: None },
         reason: "the package names this model in its metadata and the model's link field \
                  is empty: link them (the table syncs them from the next cycle)"
             .to_string(),

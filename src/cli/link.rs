@@ -1,0 +1,84 @@
+//! `govsync link`: links one governance model to one model package by hand, through
+//! the write-ahead journal — for a model no pipeline names, or to move governance to
+//! a new version (the link conflict of a package that names a model linking an
+//! older one).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::{ConfigArg, Output, exit, init_logging, lookup, runtime};
+use crate::config::Config;
+use crate::domain::{ModelId, PackageArn};
+use crate::logging::LogFormat;
+use crate::metrics::Metrics;
+
+/// Arguments of `govsync link`.
+#[derive(Debug, Args)]
+pub struct LinkArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The governance model (its resource ID).
+    #[arg(long)]
+    pub model: String,
+    /// The model package to link it to (its ARN); it replaces what the model's link
+    /// field holds.
+    #[arg(long, value_name = "ARN")]
+    pub package: String,
+    /// Say what would be written, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+/// Runs `govsync link`: exit 0 when linked (or already), 2 when the write failed or
+/// was refused, 1 when the model or package cannot be found or nothing could start.
+pub(super) fn link(
+    args: LinkArgs,
+    env: &[(String, String)],
+    log_format: LogFormat,
+    out: &mut dyn Write,
+) -> ExitCode {
+    let result = (|| -> Result<u8, String> {
+        init_logging(env, log_format, "warn")?;
+        let config = Config::load(&args.config.config, env).map_err(|e| e.to_string())?;
+        let arn = PackageArn::parse(args.package.trim()).map_err(|e| format!("--package: {e}"))?;
+        let model = ModelId::new(args.model.trim());
+        let report = runtime()?.block_on(async {
+            let lookup = |name: &str| lookup(env, name).map(str::to_string);
+            // Like reconcile: the store's lock (a daemon on the same SQLite file, or
+            // the leader on PostgreSQL, is named and refused); a dry run needs none.
+            let mut store = if args.dry_run {
+                None
+            } else {
+                Some(crate::store::open(&config.state, &lookup, crate::store::Access::Write).await?)
+            };
+            let engine = super::run::build(&config, env, Arc::new(Metrics::new())).await?;
+            engine
+                .link(store.as_mut(), &model, &arn, args.dry_run)
+                .await
+                .map_err(|e| e.to_string())
+        })?;
+        let text = match args.output {
+            Output::Table => crate::report::table(&report),
+            Output::Json => crate::report::json(&report),
+        };
+        out.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+        Ok(if report.failures() > 0 {
+            exit::FAILED
+        } else {
+            exit::OK
+        })
+    })();
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(exit::CONFIG)
+        }
+    }
+}
