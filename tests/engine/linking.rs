@@ -9,7 +9,7 @@ use govsync::mock::Admin;
 use govsync::plan::{ActionKind, Policy};
 use govsync::store::{HistoryFilter, StateStore};
 use serde_json::json;
-use support::world::world;
+use support::world::{owned, world};
 
 /// Registers a package in `group` naming governance model `model` (or nothing),
 /// with a lifecycle; its ARN.
@@ -120,4 +120,54 @@ async fn packages_naming_their_model_are_linked_then_synced_and_conflicts_write_
         0,
         "metadata is read once per new or changed package"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_registered_by_a_pipeline_with_boto3_is_linked_and_then_synced() {
+    let mut w = world(Policy::default()).await;
+    let model = w
+        .gov
+        .create_model("registered-by-pipeline", Some("Development Complete"), None)
+        .expect("model");
+    // The registration step of an ML pipeline, with AWS's own Python client: the
+    // package names its governance model in CustomerMetadataProperties.
+    let python = support::programs::python_with("boto3");
+    let endpoint = w.mocks.sm_handle.url();
+    let id = model.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .args([
+                "-c",
+                "import boto3, sys\n\
+                 c = boto3.client('sagemaker', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
+                     aws_access_key_id='AKIDTEST', aws_secret_access_key='test-secret')\n\
+                 p = c.create_model_package(ModelPackageGroupName='churn',\n\
+                     ModelLifeCycle={'Stage': 'Development', 'StageStatus': 'InProgress'},\n\
+                     CustomerMetadataProperties={'governance-model-id': sys.argv[2]})\n\
+                 print(p['ModelPackageArn'])",
+                &endpoint,
+                &id,
+            ])
+            .output()
+            .expect("python runs")
+    })
+    .await
+    .expect("join");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let arn = String::from_utf8_lossy(&out.stdout).trim().to_string();
+
+    let first = w.run(CycleKind::Full).await;
+    assert_eq!(first.applied(ActionKind::Link), 1, "{:?}", first.results);
+    assert_eq!(
+        w.gov.field_of(&model, "Integration:External ID").as_deref(),
+        Some(arn.as_str())
+    );
+    // Then the table: "Development Complete" pushes Development/Complete.
+    let second = w.run(CycleKind::Full).await;
+    assert_eq!(second.applied(ActionKind::Push), 1, "{:?}", second.results);
+    assert_eq!(w.lifecycle(&arn), owned(("Development", "Complete")));
 }
