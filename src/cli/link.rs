@@ -21,12 +21,16 @@ pub struct LinkArgs {
     #[command(flatten)]
     config: ConfigArg,
     /// The governance model (its resource ID).
-    #[arg(long)]
-    pub model: String,
+    #[arg(long, required_unless_present = "from_metadata", requires = "package")]
+    pub model: Option<String>,
     /// The model package to link it to (its ARN); it replaces what the model's link
     /// field holds.
-    #[arg(long, value_name = "ARN")]
-    pub package: String,
+    #[arg(long, value_name = "ARN", requires = "model")]
+    pub package: Option<String>,
+    /// Instead of one link: every link the packages' metadata asks for, now (a full
+    /// cycle that writes the links and nothing else; the same conflicts reported).
+    #[arg(long, conflicts_with_all = ["model", "package"])]
+    pub from_metadata: bool,
     /// Say what would be written, and write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -35,7 +39,7 @@ pub struct LinkArgs {
     pub output: Output,
 }
 
-/// Runs `govsync link`: exit 0 when linked (or already), 2 when the write failed or
+/// Runs `govsync link`: exit 0 when linked (or already), 2 when a write failed or
 /// was refused, 1 when the model or package cannot be found or nothing could start.
 pub(super) fn link(
     args: LinkArgs,
@@ -46,8 +50,13 @@ pub(super) fn link(
     let result = (|| -> Result<u8, String> {
         init_logging(env, log_format, "warn")?;
         let config = Config::load(&args.config.config, env).map_err(|e| e.to_string())?;
-        let arn = PackageArn::parse(args.package.trim()).map_err(|e| format!("--package: {e}"))?;
-        let model = ModelId::new(args.model.trim());
+        let one = match (&args.model, &args.package) {
+            (Some(model), Some(package)) => Some((
+                ModelId::new(model.trim()),
+                PackageArn::parse(package.trim()).map_err(|e| format!("--package: {e}"))?,
+            )),
+            _ => None,
+        };
         let report = runtime()?.block_on(async {
             let lookup = |name: &str| lookup(env, name).map(str::to_string);
             // Like reconcile: the store's lock (a daemon on the same SQLite file, or
@@ -58,10 +67,18 @@ pub(super) fn link(
                 Some(crate::store::open(&config.state, &lookup, crate::store::Access::Write).await?)
             };
             let engine = super::run::build(&config, env, Arc::new(Metrics::new())).await?;
-            engine
-                .link(store.as_mut(), &model, &arn, args.dry_run)
-                .await
-                .map_err(|e| e.to_string())
+            match &one {
+                Some((model, arn)) => engine.link(store.as_mut(), model, arn, args.dry_run).await,
+                None => {
+                    let options = crate::engine::CycleOptions {
+                        dry_run: args.dry_run,
+                        links_only: true,
+                        ..crate::engine::CycleOptions::default()
+                    };
+                    engine.cycle(store.as_mut(), &options).await
+                }
+            }
+            .map_err(|e| e.to_string())
         })?;
         let text = match args.output {
             Output::Table => crate::report::table(&report),

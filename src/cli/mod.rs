@@ -93,8 +93,9 @@ pub enum Command {
     Reconcile(ReconcileArgs),
     /// Link one governance model to one model package by hand, through the journal:
     /// for a model no pipeline names, or to move governance to a new version of a
-    /// model (it replaces what the model's link field holds). Exit 0 linked, 1 model
-    /// or package not found, 2 the write failed.
+    /// model (it replaces what the model's link field holds); or, with
+    /// --from-metadata, every link the packages' metadata asks for, now. Exit 0
+    /// linked, 1 model or package not found, 2 a write failed.
     Link(LinkArgs),
     /// Show the audit journal of every action govsync took.
     History(HistoryArgs),

@@ -70,8 +70,9 @@ fn stage_description(decision: &Decision, status: &str) -> String {
 }
 
 impl<G: Governance, R: Registry> Engine<G, R> {
-    /// Performs every write of the plan, at most `concurrency` at once. Once `cancel`
-    /// fires, no further write starts; those in flight finish.
+    /// Performs every write of the plan (with `links_only`, only the links: the
+    /// other writes are planned, not made), at most `concurrency` at once. Once
+    /// `cancel` fires, no further write starts; those in flight finish.
     pub(super) async fn apply(
         &self,
         decisions: &[Decision],
@@ -79,13 +80,18 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         journal: &WriteJournal<'_>,
         cancel: &CancellationToken,
         report: &(dyn Fn(Progress) + Sync),
+        links_only: bool,
     ) -> Vec<(Outcome, Option<SystemTime>)> {
         let mut outcomes: Vec<(Outcome, Option<SystemTime>)> = decisions
             .iter()
-            .map(|d| (passive(&d.action), None))
+            .map(|d| match &d.action {
+                a if a.writes() => (Outcome::Planned, None),
+                a => (passive(a), None),
+            })
             .collect();
         let planned: Vec<usize> = (0..decisions.len())
             .filter(|&i| decisions[i].action.writes())
+            .filter(|&i| !links_only || matches!(decisions[i].action, Action::Link { .. }))
             .collect();
         for &i in &planned {
             outcomes[i].0 = Outcome::Cancelled;

@@ -109,6 +109,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                     &journal,
                     &CancellationToken::new(),
                     &|_: Progress| {},
+                    false,
                 )
                 .await;
             outcomes.remove(0).0

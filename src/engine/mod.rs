@@ -52,6 +52,9 @@ pub struct CycleOptions {
     pub dry_run: bool,
     /// Only this governance model.
     pub model: Option<ModelId>,
+    /// Write only the links the packages' metadata asks for; every other write is
+    /// planned, not made (`govsync link --from-metadata`).
+    pub links_only: bool,
     /// Cancelled on shutdown: a cycle still observing stops with
     /// [`CycleError::Cancelled`]; one applying starts no new write, lets the writes in
     /// flight finish, and records them.
@@ -292,7 +295,14 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 cycle: cycle_id.clone(),
             };
             let outcomes = self
-                .apply(&plan.decisions, &scopes, &journal, &options.cancel, &report)
+                .apply(
+                    &plan.decisions,
+                    &scopes,
+                    &journal,
+                    &options.cancel,
+                    &report,
+                    options.links_only,
+                )
                 .await;
             store = journal.store.map(tokio::sync::Mutex::into_inner);
             outcomes

@@ -99,3 +99,61 @@ async fn a_model_is_moved_to_a_new_version_by_hand_through_the_journal() {
         text(&missing.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn from_metadata_writes_every_link_the_packages_ask_for_and_nothing_else() {
+    let mocks = Mocks::start(&["churn"]).await;
+    // A model to link (its package names it), and a linked one whose push is due.
+    let unlinked = mocks
+        .gov
+        .create_model("named-by-its-package", Some("Proposed"), None)
+        .expect("model");
+    let named = mocks
+        .sm
+        .call(
+            "CreateModelPackage",
+            serde_json::json!({ "ModelPackageGroupName": "churn",
+                                "CustomerMetadataProperties": { "governance-model-id": unlinked } }),
+        )
+        .expect("package")["ModelPackageArn"]
+        .as_str()
+        .expect("arn")
+        .to_string();
+    let (_, due) = mocks.pair(
+        "churn",
+        "push-due",
+        Some("Development Complete"),
+        Some(("Development", "InProgress")),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = tempfile::tempdir().expect("temp dir");
+    let (config, _) = mocks.write_daemon_config(dir.path(), "", "");
+    let mut command = support::govsync_command(
+        &["link", "--from-metadata", "--output", "json"],
+        &config,
+        home.path(),
+    );
+    let out = tokio::task::spawn_blocking(move || command.output().expect("runs"))
+        .await
+        .expect("join");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["summary"]["link"], 1, "{report}");
+    assert_eq!(
+        mocks
+            .gov
+            .field_of(&unlinked, "Integration:External ID")
+            .as_deref(),
+        Some(named.as_str())
+    );
+    // The push is planned, not made.
+    assert_eq!(report["summary"]["push"], 1, "{report}");
+    let described = mocks
+        .sm
+        .call(
+            "DescribeModelPackage",
+            serde_json::json!({ "ModelPackageName": due }),
+        )
+        .expect("describe");
+    assert_eq!(described["ModelLifeCycle"]["StageStatus"], "InProgress");
+}
