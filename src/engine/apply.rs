@@ -61,6 +61,18 @@ impl WriteJournal<'_> {
     }
 }
 
+/// Every decision's outcome before any write: `planned` for a write, what the
+/// action reports for the others (a dry run's outcomes; `apply` starts from them).
+pub(super) fn unapplied(decisions: &[Decision]) -> Vec<(Outcome, Option<SystemTime>)> {
+    decisions
+        .iter()
+        .map(|d| match &d.action {
+            a if a.writes() => (Outcome::Planned, None),
+            a => (passive(a), None),
+        })
+        .collect()
+}
+
 /// The `StageDescription` govsync writes with a lifecycle.
 fn stage_description(decision: &Decision, status: &str) -> String {
     format!(
@@ -82,13 +94,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         report: &(dyn Fn(Progress) + Sync),
         links_only: bool,
     ) -> Vec<(Outcome, Option<SystemTime>)> {
-        let mut outcomes: Vec<(Outcome, Option<SystemTime>)> = decisions
-            .iter()
-            .map(|d| match &d.action {
-                a if a.writes() => (Outcome::Planned, None),
-                a => (passive(a), None),
-            })
-            .collect();
+        let mut outcomes = unapplied(decisions);
         let planned: Vec<usize> = (0..decisions.len())
             .filter(|&i| decisions[i].action.writes())
             .filter(|&i| !links_only || matches!(decisions[i].action, Action::Link { .. }))

@@ -279,16 +279,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         }
 
         let outcomes: Vec<(Outcome, Option<SystemTime>)> = if options.dry_run {
-            plan.decisions
-                .iter()
-                .map(|d| {
-                    if d.action.writes() {
-                        (Outcome::Planned, None)
-                    } else {
-                        (passive(&d.action), None)
-                    }
-                })
-                .collect()
+            apply::unapplied(&plan.decisions)
         } else {
             let journal = apply::WriteJournal {
                 store: store.take().map(tokio::sync::Mutex::new),
