@@ -70,17 +70,8 @@ async fn the_status_page_shows_the_states_of_a_seeded_scenario_in_a_browser() {
         .create_model("not linked", Some("Proposed"), None)
         .expect("model");
     // A package no model links: ungoverned, named on the page.
-    let ungoverned = mocks
-        .sm
-        .call(
-            "CreateModelPackage",
-            json!({ "ModelPackageGroupName": "fraud",
-                    "ModelLifeCycle": { "Stage": "Development", "StageStatus": "InProgress" } }),
-        )
-        .expect("package")["ModelPackageArn"]
-        .as_str()
-        .expect("arn")
-        .to_string();
+    let ungoverned = mocks.register(json!({ "ModelPackageGroupName": "fraud",
+                    "ModelLifeCycle": { "Stage": "Development", "StageStatus": "InProgress" } }));
 
     let daemon = mocks.run_daemon().await;
     let url = format!("{}/", daemon.url);

@@ -49,16 +49,7 @@ async fn a_first_dry_run_plans_from_no_state_and_leaves_nothing_behind() {
         Some(("Production", "InService")),
     );
     // A package registered with no governance model linking it.
-    let ungoverned = mocks
-        .sm
-        .call(
-            "CreateModelPackage",
-            serde_json::json!({ "ModelPackageGroupName": "churn" }),
-        )
-        .expect("package")["ModelPackageArn"]
-        .as_str()
-        .expect("arn")
-        .to_string();
+    let ungoverned = mocks.register(serde_json::json!({ "ModelPackageGroupName": "churn" }));
     let dir = tempfile::tempdir().expect("temp dir");
     let home = tempfile::tempdir().expect("temp dir for the AWS config files");
     let (config, state) = mocks.write_daemon_config(dir.path(), "", "");

@@ -15,16 +15,7 @@ async fn a_model_is_moved_to_a_new_version_by_hand_through_the_journal() {
         Some("Under Development"),
         Some(("Development", "InProgress")),
     );
-    let v2 = mocks
-        .sm
-        .call(
-            "CreateModelPackage",
-            serde_json::json!({ "ModelPackageGroupName": "churn" }),
-        )
-        .expect("package")["ModelPackageArn"]
-        .as_str()
-        .expect("arn")
-        .to_string();
+    let v2 = mocks.register(serde_json::json!({ "ModelPackageGroupName": "churn" }));
     let dir = tempfile::tempdir().expect("temp dir");
     let home = tempfile::tempdir().expect("temp dir");
     let (config, _) = mocks.write_daemon_config(dir.path(), "", "");
@@ -108,17 +99,8 @@ async fn from_metadata_writes_every_link_the_packages_ask_for_and_nothing_else()
         .gov
         .create_model("named-by-its-package", Some("Proposed"), None)
         .expect("model");
-    let named = mocks
-        .sm
-        .call(
-            "CreateModelPackage",
-            serde_json::json!({ "ModelPackageGroupName": "churn",
-                                "CustomerMetadataProperties": { "governance-model-id": unlinked } }),
-        )
-        .expect("package")["ModelPackageArn"]
-        .as_str()
-        .expect("arn")
-        .to_string();
+    let named = mocks.register(serde_json::json!({ "ModelPackageGroupName": "churn",
+                                "CustomerMetadataProperties": { "governance-model-id": unlinked } }));
     let (_, due) = mocks.pair(
         "churn",
         "push-due",

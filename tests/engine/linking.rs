@@ -26,10 +26,7 @@ fn register(
     if let Some(model) = model {
         input["CustomerMetadataProperties"] = json!({ "governance-model-id": model });
     }
-    w.sm.call("CreateModelPackage", input).expect("package")["ModelPackageArn"]
-        .as_str()
-        .expect("arn")
-        .to_string()
+    w.mocks.register(input)
 }
 
 #[tokio::test]

@@ -300,6 +300,15 @@ listen = "127.0.0.1:0"
         }]
     }
 
+    /// Registers a model package (`CreateModelPackage` with `input`, which names its
+    /// group) and returns its ARN.
+    pub fn register(&self, input: serde_json::Value) -> String {
+        self.sm.call("CreateModelPackage", input).expect("package")["ModelPackageArn"]
+            .as_str()
+            .expect("arn")
+            .to_string()
+    }
+
     /// A package in `group` with an optional lifecycle, and a governance model named
     /// `name` with an optional status linked to it: (model ID, package ARN).
     pub fn pair(
