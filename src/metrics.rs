@@ -381,6 +381,18 @@ impl<G: Governance> Governance for Instrumented<G> {
         self.inner.date_only()
     }
 
+    async fn create_model(
+        &self,
+        name: &str,
+        status: &GovernanceStatus,
+        arn: &crate::domain::PackageArn,
+    ) -> WriteOutcome {
+        let w = self.inner.create_model(name, status, arn).await;
+        self.metrics
+            .remote_call(GOVERNANCE, "create_model", write_label(&w));
+        w
+    }
+
     async fn set_link(&self, model: &ModelId, arn: &crate::domain::PackageArn) -> WriteOutcome {
         let w = self.inner.set_link(model, arn).await;
         self.metrics

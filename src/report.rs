@@ -71,6 +71,11 @@ pub fn table(report: &CycleReport) -> String {
     for valve in &report.safety_valve {
         out.push_str(&format!("error: {valve}\n"));
     }
+    if let Some((count, limit)) = report.creates_withheld {
+        out.push_str(&format!(
+            "error: create valve: {count} governance models would be created in one cycle, more than sync.max_creates_per_cycle ({limit}); none was. Check the scopes and sync.ungoverned_ignore_groups, then raise the limit if the models are wanted\n"
+        ));
+    }
     for c in &report.link_conflicts {
         out.push_str(&format!(
             "link conflict: model {}: {}\n",
@@ -106,13 +111,14 @@ pub fn table(report: &CycleReport) -> String {
     }
     let n = report.summary();
     out.push_str(&format!(
-        "{}{} linked: {} in sync, {} pushed, {} pulled, {} linked from the package side, {} decommissioned, {} drift, {} conflict ({} resolved by the policy), {} not observed, {} out of scope, {} failed; unlinked: {} models, {} packages\n",
+        "{}{} linked: {} in sync, {} pushed, {} pulled, {} linked from the package side, {} created, {} decommissioned, {} drift, {} conflict ({} resolved by the policy), {} not observed, {} out of scope, {} failed; unlinked: {} models, {} packages\n",
         if report.dry_run { "dry run (nothing written): " } else { "" },
         n.linked,
         n.in_sync,
         n.push,
         n.pull,
         n.link,
+        n.create,
         n.decommission,
         n.drift,
         n.conflict,
@@ -143,6 +149,7 @@ pub fn json(report: &CycleReport) -> String {
         "scopes": report.scopes,
         "ungoverned": report.ungoverned,
         "link_conflicts": report.link_conflicts,
+        "creates_withheld": report.creates_withheld.map(|(count, limit)| json!({ "count": count, "limit": limit })),
         "safety_valve": report.safety_valve.iter().map(|trip| json!({
             "count": trip.count,
             "limit": trip.limit,

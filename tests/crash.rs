@@ -180,3 +180,76 @@ async fn read(path: &std::path::Path) -> Result<Store, String> {
     let location = govsync::store::Location::Sqlite(path.to_str().expect("utf-8").to_string());
     govsync::store::open_location(&location, govsync::store::Access::Read).await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_right_after_a_creates_post_leaves_exactly_one_model() {
+    let mocks = support::remote::Mocks::start(&["g"]).await;
+    let package = mocks.register(serde_json::json!({ "ModelPackageGroupName": "g" }));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, state) = mocks.write_daemon_config(dir.path(), "", "interval = \"1h\"");
+    // Creation on: the one ungoverned package gets a model.
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text.replacen(
+            "[sagemaker]",
+            "[governance.create]\nparent_id = \"4242\"\n[sagemaker]",
+            1,
+        ),
+    )
+    .expect("config");
+    // The model is created, then the answer is held while govsync is killed: it
+    // never learns its POST landed.
+    mocks.gov.answers().hold("contents.post");
+    let mut child = spawn(&config, dir.path());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while mocks.gov.answers().waiting("contents.post") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no create within 60 s; govsync's log ends:\n{}",
+            tail(&dir.path().join("govsync.log"))
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    mocks.gov.answers().release("contents.post");
+    assert_eq!(
+        mocks.gov.models().len(),
+        1,
+        "the POST landed before the kill"
+    );
+
+    // Restarted on the same state: its first full cycle sees the model linking the
+    // package, creates no second one, and resolves the open intent.
+    let mut child = spawn(&config, dir.path());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let entries = loop {
+        let entries = match read(&state).await {
+            Ok(mut store) => store
+                .history(&HistoryFilter::default())
+                .await
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        if entries.iter().any(|e| e.action == "create") {
+            break entries;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the open create was not resolved; govsync's log ends:\n{}",
+            tail(&dir.path().join("govsync.log"))
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    let models = mocks.gov.models();
+    assert_eq!(models.len(), 1, "exactly one model: {models:?}");
+    assert_eq!(models[0].2.as_deref(), Some(package.as_str()));
+    let create = entries
+        .iter()
+        .find(|e| e.action == "create")
+        .expect("create");
+    assert_eq!(create.outcome, "recovered", "{create:?}");
+}

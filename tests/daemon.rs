@@ -49,6 +49,14 @@ impl Governance for NoModels {
     async fn set_link(&self, _: &ModelId, _: &govsync::domain::PackageArn) -> WriteOutcome {
         WriteOutcome::Applied
     }
+    async fn create_model(
+        &self,
+        _: &str,
+        _: &GovernanceStatus,
+        _: &govsync::domain::PackageArn,
+    ) -> WriteOutcome {
+        WriteOutcome::Applied
+    }
 }
 
 /// A registry whose listing (full, or of changes) takes `durations[n]` on the n-th

@@ -49,6 +49,14 @@ impl Governance for PersonActsMidCycle {
     async fn set_link(&self, model: &ModelId, arn: &govsync::domain::PackageArn) -> WriteOutcome {
         self.inner.set_link(model, arn).await
     }
+    async fn create_model(
+        &self,
+        name: &str,
+        status: &GovernanceStatus,
+        arn: &govsync::domain::PackageArn,
+    ) -> WriteOutcome {
+        self.inner.create_model(name, status, arn).await
+    }
 }
 
 #[tokio::test]

@@ -337,6 +337,20 @@ fn config_check(
             config.mapping_source(),
             config.mapping.rows().len()
         ),
+        format!(
+            "  linking          from the package side by CustomerMetadataProperties key \"{}\"; {}",
+            sync.policy.link_metadata_key,
+            match &governance.create {
+                None => "no model is created for ungoverned packages".to_string(),
+                Some(c) => format!(
+                    "a model is created for each ungoverned package under {}, named \"{}\", status \"{}\" unless its lifecycle pulls one (at most {} a cycle)",
+                    c.parent_id,
+                    c.name,
+                    c.status,
+                    sync.policy.create.as_ref().map_or(0, |p| p.max_per_cycle)
+                ),
+            }
+        ),
         format!("  state store      {}", config.state.describe()),
         format!("  http             {}", config.listen),
     ]);

@@ -49,6 +49,18 @@ pub(super) struct RawGovernance {
     pub(super) retry_max_delay: String,
     pub(super) ca_bundle: Option<PathBuf>,
     pub(super) auth: RawAuth,
+    pub(super) create: Option<RawCreate>,
+}
+
+/// `[governance.create]`: governance models created for ungoverned packages.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCreate {
+    pub(super) parent_id: String,
+    #[serde(default = "defaults::create_name")]
+    pub(super) name: String,
+    #[serde(default = "defaults::create_status")]
+    pub(super) status: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -114,6 +126,8 @@ pub(super) struct RawSync {
     pub(super) ungoverned_ignore_groups: Vec<String>,
     #[serde(default = "defaults::link_metadata_key")]
     pub(super) link_metadata_key: String,
+    #[serde(default = "defaults::max_creates")]
+    pub(super) max_creates_per_cycle: i64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -206,6 +220,15 @@ pub(super) mod defaults {
     pub fn concurrency() -> i64 {
         super::super::DEFAULT_CONCURRENCY as i64
     }
+    pub fn create_name() -> String {
+        "{group} v{version}".into()
+    }
+    pub fn create_status() -> String {
+        "Proposed".into()
+    }
+    pub fn max_creates() -> i64 {
+        20
+    }
     pub fn link_metadata_key() -> String {
         Policy::default().link_metadata_key
     }
@@ -256,6 +279,11 @@ impl RawConfig {
                 retry_min_delay: defaults::retry_min_delay(),
                 retry_max_delay: defaults::retry_max_delay(),
                 ca_bundle: Some(PathBuf::from("ca.pem")),
+                create: Some(RawCreate {
+                    parent_id: "1234".into(),
+                    name: defaults::create_name(),
+                    status: defaults::create_status(),
+                }),
                 auth: RawAuth {
                     kind: "basic".into(),
                     username: some("u"),

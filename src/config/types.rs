@@ -113,6 +113,20 @@ pub struct GovernanceConfig {
     /// In workflow mode, a status whose row names no `governance_action` is written
     /// as a field instead of refused.
     pub field_write_fallback: bool,
+    /// Governance models created for ungoverned packages (`None`: off).
+    pub create: Option<CreateConfig>,
+}
+
+/// `[governance.create]`: where and how govsync creates a governance model for a
+/// package no model links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateConfig {
+    /// The resource ID of the object new models are created under.
+    pub parent_id: String,
+    /// The name template (`{group}`, `{version}`, `{arn}`).
+    pub name: String,
+    /// The status when the package's lifecycle pulls none.
+    pub status: String,
 }
 
 /// How govsync writes a governance status (`governance.write_mode`).

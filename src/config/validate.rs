@@ -118,6 +118,39 @@ impl Validator<'_> {
                 }
             },
             field_write_fallback: file_governance.field_write_fallback,
+            create: match file_governance.create {
+                None => None,
+                Some(create) => {
+                    if create.parent_id.trim().is_empty() {
+                        return self.fail(
+                            "governance.create.parent_id",
+                            "must be the resource ID of the object new models are created under",
+                        );
+                    }
+                    let unknown = create
+                        .name
+                        .replace("{group}", "")
+                        .replace("{version}", "")
+                        .replace("{arn}", "");
+                    if create.name.trim().is_empty() || unknown.contains(['{', '}']) {
+                        return self.fail(
+                            "governance.create.name",
+                            format!(
+                                "\"{}\": a name template may use {{group}}, {{version}} and {{arn}}",
+                                create.name
+                            ),
+                        );
+                    }
+                    if create.status.trim().is_empty() {
+                        return self.fail("governance.create.status", "must name a status");
+                    }
+                    Some(super::CreateConfig {
+                        parent_id: create.parent_id.trim().to_string(),
+                        name: create.name,
+                        status: create.status.trim().to_string(),
+                    })
+                }
+            },
             retry: RetryPolicy {
                 max_retries: self.range(
                     "governance.max_retries",
@@ -247,6 +280,19 @@ impl Validator<'_> {
                     file_sync.ungoverned_ignore_groups.into_iter().collect()
                 },
                 // CustomerMetadataProperties keys are 1-128 characters.
+                create: match &governance.create {
+                    None => None,
+                    Some(create) => Some(crate::plan::CreatePolicy {
+                        name: create.name.clone(),
+                        status: GovernanceStatus::new(create.status.clone()),
+                        max_per_cycle: self.range(
+                            "sync.max_creates_per_cycle",
+                            file_sync.max_creates_per_cycle,
+                            0,
+                            1_000_000,
+                        )? as usize,
+                    }),
+                },
                 link_metadata_key: match file_sync.link_metadata_key.trim() {
                     key if (1..=128).contains(&key.chars().count()) => key.to_string(),
                     _ => {

@@ -226,6 +226,18 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 .await;
                 (outcome, None)
             }
+            Action::Create { status } => {
+                let (outcome, _) = journaled(
+                    journal,
+                    d,
+                    WriteSystem::Governance,
+                    crate::recovery::CREATE,
+                    d.model_name.clone(),
+                    || self.governance.create_model(&d.model_name, status, &d.arn),
+                )
+                .await;
+                (outcome, None)
+            }
             other => (passive(other), None),
         }
     }

@@ -125,6 +125,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             unlinked_packages: 0,
             ungoverned: Vec::new(),
             link_conflicts: Vec::new(),
+            creates_withheld: None,
             rejected_models: Vec::new(),
             rejected_packages: Vec::new(),
             confirmed_deleted: 0,

@@ -274,6 +274,14 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                 "{trip}"
             );
         }
+        if let Some((count, limit)) = plan.creates_withheld {
+            tracing::error!(
+                count,
+                limit,
+                "create valve: {count} governance models would be created in one cycle, more \
+                 than sync.max_creates_per_cycle ({limit}); none was"
+            );
+        }
         if options.cancel.is_cancelled() {
             return Err(CycleError::Cancelled);
         }
@@ -353,6 +361,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             } else {
                 Vec::new()
             },
+            creates_withheld: plan.creates_withheld,
             rejected_models,
             rejected_packages,
             confirmed_deleted,
@@ -442,7 +451,7 @@ fn new_cycle_id() -> String {
 fn passive(action: &Action) -> Outcome {
     match action {
         Action::InSync | Action::AlreadyDecommissioned => Outcome::Nothing,
-        Action::DecommissionWithheld { .. } => Outcome::Withheld,
+        Action::DecommissionWithheld { .. } | Action::CreateWithheld { .. } => Outcome::Withheld,
         _ => Outcome::Reported,
     }
 }

@@ -63,7 +63,13 @@ pub(super) async fn record(
 /// An action journaled here as a report (drift, conflict, out of scope, …): not a
 /// write (journaled as it is made) nor a state that needs no entry.
 fn is_report(action: &Action) -> bool {
-    !action.writes() && !matches!(action, Action::InSync | Action::AlreadyDecommissioned)
+    // A withheld create has no model to journal it under: the cycle's report and
+    // log say it, once for all of them.
+    !action.writes()
+        && !matches!(
+            action,
+            Action::InSync | Action::AlreadyDecommissioned | Action::CreateWithheld { .. }
+        )
 }
 
 /// How the intents left open by an earlier process were resolved this cycle.

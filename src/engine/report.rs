@@ -110,6 +110,8 @@ pub struct CycleReport {
     /// Links a package's metadata asks for that cannot be made (the same full
     /// cycles only): reported, nothing written.
     pub link_conflicts: Vec<crate::plan::LinkConflict>,
+    /// The creates the create valve withheld: (planned, limit).
+    pub creates_withheld: Option<(usize, usize)>,
     /// Rows skipped as malformed, from governance.
     pub rejected_models: Vec<String>,
     /// Rows skipped as malformed, from SageMaker.
@@ -228,6 +230,7 @@ impl CycleReport {
             push: self.count(ActionKind::Push),
             pull: self.count(ActionKind::Pull),
             link: self.count(ActionKind::Link),
+            create: self.count(ActionKind::Create),
             decommission: self.count(ActionKind::Decommission),
             drift: self.count(ActionKind::Drift),
             conflict: self.count(ActionKind::Conflict),
@@ -271,7 +274,10 @@ impl CycleReport {
     pub fn exit_code(&self) -> u8 {
         if self.failures() > 0 {
             2
-        } else if self.unresolved() > 0 || !self.safety_valve.is_empty() {
+        } else if self.unresolved() > 0
+            || !self.safety_valve.is_empty()
+            || self.creates_withheld.is_some()
+        {
             3
         } else {
             0
@@ -292,6 +298,8 @@ pub struct Summary {
     pub pull: usize,
     /// Links planned (a package's metadata names a model whose link field is empty).
     pub link: usize,
+    /// Governance models planned for ungoverned packages (`[governance.create]`).
+    pub create: usize,
     /// Decommissions planned.
     pub decommission: usize,
     /// Drift reported.

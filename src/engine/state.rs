@@ -24,7 +24,7 @@ pub enum ModelState {
     Unmapped,
     /// No row lets either value flow, or a package is linked twice.
     Drift,
-    /// A decommission the safety valve held back.
+    /// A decommission the safety valve held back (or a create the create valve did).
     Withheld,
     /// Its scope or package could not be read this cycle.
     NotObserved,
@@ -57,7 +57,8 @@ impl ModelState {
             }
             (_, o) if o.is_failure() => ModelState::Failed,
             // Linked now; the table syncs it from the next cycle.
-            (Action::Link { .. }, _) => ModelState::Pending,
+            (Action::Link { .. } | Action::Create { .. }, _) => ModelState::Pending,
+            (Action::CreateWithheld { .. }, _) => ModelState::Withheld,
             (Action::Conflict, _) => ModelState::Conflict,
             (
                 Action::Drift {

@@ -45,6 +45,9 @@ pub struct OpenPagesClient {
     pub(super) retry: RetryPolicy,
     pub(super) status_format: StatusFormat,
     pub(super) workflow: Option<WorkflowWrites>,
+    /// The parent new models are created under (`governance.create.parent_id`);
+    /// `None`: govsync creates no model.
+    create_parent: Option<String>,
 }
 
 impl OpenPagesClient {
@@ -103,6 +106,7 @@ impl OpenPagesClient {
             retry: config.retry,
             status_format: StatusFormat::Enum,
             workflow: None,
+            create_parent: config.create.as_ref().map(|c| c.parent_id.clone()),
         })
     }
 
@@ -145,6 +149,24 @@ impl OpenPagesClient {
             &self.rows.link_field,
             statuses,
         )?;
+        if self.create_parent.is_some() {
+            let missing: Vec<&str> = definition
+                .field_definitions
+                .iter()
+                .filter(|f| f.required && !f.read_only)
+                .map(|f| f.name.as_str())
+                .filter(|n| {
+                    *n != "Name" && *n != self.rows.status_field && *n != self.rows.link_field
+                })
+                .collect();
+            if !missing.is_empty() {
+                return Err(format!(
+                    "governance.create: type {} requires the field(s) {}, which govsync does not set when it creates a model; leave [governance.create] out, or give those fields defaults in governance",
+                    self.model_type,
+                    missing.join(", ")
+                ));
+            }
+        }
         self.status_format = discovered.status_format;
         Ok(discovered)
     }
@@ -242,6 +264,57 @@ impl Governance for OpenPagesClient {
 
     fn date_only(&self) -> bool {
         self.date_only.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    async fn create_model(
+        &self,
+        name: &str,
+        status: &GovernanceStatus,
+        arn: &PackageArn,
+    ) -> WriteOutcome {
+        let what = format!("a model \"{name}\" for {arn}");
+        let Some(parent) = &self.create_parent else {
+            return WriteOutcome::Refused(format!(
+                "not creating {what}: [governance.create] is not configured"
+            ));
+        };
+        let status_value = match self.status_format {
+            StatusFormat::Enum => json!({ "name": status.as_str() }),
+            StatusFormat::String => json!(status.as_str()),
+        };
+        let body = json!({
+            "name": name,
+            "type_definition_id": self.model_type,
+            "primary_parent_id": parent,
+            "fields": [
+                { "name": self.rows.status_field, "value": status_value },
+                { "name": self.rows.link_field, "value": arn.as_str() },
+            ],
+        });
+        let reply = match self
+            .call_once(
+                "contents.post",
+                Method::POST,
+                self.url(&["contents"]),
+                Some(body),
+                &what,
+            )
+            .await
+        {
+            Ok(reply) => reply,
+            Err(e) => return WriteOutcome::Failed(e),
+        };
+        match meaning(Endpoint::OpenPages, reply.status) {
+            Meaning::Success => WriteOutcome::Applied,
+            Meaning::NotFound => WriteOutcome::NotFound,
+            Meaning::Refused => WriteOutcome::Refused(format!(
+                "governance refused {what}: {}",
+                error_text(&reply.body)
+            )),
+            Meaning::RetryNow | Meaning::Failed(_) => {
+                WriteOutcome::Failed(status_error(reply.status, &reply.body, &what))
+            }
+        }
     }
 
     async fn set_link(&self, model: &ModelId, arn: &PackageArn) -> WriteOutcome {

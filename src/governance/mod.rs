@@ -61,6 +61,15 @@ pub trait Governance: Send + Sync {
         arn: &PackageArn,
     ) -> impl Future<Output = WriteOutcome> + Send;
 
+    /// Creates a governance model named `name` with `status`, linked to `arn`, under
+    /// the configured parent (`[governance.create]`).
+    fn create_model(
+        &self,
+        name: &str,
+        status: &GovernanceStatus,
+        arn: &PackageArn,
+    ) -> impl Future<Output = WriteOutcome> + Send;
+
     /// Sets one model's status field.
     fn set_status(
         &self,

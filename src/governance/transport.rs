@@ -50,6 +50,22 @@ pub(super) struct Reply {
 }
 
 impl OpenPagesClient {
+    /// One attempt and no retry, for a call that is not idempotent (creating a
+    /// model): an answer lost on the way back must not make a second model. The
+    /// next full cycle sees whether it landed (a model linking the package).
+    pub(super) async fn call_once(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: Url,
+        body: Option<Value>,
+        what: &str,
+    ) -> Result<Reply, RemoteError> {
+        self.attempt(operation, method, url, body.as_ref(), what)
+            .await
+            .map_err(Attempt::into_error)
+    }
+
     /// One call with retries; `what` names it in errors (path and model ID, never a secret).
     pub(super) async fn call(
         &self,

@@ -30,6 +30,9 @@ pub struct FieldDefinition {
     /// Whether the API refuses writes to it.
     #[serde(default)]
     pub read_only: bool,
+    /// Whether an object must be created with it.
+    #[serde(default)]
+    pub required: bool,
 }
 
 fn enum_names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -60,7 +63,8 @@ pub struct Discovered {
     pub summary: String,
 }
 
-/// Every status govsync may write: each row's, and the decommission status.
+/// Every status govsync may write: each row's, the decommission status, and the
+/// status of the models it creates.
 pub fn statuses_written(config: &Config) -> Vec<String> {
     let mut statuses: Vec<String> = config
         .mapping
@@ -69,8 +73,11 @@ pub fn statuses_written(config: &Config) -> Vec<String> {
         .map(|r| r.governance_status.as_str().to_string())
         .collect();
     let decommission = config.sync.policy.decommission_status.as_str().to_string();
-    if !statuses.contains(&decommission) {
-        statuses.push(decommission);
+    let created = config.governance.create.as_ref().map(|c| c.status.clone());
+    for status in std::iter::once(decommission).chain(created) {
+        if !statuses.contains(&status) {
+            statuses.push(status);
+        }
     }
     statuses
 }

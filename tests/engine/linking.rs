@@ -168,3 +168,86 @@ async fn a_package_registered_by_a_pipeline_with_boto3_is_linked_and_then_synced
     assert_eq!(second.applied(ActionKind::Push), 1, "{:?}", second.results);
     assert_eq!(w.lifecycle(&arn), owned(("Development", "Complete")));
 }
+
+#[tokio::test]
+async fn with_creation_on_each_ungoverned_package_gets_one_journaled_model_and_a_rerun_changes_nothing()
+ {
+    let mocks = support::remote::Mocks::start(&["churn", "fraud"]).await;
+    let mut config = support::remote::governance_config(
+        mocks.governance_url(),
+        govsync::config::AuthConfig::Basic {
+            username: "govsync".into(),
+            password: govsync::config::SecretSource::Env("UNUSED".into()),
+        },
+        500,
+    );
+    config.create = Some(govsync::config::CreateConfig {
+        parent_id: "4242".into(),
+        name: "{group} v{version}".into(),
+        status: "Proposed".into(),
+    });
+    let governance =
+        govsync::governance::OpenPagesClient::new(&config, secrecy::SecretString::from("pw"))
+            .expect("client");
+    let policy = Policy {
+        create: Some(govsync::plan::CreatePolicy {
+            name: "{group} v{version}".into(),
+            status: govsync::domain::GovernanceStatus::new("Proposed"),
+            max_per_cycle: 20,
+        }),
+        ..Policy::default()
+    };
+    let engine = govsync::engine::Engine::new(
+        governance,
+        mocks.registries(),
+        govsync::engine::EngineSettings {
+            policy,
+            ..govsync::engine::EngineSettings::default()
+        },
+    );
+    let mut w = support::world::World::new(mocks, engine);
+    // Two packages no model links: one whose lifecycle pulls "Deployed", one with none.
+    let deployed = w.mocks.register(json!({ "ModelPackageGroupName": "fraud",
+        "ModelLifeCycle": { "Stage": "Deployment", "StageStatus": "Complete" } }));
+    let bare = w
+        .mocks
+        .register(json!({ "ModelPackageGroupName": "churn" }));
+
+    let first = w.run(CycleKind::Full).await;
+    assert_eq!(first.applied(ActionKind::Create), 2, "{:?}", first.results);
+    let models = w.gov.models();
+    let created: Vec<(&str, Option<&str>)> = models
+        .iter()
+        .map(|(_, name, link)| (name.as_str(), link.as_deref()))
+        .collect();
+    assert_eq!(
+        created,
+        [
+            ("fraud v1", Some(deployed.as_str())),
+            ("churn v1", Some(bare.as_str()))
+        ]
+    );
+    for (id, _, _) in &models {
+        assert_eq!(w.gov.parent_of(id).as_deref(), Some("4242"));
+    }
+    assert_eq!(w.gov.status_of(&models[0].0).as_deref(), Some("Deployed"));
+    assert_eq!(w.gov.status_of(&models[1].0).as_deref(), Some("Proposed"));
+    let journal = w
+        .store
+        .history(&HistoryFilter::default())
+        .await
+        .expect("history");
+    assert_eq!(
+        journal
+            .iter()
+            .filter(|e| e.action == "create" && e.outcome == "applied")
+            .count(),
+        2,
+        "{journal:?}"
+    );
+    // The next cycles find them linked: nothing more is created.
+    let second = w.run(CycleKind::Full).await;
+    assert_eq!(second.count(ActionKind::Create), 0, "{:?}", second.results);
+    assert!(second.ungoverned.is_empty());
+    assert_eq!(w.gov.models().len(), 2);
+}

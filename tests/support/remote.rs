@@ -68,6 +68,7 @@ pub fn governance_config(base_url: String, auth: AuthConfig, page_size: u32) -> 
         auth,
         write_mode: govsync::config::WriteMode::Field,
         field_write_fallback: false,
+        create: None,
         retry: govsync::config::RetryPolicy {
             max_retries: 4,
             min_delay: Duration::from_millis(500),

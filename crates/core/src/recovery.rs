@@ -16,6 +16,9 @@ use crate::journal::{Intent, WriteSystem};
 /// The journal's action of a link written into a model's link field.
 pub const LINK: &str = "link";
 
+/// The journal's action of a governance model created for an ungoverned package.
+pub const CREATE: &str = "create";
+
 /// What a cycle saw, for resolving intents.
 #[derive(Debug, Clone, Copy)]
 pub struct Observed<'a> {
@@ -63,6 +66,24 @@ pub fn resolve(intents: &[&Intent], observed: &Observed<'_>) -> Vec<Verdict> {
     intents
         .iter()
         .map(|intent| match intent.system {
+            // A create is judged by whether some model now links the package: its
+            // resource ID was unknown when the intent was recorded.
+            WriteSystem::Governance if intent.action == CREATE => {
+                match observed.models.iter().find(|m| {
+                    m.link
+                        .as_ref()
+                        .is_some_and(|l| l.as_str() == intent.package_arn)
+                }) {
+                    Some(m) => Verdict::Recovered(format!(
+                        "governance showed model {} linking the package after a restart",
+                        m.id
+                    )),
+                    None if observed.models_complete => Verdict::Unconfirmed(
+                        "no governance model linked the package after a restart".to_string(),
+                    ),
+                    None => Verdict::Open,
+                }
+            }
             WriteSystem::Governance => match models.get(&ModelId::new(intent.model_id.clone())) {
                 // A link is judged by the link field, a status by the status field.
                 Some(model) if intent.action == LINK => shows(
@@ -228,6 +249,30 @@ mod tests {
                 "governance showed no value, not \"{ARN}\", after a restart"
             ))
         );
+    }
+
+    #[test]
+    fn a_create_is_recovered_when_some_model_links_the_package() {
+        let gone = HashSet::new();
+        let mut create = intent(WriteSystem::Governance, "churn v1");
+        create.action = CREATE.into();
+        create.model_id = String::new();
+        let linking = [model("Proposed")];
+        let observed = |models, models_complete| Observed {
+            models,
+            models_complete,
+            packages: &[],
+            gone: &gone,
+        };
+        assert!(matches!(
+            verdict(&create, observed(&linking, true)),
+            Verdict::Recovered(_)
+        ));
+        assert!(matches!(
+            verdict(&create, observed(&[], true)),
+            Verdict::Unconfirmed(_)
+        ));
+        assert_eq!(verdict(&create, observed(&[], false)), Verdict::Open);
     }
 
     #[test]

@@ -160,3 +160,86 @@ fn never_two_links_to_one_package_or_one_model() {
         }
     }
 }
+
+fn creating(max: usize) -> govsync_core::plan::CreatePolicy {
+    govsync_core::plan::CreatePolicy {
+        name: "{group} v{version}".into(),
+        status: govsync_core::domain::GovernanceStatus::new("Proposed"),
+        max_per_cycle: max,
+    }
+}
+
+#[test]
+fn with_creation_on_each_ungoverned_package_gets_one_model_with_the_status_its_lifecycle_pulls() {
+    let mut world = World::new();
+    world.policy.create = Some(creating(20));
+    world
+        .models
+        .push(model("m1", Some("Proposed"), Some(arn(0))));
+    world.packages.push(package(
+        arn(0),
+        Some(&Lifecycle::new("Proposal", "Approved")),
+    ));
+    // Deployment/Complete pulls "Deployed"; Development/Review pulls nothing.
+    world.packages.push(package(
+        arn(1),
+        Some(&Lifecycle::new("Deployment", "Complete")),
+    ));
+    world.packages.push(package(
+        arn(2),
+        Some(&Lifecycle::new("Development", "Review")),
+    ));
+    // One naming a model is being linked, not created.
+    world.packages.push(naming(arn(4), "m9"));
+    let plan = world.plan();
+    let creates: Vec<(String, String, Option<String>)> = plan
+        .decisions
+        .iter()
+        .filter(|d| d.action.kind() == ActionKind::Create)
+        .map(|d| (d.model_name.clone(), d.arn.to_string(), d.action.target()))
+        .collect();
+    assert_eq!(
+        creates,
+        [
+            (
+                "group-1 v2".to_string(),
+                arn(1).to_string(),
+                Some("Deployed".to_string())
+            ),
+            (
+                "group-2 v3".to_string(),
+                arn(2).to_string(),
+                Some("Proposed".to_string())
+            ),
+        ]
+    );
+    assert_eq!(plan.creates_withheld, None);
+    // Without the setting, nothing is created.
+    world.policy.create = None;
+    assert!(
+        world
+            .plan()
+            .decisions
+            .iter()
+            .all(|d| d.action.kind() != ActionKind::Create)
+    );
+}
+
+#[test]
+fn more_creates_than_the_valve_allows_are_all_withheld() {
+    let mut world = World::new();
+    world.policy.create = Some(creating(2));
+    for n in 0..3 {
+        world.packages.push(package(arn(n), None));
+    }
+    let plan = world.plan();
+    assert_eq!(plan.creates_withheld, Some((3, 2)));
+    assert!(plan.decisions.iter().all(|d| !d.action.writes()));
+    assert_eq!(
+        plan.decisions
+            .iter()
+            .filter(|d| d.action.kind() == ActionKind::CreateWithheld)
+            .count(),
+        3
+    );
+}

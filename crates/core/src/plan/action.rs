@@ -97,6 +97,17 @@ pub enum Action {
         /// named: the planner links into empty fields alone).
         replaces: Option<PackageArn>,
     },
+    /// Create a governance model for an ungoverned package (`[governance.create]`),
+    /// named by the decision's model name, linked to the package, with this status.
+    Create {
+        /// Its initial status.
+        status: GovernanceStatus,
+    },
+    /// A create the create valve held back this cycle.
+    CreateWithheld {
+        /// The status it would have had.
+        status: GovernanceStatus,
+    },
 }
 
 impl Action {
@@ -108,6 +119,7 @@ impl Action {
                 | Action::Pull { .. }
                 | Action::Decommission { .. }
                 | Action::Link { .. }
+                | Action::Create { .. }
         )
     }
 
@@ -126,6 +138,8 @@ impl Action {
             Action::ScopeNotObserved => ActionKind::ScopeNotObserved,
             Action::OutOfScope => ActionKind::OutOfScope,
             Action::Link { .. } => ActionKind::Link,
+            Action::Create { .. } => ActionKind::Create,
+            Action::CreateWithheld { .. } => ActionKind::CreateWithheld,
         }
     }
 
@@ -136,6 +150,9 @@ impl Action {
             Action::Pull { to, .. }
             | Action::Decommission { to, .. }
             | Action::DecommissionWithheld { to, .. } => Some(to.to_string()),
+            Action::Create { status } | Action::CreateWithheld { status } => {
+                Some(status.to_string())
+            }
             _ => None,
         }
     }
@@ -177,11 +194,15 @@ pub enum ActionKind {
     OutOfScope,
     /// `link`
     Link,
+    /// `create`
+    Create,
+    /// `create-withheld`
+    CreateWithheld,
 }
 
 impl ActionKind {
     /// Every kind.
-    pub const ALL: [ActionKind; 12] = [
+    pub const ALL: [ActionKind; 14] = [
         ActionKind::InSync,
         ActionKind::Push,
         ActionKind::Pull,
@@ -194,6 +215,8 @@ impl ActionKind {
         ActionKind::ScopeNotObserved,
         ActionKind::OutOfScope,
         ActionKind::Link,
+        ActionKind::Create,
+        ActionKind::CreateWithheld,
     ];
 
     /// The short, fixed name.
@@ -211,6 +234,8 @@ impl ActionKind {
             ActionKind::ScopeNotObserved => "scope-not-observed",
             ActionKind::OutOfScope => "out-of-scope",
             ActionKind::Link => "link",
+            ActionKind::Create => "create",
+            ActionKind::CreateWithheld => "create-withheld",
         }
     }
 }

@@ -9,7 +9,8 @@
 //!   itself: out of scope and unobserved scopes first, then per model the rules.
 //! - `action`: [`Action`] and [`ActionKind`]; `rules`: decommissioning and the
 //!   mapping table row by row; `valve`: the safety valve; `links`: links a
-//!   package's metadata asks for, and their conflicts.
+//!   package's metadata asks for, and their conflicts; `creates`: models created
+//!   for ungoverned packages, and their valve.
 
 use std::collections::{HashMap, HashSet};
 
@@ -22,6 +23,7 @@ use crate::mapping::MappingTable;
 use crate::scope::{ScopeId, Scopes};
 
 mod action;
+mod creates;
 mod links;
 mod rules;
 mod valve;
@@ -78,6 +80,30 @@ pub struct Policy {
     /// The `CustomerMetadataProperties` key in which a package names the governance
     /// model (its resource ID) it belongs to.
     pub link_metadata_key: String,
+    /// Create a governance model for each ungoverned package (off: `None`).
+    pub create: Option<CreatePolicy>,
+}
+
+/// How governance models are created for ungoverned packages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatePolicy {
+    /// The new model's name: `{group}`, `{version}` and `{arn}` are the package's.
+    pub name: String,
+    /// Its status when the package's lifecycle pulls none.
+    pub status: GovernanceStatus,
+    /// More creates than this in one plan withholds them all (a scope of packages
+    /// nobody meant to govern makes a flood of models).
+    pub max_per_cycle: usize,
+}
+
+impl CreatePolicy {
+    /// The name of the model for `arn`.
+    pub fn name_for(&self, arn: &PackageArn) -> String {
+        self.name
+            .replace("{group}", arn.group())
+            .replace("{version}", &arn.version().to_string())
+            .replace("{arn}", arn.as_str())
+    }
 }
 
 impl Default for Policy {
@@ -90,6 +116,7 @@ impl Default for Policy {
             max_decommissions_per_scope: 10,
             ungoverned_ignore_groups: std::collections::BTreeSet::new(),
             link_metadata_key: "governance-model-id".to_string(),
+            create: None,
         }
     }
 }
@@ -233,6 +260,8 @@ pub struct Plan {
     /// Packages naming a governance model that cannot be linked to it: reported,
     /// nothing written.
     pub link_conflicts: Vec<LinkConflict>,
+    /// The creates the create valve withheld: (planned, limit).
+    pub creates_withheld: Option<(usize, usize)>,
     /// Each time the safety valve withheld decommissions: per scope, then in total.
     pub safety_valve: Vec<SafetyValveTrip>,
 }
@@ -320,7 +349,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         .iter()
         .filter(|p| !links.contains_key(&p.arn))
         .collect();
-    let ungoverned = unlinked
+    let ungoverned: Vec<Ungoverned> = unlinked
         .iter()
         .filter(|p| links::named_model(p, input.policy).is_none())
         .filter(|p| {
@@ -339,12 +368,18 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             })
         })
         .collect();
+    let creates_withheld = input
+        .policy
+        .create
+        .as_ref()
+        .and_then(|create| creates::plan_creates(create, &ungoverned, input, &mut decisions));
     Plan {
         decisions,
         unlinked_models,
         unlinked_packages: unlinked.len(),
         ungoverned,
         link_conflicts: linking.conflicts,
+        creates_withheld,
         safety_valve,
     }
 }

@@ -165,7 +165,9 @@ pub(super) async fn create_handler(
     if let Some(refused) = mock.gate("contents.post", &headers).await {
         return refused;
     }
-    match mock.mutate(|store, object_type| store.create(object_type, body)) {
+    let created = mock.mutate(|store, object_type| store.create(object_type, body));
+    mock.shared.answers.pass("contents.post").await;
+    match created {
         Ok(object) => (StatusCode::CREATED, Json(object)).into_response(),
         Err(e) => op_response(&e),
     }

@@ -120,6 +120,7 @@ impl Options {
                 string_fields: vec!["Integration:External ID".into(), "Description".into()],
                 status_is_string: false,
                 date_literals_only: false,
+                required_fields: Vec::new(),
             },
             token_lifetime: Duration::from_secs(3600),
             faults: Faults::default(),
@@ -135,6 +136,9 @@ struct Shared {
     state_file: Mutex<Option<StateFile>>,
     tokens: Mutex<HashMap<String, Instant>>,
     faults: FaultInjector,
+    /// Answers held (the object already created or changed) until a test lets them
+    /// through, by endpoint.
+    answers: crate::Gate,
     counters: Counters,
     /// Every `PUT /contents/{id}` that changed an object: `{"id", "fields", "at"}`.
     writes: Mutex<Vec<Value>>,
@@ -212,11 +216,19 @@ impl MockGovernance {
                 state_file: Mutex::new(state_file),
                 tokens: Mutex::new(HashMap::new()),
                 faults,
+                answers: crate::Gate::default(),
                 counters: Counters::default(),
                 writes: Mutex::new(Vec::new()),
                 options,
             }),
         })
+    }
+
+    /// The gate answers pass once their request is served: a test holds, say,
+    /// `contents.post`'s answers to kill a client after the model exists but before
+    /// it learns so.
+    pub fn answers(&self) -> &crate::Gate {
+        &self.shared.answers
     }
 
     /// Creates a model directly (no auth, faults or counting): seeds tests and the demo.
@@ -246,6 +258,34 @@ impl MockGovernance {
             json!({ "name": name, "type_definition_id": object_type.model_type, "fields": fields });
         let created = self.mutate(|store, object_type| store.create(object_type, body))?;
         Ok(created["id"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// The object a model was created under (`primary_parent_id`), if any.
+    pub fn parent_of(&self, id: &str) -> Option<String> {
+        let store = self.shared.store.lock().expect("store lock poisoned");
+        store.get(id).ok()?.parent.clone()
+    }
+
+    /// Every model's ID, name and link field, in ID order.
+    pub fn models(&self) -> Vec<(String, String, Option<String>)> {
+        let store = self.shared.store.lock().expect("store lock poisoned");
+        let link_field = self
+            .shared
+            .options
+            .object_type
+            .string_fields
+            .first()
+            .cloned();
+        store
+            .all()
+            .map(|o| {
+                (
+                    o.id.to_string(),
+                    o.name.clone(),
+                    link_field.as_ref().and_then(|f| o.fields.get(f).cloned()),
+                )
+            })
+            .collect()
     }
 
     /// A model's status as the mock holds it.

@@ -65,6 +65,10 @@ pub struct ObjectType {
     /// with a 400 whose message names the value.
     #[serde(default)]
     pub date_literals_only: bool,
+    /// Fields a model must be created with (besides `Name`), shown `required` in the
+    /// type definition: a create without them is refused.
+    #[serde(default)]
+    pub required_fields: Vec<String>,
 }
 
 /// One object.
@@ -76,6 +80,9 @@ pub struct Object {
     pub name: String,
     /// Field values by name (the status as its enum value's name).
     pub fields: BTreeMap<String, String>,
+    /// The object it was created under (`primary_parent_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 /// Every object, persisted as JSON when the mock has a state file.
@@ -226,10 +233,11 @@ impl ObjectType {
             field("Name", "STRING_TYPE", true, false),
             field(LAST_MODIFIED, "DATE_TYPE", false, true),
         ];
+        let required = |name: &str| self.required_fields.iter().any(|r| r == name);
         let mut status = field(
             &self.status_field,
             self.data_type(&self.status_field),
-            false,
+            required(&self.status_field),
             false,
         );
         if !self.status_is_string {
@@ -243,7 +251,7 @@ impl ObjectType {
         fields.extend(
             self.string_fields
                 .iter()
-                .map(|f| field(f, "STRING_TYPE", false, false)),
+                .map(|f| field(f, "STRING_TYPE", required(f), false)),
         );
         json!({ "name": self.model_type, "localized_label": self.model_type, "field_definitions": fields })
     }
@@ -258,6 +266,7 @@ impl ObjectType {
             "id": object.id.to_string(),
             "name": object.name,
             "type_definition_id": self.model_type,
+            "primary_parent_id": object.parent,
             "fields": fields,
         })
     }
@@ -477,6 +486,7 @@ impl Objects {
         struct In {
             name: String,
             type_definition_id: String,
+            primary_parent_id: Option<String>,
             #[serde(default)]
             fields: Vec<FieldIn>,
         }
@@ -488,11 +498,22 @@ impl Objects {
                 "The field 'Name' is required.",
             ));
         }
+        if let Some(missing) = object_type
+            .required_fields
+            .iter()
+            .find(|r| !i.fields.iter().any(|f| &f.name == *r && !f.value.is_null()))
+        {
+            return Err(OpError::bad_request(
+                "OP-01021",
+                format!("The field '{missing}' is required."),
+            ));
+        }
         self.next_id += 1;
         let mut object = Object {
             id: self.next_id,
             name: i.name,
             fields: BTreeMap::new(),
+            parent: i.primary_parent_id,
         };
         object_type.apply_fields(&mut object, i.fields)?;
         let out = object_type.object_json(&object);
