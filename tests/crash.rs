@@ -253,3 +253,63 @@ async fn a_sigkill_right_after_a_creates_post_leaves_exactly_one_model() {
         .expect("create");
     assert_eq!(create.outcome, "recovered", "{create:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_between_a_links_write_and_its_outcome_is_resolved_like_any_write() {
+    let mocks = support::remote::Mocks::start(&["g"]).await;
+    let model = mocks
+        .gov
+        .create_model("named-by-its-package", Some("Proposed"), None)
+        .expect("model");
+    let package = mocks.register(serde_json::json!({ "ModelPackageGroupName": "g",
+        "CustomerMetadataProperties": { "governance-model-id": model } }));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, state) = mocks.write_daemon_config(dir.path(), "", "interval = \"1h\"");
+    // The link is written, then the answer is held while govsync is killed.
+    mocks.gov.answers().hold("contents.put");
+    let mut child = spawn(&config, dir.path());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while mocks.gov.answers().waiting("contents.put") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no link written within 60 s; govsync's log ends:\n{}",
+            tail(&dir.path().join("govsync.log"))
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    mocks.gov.answers().release("contents.put");
+    // Restarted: the open intent is resolved from what the link field shows.
+    let mut child = spawn(&config, dir.path());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let link = loop {
+        let entries = match read(&state).await {
+            Ok(mut store) => store
+                .history(&HistoryFilter::default())
+                .await
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        if let Some(link) = entries.into_iter().find(|e| e.action == "link") {
+            break link;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the open link was not resolved; govsync's log ends:\n{}",
+            tail(&dir.path().join("govsync.log"))
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    assert_eq!(link.outcome, "recovered", "{link:?}");
+    assert_eq!(link.to.as_deref(), Some(package.as_str()));
+    assert_eq!(
+        mocks
+            .gov
+            .field_of(&model, "Integration:External ID")
+            .as_deref(),
+        Some(package.as_str())
+    );
+}

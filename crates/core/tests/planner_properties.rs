@@ -321,4 +321,43 @@ proptest! {
     fn planning_is_deterministic(world in world()) {
         prop_assert_eq!(world.plan(), world.plan());
     }
+
+    #[test]
+    fn links_from_metadata_go_only_into_empty_fields_never_twice_and_conflicts_write_nothing(
+        mut world in world(),
+        naming in prop::collection::vec(prop::option::of(0..12usize), 8),
+    ) {
+        // Each package may name a model: m0..m9 may exist, m10 and m11 do not.
+        for (p, named) in world.packages.iter_mut().zip(&naming) {
+            if let Some(k) = named {
+                p.metadata = Some([("governance-model-id".to_string(), format!("m{k}"))].into());
+            }
+        }
+        let plan = world.plan();
+        let links: Vec<_> = plan
+            .decisions
+            .iter()
+            .filter(|d| matches!(d.action, Action::Link { .. }))
+            .collect();
+        let mut models: Vec<_> = links.iter().map(|d| &d.model_id).collect();
+        let mut arns: Vec<_> = links.iter().map(|d| &d.arn).collect();
+        models.sort();
+        models.dedup();
+        arns.sort();
+        arns.dedup();
+        prop_assert_eq!(models.len(), links.len(), "a model linked twice");
+        prop_assert_eq!(arns.len(), links.len(), "a package linked twice");
+        for d in &links {
+            let model = world.models.iter().find(|m| m.id == d.model_id);
+            prop_assert!(model.is_some_and(|m| m.link.is_none()), "not into an empty field: {d:?}");
+            prop_assert!(
+                world.models.iter().all(|m| m.link.as_ref() != Some(&d.arn)),
+                "the package is linked by another model already: {d:?}"
+            );
+        }
+        // A conflict's packages are never linked in the same plan.
+        for c in &plan.link_conflicts {
+            prop_assert!(links.iter().all(|d| !c.packages.contains(&d.arn)), "{c:?}");
+        }
+    }
 }

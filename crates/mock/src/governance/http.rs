@@ -148,11 +148,13 @@ pub(super) async fn put_handler(
             ),
         });
     }
-    match mock.mutate(|store, object_type| store.update(object_type, &id, body)) {
-        Ok(object) => {
-            mock.log_write(json!({ "id": id, "fields": fields }));
-            Json(object).into_response()
-        }
+    let updated = mock.mutate(|store, object_type| store.update(object_type, &id, body));
+    if updated.is_ok() {
+        mock.log_write(json!({ "id": id, "fields": fields }));
+    }
+    mock.shared.answers.pass("contents.put").await;
+    match updated {
+        Ok(object) => Json(object).into_response(),
         Err(e) => op_response(&e),
     }
 }
