@@ -51,8 +51,14 @@ async fn packages_naming_their_model_are_linked_then_synced_and_conflicts_write_
     let typo = register(&w, "fraud", Some("999999"), ("Proposal", "Approved"));
     let plain = register(&w, "fraud", None, ("Development", "InProgress"));
 
+    w.sm.counters().reset();
     let first = w.run(CycleKind::Full).await;
     assert_eq!(first.applied(ActionKind::Link), 2, "{:?}", first.results);
+    // One listing page, and one describe for each of the six packages no model
+    // links (their metadata); the links are one PUT each.
+    assert_eq!(w.sm.counters().get("ListModelPackages"), 1);
+    assert_eq!(w.sm.counters().get("DescribeModelPackage"), 6);
+    assert_eq!(w.gov.counters().get("contents.put"), 2);
     let link_of = |id: &str| {
         w.gov
             .field_of(id, "Integration:External ID")
