@@ -16,9 +16,11 @@
 //! - [`mapping`]: the mapping table, parsed and validated (plus [`mapping::load`],
 //!   reading it from a file, here).
 //! - [`plan`]: the planner, where every sync rule lives (`plan/rules.rs`: the rules
-//!   per model; `plan/valve.rs`: the safety valve; `plan/action.rs`: what it decides).
+//!   per model; `plan/valve.rs`: the safety valve; `plan/links.rs`: links a package's
+//!   metadata asks for and their conflicts; `plan/creates.rs`: models created for
+//!   ungoverned packages; `plan/action.rs`: what it decides).
 //! - [`known`]: what the last cycles saw of both sides, which an incremental cycle
-//!   plans from (and the rule for an observation older than govsync's own write).
+//!   plans from (and how an observation is judged against govsync's own write).
 //! - [`journal`], [`recovery`]: the journal's values, and how an intent left open by
 //!   a dead process is resolved from what the next cycle observes.
 //! - [`render`], `toml_text`: text for people, positions and errors in TOML files.
@@ -27,14 +29,16 @@
 //! - [`governance`], [`sagemaker`]: the two remote systems, each behind one small
 //!   trait ([`governance::Governance`], [`sagemaker::Registry`]); [`remote`] holds
 //!   what both hand back. `governance/http.rs` is the one table from HTTP status to
-//!   meaning, `governance/listing.rs` pages a query (several pages at once);
+//!   meaning, `governance/transport.rs` makes one call with its retries,
+//!   `governance/listing.rs` pages a query (several pages at once);
 //!   `sagemaker/connect.rs` builds one SDK client per scope, `sagemaker/listing.rs`
 //!   lists a scope as chains of pages split by creation time, `sagemaker/changes.rs`
 //!   asks `Search` what changed.
 //! - [`engine`]: one cycle, full or incremental (`observe.rs`, `incremental.rs` with
 //!   what the daemon keeps between cycles, `apply.rs` with the write-ahead journal,
 //!   `record.rs`, `report.rs` for what it hands back, `state.rs` for the state it
-//!   leaves each model in: [`engine::ModelState`]); [`report`] renders it.
+//!   leaves each model in: [`engine::ModelState`], `live.rs` the engine over both
+//!   real clients, `link.rs` a link a person asks for); [`report`] renders it.
 //! - [`store`]: the state — baseline, journal, intents — behind one contract
 //!   ([`store::StateStore`]) and one schema (`store/schema.rs`), kept by SQLite
 //!   (`store/sqlite/`, one replica, the file lock) and PostgreSQL (`store/postgres/`:
@@ -47,7 +51,8 @@
 //!   [`server`] (`/healthz`, `/readyz`, `/metrics`, and `/`, the [`status_page`])
 //!   and the demo read; [`metrics`]; [`logging`].
 //! - [`config`]: `govsync.toml` with `GOVSYNC_…` overrides, validated at start-up
-//!   (`types`, `file`, `load`, `validate`, `scopes`, `overrides`, `secret`).
+//!   (`types`, `file`, `load`, `validate`, `scopes`, `overrides`, `secret`), and
+//!   `starter` the commented file `govsync config init` writes.
 //! - [`cli`]: the command line, one file per command; `main.rs` only wires it up.
 //! - [`demo`] (feature `mock`): `govsync demo`.
 //!
