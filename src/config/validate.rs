@@ -131,12 +131,13 @@ impl Validator<'_> {
                         .name
                         .replace("{group}", "")
                         .replace("{version}", "")
-                        .replace("{arn}", "");
+                        .replace("{arn}", "")
+                        .replace("{description}", "");
                     if create.name.trim().is_empty() || unknown.contains(['{', '}']) {
                         return self.fail(
                             "governance.create.name",
                             format!(
-                                "\"{}\": a name template may use {{group}}, {{version}} and {{arn}}",
+                                "\"{}\": a name template may use {{group}}, {{version}}, {{arn}} and {{description}}",
                                 create.name
                             ),
                         );

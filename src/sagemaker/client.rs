@@ -195,7 +195,7 @@ impl Registry for SageMakerRegistry {
             Err(e) if is_does_not_exist(&e) => return Ok(Described::NotFound),
             Err(e) => return Err(remote_error("DescribeModelPackage", arn.as_str(), e)),
         };
-        let package = package_from_parts(
+        let mut package = package_from_parts(
             Some(arn.as_str()),
             output.model_package_status(),
             output.model_life_cycle(),
@@ -212,6 +212,7 @@ impl Registry for SageMakerRegistry {
             kind: ErrorKind::Other,
             message: format!("SageMaker DescribeModelPackage {arn}: {}", rejected.reason),
         })?;
+        package.description = output.model_package_description().map(str::to_string);
         Ok(Described::Found(package))
     }
 
@@ -306,6 +307,7 @@ pub(super) fn package_from_parts(
     Ok(ModelPackage {
         arn,
         metadata: metadata.map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        description: None,
         status: PackageStatus::parse(status.as_str()),
         lifecycle: lifecycle.and_then(lifecycle_of),
         model_card_status: card

@@ -189,7 +189,7 @@ async fn with_creation_on_each_ungoverned_package_gets_one_journaled_model_and_a
     );
     config.create = Some(govsync::config::CreateConfig {
         parent_id: "4242".into(),
-        name: "{group} v{version}".into(),
+        name: "{description} ({group} v{version})".into(),
         status: "Proposed".into(),
     });
     let governance =
@@ -197,7 +197,7 @@ async fn with_creation_on_each_ungoverned_package_gets_one_journaled_model_and_a
             .expect("client");
     let policy = Policy {
         create: Some(govsync::plan::CreatePolicy {
-            name: "{group} v{version}".into(),
+            name: "{description} ({group} v{version})".into(),
             status: govsync::domain::GovernanceStatus::new("Proposed"),
             max_per_cycle: 20,
         }),
@@ -214,6 +214,7 @@ async fn with_creation_on_each_ungoverned_package_gets_one_journaled_model_and_a
     let mut w = support::world::World::new(mocks, engine);
     // Two packages no model links: one whose lifecycle pulls "Deployed", one with none.
     let deployed = w.mocks.register(json!({ "ModelPackageGroupName": "fraud",
+        "ModelPackageDescription": "Card fraud scorer",
         "ModelLifeCycle": { "Stage": "Deployment", "StageStatus": "Complete" } }));
     let bare = w
         .mocks
@@ -229,8 +230,8 @@ async fn with_creation_on_each_ungoverned_package_gets_one_journaled_model_and_a
     assert_eq!(
         created,
         [
-            ("fraud v1", Some(deployed.as_str())),
-            ("churn v1", Some(bare.as_str()))
+            ("Card fraud scorer (fraud v1)", Some(deployed.as_str())),
+            ("(churn v1)", Some(bare.as_str()))
         ]
     );
     for (id, _, _) in &models {

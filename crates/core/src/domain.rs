@@ -222,6 +222,9 @@ pub struct ModelPackage {
     /// carry them, the listing does not): a pipeline names there the governance
     /// model the package belongs to (`sync.link_metadata_key`).
     pub metadata: Option<std::collections::BTreeMap<String, String>>,
+    /// `ModelPackageDescription`, when read with the metadata (the listing does not
+    /// carry it): what `{description}` names in a created model's name.
+    pub description: Option<String>,
     /// `LastModifiedTime`, when known (`Search` and `DescribeModelPackage` carry it,
     /// the listing does not): tells an observation older than govsync's own write
     /// apart from a newer change. The planner does not look at it.

@@ -137,6 +137,7 @@ impl KnownState {
                     before.filter(|o| o.status == p.status && o.lifecycle == p.lifecycle)
             {
                 p.metadata = o.metadata.clone();
+                p.description = o.description.clone();
             }
             fresh.insert(p.arn.clone(), p);
         }
@@ -343,6 +344,7 @@ mod tests {
             lifecycle: Some(Lifecycle::new(stage, "InProgress")),
             model_card_status: None,
             metadata: None,
+            description: None,
             last_modified: Some(UNIX_EPOCH + Duration::from_secs(modified)),
         }
     }

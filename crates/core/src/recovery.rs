@@ -178,6 +178,7 @@ mod tests {
             lifecycle: Some(Lifecycle::new(stage, status)),
             model_card_status: None,
             metadata: None,
+            description: None,
             last_modified: None,
         }
     }

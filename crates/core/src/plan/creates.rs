@@ -46,7 +46,7 @@ pub(super) fn plan_creates(
         decisions.push(Decision {
             // The model has no resource ID until governance gives it one.
             model_id: ModelId::new(""),
-            model_name: create.name_for(&u.arn),
+            model_name: create.name_for(&u.arn, u.description.as_deref()),
             arn: u.arn.clone(),
             scope: Some(u.scope.clone()),
             governance_status: None,

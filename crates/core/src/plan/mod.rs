@@ -87,7 +87,8 @@ pub struct Policy {
 /// How governance models are created for ungoverned packages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreatePolicy {
-    /// The new model's name: `{group}`, `{version}` and `{arn}` are the package's.
+    /// The new model's name: `{group}`, `{version}`, `{arn}` and `{description}`
+    /// (empty when it has none) are the package's.
     pub name: String,
     /// Its status when the package's lifecycle pulls none.
     pub status: GovernanceStatus,
@@ -97,12 +98,15 @@ pub struct CreatePolicy {
 }
 
 impl CreatePolicy {
-    /// The name of the model for `arn`.
-    pub fn name_for(&self, arn: &PackageArn) -> String {
+    /// The name of the model for `package`.
+    pub fn name_for(&self, package: &PackageArn, description: Option<&str>) -> String {
         self.name
-            .replace("{group}", arn.group())
-            .replace("{version}", &arn.version().to_string())
-            .replace("{arn}", arn.as_str())
+            .replace("{group}", package.group())
+            .replace("{version}", &package.version().to_string())
+            .replace("{arn}", package.as_str())
+            .replace("{description}", description.unwrap_or_default())
+            .trim()
+            .to_string()
     }
 }
 
@@ -227,6 +231,9 @@ pub struct Ungoverned {
     pub group: String,
     /// Its lifecycle, if one is set.
     pub lifecycle: Option<Lifecycle>,
+    /// Its description, when it was read.
+    #[serde(skip)]
+    pub description: Option<String>,
 }
 
 /// A link a package's metadata asks for that cannot be made: the model it names
@@ -365,6 +372,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 scope: input.scopes.all()[scope].id(),
                 group: p.arn.group().to_string(),
                 lifecycle: p.lifecycle.clone(),
+                description: p.description.clone(),
             })
         })
         .collect();

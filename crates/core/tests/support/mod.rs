@@ -37,6 +37,7 @@ pub fn package(arn: PackageArn, lifecycle: Option<&Lifecycle>) -> ModelPackage {
         lifecycle: lifecycle.cloned(),
         model_card_status: None,
         metadata: None,
+        description: None,
         last_modified: None,
     }
 }
