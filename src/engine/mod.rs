@@ -256,8 +256,11 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             Some(s) => s.baseline().await?,
             None => Default::default(),
         };
+        // Only a full cycle of every model sees the whole fleet (see `whole_fleet`).
+        let whole_fleet = kind == CycleKind::Full && options.model.is_none();
         let plan: Plan = plan(&PlanInput {
             models: &seen.models,
+            whole_fleet,
             packages: &seen.packages.items,
             gone: &seen.gone,
             scopes: &scopes,
@@ -323,9 +326,6 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             .map(RejectedRow::to_string)
             .collect();
         let confirmed_deleted = seen.gone.len();
-        // Only a full cycle of the whole fleet sees every package: the others say
-        // nothing of the packages no model links.
-        let whole_fleet = kind == CycleKind::Full && options.model.is_none();
         let (rejected_models, deferred, scope_reports) = (
             std::mem::take(&mut seen.rejected_models),
             std::mem::take(&mut seen.deferred),

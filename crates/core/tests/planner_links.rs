@@ -243,3 +243,28 @@ fn more_creates_than_the_valve_allows_are_all_withheld() {
         3
     );
 }
+
+#[test]
+fn a_plan_of_part_of_the_fleet_links_creates_and_lists_nothing_outside_it() {
+    // `reconcile --model ID` plans one model against every package: the others'
+    // packages are not ungoverned, and nothing is linked or created for them.
+    let mut world = World::new();
+    world.policy.create = Some(creating(20));
+    world.models.push(model("m1", Some("Proposed"), None));
+    world.packages.push(naming(arn(1), "m1"));
+    world.packages.push(package(arn(2), None));
+    world.whole_fleet = false;
+    let plan = world.plan();
+    assert!(plan.decisions.is_empty(), "{:?}", plan.decisions);
+    assert!(plan.ungoverned.is_empty());
+    assert!(plan.link_conflicts.is_empty());
+    // The same fleet seen whole: one link, one create.
+    world.whole_fleet = true;
+    let kinds: Vec<ActionKind> = world
+        .plan()
+        .decisions
+        .iter()
+        .map(|d| d.action.kind())
+        .collect();
+    assert_eq!(kinds, [ActionKind::Link, ActionKind::Create]);
+}

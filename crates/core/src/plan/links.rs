@@ -28,6 +28,16 @@ pub(super) struct Linking<'a> {
     pub(super) conflicts: Vec<LinkConflict>,
 }
 
+impl Linking<'_> {
+    /// Nothing asked for (a plan of part of the fleet plans no link).
+    pub(super) fn none() -> Self {
+        Linking {
+            link: HashMap::new(),
+            conflicts: Vec::new(),
+        }
+    }
+}
+
 /// Decides every link the packages' metadata asks for. `links` counts, per ARN, the
 /// models whose link field holds it.
 pub(super) fn plan_links<'a>(

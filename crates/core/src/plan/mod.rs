@@ -144,6 +144,11 @@ pub type Baseline = HashMap<ModelId, BaselineEntry>;
 pub struct PlanInput<'a> {
     /// Every governance model observed (linked or not).
     pub models: &'a [GovernanceModel],
+    /// True when `models` and `packages` are the whole fleet (a full cycle of every
+    /// model). Only then are packages no model links planned for — linked from
+    /// their metadata, listed as ungoverned, models created for them: a cycle that
+    /// sees part of the fleet would take every package outside that part for one.
+    pub whole_fleet: bool,
     /// Every SageMaker package observed (listed, or described to confirm it exists).
     pub packages: &'a [ModelPackage],
     /// Linked packages confirmed not to exist any more.
@@ -288,7 +293,11 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     for arn in input.models.iter().filter_map(|m| m.link.as_ref()) {
         *links.entry(arn).or_default() += 1;
     }
-    let linking = links::plan_links(input, &links);
+    let linking = if input.whole_fleet {
+        links::plan_links(input, &links)
+    } else {
+        links::Linking::none()
+    };
     let decommission_statuses = decommission_statuses(input.mapping, input.policy);
     let planner = Planner {
         input,
@@ -358,6 +367,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         .collect();
     let ungoverned: Vec<Ungoverned> = unlinked
         .iter()
+        .filter(|_| input.whole_fleet)
         .filter(|p| links::named_model(p, input.policy).is_none())
         .filter(|p| {
             !input

@@ -68,6 +68,8 @@ pub struct World {
     pub scopes: Scopes,
     /// Per scope, whether it was observed (all by default).
     pub observed: Vec<bool>,
+    /// Whether the models are every model (true by default).
+    pub whole_fleet: bool,
 }
 
 /// The scope of the test ARNs: account 123456789012 in us-east-1, every group.
@@ -91,12 +93,14 @@ impl World {
             policy: Policy::default(),
             scopes: Scopes::new(vec![test_scope()]),
             observed: vec![true],
+            whole_fleet: true,
         }
     }
 
     pub fn plan(&self) -> Plan {
         plan(&PlanInput {
             models: &self.models,
+            whole_fleet: self.whole_fleet,
             packages: &self.packages,
             gone: &self.gone,
             scopes: &self.scopes,
