@@ -105,7 +105,7 @@ pub enum Command {
     /// Check or print a mapping table.
     #[command(subcommand)]
     Mapping(MappingCommand),
-    /// Check a configuration file.
+    /// Write a starting configuration (init) or check one (check).
     #[command(subcommand)]
     Config(ConfigCommand),
     /// Ask a running daemon's /healthz and exit 0 if it is healthy, 1 if not: the
