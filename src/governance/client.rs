@@ -19,7 +19,7 @@ use super::auth::Auth;
 use super::http::{Endpoint, Meaning, error_text, meaning};
 use super::listing::Paging;
 use super::rows::{RowShape, Since, list_statement};
-use super::transport::status_error;
+use super::transport::{Reply, status_error};
 use super::types::{self, Discovered, StatusFormat, TypeDefinition};
 use super::workflow::WorkflowWrites;
 use crate::config::{GovernanceConfig, RetryPolicy};
@@ -278,20 +278,16 @@ impl Governance for OpenPagesClient {
                 "not creating {what}: [governance.create] is not configured"
             ));
         };
-        let status_value = match self.status_format {
-            StatusFormat::Enum => json!({ "name": status.as_str() }),
-            StatusFormat::String => json!(status.as_str()),
-        };
         let body = json!({
             "name": name,
             "type_definition_id": self.model_type,
             "primary_parent_id": parent,
             "fields": [
-                { "name": self.rows.status_field, "value": status_value },
+                { "name": self.rows.status_field, "value": self.status_value(status) },
                 { "name": self.rows.link_field, "value": arn.as_str() },
             ],
         });
-        let reply = match self
+        let reply = self
             .call_once(
                 "contents.post",
                 Method::POST,
@@ -299,22 +295,8 @@ impl Governance for OpenPagesClient {
                 Some(body),
                 &what,
             )
-            .await
-        {
-            Ok(reply) => reply,
-            Err(e) => return WriteOutcome::Failed(e),
-        };
-        match meaning(Endpoint::OpenPages, reply.status) {
-            Meaning::Success => WriteOutcome::Applied,
-            Meaning::NotFound => WriteOutcome::NotFound,
-            Meaning::Refused => WriteOutcome::Refused(format!(
-                "governance refused {what}: {}",
-                error_text(&reply.body)
-            )),
-            Meaning::RetryNow | Meaning::Failed(_) => {
-                WriteOutcome::Failed(status_error(reply.status, &reply.body, &what))
-            }
-        }
+            .await;
+        write_outcome(reply, &what)
     }
 
     async fn set_link(&self, model: &ModelId, arn: &PackageArn) -> WriteOutcome {
@@ -345,12 +327,13 @@ impl OpenPagesClient {
     /// Writes the status field (`PUT /contents/{id}`).
     async fn set_field(&self, model: &ModelId, status: &GovernanceStatus) -> WriteOutcome {
         let what = format!("status of model {model} to \"{status}\"");
-        let value = match self.status_format {
-            StatusFormat::Enum => json!({ "name": status.as_str() }),
-            StatusFormat::String => json!(status.as_str()),
-        };
-        self.put_field(model, &self.rows.status_field, value, &what)
-            .await
+        self.put_field(
+            model,
+            &self.rows.status_field,
+            self.status_value(status),
+            &what,
+        )
+        .await
     }
 
     /// Writes one field of a model (`PUT /contents/{id}` with only that field).
@@ -362,7 +345,7 @@ impl OpenPagesClient {
         what: &str,
     ) -> WriteOutcome {
         let body = json!({ "fields": [{ "name": field, "value": value }] });
-        let reply = match self
+        let reply = self
             .call(
                 "contents.put",
                 Method::PUT,
@@ -370,21 +353,35 @@ impl OpenPagesClient {
                 Some(body),
                 what,
             )
-            .await
-        {
-            Ok(reply) => reply,
-            Err(e) => return WriteOutcome::Failed(e),
-        };
-        match meaning(Endpoint::OpenPages, reply.status) {
-            Meaning::Success => WriteOutcome::Applied,
-            Meaning::NotFound => WriteOutcome::NotFound,
-            Meaning::Refused => WriteOutcome::Refused(format!(
-                "governance refused {what}: {}",
-                error_text(&reply.body)
-            )),
-            Meaning::RetryNow | Meaning::Failed(_) => {
-                WriteOutcome::Failed(status_error(reply.status, &reply.body, what))
-            }
+            .await;
+        write_outcome(reply, what)
+    }
+
+    /// A status as the status field takes it: an enum value, or text.
+    fn status_value(&self, status: &GovernanceStatus) -> Value {
+        match self.status_format {
+            StatusFormat::Enum => json!({ "name": status.as_str() }),
+            StatusFormat::String => json!(status.as_str()),
+        }
+    }
+}
+
+/// What a write's reply means: applied, not found, refused (with governance's words),
+/// or failed.
+fn write_outcome(reply: Result<Reply, RemoteError>, what: &str) -> WriteOutcome {
+    let reply = match reply {
+        Ok(reply) => reply,
+        Err(e) => return WriteOutcome::Failed(e),
+    };
+    match meaning(Endpoint::OpenPages, reply.status) {
+        Meaning::Success => WriteOutcome::Applied,
+        Meaning::NotFound => WriteOutcome::NotFound,
+        Meaning::Refused => WriteOutcome::Refused(format!(
+            "governance refused {what}: {}",
+            error_text(&reply.body)
+        )),
+        Meaning::RetryNow | Meaning::Failed(_) => {
+            WriteOutcome::Failed(status_error(reply.status, &reply.body, what))
         }
     }
 }
