@@ -200,20 +200,7 @@ async fn a_sigkill_right_after_a_creates_post_leaves_exactly_one_model() {
     .expect("config");
     // The model is created, then the answer is held while govsync is killed: it
     // never learns its POST landed.
-    mocks.gov.answers().hold("contents.post");
-    let mut child = spawn(&config, dir.path());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while mocks.gov.answers().waiting("contents.post") == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "no create within 60 s; govsync's log ends:\n{}",
-            tail(&dir.path().join("govsync.log"))
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    child.kill().expect("SIGKILL");
-    child.wait().expect("wait");
-    mocks.gov.answers().release("contents.post");
+    killed_after_the_write_landed(&mocks, &config, dir.path(), "contents.post").await;
     assert_eq!(
         mocks.gov.models().len(),
         1,
@@ -222,35 +209,10 @@ async fn a_sigkill_right_after_a_creates_post_leaves_exactly_one_model() {
 
     // Restarted on the same state: its first full cycle sees the model linking the
     // package, creates no second one, and resolves the open intent.
-    let mut child = spawn(&config, dir.path());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let entries = loop {
-        let entries = match read(&state).await {
-            Ok(mut store) => store
-                .history(&HistoryFilter::default())
-                .await
-                .unwrap_or_default(),
-            Err(_) => Vec::new(),
-        };
-        if entries.iter().any(|e| e.action == "create") {
-            break entries;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the open create was not resolved; govsync's log ends:\n{}",
-            tail(&dir.path().join("govsync.log"))
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    child.kill().expect("SIGKILL");
-    child.wait().expect("wait");
+    let create = journaled_after_restart(&config, &state, dir.path(), "create").await;
     let models = mocks.gov.models();
     assert_eq!(models.len(), 1, "exactly one model: {models:?}");
     assert_eq!(models[0].2.as_deref(), Some(package.as_str()));
-    let create = entries
-        .iter()
-        .find(|e| e.action == "create")
-        .expect("create");
     assert_eq!(create.outcome, "recovered", "{create:?}");
 }
 
@@ -266,43 +228,9 @@ async fn a_sigkill_between_a_links_write_and_its_outcome_is_resolved_like_any_wr
     let dir = tempfile::tempdir().expect("tempdir");
     let (config, state) = mocks.write_daemon_config(dir.path(), "", "interval = \"1h\"");
     // The link is written, then the answer is held while govsync is killed.
-    mocks.gov.answers().hold("contents.put");
-    let mut child = spawn(&config, dir.path());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while mocks.gov.answers().waiting("contents.put") == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "no link written within 60 s; govsync's log ends:\n{}",
-            tail(&dir.path().join("govsync.log"))
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    child.kill().expect("SIGKILL");
-    child.wait().expect("wait");
-    mocks.gov.answers().release("contents.put");
+    killed_after_the_write_landed(&mocks, &config, dir.path(), "contents.put").await;
     // Restarted: the open intent is resolved from what the link field shows.
-    let mut child = spawn(&config, dir.path());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let link = loop {
-        let entries = match read(&state).await {
-            Ok(mut store) => store
-                .history(&HistoryFilter::default())
-                .await
-                .unwrap_or_default(),
-            Err(_) => Vec::new(),
-        };
-        if let Some(link) = entries.into_iter().find(|e| e.action == "link") {
-            break link;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the open link was not resolved; govsync's log ends:\n{}",
-            tail(&dir.path().join("govsync.log"))
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
-    child.kill().expect("SIGKILL");
-    child.wait().expect("wait");
+    let link = journaled_after_restart(&config, &state, dir.path(), "link").await;
     assert_eq!(link.outcome, "recovered", "{link:?}");
     assert_eq!(link.to.as_deref(), Some(package.as_str()));
     assert_eq!(
@@ -312,4 +240,62 @@ async fn a_sigkill_between_a_links_write_and_its_outcome_is_resolved_like_any_wr
             .as_deref(),
         Some(package.as_str())
     );
+}
+
+/// Runs govsync until its write to governance's `endpoint` has taken effect, holds
+/// the answer at the mock while the process is SIGKILLed, then lets it go: the write
+/// landed, and govsync never learnt so.
+async fn killed_after_the_write_landed(
+    mocks: &support::remote::Mocks,
+    config: &Path,
+    dir: &Path,
+    endpoint: &str,
+) {
+    mocks.gov.answers().hold(endpoint);
+    let mut child = spawn(config, dir);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while mocks.gov.answers().waiting(endpoint) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no {endpoint} within 60 s; govsync's log ends:\n{}",
+            tail(&dir.join("govsync.log"))
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    mocks.gov.answers().release(endpoint);
+}
+
+/// Restarts govsync on the same state until the journal holds an entry of
+/// `action` (the open intent resolved), stops it, and returns that entry.
+async fn journaled_after_restart(
+    config: &Path,
+    state: &Path,
+    dir: &Path,
+    action: &str,
+) -> govsync::store::JournalEntry {
+    let mut child = spawn(config, dir);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let entry = loop {
+        let entries = match read(state).await {
+            Ok(mut store) => store
+                .history(&HistoryFilter::default())
+                .await
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        if let Some(entry) = entries.into_iter().find(|e| e.action == action) {
+            break entry;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the open {action} was not resolved; govsync's log ends:\n{}",
+            tail(&dir.join("govsync.log"))
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    entry
 }
