@@ -334,30 +334,7 @@ proptest! {
             }
         }
         let plan = world.plan();
-        let links: Vec<_> = plan
-            .decisions
-            .iter()
-            .filter(|d| matches!(d.action, Action::Link { .. }))
-            .collect();
-        let mut models: Vec<_> = links.iter().map(|d| &d.model_id).collect();
-        let mut arns: Vec<_> = links.iter().map(|d| &d.arn).collect();
-        models.sort();
-        models.dedup();
-        arns.sort();
-        arns.dedup();
-        prop_assert_eq!(models.len(), links.len(), "a model linked twice");
-        prop_assert_eq!(arns.len(), links.len(), "a package linked twice");
-        for d in &links {
-            let model = world.models.iter().find(|m| m.id == d.model_id);
-            prop_assert!(model.is_some_and(|m| m.link.is_none()), "not into an empty field: {d:?}");
-            prop_assert!(
-                world.models.iter().all(|m| m.link.as_ref() != Some(&d.arn)),
-                "the package is linked by another model already: {d:?}"
-            );
-        }
-        // A conflict's packages are never linked in the same plan.
-        for c in &plan.link_conflicts {
-            prop_assert!(links.iter().all(|d| !c.packages.contains(&d.arn)), "{c:?}");
-        }
+        let faults = link_faults(&world, &plan);
+        prop_assert!(faults.is_empty(), "{faults:?}");
     }
 }

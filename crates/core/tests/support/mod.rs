@@ -111,3 +111,45 @@ impl World {
         })
     }
 }
+
+/// What is wrong with the links `plan` makes for `world`, if anything: a model or a
+/// package linked twice, a link into a field that holds one, a package another
+/// model links, a package of a link conflict linked anyway.
+pub fn link_faults(world: &World, plan: &Plan) -> Vec<String> {
+    use govsync_core::plan::Action;
+    let links: Vec<_> = plan
+        .decisions
+        .iter()
+        .filter(|d| matches!(d.action, Action::Link { .. }))
+        .collect();
+    let mut faults = Vec::new();
+    let mut models: Vec<_> = links.iter().map(|d| &d.model_id).collect();
+    let mut arns: Vec<_> = links.iter().map(|d| &d.arn).collect();
+    models.sort();
+    models.dedup();
+    arns.sort();
+    arns.dedup();
+    if models.len() != links.len() {
+        faults.push("a model linked twice".to_string());
+    }
+    if arns.len() != links.len() {
+        faults.push("a package linked twice".to_string());
+    }
+    for d in &links {
+        let model = world.models.iter().find(|m| m.id == d.model_id);
+        if model.is_none_or(|m| m.link.is_some()) {
+            faults.push(format!("not into an empty field: {d:?}"));
+        }
+        if world.models.iter().any(|m| m.link.as_ref() == Some(&d.arn)) {
+            faults.push(format!(
+                "the package is linked by another model already: {d:?}"
+            ));
+        }
+    }
+    for c in &plan.link_conflicts {
+        if links.iter().any(|d| c.packages.contains(&d.arn)) {
+            faults.push(format!("a conflict's package linked: {c:?}"));
+        }
+    }
+    faults
+}
