@@ -4,13 +4,14 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::{
     CycleError, CycleKind, CycleMemory, CycleOptions, CycleReport, Engine, Outcome,
 };
+use crate::events::{EventBatch, EventQueue, consume};
 use crate::governance::Governance;
 use crate::metrics::{Metrics, cycle_outcome};
 use crate::plan::ActionKind;
@@ -33,11 +34,9 @@ pub fn next_wait(interval: Duration, unit: f64) -> Duration {
     interval.mul_f64(1.0 + JITTER * (2.0 * unit.clamp(0.0, 1.0) - 1.0))
 }
 
-/// Runs cycles until `shutdown` is cancelled. A cycle runs to its end before the next
-/// is scheduled; a cycle longer than the interval delays the next instead of piling
-/// up. On shutdown mid-cycle, no new write starts, the writes in flight get
-/// `shutdown_grace` to finish and are recorded; past that the cycle is abandoned (every
-/// write is idempotent, so the next run repairs what was not recorded).
+/// Runs cycles until `shutdown` is cancelled and, with `events`, consumes the event
+/// queue beside them: each batch of SageMaker events becomes an event cycle between
+/// the scheduled ones (the schedule is not moved).
 pub async fn run_loop<G: Governance, R: Registry>(
     engine: &Engine<G, R>,
     store: &mut Store,
@@ -45,58 +44,194 @@ pub async fn run_loop<G: Governance, R: Registry>(
     metrics: &Metrics,
     status: &watch::Sender<LoopStatus>,
     shutdown: &CancellationToken,
+    events: Option<&EventQueue>,
 ) {
-    metrics.set_interval(settings.interval);
-    // A scope that could not be listed is tried again at least once per full
-    // interval's worth of incremental cycles.
-    let cap = settings.full_interval.as_secs_f64() / settings.interval.as_secs_f64().max(0.001);
-    let mut memory = CycleMemory::new(settings.overlap).with_retry_cap(cap as u32);
-    let mut next = Instant::now();
-    // The first cycle is a full one; so is every cycle after a full one failed.
-    let mut next_full = next;
-    loop {
-        tokio::select! {
-            biased;
-            () = shutdown.cancelled() => break,
-            () = tokio::time::sleep_until(next) => {}
-        }
-        let started = Instant::now();
-        let started_at = crate::store::now_rfc3339();
-        let kind = if started >= next_full {
-            CycleKind::Full
-        } else {
-            CycleKind::Incremental
-        };
-        status.send_modify(|s| {
-            s.last_started = Some(started);
-            s.running = Some(kind);
-        });
-        let options = CycleOptions {
-            cancel: shutdown.clone(),
-            ..CycleOptions::default()
-        };
-        let cycle = engine.run_cycle(Some(store), &options, &mut memory, kind);
-        let grace_over = async {
-            shutdown.cancelled().await;
-            tokio::time::sleep(settings.shutdown_grace).await;
-        };
-        let result = tokio::select! {
-            result = cycle => result,
-            () = grace_over => {
-                tracing::error!(
-                    grace = %humantime::format_duration(settings.shutdown_grace),
-                    "writes in flight did not finish within the shutdown grace period; \
-                     they are not recorded and the next run will redo them"
-                );
-                break;
+    Loop {
+        engine,
+        settings,
+        metrics,
+        status,
+        events,
+    }
+    .run(store, shutdown)
+    .await;
+}
+
+/// What starts a cycle.
+enum Start {
+    /// The schedule: a full or incremental cycle.
+    Scheduled,
+    /// A batch of events: an event cycle.
+    Events(EventBatch),
+}
+
+/// The next batch of events, or never when there is no consumer.
+async fn next_batch(batches: &mut mpsc::Receiver<EventBatch>) -> EventBatch {
+    match batches.recv().await {
+        Some(batch) => batch,
+        None => std::future::pending().await,
+    }
+}
+
+/// What every stretch of cycles runs with: the engine, the timing, where progress
+/// goes, and the event queue to consume while leading.
+struct Loop<'a, G, R> {
+    engine: &'a Engine<G, R>,
+    settings: Settings,
+    metrics: &'a Metrics,
+    status: &'a watch::Sender<LoopStatus>,
+    events: Option<&'a EventQueue>,
+}
+
+impl<G: Governance, R: Registry> Loop<'_, G, R> {
+    /// Cycles until `shutdown`, with the event queue's consumer beside them.
+    async fn run(&self, store: &mut Store, shutdown: &CancellationToken) {
+        let (to_cycles, batches) = mpsc::channel(1);
+        let stop_consumer = CancellationToken::new();
+        let consumer = async {
+            match self.events {
+                Some(queue) => {
+                    consume(queue, to_cycles, self.metrics, self.status, &stop_consumer).await;
+                }
+                None => drop(to_cycles),
             }
         };
-        // An incremental cycle runs as a full one while nothing is known yet.
-        let kind = result.as_ref().map_or(kind, |r| r.kind);
-        if kind == CycleKind::Full && result.is_ok() {
-            next_full = started + next_wait(settings.full_interval, fastrand::f64());
+        let cycles = async {
+            self.run_cycles(store, shutdown, batches).await;
+            stop_consumer.cancel();
+        };
+        tokio::join!(cycles, consumer);
+    }
+
+    /// Runs cycles until `shutdown` is cancelled. A cycle runs to its end before the
+    /// next is scheduled; a cycle longer than the interval delays the next instead of
+    /// piling up. On shutdown mid-cycle, no new write starts, the writes in flight get
+    /// `shutdown_grace` to finish and are recorded; past that the cycle is abandoned
+    /// (every write is idempotent, so the next run repairs what was not recorded).
+    async fn run_cycles(
+        &self,
+        store: &mut Store,
+        shutdown: &CancellationToken,
+        mut batches: mpsc::Receiver<EventBatch>,
+    ) {
+        let Loop {
+            engine,
+            settings,
+            metrics,
+            status,
+            ..
+        } = *self;
+        metrics.set_interval(settings.interval);
+        // A scope that could not be listed is tried again at least once per full
+        // interval's worth of incremental cycles.
+        let cap = settings.full_interval.as_secs_f64() / settings.interval.as_secs_f64().max(0.001);
+        let mut memory = CycleMemory::new(settings.overlap).with_retry_cap(cap as u32);
+        let mut next = Instant::now();
+        // The first cycle is a full one; so is every cycle after a full one failed.
+        let mut next_full = next;
+        loop {
+            let start = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep_until(next) => Start::Scheduled,
+                batch = next_batch(&mut batches) => Start::Events(batch),
+            };
+            let started = Instant::now();
+            let started_at = crate::store::now_rfc3339();
+            let kind = match &start {
+                Start::Events(_) => CycleKind::Event,
+                Start::Scheduled if started >= next_full => CycleKind::Full,
+                Start::Scheduled => CycleKind::Incremental,
+            };
+            status.send_modify(|s| {
+                s.last_started = Some(started);
+                s.running = Some(kind);
+            });
+            let options = CycleOptions {
+                cancel: shutdown.clone(),
+                ..CycleOptions::default()
+            };
+            let cycle = async {
+                match &start {
+                    Start::Scheduled => (
+                        engine
+                            .run_cycle(Some(store), &options, &mut memory, kind)
+                            .await,
+                        None,
+                    ),
+                    Start::Events(batch) => {
+                        match engine
+                            .run_event_cycle(Some(store), &options, &mut memory, &batch.events)
+                            .await
+                        {
+                            Ok((report, verdicts)) => (Ok(report), Some(verdicts)),
+                            Err(e) => (Err(e), None),
+                        }
+                    }
+                }
+            };
+            let grace_over = async {
+                shutdown.cancelled().await;
+                tokio::time::sleep(settings.shutdown_grace).await;
+            };
+            let (result, verdicts) = tokio::select! {
+                result = cycle => result,
+                () = grace_over => {
+                    tracing::error!(
+                        grace = %humantime::format_duration(settings.shutdown_grace),
+                        "writes in flight did not finish within the shutdown grace period; \
+                         they are not recorded and the next run will redo them"
+                    );
+                    break;
+                }
+            };
+            if let Start::Events(batch) = start {
+                // The event cycle's writes are journaled: its messages may be acknowledged.
+                let answer = match (&result, verdicts) {
+                    (_, Some(verdicts)) => Ok(verdicts),
+                    (Err(e), None) => Err(e.to_string()),
+                    (Ok(_), None) => Err("the event cycle gave no verdicts".to_string()),
+                };
+                let _ = batch.reply.send(answer);
+                if matches!(result, Err(CycleError::NothingKnown)) {
+                    status.send_modify(|s| s.running = None);
+                    continue;
+                }
+            }
+            // An incremental cycle runs as a full one while nothing is known yet.
+            let kind = result.as_ref().map_or(kind, |r| r.kind);
+            if kind == CycleKind::Full && result.is_ok() {
+                next_full = started + next_wait(settings.full_interval, fastrand::f64());
+            }
+            let elapsed = started.elapsed();
+            self.finish_cycle(store, result, kind, (started, started_at), elapsed)
+                .await;
+            if shutdown.is_cancelled() {
+                break;
+            }
+            if kind != CycleKind::Event {
+                next =
+                    (started + next_wait(settings.interval, fastrand::f64())).max(Instant::now());
+            }
         }
-        let elapsed = started.elapsed();
+    }
+
+    /// What a finished cycle leaves: a log line, its metrics, and the status page's
+    /// view (the cycle listed, the fleet's view folded, the journal's tail).
+    async fn finish_cycle(
+        &self,
+        store: &mut Store,
+        result: Result<CycleReport, CycleError>,
+        kind: CycleKind,
+        (started, started_at): (Instant, String),
+        elapsed: Duration,
+    ) {
+        let Loop {
+            engine,
+            metrics,
+            status,
+            ..
+        } = *self;
         let unix_now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
@@ -131,7 +266,7 @@ pub async fn run_loop<G: Governance, R: Registry>(
                     // A full cycle's report becomes the fleet's view as it is (moved, not
                     // copied); an incremental one's is folded into it.
                     let fleet = match (s.last_report.take(), report.kind) {
-                        (Some(mut last), CycleKind::Incremental) => {
+                        (Some(mut last), CycleKind::Incremental | CycleKind::Event) => {
                             Arc::make_mut(&mut last.report).absorb(&report);
                             metrics.cycle(kind, Ok(&report), Some(&last.report), elapsed, unix_now);
                             last.report
@@ -167,10 +302,6 @@ pub async fn run_loop<G: Governance, R: Registry>(
         if let Ok(since) = store.since_by_model(&people).await {
             status.send_modify(|s| s.model_since = since);
         }
-        if shutdown.is_cancelled() {
-            break;
-        }
-        next = (started + next_wait(settings.interval, fastrand::f64())).max(Instant::now());
     }
 }
 
@@ -225,17 +356,37 @@ impl From<Store> for StateSource {
     }
 }
 
-/// Runs the daemon: the HTTP endpoints on `listener` and the loop, until `shutdown` is
+/// What `govsync run` runs: the engine, where it keeps its state, its timing, its
+/// metrics, and the event queue it consumes while it leads (`[sagemaker.events]`).
+pub struct Daemon<G, R> {
+    /// The engine over both remote systems.
+    pub engine: Engine<G, R>,
+    /// The store, or the election among replicas.
+    pub state: StateSource,
+    /// The loop's timing.
+    pub settings: Settings,
+    /// Where the loop counts.
+    pub metrics: Arc<Metrics>,
+    /// The event queue, when events are on.
+    pub events: Option<EventQueue>,
+}
+
+/// Runs the daemon: the HTTP endpoints on `listener` and the loop (with events on,
+/// the queue's consumer beside it while this process leads), until `shutdown` is
 /// cancelled and the loop has wound down. `status` receives the loop's progress.
 pub async fn run<G: Governance, R: Registry>(
-    engine: Engine<G, R>,
-    state: StateSource,
-    settings: Settings,
-    metrics: Arc<Metrics>,
+    daemon: Daemon<G, R>,
     listener: tokio::net::TcpListener,
     status: watch::Sender<LoopStatus>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let Daemon {
+        engine,
+        state,
+        settings,
+        metrics,
+        events,
+    } = daemon;
     let stop_server = CancellationToken::new();
     let server = tokio::spawn(serve(
         listener,
@@ -246,13 +397,20 @@ pub async fn run<G: Governance, R: Registry>(
         },
         stop_server.clone(),
     ));
+    let cycles = Loop {
+        engine: &engine,
+        settings,
+        metrics: &metrics,
+        status: &status,
+        events: events.as_ref(),
+    };
     match state {
         StateSource::Store(mut store) => {
             metrics.set_role(true, true);
-            run_loop(&engine, &mut store, settings, &metrics, &status, &shutdown).await;
+            cycles.run(&mut store, &shutdown).await;
         }
         StateSource::Election(election) => {
-            lead_or_stand_by(&engine, *election, settings, &metrics, &status, &shutdown).await;
+            cycles.lead_or_stand_by(*election, &shutdown).await;
         }
     }
     stop_server.cancel();
@@ -264,124 +422,117 @@ pub async fn run<G: Governance, R: Registry>(
     }
 }
 
-/// Stands by until this process leads, runs cycles while it leads, and stands by
-/// again if it loses the lead (its database session gone: every write after that is
-/// refused by the store, and the cycle running stops starting new ones).
-async fn lead_or_stand_by<G: Governance, R: Registry>(
-    engine: &Engine<G, R>,
-    mut election: Election,
-    settings: Settings,
-    metrics: &Metrics,
-    status: &watch::Sender<LoopStatus>,
-    shutdown: &CancellationToken,
-) {
-    let instance = election.instance().to_string();
-    let mut announced = None;
-    loop {
-        let attempt = tokio::select! {
-            biased;
-            () = shutdown.cancelled() => return,
-            attempt = election.try_lead() => attempt,
-        };
-        metrics.lead_attempt();
-        // Who leads as far as this attempt tells, and why this replica is not ready.
-        let (leader, error) = match attempt {
-            Ok(Lead::Leads(store)) => {
-                announced = None;
-                tracing::info!(instance = %instance, database = %election.target(), "leading: this govsync runs the cycles");
-                lead(
-                    engine, store, &instance, settings, metrics, status, shutdown,
-                )
-                .await;
-                if shutdown.is_cancelled() {
-                    return;
-                }
-                tracing::error!(
-                    instance = %instance,
-                    "lost the lead (the database session that held the lock is gone): standing by"
-                );
-                (
-                    None,
-                    Some("this govsync lost the lead; trying again".to_string()),
-                )
-            }
-            Ok(Lead::Standby(leader)) => {
-                let who = leader.as_ref().map(|l| l.instance.clone());
-                if announced.as_ref() != Some(&who) {
-                    tracing::info!(
-                        leader = who.as_deref().unwrap_or("(not yet known)"),
-                        instance = %instance,
-                        "standing by: another govsync leads"
-                    );
-                    announced = Some(who);
-                }
-                (leader, None)
-            }
-            Err(e) => {
-                let error = e.to_string();
-                // Said once per new reason, not every retry.
-                let said = matches!(&status.borrow().role, Role::Standby { error: Some(old), .. } if *old == error);
-                if !said {
-                    tracing::warn!(error = %e, "cannot reach the state store to lead or stand by; retrying");
-                }
-                (None, Some(error))
-            }
-        };
-        metrics.set_role(false, error.is_none());
-        status.send_modify(|s| {
-            // Without news of the leader, the last known stays.
-            let known = match &s.role {
-                Role::Standby { leader, .. } => leader.clone(),
-                _ => None,
+impl<G: Governance, R: Registry> Loop<'_, G, R> {
+    /// Stands by until this process leads, runs cycles while it leads, and stands by
+    /// again if it loses the lead (its database session gone: every write after that
+    /// is refused by the store, and the cycle running stops starting new ones).
+    async fn lead_or_stand_by(&self, mut election: Election, shutdown: &CancellationToken) {
+        let Loop {
+            settings,
+            metrics,
+            status,
+            ..
+        } = *self;
+        let instance = election.instance().to_string();
+        let mut announced = None;
+        loop {
+            let attempt = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return,
+                attempt = election.try_lead() => attempt,
             };
-            s.running = None;
-            s.role = Role::Standby {
-                instance: instance.clone(),
-                leader: leader.or(known),
-                checked: Instant::now(),
-                error,
+            metrics.lead_attempt();
+            // Who leads as far as this attempt tells, and why this replica is not ready.
+            let (leader, error) = match attempt {
+                Ok(Lead::Leads(store)) => {
+                    announced = None;
+                    tracing::info!(instance = %instance, database = %election.target(), "leading: this govsync runs the cycles");
+                    self.lead(store, &instance, shutdown).await;
+                    if shutdown.is_cancelled() {
+                        return;
+                    }
+                    tracing::error!(
+                        instance = %instance,
+                        "lost the lead (the database session that held the lock is gone): standing by"
+                    );
+                    (
+                        None,
+                        Some("this govsync lost the lead; trying again".to_string()),
+                    )
+                }
+                Ok(Lead::Standby(leader)) => {
+                    let who = leader.as_ref().map(|l| l.instance.clone());
+                    if announced.as_ref() != Some(&who) {
+                        tracing::info!(
+                            leader = who.as_deref().unwrap_or("(not yet known)"),
+                            instance = %instance,
+                            "standing by: another govsync leads"
+                        );
+                        announced = Some(who);
+                    }
+                    (leader, None)
+                }
+                Err(e) => {
+                    let error = e.to_string();
+                    // Said once per new reason, not every retry.
+                    let said = matches!(&status.borrow().role, Role::Standby { error: Some(old), .. } if *old == error);
+                    if !said {
+                        tracing::warn!(error = %e, "cannot reach the state store to lead or stand by; retrying");
+                    }
+                    (None, Some(error))
+                }
+            };
+            metrics.set_role(false, error.is_none());
+            status.send_modify(|s| {
+                // Without news of the leader, the last known stays.
+                let known = match &s.role {
+                    Role::Standby { leader, .. } => leader.clone(),
+                    _ => None,
+                };
+                s.running = None;
+                s.role = Role::Standby {
+                    instance: instance.clone(),
+                    leader: leader.or(known),
+                    checked: Instant::now(),
+                    error,
+                };
+            });
+            wait(settings.standby_retry, shutdown).await;
+        }
+    }
+
+    /// Runs cycles on `store` while this process leads: until shutdown, or until the
+    /// store's session is lost (then the cycle running starts no new write).
+    async fn lead(&self, store: PgStore, instance: &str, shutdown: &CancellationToken) {
+        let Loop {
+            metrics, status, ..
+        } = *self;
+        metrics.set_role(true, true);
+        status.send_modify(|s| {
+            s.role = Role::Leader {
+                instance: instance.to_string(),
             };
         });
-        wait(settings.standby_retry, shutdown).await;
-    }
-}
-
-/// Runs cycles on `store` while this process leads: until shutdown, or until the
-/// store's session is lost (then the cycle running starts no new write).
-async fn lead<G: Governance, R: Registry>(
-    engine: &Engine<G, R>,
-    store: PgStore,
-    instance: &str,
-    settings: Settings,
-    metrics: &Metrics,
-    status: &watch::Sender<LoopStatus>,
-    shutdown: &CancellationToken,
-) {
-    metrics.set_role(true, true);
-    status.send_modify(|s| {
-        s.role = Role::Leader {
-            instance: instance.to_string(),
+        let lost = store.lost();
+        let leading = shutdown.child_token();
+        let mut store = Store::Postgres(store);
+        let watch_lost = async {
+            tokio::select! {
+                () = lost.cancelled() => leading.cancel(),
+                () = leading.cancelled() => {}
+            }
         };
-    });
-    let lost = store.lost();
-    let leading = shutdown.child_token();
-    let mut store = Store::Postgres(store);
-    let watch_lost = async {
-        tokio::select! {
-            () = lost.cancelled() => leading.cancel(),
-            () = leading.cancelled() => {}
-        }
-    };
-    tokio::join!(
-        async {
-            run_loop(engine, &mut store, settings, metrics, status, &leading).await;
-            // Ends the watcher when the loop ended for shutdown.
-            leading.cancel();
-        },
-        watch_lost
-    );
-    // The store, its session and its heartbeat end here.
-    lost.cancel();
+        tokio::join!(
+            async {
+                self.run(&mut store, &leading).await;
+                // Ends the watcher when the loop ended for shutdown.
+                leading.cancel();
+            },
+            watch_lost
+        );
+        // The store, its session and its heartbeat end here.
+        lost.cancel();
+    }
 }
 
 /// Sleeps `period`, or until shutdown.

@@ -250,10 +250,13 @@ path = ":memory:"
         ..Settings::from_config(&config.sync)
     };
     let loop_ = daemon::run(
-        engine,
-        store.into(),
-        settings,
-        metrics.clone(),
+        daemon::Daemon {
+            engine,
+            state: store.into(),
+            settings,
+            metrics: metrics.clone(),
+            events: None,
+        },
         listener,
         status,
         shutdown.clone(),

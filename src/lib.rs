@@ -19,6 +19,8 @@
 //!   per model; `plan/valve.rs`: the safety valve; `plan/links.rs`: links a package's
 //!   metadata asks for and their conflicts; `plan/creates.rs`: models created for
 //!   ungoverned packages; `plan/action.rs`: what it decides).
+//! - [`event`]: SageMaker's EventBridge events read as triggers (which package, and
+//!   whether an event only echoes what is known).
 //! - [`known`]: what the last cycles saw of both sides, which an incremental cycle
 //!   plans from (and how an observation is judged against govsync's own write).
 //! - [`journal`], [`recovery`]: the journal's values, and how an intent left open by
@@ -38,7 +40,11 @@
 //!   what the daemon keeps between cycles, `apply.rs` with the write-ahead journal,
 //!   `record.rs`, `report.rs` for what it hands back, `state.rs` for the state it
 //!   leaves each model in: [`engine::ModelState`], `live.rs` the engine over both
-//!   real clients, `link.rs` a link a person asks for); [`report`] renders it.
+//!   real clients, `link.rs` a link a person asks for, `events.rs` an event cycle);
+//!   [`report`] renders it.
+//! - [`events`]: events in — the SQS queue SageMaker's events arrive in
+//!   (`events/queue.rs`) and the consumer beside the loop that hands them to event
+//!   cycles and acknowledges them once journaled (`events/consumer.rs`).
 //! - [`store`]: the state — baseline, journal, intents — behind one contract
 //!   ([`store::StateStore`]) and one schema (`store/schema.rs`), kept by SQLite
 //!   (`store/sqlite/`, one replica, the file lock) and PostgreSQL (`store/postgres/`:
@@ -60,7 +66,7 @@
 //! feature `mock`): mock servers speaking both systems' wire protocols, for tests and
 //! the demo, with their own reading of each system's rules.
 
-pub use govsync_core::{arn, domain, journal, known, plan, recovery, render, scope};
+pub use govsync_core::{arn, domain, event, journal, known, plan, recovery, render, scope};
 #[cfg(feature = "mock")]
 pub use govsync_mock as mock;
 
@@ -70,6 +76,7 @@ pub mod daemon;
 #[cfg(feature = "mock")]
 pub mod demo;
 pub mod engine;
+pub mod events;
 pub mod governance;
 pub mod logging;
 pub mod mapping;

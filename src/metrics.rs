@@ -48,6 +48,9 @@ pub struct Metrics {
     leader: Gauge,
     lead_attempts: Counter,
     interval: Gauge<f64, AtomicU64>,
+    events_received: Counter,
+    events: Family<Labels<1>, Counter>,
+    event_age: Gauge<f64, AtomicU64>,
 }
 
 /// The label of per-scope series: `scope` is `<account>/<region>` of a configured
@@ -86,7 +89,7 @@ impl Metrics {
         let cycles = Family::<Labels<2>, Counter>::default();
         registry.register(
             "cycles",
-            "Sync cycles by kind (full, incremental) and outcome (ok, unresolved, failed, error, cancelled)",
+            "Sync cycles by kind (full, incremental, event) and outcome (ok, unresolved, failed, error, cancelled)",
             cycles.clone(),
         );
         let cycle_duration = Family::<Labels<1>, Histogram>::new_with_constructor(
@@ -94,7 +97,7 @@ impl Metrics {
         );
         registry.register_with_unit(
             "cycle_duration",
-            "Duration of one sync cycle, by kind (full, incremental)",
+            "Duration of one sync cycle, by kind (full, incremental, event)",
             prometheus_client::registry::Unit::Seconds,
             cycle_duration.clone(),
         );
@@ -177,8 +180,30 @@ impl Metrics {
             prometheus_client::registry::Unit::Seconds,
             interval.clone(),
         );
+        let events_received = Counter::default();
+        registry.register(
+            "events_received",
+            "Messages received from the event queue ([sagemaker.events])",
+            events_received.clone(),
+        );
+        let events = Family::<Labels<1>, Counter>::default();
+        registry.register(
+            "events",
+            "Messages from the event queue by outcome: acted (the package showed something new), duplicate (its state was known), ignored (not a package event in scope; deleted), failed (left for redelivery)",
+            events.clone(),
+        );
+        let event_age = Gauge::<f64, AtomicU64>::default();
+        registry.register_with_unit(
+            "event_age",
+            "Age, when handled, of the oldest message the last batch acted on (from SQS's SentTimestamp)",
+            prometheus_client::registry::Unit::Seconds,
+            event_age.clone(),
+        );
         Metrics {
             registry,
+            events_received,
+            events,
+            event_age,
             conflicts_resolved,
             ready,
             leader,
@@ -288,6 +313,22 @@ impl Metrics {
                 .get_or_create(&[("state", state.as_str())])
                 .set(count as i64);
         }
+    }
+
+    /// Counts messages received from the event queue.
+    pub fn events_received(&self, n: usize) {
+        self.events_received.inc_by(n as u64);
+    }
+
+    /// Counts one message handled, by outcome (`acted`, `duplicate`, `ignored`,
+    /// `failed`).
+    pub fn event_handled(&self, outcome: &'static str) {
+        self.events.get_or_create(&[("outcome", outcome)]).inc();
+    }
+
+    /// Records the age of the oldest message a batch acted on.
+    pub fn event_age(&self, age: Duration) {
+        self.event_age.set(age.as_secs_f64());
     }
 
     /// Counts one attempt the AWS SDK made for a SageMaker call.

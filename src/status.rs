@@ -46,6 +46,8 @@ pub struct LoopStatus {
     /// Governance accepts only date literals for `[Last Modification Date]`:
     /// incremental cycles read a day or two of its changes each time.
     pub governance_date_only: bool,
+    /// Events in, when `[sagemaker.events]` is set and this process consumes.
+    pub events: Option<crate::events::EventsStatus>,
 }
 
 /// This process's part among replicas.
@@ -119,6 +121,7 @@ impl LoopStatus {
             running: None,
             role: Role::Single,
             governance_date_only: false,
+            events: None,
         }
     }
 }

@@ -83,6 +83,9 @@ pub fn render(status: &LoopStatus, interval: Duration) -> String {
              day before their watermark, so each reads a day or two of changes.</p>\n",
         );
     }
+    if let Some(events) = &status.events {
+        html.push_str(&events_line(events, std::time::SystemTime::now()));
+    }
     let report = status.last_report.as_ref().map(|f| &f.report);
 
     html.push_str("<h2>Models by state</h2>\n<div class=\"cards\" id=\"states\">\n");
@@ -269,6 +272,33 @@ pub fn render(status: &LoopStatus, interval: Duration) -> String {
 }
 
 /// The line under the title: ready or not, the last cycle, the interval.
+/// Whether SageMaker's events flow: the queue's last answer and message, and what
+/// became of the messages.
+fn events_line(events: &crate::events::EventsStatus, now: std::time::SystemTime) -> String {
+    let ago = |t: Option<std::time::SystemTime>| {
+        t.map(|t| seconds(now.duration_since(t).unwrap_or_default()) + " ago")
+    };
+    let (class, state) = match (&events.error, ago(events.last_received)) {
+        (Some(error), _) => ("bad", format!("the queue cannot be read: {error}")),
+        (None, Some(last)) => ("ok", format!("flowing; last message {last}")),
+        (None, None) => match ago(events.last_polled) {
+            Some(polled) => ("", format!("no message yet (queue answered {polled})")),
+            None => ("warn", "the queue has not answered yet".to_string()),
+        },
+    };
+    format!(
+        "<p id=\"events\" class=\"{class}\">Events in: {}. Received {}: acted {}, duplicate {}, \
+         ignored {}, failed {}. Queue <code>{}</code>.</p>\n",
+        escape(&state),
+        events.received,
+        events.acted,
+        events.duplicate,
+        events.ignored,
+        events.failed,
+        escape(&events.queue)
+    )
+}
+
 fn headline(status: &LoopStatus, interval: Duration) -> String {
     // What /readyz answers, in the same words.
     let ready = match crate::status::readiness(status) {
@@ -318,6 +348,34 @@ fn headline(status: &LoopStatus, interval: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_events_line_says_whether_events_flow() {
+        use crate::events::EventsStatus;
+        let now = std::time::SystemTime::now();
+        let mut e = EventsStatus {
+            queue: "https://sqs.us-east-1.amazonaws.com/1/q".into(),
+            ..EventsStatus::default()
+        };
+        assert!(events_line(&e, now).contains("has not answered yet"));
+        e.last_polled = Some(now - Duration::from_secs(3));
+        assert!(events_line(&e, now).contains("no message yet (queue answered 3.00 s ago)"));
+        e.last_received = Some(now - Duration::from_secs(2));
+        e.received = 4;
+        e.acted = 3;
+        e.ignored = 1;
+        let line = events_line(&e, now);
+        assert!(line.contains("class=\"ok\""), "{line}");
+        assert!(line.contains("flowing; last message 2.00 s ago"), "{line}");
+        assert!(
+            line.contains("Received 4: acted 3, duplicate 0, ignored 1, failed 0"),
+            "{line}"
+        );
+        e.error = Some("ReceiveMessage: <AccessDenied>".into());
+        let line = events_line(&e, now);
+        assert!(line.contains("class=\"bad\""), "{line}");
+        assert!(line.contains("&lt;AccessDenied&gt;"), "{line}");
+    }
 
     #[test]
     fn text_is_escaped() {

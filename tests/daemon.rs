@@ -154,7 +154,9 @@ async fn cycles_start_every_interval_with_jitter_and_a_slow_one_delays_the_next(
         standby_retry: Duration::from_secs(3),
     };
     tokio::join!(
-        daemon::run_loop(&engine, &mut store, settings, &metrics, &status, &shutdown),
+        daemon::run_loop(
+            &engine, &mut store, settings, &metrics, &status, &shutdown, None
+        ),
         stopper
     );
     let (starts, kinds): (Vec<Duration>, Vec<&str>) = registry

@@ -47,6 +47,36 @@ pub async fn build(
     Ok(live_engine(config, governance, registries, metrics))
 }
 
+/// The event queue of `[sagemaker.events]`, checked: a queue that cannot be read
+/// refuses the start (a wrong URL, a missing permission), and one without a
+/// dead-letter queue is warned about.
+async fn event_queue(
+    config: &Config,
+    metrics: Arc<Metrics>,
+) -> Result<Option<crate::events::EventQueue>, String> {
+    let Some(events) = &config.sagemaker.events else {
+        return Ok(None);
+    };
+    let sdk = crate::sagemaker::client::load_sdk_config(&config.sagemaker).await;
+    let queue = crate::events::EventQueue::new(&sdk, &config.sagemaker, events, Some(metrics));
+    let settings = queue
+        .settings()
+        .await
+        .map_err(|e| format!("sagemaker.events.queue_url: cannot read the queue: {e}"))?;
+    if !settings.redrive {
+        tracing::warn!(
+            queue = queue.url(),
+            "the event queue has no redrive policy: a message that keeps failing comes back forever instead of moving to a dead-letter queue (deploy/eventbridge/events-hub.template.json sets one)"
+        );
+    }
+    tracing::info!(
+        queue = queue.url(),
+        visibility_timeout_s = settings.visibility_timeout.map(|d| d.as_secs()),
+        "events in: SageMaker's events trigger event cycles; the cycles stay as the backstop"
+    );
+    Ok(Some(queue))
+}
+
 /// Runs `govsync run`.
 pub(super) fn run(
     args: ConfigArg,
@@ -94,7 +124,15 @@ pub(super) fn run(
             trigger.cancel();
         });
         let (status, _) = watch::channel(LoopStatus::new(tokio::time::Instant::now()));
-        daemon::run(engine, state, settings, metrics, listener, status, shutdown)
+        let events = event_queue(&config, metrics.clone()).await?;
+        let daemon = daemon::Daemon {
+            engine,
+            state,
+            settings,
+            metrics,
+            events,
+        };
+        daemon::run(daemon, listener, status, shutdown)
             .await
             .map_err(|e| format!("the HTTP server on {address} failed: {e}"))?;
         tracing::info!("govsync stopped");

@@ -93,6 +93,14 @@ pub(super) struct RawSageMaker {
     pub(super) operation_timeout: String,
     #[serde(default = "defaults::attempt_timeout")]
     pub(super) attempt_timeout: String,
+    pub(super) events: Option<RawEvents>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEvents {
+    pub(super) queue_url: String,
+    pub(super) sqs_endpoint_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -309,6 +317,11 @@ impl RawConfig {
                     session_name: None,
                     model_package_groups: vec![],
                 }],
+                events: Some(RawEvents {
+                    queue_url: "https://sqs.us-east-1.amazonaws.com/123456789012/govsync-events"
+                        .into(),
+                    sqs_endpoint_url: some("http://127.0.0.1:5000"),
+                }),
                 ..RawSageMaker::default()
             },
             sync: RawSync {

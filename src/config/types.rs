@@ -196,6 +196,21 @@ pub struct SageMakerConfig {
     pub operation_timeout: Duration,
     /// Timeout of one attempt.
     pub attempt_timeout: Duration,
+    /// Events in (`[sagemaker.events]`): the queue SageMaker's events arrive in;
+    /// `None`: cycles only.
+    pub events: Option<EventsConfig>,
+}
+
+/// `[sagemaker.events]`: the SQS queue an EventBridge rule sends SageMaker's model
+/// package and model card events to (one queue for every scope: spoke accounts
+/// forward their events to the hub's bus).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventsConfig {
+    /// The queue's URL (`https://sqs.<region>.amazonaws.com/<account>/<name>`).
+    pub queue_url: String,
+    /// A custom SQS endpoint (a test server); `None` uses the AWS default
+    /// (`AWS_ENDPOINT_URL_SQS` also works).
+    pub sqs_endpoint_url: Option<String>,
 }
 
 /// Sync loop settings.

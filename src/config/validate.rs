@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use super::file::{RawAuth, RawConfig, RawState, defaults};
 use super::{
-    AuthConfig, ConfigError, DEFAULT_IAM_TOKEN_URL, GovernanceConfig, PostgresConfig, RetryPolicy,
-    SageMakerConfig, SecretSource, StateConfig, SyncConfig, WriteMode, scopes,
+    AuthConfig, ConfigError, DEFAULT_IAM_TOKEN_URL, EventsConfig, GovernanceConfig, PostgresConfig,
+    RetryPolicy, SageMakerConfig, SecretSource, StateConfig, SyncConfig, WriteMode, scopes,
 };
 use crate::domain::GovernanceStatus;
 use crate::mapping;
@@ -224,6 +224,18 @@ impl Validator<'_> {
             )?,
             attempt_timeout: self
                 .duration("sagemaker.attempt_timeout", &file_sagemaker.attempt_timeout)?,
+            events: file_sagemaker
+                .events
+                .map(|e| -> Result<EventsConfig, ConfigError> {
+                    Ok(EventsConfig {
+                        queue_url: self.url("sagemaker.events.queue_url", e.queue_url)?,
+                        sqs_endpoint_url: e
+                            .sqs_endpoint_url
+                            .map(|u| self.url("sagemaker.events.sqs_endpoint_url", u))
+                            .transpose()?,
+                    })
+                })
+                .transpose()?,
         };
 
         let file_sync = raw.sync;

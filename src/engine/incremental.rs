@@ -36,6 +36,8 @@ pub enum CycleKind {
     Full,
     /// Only what changed since the last cycle, on either side.
     Incremental,
+    /// The packages SageMaker's events named, read now (`[sagemaker.events]`).
+    Event,
 }
 
 impl CycleKind {
@@ -44,6 +46,7 @@ impl CycleKind {
         match self {
             CycleKind::Full => "full",
             CycleKind::Incremental => "incremental",
+            CycleKind::Event => "event",
         }
     }
 }
@@ -116,16 +119,16 @@ impl Watermark {
 /// sides, when each side was last asked, and the models to plan again.
 #[derive(Debug, Clone)]
 pub struct CycleMemory {
-    known: KnownState,
+    pub(super) known: KnownState,
     /// How far back a wide question reaches (`sync.overlap`).
     overlap: Duration,
     /// Governance's watermark, once read in full.
     governance_seen: Option<Watermark>,
     /// Per scope, its watermark once listed in full.
-    scopes_seen: Vec<Option<Watermark>>,
+    pub(super) scopes_seen: Vec<Option<Watermark>>,
     /// Models to plan in the next incremental cycle whatever it observes: touched by
     /// a cycle that did not get to write, or whose write failed or was not started.
-    again: HashSet<ModelId>,
+    pub(super) again: HashSet<ModelId>,
     /// Per scope that could not be listed in full: when incremental cycles try again.
     scope_retry: Vec<Option<ScopeRetry>>,
     /// The most incremental cycles between two tries of such a scope.

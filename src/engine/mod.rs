@@ -12,7 +12,8 @@
 //!   `report`: what a cycle hands back ([`CycleReport`], [`Outcome`], [`Summary`]);
 //!   `state`: the state a cycle leaves each model in ([`ModelState`]); `live`: the
 //!   engine govsync runs for real, over both clients, every call counted; `link`:
-//!   a link a person asks for (`govsync link`).
+//!   a link a person asks for (`govsync link`); `events`: an event cycle, the
+//!   packages SageMaker's events name read and their models planned at once.
 
 use std::time::SystemTime;
 
@@ -31,6 +32,7 @@ use crate::scope::Scopes;
 use crate::store::{StateStore, Store, StoreError};
 
 mod apply;
+mod events;
 mod incremental;
 mod link;
 pub mod live;
@@ -39,6 +41,7 @@ mod record;
 mod report;
 mod state;
 
+pub use events::EventVerdict;
 pub use incremental::{CycleKind, CycleMemory};
 pub use live::{LiveEngine, governance_client, live_engine};
 pub use record::IntentsResolved;
@@ -99,6 +102,9 @@ pub enum CycleError {
     /// Shutdown began before any write.
     #[error("the cycle was cancelled by shutdown before any write")]
     Cancelled,
+    /// An event cycle before any full cycle: nothing is known to plan against.
+    #[error("no full cycle has read both sides yet; events wait for one")]
+    NothingKnown,
 }
 
 /// How the engine plans and writes: the mapping table, the planner's policy and the
@@ -202,10 +208,12 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         };
         report(Progress::Observing);
         let scopes = Scopes::new(self.registries.iter().map(|r| r.scope.clone()).collect());
-        let kind = if memory.knows_both_sides(scopes.all().len()) {
-            kind
-        } else {
-            CycleKind::Full
+        // An event cycle has its own entry (`run_event_cycle`): asked for here, the
+        // cycle is an incremental one.
+        let kind = match kind {
+            _ if !memory.knows_both_sides(scopes.all().len()) => CycleKind::Full,
+            CycleKind::Event => CycleKind::Incremental,
+            kind => kind,
         };
         // Observe, both sides at once; governance failing, or every scope failing,
         // ends the cycle with no writes, and so does shutdown (nothing has been
@@ -216,13 +224,36 @@ impl<G: Governance, R: Registry> Engine<G, R> {
                     self.observe_all(&scopes, options, memory.known(), &report)
                         .await
                 }
-                CycleKind::Incremental => self.observe_changes(&scopes, memory).await,
+                CycleKind::Incremental | CycleKind::Event => {
+                    self.observe_changes(&scopes, memory).await
+                }
             }
         };
-        let mut seen = tokio::select! {
+        let seen = tokio::select! {
             biased;
             () = options.cancel.cancelled() => return Err(CycleError::Cancelled),
             seen = observe => seen?,
+        };
+        self.plan_and_write(store, options, memory, kind, &scopes, seen)
+            .await
+    }
+
+    /// What every kind of cycle does with what it observed: resolve open intents (a
+    /// full cycle), plan, apply and journal the writes, remember what was seen and
+    /// written, record the outcome.
+    async fn plan_and_write(
+        &self,
+        store: Option<&mut Store>,
+        options: &CycleOptions,
+        memory: &mut CycleMemory,
+        kind: CycleKind,
+        scopes: &Scopes,
+        mut seen: Seen,
+    ) -> Result<CycleReport, CycleError> {
+        let report = |p: Progress| {
+            if let Some(tx) = &options.progress {
+                tx.send_replace(p);
+            }
         };
         let cycle_id = new_cycle_id();
         let mut store = store;
@@ -249,7 +280,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             _ => IntentsResolved::default(),
         };
         let baseline = match store.as_deref_mut() {
-            Some(s) if kind == CycleKind::Incremental => {
+            Some(s) if kind != CycleKind::Full => {
                 let models: Vec<&ModelId> = seen.models.iter().map(|m| &m.id).collect();
                 s.baseline_of(&models).await?
             }
@@ -263,7 +294,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             whole_fleet,
             packages: &seen.packages.items,
             gone: &seen.gone,
-            scopes: &scopes,
+            scopes,
             observed: &seen.observed,
             baseline: &baseline,
             mapping: &self.settings.mapping,
@@ -299,7 +330,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             let outcomes = self
                 .apply(
                     &plan.decisions,
-                    &scopes,
+                    scopes,
                     &journal,
                     &options.cancel,
                     &report,
@@ -335,7 +366,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             // What a full cycle saw replaces what was known (taken, not copied: the
             // plan is made), then what this cycle wrote is what is known.
             if kind == CycleKind::Full && options.model.is_none() {
-                memory.remember_full(seen, &scopes);
+                memory.remember_full(seen, scopes);
             }
             memory.remember_writes(&results);
         }

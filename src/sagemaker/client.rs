@@ -80,7 +80,8 @@ pub async fn load_sdk_config(config: &SageMakerConfig) -> SdkConfig {
     loader.load().await
 }
 
-pub(super) fn retry_config(config: &SageMakerConfig) -> RetryConfig {
+/// The SDK's retries as `[sagemaker]` sets them (every AWS client govsync makes).
+pub(crate) fn retry_config(config: &SageMakerConfig) -> RetryConfig {
     let base = match config.retry_mode {
         RetryMode::Standard => RetryConfig::standard(),
         RetryMode::Adaptive => RetryConfig::adaptive(),

@@ -1,6 +1,7 @@
 //! Builders shared by the tests.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod moto;
 pub mod postgres;
 pub mod programs;
 pub mod remote;

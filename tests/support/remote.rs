@@ -27,6 +27,7 @@ pub fn sagemaker_config(endpoint: &str, max_attempts: u32) -> SageMakerConfig {
         max_attempts,
         operation_timeout: Duration::from_secs(60),
         attempt_timeout: Duration::from_secs(5),
+        events: None,
     }
 }
 
@@ -83,6 +84,10 @@ pub struct RunningDaemon {
     pub url: String,
     shutdown: tokio_util::sync::CancellationToken,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The loop's status, as the status page reads it.
+    pub status: tokio::sync::watch::Receiver<govsync::status::LoopStatus>,
+    /// Its metrics.
+    pub metrics: std::sync::Arc<govsync::metrics::Metrics>,
 }
 
 impl RunningDaemon {
@@ -251,6 +256,19 @@ listen = "127.0.0.1:0"
     /// an in-memory store and a one-hour interval; returns once the first cycle has
     /// finished.
     pub async fn run_daemon(&self) -> RunningDaemon {
+        self.run_daemon_with(Duration::from_secs(3600), |_| None)
+            .await
+    }
+
+    /// [`Mocks::run_daemon`] with cycles every `interval` (full ones every hour),
+    /// consuming the event queue `events` makes (given the daemon's metrics).
+    pub async fn run_daemon_with(
+        &self,
+        interval: Duration,
+        events: impl FnOnce(
+            std::sync::Arc<govsync::metrics::Metrics>,
+        ) -> Option<govsync::events::EventQueue>,
+    ) -> RunningDaemon {
         let metrics = std::sync::Arc::new(govsync::metrics::Metrics::new());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -261,18 +279,21 @@ listen = "127.0.0.1:0"
         ));
         let shutdown = tokio_util::sync::CancellationToken::new();
         let task = tokio::spawn(govsync::daemon::run(
-            self.live_engine(metrics.clone()),
-            govsync::store::Store::open_sqlite(":memory:")
-                .expect("store")
-                .into(),
-            govsync::status::Settings {
-                interval: Duration::from_secs(3600),
-                full_interval: Duration::from_secs(3600),
-                overlap: Duration::from_secs(60),
-                shutdown_grace: Duration::from_secs(5),
-                standby_retry: Duration::from_secs(3),
+            govsync::daemon::Daemon {
+                engine: self.live_engine(metrics.clone()),
+                state: govsync::store::Store::open_sqlite(":memory:")
+                    .expect("store")
+                    .into(),
+                settings: govsync::status::Settings {
+                    interval,
+                    full_interval: Duration::from_secs(3600),
+                    overlap: Duration::from_secs(60),
+                    shutdown_grace: Duration::from_secs(5),
+                    standby_retry: Duration::from_secs(3),
+                },
+                metrics: metrics.clone(),
+                events: events(metrics.clone()),
             },
-            metrics,
             listener,
             status,
             shutdown.clone(),
@@ -285,7 +306,28 @@ listen = "127.0.0.1:0"
             url,
             shutdown,
             task,
+            status: watcher,
+            metrics,
         }
+    }
+
+    /// The event queue at `url` on the SQS server at `endpoint`, as `govsync run`
+    /// makes it from `[sagemaker.events]`.
+    pub fn event_queue(
+        &self,
+        url: &str,
+        endpoint: &str,
+        metrics: std::sync::Arc<govsync::metrics::Metrics>,
+    ) -> govsync::events::EventQueue {
+        govsync::events::EventQueue::new(
+            &self.sm.client_config(),
+            &sagemaker_config(&self.sm_handle.url(), 3),
+            &govsync::config::EventsConfig {
+                queue_url: url.to_string(),
+                sqs_endpoint_url: Some(endpoint.to_string()),
+            },
+            Some(metrics),
+        )
     }
 
     /// The SageMaker adapter for the registry mock, 3 attempts.

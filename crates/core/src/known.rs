@@ -175,6 +175,20 @@ impl KnownState {
                 }
             }
         }
+        let (more, _) = self.absorb_packages(packages);
+        touched.extend(more);
+        touched
+    }
+
+    /// Folds in packages read now (a search, or describes an event asked for), and
+    /// returns the models linking a package seen with another value, and the packages
+    /// so changed. A package govsync wrote is judged against that write
+    /// ([`Written::judge`]): a stale observation is ignored.
+    pub fn absorb_packages(
+        &mut self,
+        packages: Vec<ModelPackage>,
+    ) -> (HashSet<ModelId>, HashSet<PackageArn>) {
+        let mut touched = HashSet::new();
         let mut changed: HashSet<PackageArn> = HashSet::new();
         for mut p in packages {
             match self.written.get(&p.arn).map(|w| w.judge(&p)) {
@@ -204,7 +218,7 @@ impl KnownState {
                 }
             }
         }
-        touched
+        (touched, changed)
     }
 
     /// The models an incremental cycle plans for `touched` (see [`Selection`]).

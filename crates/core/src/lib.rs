@@ -10,6 +10,7 @@
 //!   routing of a package ARN to its scope.
 //! - [`mapping`]: the mapping table, parsed from TOML text and validated.
 //! - [`plan`]: the planner, where every sync rule lives.
+//! - [`event`]: SageMaker's EventBridge events, read as triggers for a package.
 //! - [`known`]: what the last cycles saw of both sides, which an incremental cycle
 //!   plans from.
 //! - [`journal`], [`recovery`]: the journal's values and the rule that resolves a
@@ -18,6 +19,7 @@
 
 pub mod arn;
 pub mod domain;
+pub mod event;
 pub mod journal;
 pub mod known;
 pub mod mapping;
