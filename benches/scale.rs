@@ -8,7 +8,9 @@
 //! Run: `cargo bench --bench scale` (Linux; about 10 minutes), or one size or part:
 //! `cargo bench --bench scale -- 10000`, `cargo bench --bench scale -- writes`,
 //! `cargo bench --bench scale -- burst` (a burst of changes read by a minute of
-//! incremental cycles).
+//! incremental cycles), `cargo bench --bench scale -- events` (events in: latency
+//! and a quiet fleet's calls with and without events; needs moto's server in the
+//! test virtual environment, `GOVSYNC_TEST_PYTHON`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -408,6 +410,110 @@ async fn burst() {
     );
 }
 
+/// Events in (`[sagemaker.events]`), 1,000 linked models, 20 ms per mock request,
+/// SQS from moto's server: the latency from a SageMaker change (its event sent) to
+/// the governance write, over 100 changes one at a time, with `sync.interval = 60s`;
+/// then what a quiet fleet costs, with events (interval 60 s) and without (the
+/// default 10 s), each measured over `QUIET` and scaled to an hour.
+async fn events() {
+    const N: usize = 1_000;
+    const CHANGES: usize = 100;
+    const QUIET: Duration = Duration::from_secs(180);
+    let moto = support::moto::Moto::start().await;
+    let queue = moto.queue("bench", Duration::from_secs(120), 5).await;
+    let mocks = Mocks::start(&GROUPS).await;
+    let pairs: Vec<(String, String)> = (0..N)
+        .map(|i| {
+            mocks.pair(
+                GROUPS[i % GROUPS.len()],
+                &format!("model-{i}"),
+                Some("Approved for Deployment"),
+                Some(("Deployment", "Approved")),
+            )
+        })
+        .collect();
+    mocks.sm.age(Duration::from_secs(600));
+    mocks.gov.age(Duration::from_secs(600));
+    mocks.sm.set_faults(latency_faults()).expect("faults");
+    mocks.gov.set_faults(latency_faults()).expect("faults");
+    let daemon = mocks
+        .run_daemon_with(Duration::from_secs(60), |m| {
+            Some(mocks.event_queue(&queue.url, &moto.url, m))
+        })
+        .await;
+    let mut latencies = Vec::new();
+    for (model, package) in pairs.iter().take(CHANGES) {
+        mocks
+            .sm
+            .call(
+                "UpdateModelPackage",
+                json!({ "ModelPackageArn": package,
+                        "ModelLifeCycle": { "Stage": "Deployment", "StageStatus": "Complete" } }),
+            )
+            .expect("update");
+        let sent = Instant::now();
+        moto.send(&queue.url, &support::moto::package_event(package, None))
+            .await;
+        while mocks.gov.status_of(model).as_deref() != Some("Deployed") {
+            assert!(
+                sent.elapsed() < Duration::from_secs(60),
+                "no write within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        latencies.push(sent.elapsed());
+    }
+    latencies.sort();
+    let cycles: Vec<&str> = daemon
+        .status
+        .borrow()
+        .recent_cycles
+        .iter()
+        .map(|c| c.kind)
+        .collect();
+    println!(
+        "events in, {N} models, 20 ms per mock request: a SageMaker change to its governance write, over {CHANGES} changes: p50 {}, p99 {}, max {} ({} scheduled cycles after the first ran meanwhile)  [cargo bench --bench scale -- events]",
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99)),
+        ms(*latencies.last().expect("latencies")),
+        cycles
+            .iter()
+            .filter(|k| **k != "event")
+            .count()
+            .saturating_sub(1),
+    );
+    // A quiet fleet: nothing changes; count what each setting calls.
+    let per_hour = |n: u64| n as f64 * 3600.0 / QUIET.as_secs_f64();
+    let sqs_calls = |text: &str| -> u64 {
+        text.lines()
+            .filter(|l| l.starts_with("govsync_remote_calls_total{system=\"sqs\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    };
+    reset(&mocks);
+    let sqs_before = sqs_calls(&daemon.metrics.encode());
+    tokio::time::sleep(QUIET).await;
+    let with_events = calls(&mocks);
+    let sqs = sqs_calls(&daemon.metrics.encode()) - sqs_before;
+    daemon.stop().await;
+    let polling = mocks
+        .run_daemon_with(Duration::from_secs(10), |_| None)
+        .await;
+    reset(&mocks);
+    tokio::time::sleep(QUIET).await;
+    let without = calls(&mocks);
+    polling.stop().await;
+    println!(
+        "a quiet fleet of {N} models, calls per hour (measured over {} s each): events on at sync.interval = 60s: {:.0} to SageMaker and governance ({}) + {:.0} to SQS (long polls); events off at the default 10 s: {:.0} ({})  [cargo bench --bench scale -- events]",
+        QUIET.as_secs(),
+        per_hour(total(&with_events)),
+        brief(&with_events),
+        per_hour(sqs),
+        per_hour(total(&without)),
+        brief(&without),
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -432,5 +538,8 @@ fn main() {
     }
     if args.is_empty() || args.iter().any(|a| a == "burst") {
         runtime.block_on(burst());
+    }
+    if args.is_empty() || args.iter().any(|a| a == "events") {
+        runtime.block_on(events());
     }
 }

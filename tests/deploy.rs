@@ -77,13 +77,50 @@ async fn operations_is_what_the_adapter_calls() {
 
 #[test]
 fn the_iam_policy_allows_exactly_the_operations_and_the_pushable_stages() {
-    check_sagemaker_policy(&read_json("deploy/iam/govsync-policy.json"));
+    let policy = read_json("deploy/iam/govsync-policy.json");
+    check_sagemaker_policy(&policy);
+    check_queue_statement(&policy);
+}
+
+/// The SQS actions a policy allows are exactly those of the calls the consumer makes
+/// (`QUEUE_OPERATIONS`, which tests/events.rs checks against the calls counted),
+/// in one statement, on one queue (never `*`), and nothing else of SQS or others.
+fn check_queue_statement(policy: &Value) {
+    let statements = policy["Statement"].as_array().expect("statements");
+    let queue: Vec<&Value> = statements
+        .iter()
+        .filter(|s| strings(&s["Action"]).iter().any(|a| a.starts_with("sqs:")))
+        .collect();
+    assert_eq!(queue.len(), 1, "one statement for the event queue");
+    let actions: BTreeSet<String> = strings(&queue[0]["Action"]).into_iter().collect();
+    let expected: BTreeSet<String> = govsync::events::QUEUE_OPERATIONS
+        .iter()
+        .map(|op| govsync::events::iam_action(op))
+        .collect();
+    assert_eq!(actions, expected, "exactly the consumer's calls");
+    let resources = strings(&queue[0]["Resource"]);
+    assert_eq!(resources.len(), 1, "{resources:?}");
+    assert!(
+        resources[0].starts_with("arn:aws:sqs:") && !resources[0].contains('*'),
+        "the event queue alone: {resources:?}"
+    );
+    for s in statements {
+        for action in strings(&s["Action"]) {
+            assert!(
+                ["sagemaker:", "sqs:", "sts:"]
+                    .iter()
+                    .any(|p| action.starts_with(p)),
+                "{action} is not a call govsync makes"
+            );
+        }
+    }
 }
 
 #[test]
 fn the_approvals_policy_also_bounds_the_approval_statuses_the_documented_table_sets() {
     let policy = read_json("deploy/iam/govsync-policy-approvals.json");
     check_sagemaker_policy(&policy);
+    check_queue_statement(&policy);
     let update = policy["Statement"]
         .as_array()
         .expect("statements")
@@ -122,14 +159,23 @@ fn the_spoke_role_is_trusted_by_the_hub_alone_and_allows_what_the_adapter_calls(
     let policies = role["Policies"].as_array().expect("policies");
     assert_eq!(policies.len(), 1);
     check_sagemaker_policy(&policies[0]["PolicyDocument"]);
+    // The queue is the hub's: a spoke's role never reads it.
+    assert!(!policies[0]["PolicyDocument"].to_string().contains("sqs:"));
 }
 
 #[test]
-fn the_hub_policy_only_assumes_named_roles() {
+fn the_hub_policy_only_assumes_named_roles_and_reads_the_event_queue() {
     let policy = read_json("deploy/iam/hub-policy.json");
+    check_queue_statement(&policy);
     let statements = policy["Statement"].as_array().expect("statements");
     for statement in statements {
         assert_eq!(statement["Effect"], "Allow");
+        if strings(&statement["Action"])
+            .iter()
+            .any(|a| a.starts_with("sqs:"))
+        {
+            continue;
+        }
         assert_eq!(strings(&statement["Action"]), ["sts:AssumeRole"]);
         for resource in strings(&statement["Resource"]) {
             assert!(
@@ -140,6 +186,66 @@ fn the_hub_policy_only_assumes_named_roles() {
     }
 }
 
+/// The hub template's rule takes both SageMaker detail types to the queue, the queue
+/// policy lets only that rule send, the queues are encrypted, failing messages go to
+/// a dead-letter queue; the spoke template forwards the same pattern to the hub.
+#[test]
+fn the_event_templates_route_sagemakers_events_to_the_queue_and_nothing_else() {
+    let hub = read_json("deploy/eventbridge/events-hub.template.json");
+    let r = &hub["Resources"];
+    let pattern = &r["SageMakerEventsRule"]["Properties"]["EventPattern"];
+    assert_eq!(strings(&pattern["source"]), [govsync::event::SOURCE]);
+    assert_eq!(
+        strings(&pattern["detail-type"]),
+        [govsync::event::PACKAGE_CHANGE, govsync::event::CARD_CHANGE]
+    );
+    let target = &r["SageMakerEventsRule"]["Properties"]["Targets"][0];
+    assert_eq!(target["Arn"]["Fn::GetAtt"][0], "EventQueue");
+    let send = &r["EventQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0];
+    assert_eq!(send["Principal"]["Service"], "events.amazonaws.com");
+    assert_eq!(send["Action"], "sqs:SendMessage");
+    assert_eq!(
+        send["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][0],
+        "SageMakerEventsRule"
+    );
+    for queue in ["EventQueue", "DeadLetterQueue"] {
+        let p = &r[queue]["Properties"];
+        assert!(
+            p["SqsManagedSseEnabled"]["Fn::If"][2] == true
+                && p["KmsMasterKeyId"]["Fn::If"][1]["Ref"] == "KmsKeyArn",
+            "{queue}: SSE-SQS by default, the KMS key when given"
+        );
+    }
+    let redrive = &r["EventQueue"]["Properties"]["RedrivePolicy"];
+    assert_eq!(
+        redrive["deadLetterTargetArn"]["Fn::GetAtt"][0],
+        "DeadLetterQueue"
+    );
+    // The documented events match the rule (the consumer's own test shapes).
+    let documented = json!({
+        "source": "aws.sagemaker",
+        "detail-type": "SageMaker Model Package State Change",
+        "detail": {},
+    });
+    assert!(matches(pattern, &documented));
+    assert!(!matches(
+        pattern,
+        &json!({"source": "aws.sagemaker", "detail-type": "AWS API Call via CloudTrail", "detail": {}})
+    ));
+
+    let spoke = read_json("deploy/eventbridge/events-spoke.template.json");
+    let forward = &spoke["Resources"]["ForwardSageMakerEvents"]["Properties"];
+    assert_eq!(
+        &forward["EventPattern"], pattern,
+        "the spokes forward what the hub's rule takes"
+    );
+    assert!(
+        forward["Targets"][0]["Arn"]["Fn::Sub"]
+            .as_str()
+            .is_some_and(|a| a.contains("${HubAccountId}:event-bus/default"))
+    );
+}
+
 /// A SageMaker policy allows exactly the adapter's operations, and updates only to
 /// the stages the built-in table pushes, on model packages.
 fn check_sagemaker_policy(policy: &Value) {
@@ -148,6 +254,7 @@ fn check_sagemaker_policy(policy: &Value) {
         .iter()
         .filter(|s| s["Effect"] == "Allow")
         .flat_map(|s| strings(&s["Action"]))
+        .filter(|a| a.starts_with("sagemaker:"))
         .collect();
     let expected: BTreeSet<String> = OPERATIONS
         .iter()
