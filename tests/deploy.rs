@@ -240,9 +240,10 @@ fn the_event_templates_route_sagemakers_events_to_the_queue_and_nothing_else() {
         "the spokes forward what the hub's rule takes"
     );
     assert!(
-        forward["Targets"][0]["Arn"]["Fn::Sub"]
+        forward["Targets"][0]["Arn"]["Fn::Sub"][0]
             .as_str()
-            .is_some_and(|a| a.contains("${HubAccountId}:event-bus/default"))
+            .is_some_and(|a| a.ends_with("${HubAccountId}:event-bus/default")),
+        "the spokes forward to the hub's default bus"
     );
 }
 
