@@ -438,7 +438,7 @@ async fn events() {
     mocks.gov.set_faults(latency_faults()).expect("faults");
     let daemon = mocks
         .run_daemon_with(Duration::from_secs(60), |m| {
-            Some(mocks.event_queue(&queue.url, &moto.url, m))
+            (Some(mocks.event_queue(&queue.url, &moto.url, m)), None)
         })
         .await;
     let mut latencies = Vec::new();
@@ -497,7 +497,7 @@ async fn events() {
     let sqs = sqs_calls(&daemon.metrics.encode()) - sqs_before;
     daemon.stop().await;
     let polling = mocks
-        .run_daemon_with(Duration::from_secs(10), |_| None)
+        .run_daemon_with(Duration::from_secs(10), |_| (None, None))
         .await;
     reset(&mocks);
     tokio::time::sleep(QUIET).await;

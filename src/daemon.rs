@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::{
     CycleError, CycleKind, CycleMemory, CycleOptions, CycleReport, Engine, Outcome,
 };
-use crate::events::{EventBatch, EventQueue, consume};
+use crate::events::outbox::Outbox;
+use crate::events::{EventBatch, EventQueue, Publisher, consume};
 use crate::governance::Governance;
 use crate::metrics::{Metrics, cycle_outcome};
 use crate::plan::ActionKind;
@@ -34,9 +35,10 @@ pub fn next_wait(interval: Duration, unit: f64) -> Duration {
     interval.mul_f64(1.0 + JITTER * (2.0 * unit.clamp(0.0, 1.0) - 1.0))
 }
 
-/// Runs cycles until `shutdown` is cancelled and, with `events`, consumes the event
-/// queue beside them: each batch of SageMaker events becomes an event cycle between
-/// the scheduled ones (the schedule is not moved).
+/// Runs cycles until `shutdown` is cancelled, with events in and out as `events`
+/// says: each batch of SageMaker events from the queue becomes an event cycle
+/// between the scheduled ones (the schedule is not moved), and what each cycle
+/// writes is published from the outbox beside the cycles.
 pub async fn run_loop<G: Governance, R: Registry>(
     engine: &Engine<G, R>,
     store: &mut Store,
@@ -44,7 +46,7 @@ pub async fn run_loop<G: Governance, R: Registry>(
     metrics: &Metrics,
     status: &watch::Sender<LoopStatus>,
     shutdown: &CancellationToken,
-    events: Option<&EventQueue>,
+    events: Events<'_>,
 ) {
     Loop {
         engine,
@@ -55,6 +57,15 @@ pub async fn run_loop<G: Governance, R: Registry>(
     }
     .run(store, shutdown)
     .await;
+}
+
+/// Events in and out, when configured: the queue to consume, the bus to publish to.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Events<'a> {
+    /// The queue SageMaker's events arrive in (`[sagemaker.events]`).
+    pub queue: Option<&'a EventQueue>,
+    /// The bus govsync's changes are published to (`[events]`).
+    pub publisher: Option<&'a Publisher>,
 }
 
 /// What starts a cycle.
@@ -80,27 +91,35 @@ struct Loop<'a, G, R> {
     settings: Settings,
     metrics: &'a Metrics,
     status: &'a watch::Sender<LoopStatus>,
-    events: Option<&'a EventQueue>,
+    events: Events<'a>,
 }
 
 impl<G: Governance, R: Registry> Loop<'_, G, R> {
-    /// Cycles until `shutdown`, with the event queue's consumer beside them.
+    /// Cycles until `shutdown`, with the event queue's consumer and the outbox's
+    /// publisher beside them.
     async fn run(&self, store: &mut Store, shutdown: &CancellationToken) {
         let (to_cycles, batches) = mpsc::channel(1);
-        let stop_consumer = CancellationToken::new();
+        let stop_beside = CancellationToken::new();
+        let (mut outbox, publisher) = Outbox::new(
+            self.events.publisher,
+            self.metrics,
+            self.status,
+            &stop_beside,
+        );
+        store.set_outbox(outbox.on());
         let consumer = async {
-            match self.events {
+            match self.events.queue {
                 Some(queue) => {
-                    consume(queue, to_cycles, self.metrics, self.status, &stop_consumer).await;
+                    consume(queue, to_cycles, self.metrics, self.status, &stop_beside).await;
                 }
                 None => drop(to_cycles),
             }
         };
         let cycles = async {
-            self.run_cycles(store, shutdown, batches).await;
-            stop_consumer.cancel();
+            self.run_cycles(store, shutdown, batches, &mut outbox).await;
+            stop_beside.cancel();
         };
-        tokio::join!(cycles, consumer);
+        tokio::join!(cycles, consumer, publisher);
     }
 
     /// Runs cycles until `shutdown` is cancelled. A cycle runs to its end before the
@@ -113,6 +132,7 @@ impl<G: Governance, R: Registry> Loop<'_, G, R> {
         store: &mut Store,
         shutdown: &CancellationToken,
         mut batches: mpsc::Receiver<EventBatch>,
+        outbox: &mut Outbox<'_>,
     ) {
         let Loop {
             engine,
@@ -133,6 +153,10 @@ impl<G: Governance, R: Registry> Loop<'_, G, R> {
             let start = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
+                wake = outbox.wake() => {
+                    outbox.handle(wake, store).await;
+                    continue;
+                }
                 () = tokio::time::sleep_until(next) => Start::Scheduled,
                 batch = next_batch(&mut batches) => Start::Events(batch),
             };
@@ -206,6 +230,8 @@ impl<G: Governance, R: Registry> Loop<'_, G, R> {
             let elapsed = started.elapsed();
             self.finish_cycle(store, result, kind, (started, started_at), elapsed)
                 .await;
+            // What the cycle wrote is published beside the next ones.
+            outbox.offer(store).await;
             if shutdown.is_cancelled() {
                 break;
             }
@@ -357,7 +383,8 @@ impl From<Store> for StateSource {
 }
 
 /// What `govsync run` runs: the engine, where it keeps its state, its timing, its
-/// metrics, and the event queue it consumes while it leads (`[sagemaker.events]`).
+/// metrics, and the event queue it consumes and the bus it publishes to while it
+/// leads.
 pub struct Daemon<G, R> {
     /// The engine over both remote systems.
     pub engine: Engine<G, R>,
@@ -367,8 +394,10 @@ pub struct Daemon<G, R> {
     pub settings: Settings,
     /// Where the loop counts.
     pub metrics: Arc<Metrics>,
-    /// The event queue, when events are on.
+    /// The event queue, when events in are on.
     pub events: Option<EventQueue>,
+    /// The bus, when events out are on.
+    pub publisher: Option<Publisher>,
 }
 
 /// Runs the daemon: the HTTP endpoints on `listener` and the loop (with events on,
@@ -386,6 +415,7 @@ pub async fn run<G: Governance, R: Registry>(
         settings,
         metrics,
         events,
+        publisher,
     } = daemon;
     let stop_server = CancellationToken::new();
     let server = tokio::spawn(serve(
@@ -402,7 +432,10 @@ pub async fn run<G: Governance, R: Registry>(
         settings,
         metrics: &metrics,
         status: &status,
-        events: events.as_ref(),
+        events: Events {
+            queue: events.as_ref(),
+            publisher: publisher.as_ref(),
+        },
     };
     match state {
         StateSource::Store(mut store) => {

@@ -256,6 +256,7 @@ path = ":memory:"
             settings,
             metrics: metrics.clone(),
             events: None,
+            publisher: None,
         },
         listener,
         status,

@@ -66,7 +66,7 @@
 //! feature `mock`): mock servers speaking both systems' wire protocols, for tests and
 //! the demo, with their own reading of each system's rules.
 
-pub use govsync_core::{arn, domain, event, journal, known, plan, recovery, render, scope};
+pub use govsync_core::{arn, domain, event, journal, known, outbox, plan, recovery, render, scope};
 #[cfg(feature = "mock")]
 pub use govsync_mock as mock;
 

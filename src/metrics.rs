@@ -49,6 +49,8 @@ pub struct Metrics {
     lead_attempts: Counter,
     interval: Gauge<f64, AtomicU64>,
     events_received: Counter,
+    events_published: Family<Labels<1>, Counter>,
+    events_pending: Gauge,
     events: Family<Labels<1>, Counter>,
     event_age: Gauge<f64, AtomicU64>,
 }
@@ -199,8 +201,22 @@ impl Metrics {
             prometheus_client::registry::Unit::Seconds,
             event_age.clone(),
         );
+        let events_published = Family::<Labels<1>, Counter>::default();
+        registry.register(
+            "events_published",
+            "govsync Status Change events sent to the [events] bus, by outcome (published; failed: left in the outbox for another try)",
+            events_published.clone(),
+        );
+        let events_pending = Gauge::default();
+        registry.register(
+            "events_pending",
+            "govsync Status Change events waiting in the state store's outbox",
+            events_pending.clone(),
+        );
         Metrics {
             registry,
+            events_published,
+            events_pending,
             events_received,
             events,
             event_age,
@@ -324,6 +340,21 @@ impl Metrics {
     /// `failed`).
     pub fn event_handled(&self, outcome: &'static str) {
         self.events.get_or_create(&[("outcome", outcome)]).inc();
+    }
+
+    /// Counts events sent to the bus: accepted, and not (left in the outbox).
+    pub fn events_published(&self, published: usize, failed: usize) {
+        self.events_published
+            .get_or_create(&[("outcome", "published")])
+            .inc_by(published as u64);
+        self.events_published
+            .get_or_create(&[("outcome", "failed")])
+            .inc_by(failed as u64);
+    }
+
+    /// Records the events waiting in the outbox.
+    pub fn set_events_pending(&self, n: u64) {
+        self.events_pending.set(n as i64);
     }
 
     /// Records the age of the oldest message a batch acted on.

@@ -48,6 +48,8 @@ pub struct LoopStatus {
     pub governance_date_only: bool,
     /// Events in, when `[sagemaker.events]` is set and this process consumes.
     pub events: Option<crate::events::EventsStatus>,
+    /// Events out, when `[events]` is set and this process publishes.
+    pub outbox: Option<crate::events::outbox::OutboxStatus>,
 }
 
 /// This process's part among replicas.
@@ -122,6 +124,7 @@ impl LoopStatus {
             role: Role::Single,
             governance_date_only: false,
             events: None,
+            outbox: None,
         }
     }
 }

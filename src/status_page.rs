@@ -86,6 +86,9 @@ pub fn render(status: &LoopStatus, interval: Duration) -> String {
     if let Some(events) = &status.events {
         html.push_str(&events_line(events, std::time::SystemTime::now()));
     }
+    if let Some(outbox) = &status.outbox {
+        html.push_str(&outbox_line(outbox));
+    }
     let report = status.last_report.as_ref().map(|f| &f.report);
 
     html.push_str("<h2>Models by state</h2>\n<div class=\"cards\" id=\"states\">\n");
@@ -299,6 +302,26 @@ fn events_line(events: &crate::events::EventsStatus, now: std::time::SystemTime)
     )
 }
 
+/// The outbox's backlog: events out waiting to be published, and why, if sends fail.
+fn outbox_line(outbox: &crate::events::outbox::OutboxStatus) -> String {
+    let (class, state) = match &outbox.error {
+        Some(error) => (
+            "bad",
+            format!("sends fail, the events wait in the outbox: {error}"),
+        ),
+        None if outbox.pending > 0 => ("warn", "sending".to_string()),
+        None => ("ok", "all published".to_string()),
+    };
+    format!(
+        "<p id=\"outbox\" class=\"{class}\">Events out: {}. Waiting {}, published {} \
+         (this process). Bus <code>{}</code>.</p>\n",
+        escape(&state),
+        outbox.pending,
+        outbox.published,
+        escape(&outbox.bus)
+    )
+}
+
 fn headline(status: &LoopStatus, interval: Duration) -> String {
     // What /readyz answers, in the same words.
     let ready = match crate::status::readiness(status) {
@@ -375,6 +398,30 @@ mod tests {
         let line = events_line(&e, now);
         assert!(line.contains("class=\"bad\""), "{line}");
         assert!(line.contains("&lt;AccessDenied&gt;"), "{line}");
+    }
+
+    #[test]
+    fn the_outbox_line_shows_the_backlog_and_why_it_waits() {
+        use crate::events::outbox::OutboxStatus;
+        let mut o = OutboxStatus {
+            bus: "govsync-changes".into(),
+            pending: 0,
+            published: 12,
+            error: None,
+        };
+        let line = outbox_line(&o);
+        assert!(
+            line.contains("all published") && line.contains("Waiting 0, published 12"),
+            "{line}"
+        );
+        o.pending = 3;
+        o.error = Some("PutEvents for govsync-changes: ResourceNotFoundException".into());
+        let line = outbox_line(&o);
+        assert!(
+            line.contains("class=\"bad\"") && line.contains("Waiting 3"),
+            "{line}"
+        );
+        assert!(line.contains("ResourceNotFoundException"), "{line}");
     }
 
     #[test]

@@ -37,19 +37,7 @@ fn faults(seed: u64) -> Faults {
 }
 
 fn spawn(config: &Path, dir: &Path) -> std::process::Child {
-    support::govsync_run(config, dir)
-        .env("GOVSYNC_LOG", "warn")
-        .env("GOVSYNC_LOG_FORMAT", "human")
-        .stdout(std::process::Stdio::null())
-        .stderr(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(dir.join("govsync.log"))
-                .expect("log file"),
-        )
-        .spawn()
-        .expect("spawn govsync")
+    support::spawn_logged(config, dir, "warn")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -155,7 +155,13 @@ async fn cycles_start_every_interval_with_jitter_and_a_slow_one_delays_the_next(
     };
     tokio::join!(
         daemon::run_loop(
-            &engine, &mut store, settings, &metrics, &status, &shutdown, None
+            &engine,
+            &mut store,
+            settings,
+            &metrics,
+            &status,
+            &shutdown,
+            Default::default()
         ),
         stopper
     );

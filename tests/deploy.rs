@@ -80,6 +80,37 @@ fn the_iam_policy_allows_exactly_the_operations_and_the_pushable_stages() {
     let policy = read_json("deploy/iam/govsync-policy.json");
     check_sagemaker_policy(&policy);
     check_queue_statement(&policy);
+    check_publish_statement(&policy);
+}
+
+/// The EventBridge actions a policy allows are exactly the publisher's calls
+/// (`PUBLISH_OPERATIONS`, which tests/events_out.rs checks against the calls
+/// counted), on one bus (never `*`).
+fn check_publish_statement(policy: &Value) {
+    let statements = policy["Statement"].as_array().expect("statements");
+    let publish: Vec<&Value> = statements
+        .iter()
+        .filter(|s| {
+            strings(&s["Action"])
+                .iter()
+                .any(|a| a.starts_with("events:"))
+        })
+        .collect();
+    assert_eq!(publish.len(), 1, "one statement for the bus");
+    let actions: BTreeSet<String> = strings(&publish[0]["Action"]).into_iter().collect();
+    let expected: BTreeSet<String> = govsync::events::publish::PUBLISH_OPERATIONS
+        .iter()
+        .map(|op| format!("events:{op}"))
+        .collect();
+    assert_eq!(actions, expected, "exactly the publisher's calls");
+    let resources = strings(&publish[0]["Resource"]);
+    assert_eq!(resources.len(), 1, "{resources:?}");
+    assert!(
+        resources[0].starts_with("arn:aws:events:")
+            && resources[0].contains(":event-bus/")
+            && !resources[0].contains('*'),
+        "the bus alone: {resources:?}"
+    );
 }
 
 /// The SQS actions a policy allows are exactly those of the calls the consumer makes
@@ -107,7 +138,7 @@ fn check_queue_statement(policy: &Value) {
     for s in statements {
         for action in strings(&s["Action"]) {
             assert!(
-                ["sagemaker:", "sqs:", "sts:"]
+                ["sagemaker:", "sqs:", "sts:", "events:"]
                     .iter()
                     .any(|p| action.starts_with(p)),
                 "{action} is not a call govsync makes"
@@ -121,6 +152,7 @@ fn the_approvals_policy_also_bounds_the_approval_statuses_the_documented_table_s
     let policy = read_json("deploy/iam/govsync-policy-approvals.json");
     check_sagemaker_policy(&policy);
     check_queue_statement(&policy);
+    check_publish_statement(&policy);
     let update = policy["Statement"]
         .as_array()
         .expect("statements")
@@ -164,15 +196,16 @@ fn the_spoke_role_is_trusted_by_the_hub_alone_and_allows_what_the_adapter_calls(
 }
 
 #[test]
-fn the_hub_policy_only_assumes_named_roles_and_reads_the_event_queue() {
+fn the_hub_policy_only_assumes_named_roles_reads_the_event_queue_and_publishes() {
     let policy = read_json("deploy/iam/hub-policy.json");
     check_queue_statement(&policy);
+    check_publish_statement(&policy);
     let statements = policy["Statement"].as_array().expect("statements");
     for statement in statements {
         assert_eq!(statement["Effect"], "Allow");
         if strings(&statement["Action"])
             .iter()
-            .any(|a| a.starts_with("sqs:"))
+            .any(|a| a.starts_with("sqs:") || a.starts_with("events:"))
         {
             continue;
         }
@@ -245,6 +278,49 @@ fn the_event_templates_route_sagemakers_events_to_the_queue_and_nothing_else() {
             .is_some_and(|a| a.ends_with("${HubAccountId}:event-bus/default")),
         "the spokes forward to the hub's default bus"
     );
+}
+
+/// The shipped rule on govsync's own events matches the event of a decommission
+/// as govsync makes it, and not that of another action.
+#[test]
+fn the_decommission_rule_matches_govsyncs_decommission_event_only() {
+    let template = read_json("deploy/eventbridge/development-complete.template.json");
+    let rule = &template["Resources"]["GovernanceDecommissionedRule"]["Properties"];
+    assert_eq!(rule["EventBusName"]["Ref"], "GovsyncBus");
+    let pattern = &rule["EventPattern"];
+    let event = |action: &str| {
+        let entry = govsync::store::JournalEntry {
+            at: "2026-12-06T10:00:00Z".into(),
+            model_id: "42".into(),
+            model_name: "churn".into(),
+            package_arn: "arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/3".into(),
+            action: action.into(),
+            from: Some("Deployed | Deployment/Complete".into()),
+            to: Some("Decommissioned".into()),
+            reason: "the package was deleted".into(),
+            outcome: "applied".into(),
+            error: None,
+            cycle: Some("c".into()),
+        };
+        json!({
+            "source": govsync::outbox::SOURCE,
+            "detail-type": govsync::outbox::DETAIL_TYPE,
+            "detail": govsync::outbox::status_change(7, &entry),
+        })
+    };
+    assert!(matches(pattern, &event("decommission")));
+    assert!(!matches(pattern, &event("pull")));
+    // The input the pipeline gets names fields the event has.
+    let paths = &rule["Targets"][0]["InputTransformer"]["InputPathsMap"];
+    let decommission = event("decommission");
+    for path in ["arn", "model", "sequence"] {
+        let at = paths[path].as_str().expect("path").trim_start_matches("$.");
+        let mut v = &decommission;
+        for part in at.split('.') {
+            v = &v[part];
+        }
+        assert!(!v.is_null(), "{at} is not in govsync's event");
+    }
 }
 
 /// A SageMaker policy allows exactly the adapter's operations, and updates only to

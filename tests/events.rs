@@ -21,24 +21,6 @@ use support::remote::{Mocks, RunningDaemon, received, tail};
 /// (no scheduled cycle runs within any deadline here but the first).
 const INTERVAL: Duration = Duration::from_secs(60);
 
-/// Waits until `done` holds of the daemon's status, at most `within`.
-async fn until(
-    daemon: &mut RunningDaemon,
-    within: Duration,
-    what: &str,
-    done: impl Fn(&LoopStatus) -> bool,
-) {
-    let reached = tokio::time::timeout(within, daemon.status.wait_for(|s| done(s)))
-        .await
-        .map(|r| r.is_ok());
-    assert!(
-        reached.is_ok(),
-        "{what}: not within {within:?}; events: {:?}",
-        daemon.status.borrow().events
-    );
-    assert_eq!(reached, Ok(true), "the loop stopped");
-}
-
 /// Messages the daemon handled so far (acted, duplicate, ignored, failed).
 fn handled(s: &LoopStatus) -> u64 {
     s.events
@@ -113,18 +95,16 @@ async fn a_sagemaker_change_reaches_governance_through_an_event_with_no_cycle_be
     let pair = deploying(&mocks);
     let mut daemon = mocks
         .run_daemon_with(INTERVAL, |m| {
-            Some(mocks.event_queue(&queue.url, &moto.url, m))
+            (Some(mocks.event_queue(&queue.url, &moto.url, m)), None)
         })
         .await;
     assert_eq!(kinds(&daemon), ["full"]);
     // The queue is polled before anything is sent (events flow).
-    until(
-        &mut daemon,
-        Duration::from_secs(30),
-        "the queue answers",
-        |s| s.events.as_ref().is_some_and(|e| e.last_polled.is_some()),
-    )
-    .await;
+    daemon
+        .until(Duration::from_secs(30), "the queue answers", |s| {
+            s.events.as_ref().is_some_and(|e| e.last_polled.is_some())
+        })
+        .await;
 
     deploy(&mocks, &pair.package);
     let sent = Instant::now();
@@ -144,13 +124,11 @@ async fn a_sagemaker_change_reaches_governance_through_an_event_with_no_cycle_be
         "event to governance write: {:.0} ms (cargo test --test events a_sagemaker_change -- --nocapture)",
         latency.as_secs_f64() * 1000.0
     );
-    until(
-        &mut daemon,
-        Duration::from_secs(10),
-        "the event is handled",
-        |s| handled(s) == 1,
-    )
-    .await;
+    daemon
+        .until(Duration::from_secs(10), "the event is handled", |s| {
+            handled(s) == 1
+        })
+        .await;
     assert_eq!(
         kinds(&daemon),
         ["full", "event"],
@@ -190,7 +168,7 @@ async fn duplicated_reordered_stale_and_foreign_messages_cause_no_wrong_or_repea
     let pair = deploying(&mocks);
     let mut daemon = mocks
         .run_daemon_with(INTERVAL, |m| {
-            Some(mocks.event_queue(&queue.url, &moto.url, m))
+            (Some(mocks.event_queue(&queue.url, &moto.url, m)), None)
         })
         .await;
     let before = mocks.sm.events().len();
@@ -218,13 +196,11 @@ async fn duplicated_reordered_stale_and_foreign_messages_cause_no_wrong_or_repea
     for m in &messages {
         moto.send(&queue.url, m).await;
     }
-    until(
-        &mut daemon,
-        Duration::from_secs(30),
-        "every message is handled",
-        |s| handled(s) == messages.len() as u64,
-    )
-    .await;
+    daemon
+        .until(Duration::from_secs(30), "every message is handled", |s| {
+            handled(s) == messages.len() as u64
+        })
+        .await;
     drained_queue(&moto, &queue.url, Duration::from_secs(10)).await;
     assert_eq!(
         mocks.gov.status_of(&pair.model).as_deref(),
@@ -254,13 +230,11 @@ async fn duplicated_reordered_stale_and_foreign_messages_cause_no_wrong_or_repea
     // An event that echoes what is known costs no read.
     let describes = mocks.sm.counters().get("DescribeModelPackage");
     moto.send(&queue.url, &forwarded[0]).await;
-    until(
-        &mut daemon,
-        Duration::from_secs(30),
-        "the echo is handled",
-        |s| handled(s) == messages.len() as u64 + 1,
-    )
-    .await;
+    daemon
+        .until(Duration::from_secs(30), "the echo is handled", |s| {
+            handled(s) == messages.len() as u64 + 1
+        })
+        .await;
     assert_eq!(
         mocks.sm.counters().get("DescribeModelPackage"),
         describes,
@@ -284,7 +258,7 @@ async fn a_message_that_keeps_failing_ends_in_the_dead_letter_queue() {
         .run_daemon_with(INTERVAL, |m| {
             let events = mocks.event_queue(&queue.url, &moto.url, m);
             consumed = Some(events.clone());
-            Some(events)
+            (Some(events), None)
         })
         .await;
     // What `govsync run` checks at start-up, counted in the daemon's metrics.
@@ -298,13 +272,11 @@ async fn a_message_that_keeps_failing_ends_in_the_dead_letter_queue() {
     // A message handled and deleted first.
     moto.send(&queue.url, &package_event(&pair.package, None))
         .await;
-    until(
-        &mut daemon,
-        Duration::from_secs(30),
-        "the first message",
-        |s| handled(s) == 1,
-    )
-    .await;
+    daemon
+        .until(Duration::from_secs(30), "the first message", |s| {
+            handled(s) == 1
+        })
+        .await;
     // SageMaker fails every call from now on: the package cannot be read.
     mocks
         .sm
@@ -376,21 +348,7 @@ async fn a_sigkill_between_the_write_and_the_delete_redelivers_without_a_second_
         ),
         "interval = \"60s\"",
     );
-    let spawn = || {
-        support::govsync_run(&config, dir.path())
-            .env("GOVSYNC_LOG", "info")
-            .env("GOVSYNC_LOG_FORMAT", "human")
-            .stdout(std::process::Stdio::null())
-            .stderr(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(dir.path().join("govsync.log"))
-                    .expect("log file"),
-            )
-            .spawn()
-            .expect("spawn govsync")
-    };
+    let spawn = || support::spawn_logged(&config, dir.path(), "info");
     // The first process: its first full cycle finds the pair in sync; then the
     // event's write lands in governance, its answer held while govsync is killed.
     let mut first = spawn();

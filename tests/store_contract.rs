@@ -183,6 +183,57 @@ async fn contract(store: &mut Store) -> Vec<JournalEntry> {
             .collect::<Vec<_>>(),
         vec!["8", "7"]
     );
+    // Events out: with the outbox on, an applied or recovered write's entry waits
+    // to be published, in the transaction of its outcome; a failed one does not,
+    // and nothing was queued while it was off (the pushes above).
+    assert_eq!(store.outbox_len().await.expect("outbox"), 0);
+    store.set_outbox(true);
+    let mut keys = Vec::new();
+    for model in ["7", "8", "9"] {
+        keys.push(store.record_intent(&intent(model)).await.expect("intent"));
+    }
+    store
+        .complete_intent(keys[0], "applied", None)
+        .await
+        .expect("complete");
+    store
+        .complete_intent(keys[1], "failed", Some("HTTP 500"))
+        .await
+        .expect("complete");
+    store
+        .complete_intent(keys[2], "recovered", Some("seen"))
+        .await
+        .expect("complete");
+    let pending = store.pending_events(10).await.expect("pending");
+    assert_eq!(
+        pending
+            .iter()
+            .map(|(_, e)| (e.model_id.as_str(), e.outcome.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("7", "applied"), ("9", "recovered")]
+    );
+    assert!(
+        pending[0].0 < pending[1].0,
+        "oldest first, by sequence number"
+    );
+    store
+        .publish_failed(&[pending[0].0], "the bus is unreachable")
+        .await
+        .expect("failed");
+    assert_eq!(
+        store.outbox_len().await.expect("outbox"),
+        2,
+        "a failure keeps it"
+    );
+    store.published(&[pending[0].0]).await.expect("published");
+    assert_eq!(
+        store.pending_events(10).await.expect("pending"),
+        pending[1..]
+    );
+    store.published(&[pending[1].0]).await.expect("published");
+    assert_eq!(store.outbox_len().await.expect("outbox"), 0);
+    store.set_outbox(false);
+
     // One intent left open, for copies to carry.
     store.record_intent(&intent("9")).await.expect("intent");
     untimed(all)
@@ -324,7 +375,7 @@ async fn both_stores_migrate_a_version_1_store_and_keep_its_journal() {
         ),
     );
     migrated_from_version_1(&mut lead(&pg, "v1", "a").await).await;
-    assert_eq!(pg.psql("v1", "SELECT version FROM govsync_schema"), "2");
+    assert_eq!(pg.psql("v1", "SELECT version FROM govsync_schema"), "3");
 }
 
 #[tokio::test]
@@ -343,15 +394,15 @@ async fn migrations_run_once_and_are_recorded() {
     assert_eq!(leads, 1, "exactly one leads");
     assert_eq!(
         pg.psql("migrate", "SELECT version FROM govsync_schema"),
-        "2"
+        "3"
     );
     assert_eq!(
         pg.psql(
             "migrate",
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
         ),
-        "5",
-        "baseline, journal, intent, leader, govsync_schema"
+        "6",
+        "baseline, journal, intent, leader, outbox, govsync_schema"
     );
 }
 
@@ -466,10 +517,10 @@ async fn state_copy_round_trips_and_is_idempotent() {
             first.baselines,
             first.intents
         ),
-        (4, 0, 2, 1)
+        (7, 0, 2, 1)
     );
     let again = copy(&mut source, &mut middle).await.expect("copy again");
-    assert_eq!((again.journal_copied, again.journal_present), (0, 4));
+    assert_eq!((again.journal_copied, again.journal_present), (0, 7));
 
     // And back into a new SQLite file: the same store.
     let mut back = sqlite(&dir, "back.db");

@@ -97,7 +97,21 @@ pub(super) fn reconcile(
             let engine = super::run::build(&config, env, Arc::new(Metrics::new()))
                 .await
                 .map_err(failed("start-up"))?;
+            // Events out: what this run writes is stored with its outcome and
+            // published before it exits.
+            let publisher = match (&mut store, options.dry_run) {
+                (Some(store), false) => {
+                    let publisher = super::run::publisher(&config, Arc::new(Metrics::new())).await;
+                    store.set_outbox(publisher.is_some());
+                    publisher
+                }
+                _ => None,
+            };
             let report = engine.cycle(store.as_mut(), &options).await;
+            if let (Some(publisher), Some(store)) = (&publisher, &mut store) {
+                let (published, left) = crate::events::outbox::publish_now(publisher, store).await;
+                tracing::info!(published, left, "events out");
+            }
             if let Some(indicator) = indicator {
                 indicator.abort();
                 eprint!("\r\x1b[2K");

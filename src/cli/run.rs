@@ -77,6 +77,23 @@ async fn event_queue(
     Ok(Some(queue))
 }
 
+/// The publisher of `[events]`. The bus is not checked here: an unreachable one
+/// keeps the events in the outbox until it answers, and the cycles go on.
+pub(super) async fn publisher(
+    config: &Config,
+    metrics: Arc<Metrics>,
+) -> Option<crate::events::Publisher> {
+    let events = config.events.as_ref()?;
+    let sdk = crate::sagemaker::client::load_sdk_config(&config.sagemaker).await;
+    tracing::info!(bus = %events.bus, "events out: every write govsync applies is published to the bus");
+    Some(crate::events::Publisher::new(
+        &sdk,
+        &config.sagemaker,
+        events,
+        Some(metrics),
+    ))
+}
+
 /// Runs `govsync run`.
 pub(super) fn run(
     args: ConfigArg,
@@ -125,12 +142,14 @@ pub(super) fn run(
         });
         let (status, _) = watch::channel(LoopStatus::new(tokio::time::Instant::now()));
         let events = event_queue(&config, metrics.clone()).await?;
+        let publisher = publisher(&config, metrics.clone()).await;
         let daemon = daemon::Daemon {
             engine,
             state,
             settings,
             metrics,
             events,
+            publisher,
         };
         daemon::run(daemon, listener, status, shutdown)
             .await

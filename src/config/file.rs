@@ -19,6 +19,14 @@ pub(super) struct RawConfig {
     pub(super) state: RawState,
     #[serde(default)]
     pub(super) server: RawServer,
+    pub(super) events: Option<RawPublish>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPublish {
+    pub(super) bus: String,
+    pub(super) eventbridge_endpoint_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -340,6 +348,10 @@ impl RawConfig {
                 lease: defaults::lease(),
             },
             server: RawServer::default(),
+            events: Some(RawPublish {
+                bus: "govsync-changes".into(),
+                eventbridge_endpoint_url: some("http://127.0.0.1:5000"),
+            }),
         }
     }
 }

@@ -81,6 +81,7 @@ impl Config {
             sync: validated.sync,
             state: validated.state,
             listen: validated.listen,
+            events: validated.events,
             mapping,
             overrides,
         })

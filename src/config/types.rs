@@ -201,6 +201,17 @@ pub struct SageMakerConfig {
     pub events: Option<EventsConfig>,
 }
 
+/// `[events]`: the EventBridge bus govsync publishes a `govsync Status Change` event
+/// to for every write it applies (events out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishConfig {
+    /// The bus's name, or its ARN (whose region then wins).
+    pub bus: String,
+    /// A custom EventBridge endpoint (a test server); `None` uses the AWS default
+    /// (`AWS_ENDPOINT_URL_EVENTS` also works).
+    pub eventbridge_endpoint_url: Option<String>,
+}
+
 /// `[sagemaker.events]`: the SQS queue an EventBridge rule sends SageMaker's model
 /// package and model card events to (one queue for every scope: spoke accounts
 /// forward their events to the hub's bus).
@@ -304,6 +315,9 @@ pub struct Config {
     pub state: StateConfig,
     /// The HTTP address for health, readiness and metrics.
     pub listen: SocketAddr,
+    /// Events out (`[events]`): the bus govsync publishes its changes to; `None`:
+    /// none are published.
+    pub events: Option<PublishConfig>,
     /// The loaded mapping table.
     pub mapping: MappingTable,
     /// The environment overrides that were applied.

@@ -7,7 +7,8 @@ use std::time::Duration;
 use super::file::{RawAuth, RawConfig, RawState, defaults};
 use super::{
     AuthConfig, ConfigError, DEFAULT_IAM_TOKEN_URL, EventsConfig, GovernanceConfig, PostgresConfig,
-    RetryPolicy, SageMakerConfig, SecretSource, StateConfig, SyncConfig, WriteMode, scopes,
+    PublishConfig, RetryPolicy, SageMakerConfig, SecretSource, StateConfig, SyncConfig, WriteMode,
+    scopes,
 };
 use crate::domain::GovernanceStatus;
 use crate::mapping;
@@ -19,6 +20,7 @@ pub(super) struct Validated {
     pub(super) sync: SyncConfig,
     pub(super) state: StateConfig,
     pub(super) listen: SocketAddr,
+    pub(super) events: Option<PublishConfig>,
 }
 
 pub(super) struct Validator<'a> {
@@ -337,12 +339,33 @@ impl Validator<'_> {
                 );
             }
         };
+        let events = match raw.events {
+            None => None,
+            Some(e) if !crate::events::publish::is_bus(&e.bus) => {
+                return self.fail(
+                    "events.bus",
+                    format!(
+                        "\"{}\" is not an event bus name (letters, digits, . _ - /) or an \
+                         arn:aws:events:<region>:<account>:event-bus/<name> ARN",
+                        e.bus
+                    ),
+                );
+            }
+            Some(e) => Some(PublishConfig {
+                bus: e.bus,
+                eventbridge_endpoint_url: e
+                    .eventbridge_endpoint_url
+                    .map(|u| self.url("events.eventbridge_endpoint_url", u))
+                    .transpose()?,
+            }),
+        };
         Ok(Validated {
             governance,
             sagemaker,
             sync,
             state,
             listen,
+            events,
         })
     }
 

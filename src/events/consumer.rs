@@ -4,7 +4,7 @@
 //!
 //! A message that is not a SageMaker package event is deleted at once and counted
 //! as ignored. A message whose work failed for a reason that may pass stays in the
-//! queue and comes back after [`retry_delay`]; the queue's redrive policy moves one
+//! queue and comes back after [`retry_delay`] (of its receive count); the queue's redrive policy moves one
 //! that keeps failing to its dead-letter queue.
 
 use std::time::{Duration, SystemTime};
@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::queue::{EventQueue, Received};
-use super::{EventBatch, EventsStatus};
+use super::{EventBatch, EventsStatus, retry_delay};
 use crate::engine::EventVerdict;
 use crate::event::{Trigger, read_event};
 use crate::metrics::Metrics;
@@ -21,14 +21,6 @@ use crate::status::LoopStatus;
 
 /// How long the consumer waits after the queue could not be read.
 pub const RECEIVE_PAUSE: Duration = Duration::from_secs(5);
-
-/// When a message whose work failed is delivered again, after its `receive_count`th
-/// receipt: 5 s, 10 s, 20 s, … at most 5 minutes (a plain function of the count, as
-/// the loop's own wait after a failure is).
-pub fn retry_delay(receive_count: u32) -> Duration {
-    let doublings = receive_count.saturating_sub(1).min(6);
-    Duration::from_secs((5u64 << doublings).min(300))
-}
 
 /// Consumes the queue until `stop` is cancelled or the loop ends (`to_cycles`
 /// closed). Never returns an error: a queue that cannot be read is reported and
@@ -185,16 +177,4 @@ fn events_status(status: &watch::Sender<LoopStatus>, change: impl FnOnce(&mut Ev
             change(e);
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_failing_message_comes_back_later_each_time_up_to_five_minutes() {
-        let delays: Vec<u64> = (1..=9).map(|n| retry_delay(n).as_secs()).collect();
-        assert_eq!(delays, [5, 10, 20, 40, 80, 160, 300, 300, 300]);
-        assert_eq!(retry_delay(0).as_secs(), 5);
-    }
 }

@@ -89,7 +89,8 @@ pub(crate) fn retry_config(config: &SageMakerConfig) -> RetryConfig {
     base.with_max_attempts(config.max_attempts)
 }
 
-pub(super) fn timeout_config(config: &SageMakerConfig) -> TimeoutConfig {
+/// The SDK's timeouts as `[sagemaker]` sets them.
+pub(crate) fn timeout_config(config: &SageMakerConfig) -> TimeoutConfig {
     TimeoutConfig::builder()
         .operation_timeout(config.operation_timeout)
         .operation_attempt_timeout(config.attempt_timeout)

@@ -28,7 +28,7 @@ use crate::domain::{GovernanceStatus, Lifecycle, ModelId, PackageArn};
 use crate::plan::{Baseline, BaselineEntry};
 
 /// The schema version this build writes (both stores number their migrations alike).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The oldest schema version whose baseline table is the one this build reads (a
 /// dry run reads an older store's baseline without migrating it).
@@ -269,6 +269,19 @@ pub trait StateStore {
     /// Writes copied rows in one transaction (keys already present are skipped,
     /// baselines replaced).
     async fn import(&mut self, rows: &Import) -> Result<(), StoreError>;
+    /// Up to `limit` applied writes whose event is not published yet, oldest first,
+    /// with their sequence numbers (the outbox, filled while events out are on:
+    /// [`Store::set_outbox`]).
+    async fn pending_events(
+        &mut self,
+        limit: usize,
+    ) -> Result<Vec<(i64, JournalEntry)>, StoreError>;
+    /// The events of these writes are published: they leave the outbox.
+    async fn published(&mut self, seqs: &[i64]) -> Result<(), StoreError>;
+    /// Publishing these writes' events failed (they stay, for another try).
+    async fn publish_failed(&mut self, seqs: &[i64], error: &str) -> Result<(), StoreError>;
+    /// The number of events waiting in the outbox.
+    async fn outbox_len(&mut self) -> Result<u64, StoreError>;
 }
 
 /// The store the configuration chose.
@@ -284,6 +297,15 @@ impl Store {
     /// one for `:memory:`, for the one process that syncs with it.
     pub fn open_sqlite(path: &str) -> Result<Store, StoreError> {
         SqliteStore::open(path).map(Store::Sqlite)
+    }
+
+    /// Whether completing an applied (or recovered) write also puts its event in the
+    /// outbox, in the same transaction (events out are on: `[events]`).
+    pub fn set_outbox(&mut self, on: bool) {
+        match self {
+            Store::Sqlite(s) => s.outbox = on,
+            Store::Postgres(p) => p.outbox = on,
+        }
     }
 
     /// For each of `models` that has one, the action and "from" of its latest
@@ -351,6 +373,10 @@ dispatch! {
     fn journal_page(&mut self, after: i64, limit: usize) -> Vec<(i64, JournalEntry)>;
     fn journal_len(&mut self) -> u64;
     fn import(&mut self, rows: &Import) -> ();
+    fn pending_events(&mut self, limit: usize) -> Vec<(i64, JournalEntry)>;
+    fn published(&mut self, seqs: &[i64]) -> ();
+    fn publish_failed(&mut self, seqs: &[i64], error: &str) -> ();
+    fn outbox_len(&mut self) -> u64;
 }
 
 /// Where a store is, from a `state.url` or a `state copy` argument.

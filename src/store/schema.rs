@@ -49,6 +49,15 @@ const STEPS: [&str; SCHEMA_VERSION as usize] = [
     );
     ALTER TABLE journal ADD COLUMN cycle TEXT;
 ",
+    "
+    -- Events out: the journal entries of applied writes whose event is not yet
+    -- published, added in the transaction that records the outcome.
+    CREATE TABLE outbox (
+        seq        BIGINT PRIMARY KEY,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+",
 ];
 
 /// A dialect's migrations: each shared step with `key` as the auto-numbered primary

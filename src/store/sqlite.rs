@@ -7,6 +7,7 @@
 //! Transactions are short: one intent, one outcome, one cycle's baselines and reports.
 
 mod journal;
+mod outbox;
 
 use std::path::Path;
 use std::time::Duration;
@@ -25,6 +26,8 @@ pub struct SqliteStore {
     path: String,
     /// Held while this process may write: `<path>.lock`, locked exclusively.
     _owner: Option<std::fs::File>,
+    /// Applied writes also go to the outbox (events out).
+    pub(super) outbox: bool,
 }
 
 impl SqliteStore {
@@ -52,6 +55,7 @@ impl SqliteStore {
             conn,
             path: path.to_string(),
             _owner: owner,
+            outbox: false,
         };
         store
             .conn
@@ -90,6 +94,7 @@ impl SqliteStore {
             conn,
             path: path.to_string(),
             _owner: None,
+            outbox: false,
         };
         store
             .conn
@@ -122,7 +127,7 @@ impl SqliteStore {
                 found: version,
             });
         }
-        let steps = super::schema::migrations("INTEGER PRIMARY KEY AUTOINCREMENT", ["", ""]);
+        let steps = super::schema::migrations("INTEGER PRIMARY KEY AUTOINCREMENT", ["", "", ""]);
         for (i, sql) in steps.enumerate().skip(version as usize) {
             let path = self.path.clone();
             let tx = self

@@ -14,6 +14,28 @@ pub fn govsync_run(config: &std::path::Path, dir: &std::path::Path) -> std::proc
     govsync_command(&["run"], config, dir)
 }
 
+/// Starts `govsync run --config <config>` (as [`govsync_run`]) with human log lines
+/// at `level` appended to `dir/govsync.log` (read it with `remote::tail`).
+pub fn spawn_logged(
+    config: &std::path::Path,
+    dir: &std::path::Path,
+    level: &str,
+) -> std::process::Child {
+    govsync_run(config, dir)
+        .env("GOVSYNC_LOG", level)
+        .env("GOVSYNC_LOG_FORMAT", "human")
+        .stdout(std::process::Stdio::null())
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("govsync.log"))
+                .expect("log file"),
+        )
+        .spawn()
+        .expect("spawn govsync")
+}
+
 /// `govsync <args> --config <config>` of the binary under test, with the
 /// environment [`govsync_run`] gives it.
 pub fn govsync_command(

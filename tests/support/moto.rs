@@ -1,6 +1,6 @@
 //! moto's server (`moto[server]` from PyPI, in the test virtual environment): real
-//! SQS and EventBridge implementations we did not write, started on a free loopback
-//! port for one test and stopped after it.
+//! SQS and EventBridge implementations we did not write (EventBridge with rules that
+//! deliver to SQS), started on a free loopback port for one test and stopped after.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,6 +14,8 @@ pub struct Moto {
     pub url: String,
     /// An SQS client for it (static test credentials, us-east-1).
     pub sqs: aws_sdk_sqs::Client,
+    /// An EventBridge client for it.
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 impl Drop for Moto {
@@ -60,7 +62,17 @@ impl Moto {
                 .endpoint_url(&url)
                 .build(),
         );
-        let moto = Moto { child, url, sqs };
+        let events = aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::config::Builder::from(&sdk_config())
+                .endpoint_url(&url)
+                .build(),
+        );
+        let moto = Moto {
+            child,
+            url,
+            sqs,
+            events,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while moto.sqs.list_queues().send().await.is_err() {
             assert!(
@@ -85,17 +97,7 @@ impl Moto {
             .expect("dead-letter queue")
             .queue_url
             .expect("url");
-        let dlq_arn = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&dead_letters)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("attributes")
-            .attributes
-            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
-            .expect("dead-letter queue ARN");
+        let dlq_arn = self.queue_arn(&dead_letters).await;
         let url = self
             .sqs
             .create_queue()
@@ -115,6 +117,95 @@ impl Moto {
             .queue_url
             .expect("url");
         TestQueue { url, dead_letters }
+    }
+
+    /// Makes the event bus `bus` with a rule that sends govsync's events to a new
+    /// queue `<bus>-target`, whose URL it returns: what a pipeline hanging on
+    /// govsync's events would read.
+    pub async fn bus_to_queue(&self, bus: &str) -> String {
+        self.events
+            .create_event_bus()
+            .name(bus)
+            .send()
+            .await
+            .expect("bus");
+        let queue = self
+            .queue(&format!("{bus}-target"), Duration::from_secs(30), 10)
+            .await;
+        let arn = self.queue_arn(&queue.url).await;
+        self.events
+            .put_rule()
+            .name("govsync-changes")
+            .event_bus_name(bus)
+            .event_pattern(
+                serde_json::json!({
+                    "source": [govsync::outbox::SOURCE],
+                    "detail-type": [govsync::outbox::DETAIL_TYPE],
+                })
+                .to_string(),
+            )
+            .send()
+            .await
+            .expect("rule");
+        self.events
+            .put_targets()
+            .rule("govsync-changes")
+            .event_bus_name(bus)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("queue")
+                    .arn(arn)
+                    .build()
+                    .expect("target"),
+            )
+            .send()
+            .await
+            .expect("targets");
+        queue.url
+    }
+
+    /// Every message in the queue at `url` now (received and deleted), as JSON.
+    pub async fn drain(&self, url: &str) -> Vec<serde_json::Value> {
+        let mut all = Vec::new();
+        loop {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("receive");
+            let messages = out.messages();
+            if messages.is_empty() {
+                return all;
+            }
+            for m in messages {
+                all.push(serde_json::from_str(m.body().unwrap_or_default()).expect("JSON"));
+                self.sqs
+                    .delete_message()
+                    .queue_url(url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+    }
+
+    /// The ARN of the queue at `url`.
+    pub async fn queue_arn(&self, url: &str) -> String {
+        self.sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("attributes")
+            .attributes
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+            .expect("queue ARN")
     }
 
     /// Sends `body` to the queue at `url`.

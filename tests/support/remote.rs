@@ -91,6 +91,27 @@ pub struct RunningDaemon {
 }
 
 impl RunningDaemon {
+    /// Waits until `done` holds of the loop's status, at most `within`; fails saying
+    /// `what` did not happen, with the status's events, outbox and journal tail.
+    pub async fn until(
+        &mut self,
+        within: Duration,
+        what: &str,
+        done: impl Fn(&govsync::status::LoopStatus) -> bool,
+    ) {
+        let reached = tokio::time::timeout(within, self.status.wait_for(|s| done(s)))
+            .await
+            .map(|r| r.is_ok());
+        if reached.is_err() {
+            let s = self.status.borrow();
+            panic!(
+                "{what}: not within {within:?}; events in: {:?}; events out: {:?}; journal: {:?}",
+                s.events, s.outbox, s.journal_tail
+            );
+        }
+        assert_eq!(reached, Ok(true), "the loop stopped");
+    }
+
     /// Shuts it down as SIGTERM would and waits for it to stop cleanly.
     pub async fn stop(self) {
         self.shutdown.cancel();
@@ -256,18 +277,22 @@ listen = "127.0.0.1:0"
     /// an in-memory store and a one-hour interval; returns once the first cycle has
     /// finished.
     pub async fn run_daemon(&self) -> RunningDaemon {
-        self.run_daemon_with(Duration::from_secs(3600), |_| None)
+        self.run_daemon_with(Duration::from_secs(3600), |_| (None, None))
             .await
     }
 
     /// [`Mocks::run_daemon`] with cycles every `interval` (full ones every hour),
-    /// consuming the event queue `events` makes (given the daemon's metrics).
+    /// consuming the event queue and publishing to the bus `events` makes (given the
+    /// daemon's metrics).
     pub async fn run_daemon_with(
         &self,
         interval: Duration,
         events: impl FnOnce(
             std::sync::Arc<govsync::metrics::Metrics>,
-        ) -> Option<govsync::events::EventQueue>,
+        ) -> (
+            Option<govsync::events::EventQueue>,
+            Option<govsync::events::Publisher>,
+        ),
     ) -> RunningDaemon {
         let metrics = std::sync::Arc::new(govsync::metrics::Metrics::new());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -278,6 +303,7 @@ listen = "127.0.0.1:0"
             tokio::time::Instant::now(),
         ));
         let shutdown = tokio_util::sync::CancellationToken::new();
+        let (queue, publisher) = events(metrics.clone());
         let task = tokio::spawn(govsync::daemon::run(
             govsync::daemon::Daemon {
                 engine: self.live_engine(metrics.clone()),
@@ -292,7 +318,8 @@ listen = "127.0.0.1:0"
                     standby_retry: Duration::from_secs(3),
                 },
                 metrics: metrics.clone(),
-                events: events(metrics.clone()),
+                events: queue,
+                publisher,
             },
             listener,
             status,
@@ -309,6 +336,25 @@ listen = "127.0.0.1:0"
             status: watcher,
             metrics,
         }
+    }
+
+    /// The publisher to `bus` on the EventBridge server at `endpoint`, as `govsync
+    /// run` makes it from `[events]`.
+    pub fn publisher(
+        &self,
+        bus: &str,
+        endpoint: &str,
+        metrics: std::sync::Arc<govsync::metrics::Metrics>,
+    ) -> govsync::events::Publisher {
+        govsync::events::Publisher::new(
+            &self.sm.client_config(),
+            &sagemaker_config(&self.sm_handle.url(), 3),
+            &govsync::config::PublishConfig {
+                bus: bus.to_string(),
+                eventbridge_endpoint_url: Some(endpoint.to_string()),
+            },
+            Some(metrics),
+        )
     }
 
     /// The event queue at `url` on the SQS server at `endpoint`, as `govsync run`

@@ -15,6 +15,7 @@
 //!   plans from.
 //! - [`journal`], [`recovery`]: the journal's values and the rule that resolves a
 //!   write whose process died before its outcome was recorded.
+//! - [`outbox`]: the event govsync publishes for each write it applied (events out).
 //! - [`render`], [`toml_text`]: text columns for people, positions in TOML text.
 
 pub mod arn;
@@ -23,6 +24,7 @@ pub mod event;
 pub mod journal;
 pub mod known;
 pub mod mapping;
+pub mod outbox;
 pub mod plan;
 pub mod recovery;
 pub mod render;

@@ -6,6 +6,7 @@ use sqlx::{Connection, Row};
 
 use super::{HOLDS_LOCK, LEADER_KEY, PgStore};
 use crate::domain::ModelId;
+use crate::outbox::PUBLISHED_OUTCOMES;
 use crate::plan::{Baseline, BaselineEntry};
 use crate::store::{
     BaselineRow, HistoryFilter, Import, Intent, IntentRow, JournalEntry, LatestEntry, StateStore,
@@ -283,22 +284,27 @@ impl StateStore for PgStore {
         self.must_lead()?;
         // One statement: the intent leaves and its entry arrives together.
         let mut conn = self.conn().await?;
-        let moved = self
+        // With events out, an applied write's entry also goes to the outbox.
+        let queue = self.outbox && PUBLISHED_OUTCOMES.contains(&outcome);
+        let moved: i64 = self
             .settle(
-                sqlx::query(&format!(
-                    "WITH done AS (DELETE FROM intent WHERE id = $1 RETURNING *)
-                     INSERT INTO journal ({ENTRY_COLUMNS})
-                     SELECT $2, model_id, model_name, package_arn, action, from_value, to_value, reason, $3, $4, cycle
-                     FROM done"
+                sqlx::query_scalar(&format!(
+                    "WITH done AS (DELETE FROM intent WHERE id = $1 RETURNING *),
+                     entry AS (
+                         INSERT INTO journal ({ENTRY_COLUMNS})
+                         SELECT $2, model_id, model_name, package_arn, action, from_value, to_value, reason, $3, $4, cycle
+                         FROM done RETURNING seq),
+                     queued AS (INSERT INTO outbox (seq) SELECT seq FROM entry WHERE $5 RETURNING seq)
+                     SELECT count(*) FROM entry"
                 ))
                 .bind(id)
                 .bind(now_rfc3339())
                 .bind(outcome)
                 .bind(error)
-                .execute(&mut *conn),
+                .bind(queue)
+                .fetch_one(&mut *conn),
             )
-            .await?
-            .rows_affected();
+            .await?;
         drop(conn);
         if moved == 1 {
             Ok(())
@@ -382,6 +388,56 @@ impl StateStore for PgStore {
             |r| Ok((r.try_get(11)?, entry_from_row(r)?)),
         )
         .await
+    }
+
+    async fn pending_events(
+        &mut self,
+        limit: usize,
+    ) -> Result<Vec<(i64, JournalEntry)>, StoreError> {
+        self.rows(
+            sqlx::query(&format!(
+                "SELECT {ENTRY_COLUMNS}, journal.seq FROM outbox JOIN journal ON journal.seq = outbox.seq
+                 ORDER BY outbox.seq LIMIT $1"
+            ))
+            .bind(limit as i64),
+            |r| Ok((r.try_get(11)?, entry_from_row(r)?)),
+        )
+        .await
+    }
+
+    async fn published(&mut self, seqs: &[i64]) -> Result<(), StoreError> {
+        self.must_lead()?;
+        let mut conn = self.conn().await?;
+        self.settle(
+            sqlx::query("DELETE FROM outbox WHERE seq = ANY($1)")
+                .bind(seqs)
+                .execute(&mut *conn),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn publish_failed(&mut self, seqs: &[i64], error: &str) -> Result<(), StoreError> {
+        self.must_lead()?;
+        let mut conn = self.conn().await?;
+        self.settle(
+            sqlx::query(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = ANY($1)",
+            )
+            .bind(seqs)
+            .bind(error)
+            .execute(&mut *conn),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn outbox_len(&mut self) -> Result<u64, StoreError> {
+        let mut conn = self.conn().await?;
+        let n: i64 = self
+            .settle(sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&mut *conn))
+            .await?;
+        Ok(n as u64)
     }
 
     async fn journal_len(&mut self) -> Result<u64, StoreError> {

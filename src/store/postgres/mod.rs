@@ -151,6 +151,8 @@ pub struct PgStore {
     leads: bool,
     /// Cancelled once the connection failed or the lock is gone.
     lost: CancellationToken,
+    /// Applied writes also go to the outbox (events out).
+    pub(in crate::store) outbox: bool,
 }
 
 impl PgStore {
@@ -179,7 +181,8 @@ impl PgStore {
                 found: version,
             });
         }
-        let steps = crate::store::schema::migrations("BIGSERIAL PRIMARY KEY", ["", LEADER_TABLE]);
+        let steps =
+            crate::store::schema::migrations("BIGSERIAL PRIMARY KEY", ["", LEADER_TABLE, ""]);
         for (i, sql) in steps.enumerate().skip(version as usize) {
             // One statement at a time (the extended protocol takes one).
             for statement in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
@@ -233,6 +236,7 @@ impl PgStore {
             target: target.to_string(),
             leads: true,
             lost: CancellationToken::new(),
+            outbox: false,
         }))
     }
 
@@ -268,6 +272,7 @@ impl PgStore {
             target: target.name.clone(),
             leads: false,
             lost: CancellationToken::new(),
+            outbox: false,
         }))
     }
 
@@ -298,6 +303,7 @@ impl PgStore {
             target: self.target.clone(),
             leads: self.leads,
             lost: self.lost.clone(),
+            outbox: self.outbox,
         }
     }
 

@@ -10,16 +10,17 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{SqliteStore, sqlite_error};
+use crate::outbox::PUBLISHED_OUTCOMES;
 use crate::store::{
     HistoryFilter, Import, Intent, IntentRow, JournalEntry, LatestEntry, StoreError, WriteSystem,
     now_rfc3339,
 };
 
 /// The columns both journal queries select, in this order.
-const ENTRY_COLUMNS: &str = "at, model_id, model_name, package_arn, action, from_value, to_value, reason, outcome, error, cycle";
+pub(super) const ENTRY_COLUMNS: &str = "at, model_id, model_name, package_arn, action, from_value, to_value, reason, outcome, error, cycle";
 
 /// A journal row selected as [`ENTRY_COLUMNS`].
-fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
+pub(super) fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
     Ok(JournalEntry {
         at: r.get(0)?,
         model_id: r.get(1)?,
@@ -110,6 +111,14 @@ impl SqliteStore {
                 params![id, now_rfc3339(), outcome, error],
             )
             .map_err(|e| sqlite_error(&path, &e))?;
+        // With events out, an applied write's entry also goes to the outbox.
+        if moved == 1 && self.outbox && PUBLISHED_OUTCOMES.contains(&outcome) {
+            tx.execute(
+                "INSERT INTO outbox (seq) VALUES (?1)",
+                params![tx.last_insert_rowid()],
+            )
+            .map_err(|e| sqlite_error(&path, &e))?;
+        }
         tx.execute("DELETE FROM intent WHERE id = ?1", params![id])
             .map_err(|e| sqlite_error(&path, &e))?;
         if moved != 1 {
