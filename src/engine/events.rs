@@ -154,13 +154,17 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             }
         }
         let (touched, changed) = memory.known.absorb_packages(found);
+        // The first event of a package in the batch is the one that acted; a later
+        // one of the same package is a duplicate (a failed read fails them all).
+        let mut first: HashSet<&PackageArn> = HashSet::new();
         for (i, event) in events.iter().enumerate() {
             if verdicts[i].is_some() {
                 continue;
             }
+            let is_first = first.insert(&event.arn);
             verdicts[i] = Some(match outcome.get(&event.arn) {
                 Some(v) => v.clone(),
-                None if changed.contains(&event.arn) => EventVerdict::Acted,
+                None if is_first && changed.contains(&event.arn) => EventVerdict::Acted,
                 None => EventVerdict::Duplicate,
             });
         }

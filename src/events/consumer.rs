@@ -77,7 +77,6 @@ pub async fn consume(
             s.received += messages.len() as u64;
             s.last_received = Some(SystemTime::now());
         });
-        // Ignored messages go at once; the others wait for their event cycle.
         let mut ignored: Vec<&Received> = Vec::new();
         let mut waiting: Vec<&Received> = Vec::new();
         let mut events = Vec::new();
@@ -95,7 +94,13 @@ pub async fn consume(
         }
         let mut verdicts: Vec<EventVerdict> =
             vec![EventVerdict::Ignored("not a package event".into()); ignored.len()];
-        let mut handled = ignored.clone();
+        // Ignored messages go at once, before the event cycle of the others.
+        if !ignored.is_empty()
+            && let Err(e) = queue.delete(&ignored).await
+        {
+            tracing::warn!(error = %e, "ignored messages could not be deleted; they come back and are ignored again");
+        }
+        let mut handled: Vec<&Received> = Vec::new();
         if !events.is_empty() {
             let (reply, answer) = oneshot::channel();
             if to_cycles.send(EventBatch { events, reply }).await.is_err() {
@@ -164,7 +169,9 @@ pub async fn consume(
                 }
             }
         });
-        if let Err(e) = queue.delete(&handled).await {
+        if !handled.is_empty()
+            && let Err(e) = queue.delete(&handled).await
+        {
             // Not lost: they come back and are handled again, as duplicates.
             tracing::warn!(error = %e, "handled events could not be deleted; they come back and are read again");
         }
