@@ -92,7 +92,7 @@ fn arn(text: &str) -> PackageArn {
 }
 
 #[tokio::test]
-async fn listing_1000_packages_across_groups_takes_exactly_10_list_calls() {
+async fn a_first_listing_of_1000_packages_in_four_groups_lists_each_group_once() {
     let setup = start(Faults::default()).await;
     let groups = ["fraud", "churn", "credit-risk", "pricing"];
     let arns = seed(&setup.mock, &groups, 250);
@@ -113,7 +113,10 @@ async fn listing_1000_packages_across_groups_takes_exactly_10_list_calls() {
             .iter()
             .all(|p| p.lifecycle == Some(Lifecycle::new("Development", "InProgress")))
     );
-    assert_eq!(setup.mock.counters().get("ListModelPackages"), 10);
+    // Nothing learned yet: the groups, then each group on its own, at once
+    // (250 packages: 3 pages a group).
+    assert_eq!(setup.mock.counters().get("ListModelPackageGroups"), 1);
+    assert_eq!(setup.mock.counters().get("ListModelPackages"), 12);
     assert_eq!(
         setup.mock.counters().get("DescribeModelPackage"),
         0,
@@ -176,11 +179,15 @@ async fn a_big_listing_is_read_again_as_chains_at_once_at_the_same_number_of_cal
         v
     };
     arns.sort();
-    // The first listing learns nothing yet: one chain of 11 pages.
+    // The first listing knows nothing of the packages: the one group, split into
+    // equal spans of time since it was created, listed at once (at most a page per
+    // span more than 11).
     let first = scoped.list_packages().await.expect("list");
     assert_eq!(distinct(&first), arns);
-    assert_eq!(setup.mock.counters().get("ListModelPackages"), 11);
-    assert_eq!(setup.mock.counters().peak_in_flight(), 1);
+    let calls = setup.mock.counters().get("ListModelPackages");
+    let spans = govsync::sagemaker::listing::CHAINS_PER_LISTING as u64;
+    assert!((11..=11 + spans - 1).contains(&calls), "{calls} calls");
+    assert!(setup.mock.counters().peak_in_flight() >= 2);
     // Packages created since land in the last chain; none is lost or read twice.
     arns.extend(seed_more(&setup.mock, "big", 30));
     arns.sort();
@@ -478,7 +485,7 @@ async fn persistent_throttling_surfaces_as_a_retryable_error_after_max_attempts(
     let message = &error.message;
     assert!(
         message.starts_with(
-            "SageMaker ListModelPackages for all groups: ThrottlingException: Rate exceeded (request id "
+            "SageMaker ListModelPackageGroups for the account: ThrottlingException: Rate exceeded (request id "
         ) && message.ends_with(
             "); the SDK's retries ran out: raise sagemaker.max_attempts, or lower sync.concurrency"
         ),
@@ -559,7 +566,7 @@ async fn every_sdk_attempt_is_counted_and_retries_apart() {
         Some(metrics.clone()),
     );
     let listing = registry
-        .list_packages(&support::remote::scope(&[]))
+        .list_packages(&support::remote::scope(&["g"]))
         .await
         .expect("list");
     assert_eq!(listing.items.len(), 250);

@@ -392,7 +392,7 @@ async fn a_role_that_cannot_be_assumed_leaves_its_scopes_unobserved_and_the_othe
         let error = scope.error.as_deref().unwrap_or_default();
         // One readable line: the operation, STS's code and message, no SDK debug dump.
         assert!(
-            error.contains("ListModelPackages")
+            error.contains("ListModelPackage")
                 && error.contains("could not get credentials: AccessDenied")
                 && error.contains("sts:AssumeRole"),
             "{error}"

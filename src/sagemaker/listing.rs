@@ -6,8 +6,10 @@
 //! listing is therefore split by creation time (`CreationTimeAfter` /
 //! `CreationTimeBefore`) where its previous listing showed that whole pages fall,
 //! into at most [`CHAINS_PER_LISTING`] chains listed at once: the number of calls
-//! stays at one per 100 packages, the wall time falls with the number of chains. A
-//! first listing (nothing learned yet) is one chain. The split only ever changes
+//! stays at one per 100 packages, the wall time falls with the number of chains. An
+//! account's first listing (nothing learned yet: a fresh `reconcile`) lists its
+//! groups first and each group as a chain of its own, or, with one group, that group
+//! split into equal spans of creation time. The split only ever changes
 //! how fast a listing is, never what it holds: the ranges cover every time, and a
 //! package seen by two chains (were a bound ever inclusive) is kept once.
 
@@ -83,11 +85,16 @@ impl SageMakerRegistry {
         &self,
         listings: &[Option<String>],
     ) -> Result<Listing<ModelPackage>, RemoteError> {
-        let chains: Vec<Chain> = listings
-            .iter()
-            .enumerate()
-            .flat_map(|(i, group)| chains_of(i, group.clone(), &self.splits.get(group.as_deref())))
-            .collect();
+        let mut chains: Vec<Chain> = Vec::new();
+        for (i, group) in listings.iter().enumerate() {
+            let splits = self.splits.get(group.as_deref());
+            if group.is_none() && splits.is_empty() {
+                // The account's first listing here: nothing learned to split it by.
+                chains.extend(self.first_chains(i).await?);
+            } else {
+                chains.extend(chains_of(i, group.clone(), &splits));
+            }
+        }
         let reads = futures_util::stream::iter(chains)
             .map(|chain| async move {
                 let read = self.list_chain(&chain).await;
@@ -120,6 +127,82 @@ impl SageMakerRegistry {
             self.splits.set(group.as_deref(), splits_of(created));
         }
         Ok(listing)
+    }
+
+    /// The chains of an account's first listing, with nothing learned yet: its
+    /// groups (`ListModelPackageGroups`), each group a chain of its own, listed
+    /// [`CHAINS_AT_ONCE`] at a time; with one group, that group split by creation
+    /// time into [`CHAINS_PER_LISTING`] equal spans from its own creation to now
+    /// (a package is never younger than its group). Either way at most one page per
+    /// chain more than one chain of the whole account would take; the next listing
+    /// splits by what this one saw.
+    async fn first_chains(&self, listing: usize) -> Result<Vec<Chain>, RemoteError> {
+        let groups = self.list_groups().await?;
+        let chain = |group: Option<String>, after: Option<f64>, before: Option<f64>| Chain {
+            listing,
+            group,
+            after,
+            before,
+        };
+        match groups.as_slice() {
+            [] => Ok(vec![chain(None, None, None)]),
+            [(name, created)] => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64());
+                let Some(from) = created.filter(|c| *c < now) else {
+                    return Ok(vec![chain(Some(name.clone()), None, None)]);
+                };
+                let n = CHAINS_PER_LISTING;
+                let span = (now - from) / n as f64;
+                // The bounds are exclusive: neighbouring spans overlap by a second,
+                // and a package both see is kept once.
+                Ok((0..n)
+                    .map(|k| {
+                        let after = (k > 0).then_some(from + span * k as f64 - 1.0);
+                        let before = (k + 1 < n).then(|| from + span * (k + 1) as f64 + 1.0);
+                        chain(Some(name.clone()), after, before)
+                    })
+                    .collect())
+            }
+            _ => Ok(groups
+                .into_iter()
+                .map(|(name, _)| chain(Some(name), None, None))
+                .collect()),
+        }
+    }
+
+    /// The account's model package groups: names and creation times (seconds).
+    async fn list_groups(&self) -> Result<Vec<(String, Option<f64>)>, RemoteError> {
+        let mut groups = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let request = self
+                .client
+                .list_model_package_groups()
+                .max_results(LIST_PAGE_SIZE)
+                .set_next_token(token.clone());
+            let page = page_with_retries("ListModelPackageGroups", "the account", || async {
+                request
+                    .clone()
+                    .send()
+                    .await
+                    .map_err(|e| remote_error("ListModelPackageGroups", "the account", e))
+            })
+            .await?;
+            for g in page.model_package_group_summary_list() {
+                if let Some(name) = g.model_package_group_name() {
+                    groups.push((
+                        name.to_string(),
+                        g.creation_time().map(DateTime::as_secs_f64),
+                    ));
+                }
+            }
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                _ => return Ok(groups),
+            }
+        }
     }
 
     /// One chain, page by page.

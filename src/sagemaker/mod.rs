@@ -20,7 +20,8 @@ use crate::scope::Scope;
 pub use client::SageMakerRegistry;
 
 /// The SageMaker operations govsync calls: the IAM policy must allow exactly these.
-pub const OPERATIONS: [&str; 4] = [
+pub const OPERATIONS: [&str; 5] = [
+    "ListModelPackageGroups",
     "ListModelPackages",
     "DescribeModelPackage",
     "UpdateModelPackage",
