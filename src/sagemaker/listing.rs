@@ -155,12 +155,14 @@ impl SageMakerRegistry {
                 };
                 let n = CHAINS_PER_LISTING;
                 let span = (now - from) / n as f64;
-                // The bounds are exclusive: neighbouring spans overlap by a second,
-                // and a package both see is kept once.
+                // The bounds are exclusive: neighbouring spans overlap by a
+                // millisecond (creation times have milliseconds), and a package both
+                // see is kept once.
+                const OVERLAP: f64 = 0.001;
                 Ok((0..n)
                     .map(|k| {
-                        let after = (k > 0).then_some(from + span * k as f64 - 1.0);
-                        let before = (k + 1 < n).then(|| from + span * (k + 1) as f64 + 1.0);
+                        let after = (k > 0).then_some(from + span * k as f64 - OVERLAP);
+                        let before = (k + 1 < n).then_some(from + span * (k + 1) as f64 + OVERLAP);
                         chain(Some(name.clone()), after, before)
                     })
                     .collect())
