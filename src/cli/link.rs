@@ -66,7 +66,8 @@ pub(super) fn link(
             } else {
                 Some(crate::store::open(&config.state, &lookup, crate::store::Access::Write).await?)
             };
-            let engine = super::run::build(&config, env, Arc::new(Metrics::new())).await?;
+            let sdk = crate::sagemaker::client::load_sdk_config(&config.sagemaker).await;
+            let engine = super::run::build(&config, env, &sdk, Arc::new(Metrics::new())).await?;
             match &one {
                 Some((model, arn)) => engine.link(store.as_mut(), model, arn, args.dry_run).await,
                 None => {

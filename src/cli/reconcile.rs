@@ -94,14 +94,16 @@ pub(super) fn reconcile(
                         .map_err(failed("store"))?,
                 )
             };
-            let engine = super::run::build(&config, env, Arc::new(Metrics::new()))
+            let sdk = crate::sagemaker::client::load_sdk_config(&config.sagemaker).await;
+            let metrics = Arc::new(Metrics::new());
+            let engine = super::run::build(&config, env, &sdk, metrics.clone())
                 .await
                 .map_err(failed("start-up"))?;
             // Events out: what this run writes is stored with its outcome and
             // published before it exits.
             let publisher = match (&mut store, options.dry_run) {
                 (Some(store), false) => {
-                    let publisher = super::run::publisher(&config, Arc::new(Metrics::new())).await;
+                    let publisher = super::run::publisher(&config, &sdk, metrics);
                     store.set_outbox(publisher.is_some());
                     publisher
                 }

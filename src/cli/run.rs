@@ -16,11 +16,13 @@ use crate::store::Store;
 
 /// Builds the engine for a configuration: reads the governance secret, checks the
 /// governance model type against what govsync writes (type discovery, before
-/// anything else: a renamed status is refused at once), loads the AWS configuration
-/// (credentials chain, region, endpoint) and connects every scope.
+/// anything else: a renamed status is refused at once) and connects every scope on
+/// the AWS configuration `sdk` ([`crate::sagemaker::client::load_sdk_config`]: the
+/// credentials chain, region, endpoint), which the event queue and bus share.
 pub async fn build(
     config: &Config,
     env: &[(String, String)],
+    sdk: &aws_config::SdkConfig,
     metrics: Arc<Metrics>,
 ) -> Result<LiveEngine, String> {
     let secret = config
@@ -32,10 +34,9 @@ pub async fn build(
         .await
         .map_err(|e| format!("governance type discovery: {e}"))?;
     tracing::info!(found = %discovered.summary, "governance type");
-    let sdk = crate::sagemaker::client::load_sdk_config(&config.sagemaker).await;
     let registries = crate::sagemaker::connect(
         &config.sagemaker,
-        &sdk,
+        sdk,
         &|name: &str| lookup(env, name).map(str::to_string),
         Some(metrics.clone()),
     )
@@ -52,13 +53,13 @@ pub async fn build(
 /// dead-letter queue is warned about.
 async fn event_queue(
     config: &Config,
+    sdk: &aws_config::SdkConfig,
     metrics: Arc<Metrics>,
 ) -> Result<Option<crate::events::EventQueue>, String> {
     let Some(events) = &config.sagemaker.events else {
         return Ok(None);
     };
-    let sdk = crate::sagemaker::client::load_sdk_config(&config.sagemaker).await;
-    let queue = crate::events::EventQueue::new(&sdk, &config.sagemaker, events, Some(metrics));
+    let queue = crate::events::EventQueue::new(sdk, &config.sagemaker, events, Some(metrics));
     let settings = queue
         .settings()
         .await
@@ -79,15 +80,15 @@ async fn event_queue(
 
 /// The publisher of `[events]`. The bus is not checked here: an unreachable one
 /// keeps the events in the outbox until it answers, and the cycles go on.
-pub(super) async fn publisher(
+pub(super) fn publisher(
     config: &Config,
+    sdk: &aws_config::SdkConfig,
     metrics: Arc<Metrics>,
 ) -> Option<crate::events::Publisher> {
     let events = config.events.as_ref()?;
-    let sdk = crate::sagemaker::client::load_sdk_config(&config.sagemaker).await;
     tracing::info!(bus = %events.bus, "events out: every write govsync applies is published to the bus");
     Some(crate::events::Publisher::new(
-        &sdk,
+        sdk,
         &config.sagemaker,
         events,
         Some(metrics),
@@ -119,7 +120,8 @@ pub(super) fn run(
     };
     runtime()?.block_on(async {
         let metrics = Arc::new(Metrics::new());
-        let engine = build(&config, env, metrics.clone()).await?;
+        let sdk = crate::sagemaker::client::load_sdk_config(&config.sagemaker).await;
+        let engine = build(&config, env, &sdk, metrics.clone()).await?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| format!("cannot listen on {} (server.listen): {e}", config.listen))?;
@@ -141,8 +143,8 @@ pub(super) fn run(
             trigger.cancel();
         });
         let (status, _) = watch::channel(LoopStatus::new(tokio::time::Instant::now()));
-        let events = event_queue(&config, metrics.clone()).await?;
-        let publisher = publisher(&config, metrics.clone()).await;
+        let events = event_queue(&config, &sdk, metrics.clone()).await?;
+        let publisher = publisher(&config, &sdk, metrics.clone());
         let daemon = daemon::Daemon {
             engine,
             state,
