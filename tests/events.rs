@@ -56,43 +56,16 @@ async fn drained_queue(moto: &Moto, url: &str, within: Duration) {
     }
 }
 
-/// One model at "Approved for Deployment" linked to a package at Deployment /
-/// Approved (in sync); the package then goes to Deployment / Complete, which the
-/// table pulls to "Deployed".
-struct Deploying {
-    model: String,
-    package: String,
-}
-
-fn deploying(mocks: &Mocks) -> Deploying {
-    let (model, package) = mocks.pair(
-        "g",
-        "churn",
-        Some("Approved for Deployment"),
-        Some(("Deployment", "Approved")),
-    );
-    Deploying { model, package }
-}
-
-fn deploy(mocks: &Mocks, package: &str) {
-    mocks
-        .sm
-        .call(
-            "UpdateModelPackage",
-            serde_json::json!({
-                "ModelPackageArn": package,
-                "ModelLifeCycle": { "Stage": "Deployment", "StageStatus": "Complete" },
-            }),
-        )
-        .expect("update");
-}
+/// What SageMaker's side moves to in these tests, from Deployment / Approved: the
+/// table pulls it as "Deployed".
+const DEPLOYED: (&str, &str) = ("Deployment", "Complete");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sagemaker_change_reaches_governance_through_an_event_with_no_cycle_between() {
     let moto = Moto::start().await;
     let queue = moto.queue("latency", Duration::from_secs(30), 3).await;
     let mocks = Mocks::start(&["g"]).await;
-    let pair = deploying(&mocks);
+    let (model, package) = mocks.approved("g", "churn");
     let mut daemon = mocks
         .run_daemon_with(INTERVAL, |m| {
             (Some(mocks.event_queue(&queue.url, &moto.url, m)), None)
@@ -106,13 +79,12 @@ async fn a_sagemaker_change_reaches_governance_through_an_event_with_no_cycle_be
         })
         .await;
 
-    deploy(&mocks, &pair.package);
+    mocks.set_lifecycle(&package, DEPLOYED);
     let sent = Instant::now();
     // The event exactly as AWS documents it: no ModelLifeCycle; the package is read.
-    moto.send(&queue.url, &package_event(&pair.package, None))
-        .await;
+    moto.send(&queue.url, &package_event(&package, None)).await;
     let deadline = sent + Duration::from_secs(30);
-    while mocks.gov.status_of(&pair.model).as_deref() != Some("Deployed") {
+    while mocks.gov.status_of(&model).as_deref() != Some("Deployed") {
         assert!(
             Instant::now() < deadline,
             "governance not updated within 30 s"
@@ -151,12 +123,18 @@ async fn a_sagemaker_change_reaches_governance_through_an_event_with_no_cycle_be
         support::metric_sample(&metrics, "govsync_event_age_seconds").is_some_and(|a| a < 30.0),
         "the age of the message acted on is recorded"
     );
-    // The calls the consumer made are the ones the IAM policy allows (deploy/iam).
-    let called: std::collections::BTreeSet<&str> = govsync::events::QUEUE_OPERATIONS
-        .into_iter()
-        .filter(|op| metrics.contains(&format!("system=\"sqs\",operation=\"{op}\"")))
-        .collect();
-    assert!(called.contains("GetQueueAttributes") || called.contains("ReceiveMessage"));
+    // The message was received and deleted, with calls the IAM policy allows.
+    let called = support::called_operations(&metrics, "sqs");
+    assert!(
+        called.contains("ReceiveMessage") && called.contains("DeleteMessageBatch"),
+        "{called:?}"
+    );
+    assert!(
+        called
+            .iter()
+            .all(|op| govsync::events::QUEUE_OPERATIONS.contains(&op.as_str())),
+        "{called:?}"
+    );
     daemon.stop().await;
 }
 
@@ -165,14 +143,14 @@ async fn duplicated_reordered_stale_and_foreign_messages_cause_no_wrong_or_repea
     let moto = Moto::start().await;
     let queue = moto.queue("noise", Duration::from_secs(30), 3).await;
     let mocks = Mocks::start(&["g"]).await;
-    let pair = deploying(&mocks);
+    let (model, package) = mocks.approved("g", "churn");
     let mut daemon = mocks
         .run_daemon_with(INTERVAL, |m| {
             (Some(mocks.event_queue(&queue.url, &moto.url, m)), None)
         })
         .await;
     let before = mocks.sm.events().len();
-    deploy(&mocks, &pair.package);
+    mocks.set_lifecycle(&package, DEPLOYED);
     // The mock's own event of that change (it carries ModelLifeCycle), forwarded.
     let forwarded = mocks.sm.events()[before..]
         .iter()
@@ -183,10 +161,10 @@ async fn duplicated_reordered_stale_and_foreign_messages_cause_no_wrong_or_repea
     let messages = [
         // Stale, and before the change it reports in the queue: Deployment /
         // Approved is what the package showed before.
-        package_event(&pair.package, Some(("Deployment", "Approved"))),
+        package_event(&package, Some(("Deployment", "Approved"))),
         forwarded[0].clone(),
         // The same change again, as SageMaker may send it, documented shape.
-        package_event(&pair.package, None),
+        package_event(&package, None),
         forwarded[0].clone(),
         // Foreign: another source, a package in no scope, not JSON.
         r#"{"source":"aws.ec2","detail-type":"EC2 Instance State-change Notification","detail":{}}"#.to_string(),
@@ -202,17 +180,14 @@ async fn duplicated_reordered_stale_and_foreign_messages_cause_no_wrong_or_repea
         })
         .await;
     drained_queue(&moto, &queue.url, Duration::from_secs(10)).await;
-    assert_eq!(
-        mocks.gov.status_of(&pair.model).as_deref(),
-        Some("Deployed")
-    );
+    assert_eq!(mocks.gov.status_of(&model).as_deref(), Some("Deployed"));
     let writes = received(&mocks);
     assert_eq!(
         writes.into_iter().collect::<Vec<_>>(),
         [(
             (
                 "governance".to_string(),
-                pair.model.clone(),
+                model.clone(),
                 "Deployed".to_string()
             ),
             1
@@ -252,7 +227,7 @@ async fn a_message_that_keeps_failing_ends_in_the_dead_letter_queue() {
     let moto = Moto::start().await;
     let queue = moto.queue("failing", Duration::from_secs(30), 2).await;
     let mocks = Mocks::start(&["g"]).await;
-    let pair = deploying(&mocks);
+    let (model, package) = mocks.approved("g", "churn");
     let mut consumed = None;
     let mut daemon = mocks
         .run_daemon_with(INTERVAL, |m| {
@@ -270,8 +245,7 @@ async fn a_message_that_keeps_failing_ends_in_the_dead_letter_queue() {
     assert!(settings.redrive, "the redrive policy is read");
     assert_eq!(settings.visibility_timeout, Some(Duration::from_secs(30)));
     // A message handled and deleted first.
-    moto.send(&queue.url, &package_event(&pair.package, None))
-        .await;
+    moto.send(&queue.url, &package_event(&package, None)).await;
     daemon
         .until(Duration::from_secs(30), "the first message", |s| {
             handled(s) == 1
@@ -285,9 +259,8 @@ async fn a_message_that_keeps_failing_ends_in_the_dead_letter_queue() {
             ..Faults::default()
         })
         .expect("faults");
-    deploy(&mocks, &pair.package);
-    moto.send(&queue.url, &package_event(&pair.package, None))
-        .await;
+    mocks.set_lifecycle(&package, DEPLOYED);
+    moto.send(&queue.url, &package_event(&package, None)).await;
     // Received twice (the second after retry_delay(1) = 5 s), failed both times;
     // the next receive moves it to the dead-letter queue.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -309,24 +282,17 @@ async fn a_message_that_keeps_failing_ends_in_the_dead_letter_queue() {
     );
     assert_eq!(moto.depth(&queue.url).await, (0, 0));
     assert_eq!(
-        mocks.gov.status_of(&pair.model).as_deref(),
+        mocks.gov.status_of(&model).as_deref(),
         Some("Approved for Deployment"),
         "a failed read writes nothing"
     );
     // The calls the consumer made are what the IAM policy allows (tests/deploy.rs).
-    let metrics = daemon.metrics.encode();
-    let called: std::collections::BTreeSet<&str> = metrics
-        .lines()
-        .filter_map(|l| {
-            l.split_once("system=\"sqs\",operation=\"")?
-                .1
-                .split('"')
-                .next()
-        })
-        .collect();
     assert_eq!(
-        called,
-        govsync::events::QUEUE_OPERATIONS.into_iter().collect(),
+        support::called_operations(&daemon.metrics.encode(), "sqs"),
+        govsync::events::QUEUE_OPERATIONS
+            .into_iter()
+            .map(String::from)
+            .collect(),
         "QUEUE_OPERATIONS names every SQS call and no other"
     );
     daemon.stop().await;
@@ -338,7 +304,7 @@ async fn a_sigkill_between_the_write_and_the_delete_redelivers_without_a_second_
     // Visible again 2 s after a receipt that was not deleted.
     let queue = moto.queue("killed", Duration::from_secs(2), 5).await;
     let mocks = Mocks::start(&["g"]).await;
-    let pair = deploying(&mocks);
+    let (model, package) = mocks.approved("g", "churn");
     let dir = tempfile::tempdir().expect("tempdir");
     let (config, _state) = mocks.write_daemon_config(
         dir.path(),
@@ -364,9 +330,8 @@ async fn a_sigkill_between_the_write_and_the_delete_redelivers_without_a_second_
         },
     )
     .await;
-    deploy(&mocks, &pair.package);
-    moto.send(&queue.url, &package_event(&pair.package, None))
-        .await;
+    mocks.set_lifecycle(&package, DEPLOYED);
+    moto.send(&queue.url, &package_event(&package, None)).await;
     wait_for(
         dir.path(),
         "the held write",
@@ -377,10 +342,7 @@ async fn a_sigkill_between_the_write_and_the_delete_redelivers_without_a_second_
     first.kill().expect("SIGKILL");
     first.wait().expect("wait");
     mocks.gov.answers().release(endpoint);
-    assert_eq!(
-        mocks.gov.status_of(&pair.model).as_deref(),
-        Some("Deployed")
-    );
+    assert_eq!(mocks.gov.status_of(&model).as_deref(), Some("Deployed"));
     assert_eq!(
         moto.depth(&queue.url).await.0 + moto.depth(&queue.url).await.1,
         1,

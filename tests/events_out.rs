@@ -15,25 +15,9 @@ use govsync::mock::{Admin, Faults};
 use serde_json::Value;
 use support::moto::Moto;
 use support::remote::{Mocks, tail};
+use support::world::owned;
 
 const BUS: &str = "govsync-changes";
-
-/// The lifecycle SageMaker shows for `arn`, as `Stage/StageStatus`.
-fn lifecycle(mocks: &Mocks, arn: &str) -> Option<String> {
-    let p = mocks
-        .sm
-        .call(
-            "DescribeModelPackage",
-            serde_json::json!({ "ModelPackageName": arn }),
-        )
-        .expect("describe");
-    let l = &p["ModelLifeCycle"];
-    Some(format!(
-        "{}/{}",
-        l["Stage"].as_str()?,
-        l["StageStatus"].as_str()?
-    ))
-}
 
 /// Adds `[events]` to a `govsync run` config: the bus [`BUS`] on moto's server.
 fn publish_to_moto(config: &std::path::Path, moto: &Moto) {
@@ -45,31 +29,9 @@ fn publish_to_moto(config: &std::path::Path, moto: &Moto) {
     std::fs::write(config, text + &events).expect("config");
 }
 
-/// SageMaker's side moves on: the package goes to Deployment / Complete (the
-/// table pulls "Deployed").
-fn deploy(mocks: &Mocks, package: &str) {
-    mocks
-        .sm
-        .call(
-            "UpdateModelPackage",
-            serde_json::json!({
-                "ModelPackageArn": package,
-                "ModelLifeCycle": { "Stage": "Deployment", "StageStatus": "Complete" },
-            }),
-        )
-        .expect("update");
-}
-
-/// A model at "Approved for Deployment" linked to a package at Deployment /
-/// Approved: in sync until [`deploy`].
-fn approved(mocks: &Mocks, name: &str) -> (String, String) {
-    mocks.pair(
-        "g",
-        name,
-        Some("Approved for Deployment"),
-        Some(("Deployment", "Approved")),
-    )
-}
+/// What SageMaker's side moves to in these tests, from Deployment / Approved: the
+/// table pulls it as "Deployed".
+const DEPLOYED: (&str, &str) = ("Deployment", "Complete");
 
 /// Reads the target queue until `n` events arrived (and a moment more, for any
 /// extra), at most 30 s.
@@ -96,7 +58,7 @@ async fn every_applied_write_publishes_one_event_with_the_documented_fields() {
     let target = moto.bus_to_queue(BUS).await;
     let mocks = Mocks::start(&["g"]).await;
     // Three pairs in sync; then a pull, a push.
-    let (pulled, pulled_arn) = approved(&mocks, "pulled");
+    let (pulled, pulled_arn) = mocks.approved("g", "pulled");
     let (pushed, pushed_arn) = mocks.pair(
         "g",
         "pushed",
@@ -114,7 +76,7 @@ async fn every_applied_write_publishes_one_event_with_the_documented_fields() {
             (None, Some(mocks.publisher(BUS, &moto.url, m)))
         })
         .await;
-    deploy(&mocks, &pulled_arn);
+    mocks.set_lifecycle(&pulled_arn, DEPLOYED);
     mocks
         .gov
         .set_status(&pushed, "Development Complete")
@@ -126,8 +88,8 @@ async fn every_applied_write_publishes_one_event_with_the_documented_fields() {
         .await;
     assert_eq!(mocks.gov.status_of(&pulled).as_deref(), Some("Deployed"));
     assert_eq!(
-        lifecycle(&mocks, &pushed_arn).as_deref(),
-        Some("Development/Complete")
+        mocks.lifecycle(&pushed_arn),
+        owned(("Development", "Complete"))
     );
 
     // A push that fails: SageMaker throttles every attempt of the update (and the
@@ -160,8 +122,8 @@ async fn every_applied_write_publishes_one_event_with_the_documented_fields() {
         })
         .await;
     assert_eq!(
-        lifecycle(&mocks, &later_arn).as_deref(),
-        Some("Development/Complete")
+        mocks.lifecycle(&later_arn),
+        owned(("Development", "Complete"))
     );
 
     let events = events(&moto, &target, 3).await;
@@ -201,19 +163,11 @@ async fn every_applied_write_publishes_one_event_with_the_documented_fields() {
     assert_eq!(again["action"], "push");
     // The publisher's calls are what the IAM policy allows (tests/deploy.rs).
     let metrics = daemon.metrics.encode();
-    let called: std::collections::BTreeSet<&str> = metrics
-        .lines()
-        .filter_map(|l| {
-            l.split_once("system=\"eventbridge\",operation=\"")?
-                .1
-                .split('"')
-                .next()
-        })
-        .collect();
     assert_eq!(
-        called,
+        support::called_operations(&metrics, "eventbridge"),
         govsync::events::publish::PUBLISH_OPERATIONS
             .into_iter()
+            .map(String::from)
             .collect(),
         "PUBLISH_OPERATIONS names every EventBridge call and no other"
     );
@@ -248,7 +202,7 @@ async fn every_applied_write_publishes_one_event_with_the_documented_fields() {
 async fn a_sigkill_between_the_outcome_and_the_publish_loses_no_event() {
     let moto = Moto::start().await;
     let mocks = Mocks::start(&["g"]).await;
-    let (model, package) = approved(&mocks, "pulled");
+    let (model, package) = mocks.approved("g", "pulled");
     let dir = tempfile::tempdir().expect("tempdir");
     let (config, state) = mocks.write_daemon_config(dir.path(), "", "interval = \"1s\"");
     publish_to_moto(&config, &moto);
@@ -262,7 +216,7 @@ async fn a_sigkill_between_the_outcome_and_the_publish_loses_no_event() {
         assert!(Instant::now() < deadline, "no first cycle; log:\n{}", log());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    deploy(&mocks, &package);
+    mocks.set_lifecycle(&package, DEPLOYED);
     while !log().contains("events could not be published") {
         assert!(
             Instant::now() < deadline,
@@ -348,13 +302,13 @@ async fn a_bus_that_does_not_answer_holds_no_cycle_up_and_gets_its_events_later(
     let open = Arc::new(AtomicBool::new(false));
     let endpoint = proxy(moto.url.clone(), open.clone()).await;
     let mocks = Mocks::start(&["g"]).await;
-    let (model, package) = approved(&mocks, "pulled");
+    let (model, package) = mocks.approved("g", "pulled");
     let mut daemon = mocks
         .run_daemon_with(Duration::from_secs(1), |m| {
             (None, Some(mocks.publisher(BUS, &endpoint, m)))
         })
         .await;
-    deploy(&mocks, &package);
+    mocks.set_lifecycle(&package, DEPLOYED);
     daemon
         .until(Duration::from_secs(30), "the pull", |s| {
             s.outbox.as_ref().is_some_and(|o| o.pending == 1)
@@ -404,10 +358,7 @@ async fn a_one_shot_reconcile_publishes_what_it_wrote_before_it_exits() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(
-        lifecycle(&mocks, &arn).as_deref(),
-        Some("Proposal/Approved")
-    );
+    assert_eq!(mocks.lifecycle(&arn), owned(("Proposal", "Approved")));
     // Already in the queue when reconcile has exited.
     let events = moto.drain(&target).await;
     assert_eq!(events.len(), 1, "{events:#?}");

@@ -68,6 +68,15 @@ pub fn metric_sample(text: &str, series: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// The operations `govsync_remote_calls_total` counted for `system` in an
+/// OpenMetrics exposition.
+pub fn called_operations(text: &str, system: &str) -> std::collections::BTreeSet<String> {
+    let label = format!("system=\"{system}\",operation=\"");
+    text.lines()
+        .filter_map(|l| Some(l.split_once(&label)?.1.split('"').next()?.to_string()))
+        .collect()
+}
+
 /// Fails if `text` holds `secret` in any form it could leak in: itself (for short
 /// secrets, as a quoted or assigned value), standard or URL-safe base64 of itself or
 /// of `user:secret` (a Basic or ZenApiKey header), or percent-encoded.

@@ -398,6 +398,47 @@ listen = "127.0.0.1:0"
             .to_string()
     }
 
+    /// The lifecycle SageMaker shows for `arn`: (stage, stage status).
+    pub fn lifecycle(&self, arn: &str) -> Option<(String, String)> {
+        let d = self
+            .sm
+            .call(
+                "DescribeModelPackage",
+                serde_json::json!({ "ModelPackageName": arn }),
+            )
+            .expect("describe");
+        let l = d.get("ModelLifeCycle")?;
+        Some((
+            l["Stage"].as_str()?.to_string(),
+            l["StageStatus"].as_str()?.to_string(),
+        ))
+    }
+
+    /// Someone (a pipeline, a person) sets a package's lifecycle in SageMaker.
+    pub fn set_lifecycle(&self, arn: &str, (stage, stage_status): (&str, &str)) {
+        self.sm
+            .call(
+                "UpdateModelPackage",
+                serde_json::json!({
+                    "ModelPackageArn": arn,
+                    "ModelLifeCycle": { "Stage": stage, "StageStatus": stage_status },
+                }),
+            )
+            .expect("update");
+    }
+
+    /// A model at "Approved for Deployment" linked to a package in `group` at
+    /// Deployment / Approved: in sync until the package goes to Deployment /
+    /// Complete, which the table pulls as "Deployed". (model ID, package ARN).
+    pub fn approved(&self, group: &str, name: &str) -> (String, String) {
+        self.pair(
+            group,
+            name,
+            Some("Approved for Deployment"),
+            Some(("Deployment", "Approved")),
+        )
+    }
+
     /// A package in `group` with an optional lifecycle, and a governance model named
     /// `name` with an optional status linked to it: (model ID, package ARN).
     pub fn pair(

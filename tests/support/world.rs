@@ -10,7 +10,6 @@ use govsync::mock::sagemaker::MockSageMaker;
 use govsync::plan::Policy;
 use govsync::sagemaker::{Registry, SageMakerRegistry};
 use govsync::store::Store;
-use serde_json::json;
 
 /// Both mocks, the engine over them (the adapters, or a test's decorators of
 /// them), its store, and what the daemon's loop keeps between cycles.
@@ -67,15 +66,7 @@ impl<G: Governance, R: Registry> World<G, R> {
     }
 
     pub fn lifecycle(&self, arn: &str) -> Option<(String, String)> {
-        let d = self
-            .sm
-            .call("DescribeModelPackage", json!({ "ModelPackageName": arn }))
-            .expect("describe");
-        let l = d.get("ModelLifeCycle")?;
-        Some((
-            l["Stage"].as_str()?.to_string(),
-            l["StageStatus"].as_str()?.to_string(),
-        ))
+        self.mocks.lifecycle(arn)
     }
 
     pub fn writes(&self) -> (u64, u64) {
