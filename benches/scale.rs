@@ -40,17 +40,27 @@ fn latency_faults() -> Faults {
     }
 }
 
-/// Both mocks with N linked models in sync, last changed 10 minutes ago, and 20 ms
-/// on every request; returns the pairs (model ID, package ARN).
+/// Both mocks with N linked models in sync (Under Development / Development
+/// InProgress), last changed 10 minutes ago, and 20 ms on every request; returns
+/// the pairs (model ID, package ARN).
 async fn fleet(n: usize) -> (Mocks, Vec<(String, String)>) {
+    fleet_at(n, "Under Development", ("Development", "InProgress")).await
+}
+
+/// [`fleet`] with every pair at `status` and `lifecycle`.
+async fn fleet_at(
+    n: usize,
+    status: &str,
+    lifecycle: (&str, &str),
+) -> (Mocks, Vec<(String, String)>) {
     let mocks = Mocks::start(&GROUPS).await;
     let pairs = (0..n)
         .map(|i| {
             mocks.pair(
                 GROUPS[i % GROUPS.len()],
                 &format!("model-{i}"),
-                Some("Under Development"),
-                Some(("Development", "InProgress")),
+                Some(status),
+                Some(lifecycle),
             )
         })
         .collect();
@@ -426,21 +436,7 @@ async fn events() {
     const QUIET: Duration = Duration::from_secs(180);
     let moto = support::moto::Moto::start().await;
     let queue = moto.queue("bench", Duration::from_secs(120), 5).await;
-    let mocks = Mocks::start(&GROUPS).await;
-    let pairs: Vec<(String, String)> = (0..N)
-        .map(|i| {
-            mocks.pair(
-                GROUPS[i % GROUPS.len()],
-                &format!("model-{i}"),
-                Some("Approved for Deployment"),
-                Some(("Deployment", "Approved")),
-            )
-        })
-        .collect();
-    mocks.sm.age(Duration::from_secs(600));
-    mocks.gov.age(Duration::from_secs(600));
-    mocks.sm.set_faults(latency_faults()).expect("faults");
-    mocks.gov.set_faults(latency_faults()).expect("faults");
+    let (mocks, pairs) = fleet_at(N, "Approved for Deployment", ("Deployment", "Approved")).await;
     let daemon = mocks
         .run_daemon_with(Duration::from_secs(60), |m| {
             (Some(mocks.event_queue(&queue.url, &moto.url, m)), None)

@@ -60,17 +60,47 @@ async fn drained_queue(moto: &Moto, url: &str, within: Duration) {
 /// table pulls it as "Deployed".
 const DEPLOYED: (&str, &str) = ("Deployment", "Complete");
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sagemaker_change_reaches_governance_through_an_event_with_no_cycle_between() {
+/// moto's SQS with a queue, both mocks with one pair in sync (see
+/// [`Mocks::approved`]), and the daemon consuming the queue, its first cycle done.
+struct Consuming {
+    moto: Moto,
+    queue: support::moto::TestQueue,
+    mocks: Mocks,
+    model: String,
+    package: String,
+    daemon: RunningDaemon,
+}
+
+async fn consuming(queue: &str) -> Consuming {
     let moto = Moto::start().await;
-    let queue = moto.queue("latency", Duration::from_secs(30), 3).await;
+    let queue = moto.queue(queue, Duration::from_secs(30), 3).await;
     let mocks = Mocks::start(&["g"]).await;
     let (model, package) = mocks.approved("g", "churn");
-    let mut daemon = mocks
+    let daemon = mocks
         .run_daemon_with(INTERVAL, |m| {
             (Some(mocks.event_queue(&queue.url, &moto.url, m)), None)
         })
         .await;
+    Consuming {
+        moto,
+        queue,
+        mocks,
+        model,
+        package,
+        daemon,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sagemaker_change_reaches_governance_through_an_event_with_no_cycle_between() {
+    let Consuming {
+        moto,
+        queue,
+        mocks,
+        model,
+        package,
+        mut daemon,
+    } = consuming("latency").await;
     assert_eq!(kinds(&daemon), ["full"]);
     // The queue is polled before anything is sent (events flow).
     daemon
@@ -140,15 +170,14 @@ async fn a_sagemaker_change_reaches_governance_through_an_event_with_no_cycle_be
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn duplicated_reordered_stale_and_foreign_messages_cause_no_wrong_or_repeated_write() {
-    let moto = Moto::start().await;
-    let queue = moto.queue("noise", Duration::from_secs(30), 3).await;
-    let mocks = Mocks::start(&["g"]).await;
-    let (model, package) = mocks.approved("g", "churn");
-    let mut daemon = mocks
-        .run_daemon_with(INTERVAL, |m| {
-            (Some(mocks.event_queue(&queue.url, &moto.url, m)), None)
-        })
-        .await;
+    let Consuming {
+        moto,
+        queue,
+        mocks,
+        model,
+        package,
+        mut daemon,
+    } = consuming("noise").await;
     let before = mocks.sm.events().len();
     mocks.set_lifecycle(&package, DEPLOYED);
     // The mock's own event of that change (it carries ModelLifeCycle), forwarded.

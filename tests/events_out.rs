@@ -33,6 +33,15 @@ fn publish_to_moto(config: &std::path::Path, moto: &Moto) {
 /// table pulls it as "Deployed".
 const DEPLOYED: (&str, &str) = ("Deployment", "Complete");
 
+/// The loop has published `n` events and none waits.
+fn all_published(n: u64) -> impl Fn(&govsync::status::LoopStatus) -> bool {
+    move |s| {
+        s.outbox
+            .as_ref()
+            .is_some_and(|o| o.published == n && o.pending == 0)
+    }
+}
+
 /// Reads the target queue until `n` events arrived (and a moment more, for any
 /// extra), at most 30 s.
 async fn events(moto: &Moto, queue: &str, n: usize) -> Vec<Value> {
@@ -115,11 +124,7 @@ async fn every_applied_write_publishes_one_event_with_the_documented_fields() {
     // SageMaker answers again: the push is made, and published.
     mocks.sm.set_faults(Faults::default()).expect("faults");
     daemon
-        .until(Duration::from_secs(60), "three published", |s| {
-            s.outbox
-                .as_ref()
-                .is_some_and(|o| o.published == 3 && o.pending == 0)
-        })
+        .until(Duration::from_secs(60), "three published", all_published(3))
         .await;
     assert_eq!(
         mocks.lifecycle(&later_arn),
@@ -329,11 +334,7 @@ async fn a_bus_that_does_not_answer_holds_no_cycle_up_and_gets_its_events_later(
     // The bus answers again: the event goes out at the next try.
     open.store(true, Ordering::SeqCst);
     daemon
-        .until(Duration::from_secs(90), "published", |s| {
-            s.outbox
-                .as_ref()
-                .is_some_and(|o| o.published == 1 && o.pending == 0)
-        })
+        .until(Duration::from_secs(90), "published", all_published(1))
         .await;
     let events = events(&moto, &target, 1).await;
     assert_eq!(events.len(), 1, "{events:#?}");
