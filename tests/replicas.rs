@@ -33,13 +33,6 @@ fn lease_seconds() -> u64 {
         .unwrap_or(3)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 struct Replica {
     child: Child,
     port: u16,
@@ -48,7 +41,7 @@ struct Replica {
 
 impl Replica {
     fn start(config: &Path, dir: &Path, instance: &str) -> Replica {
-        let port = free_port();
+        let port = support::free_port();
         let log = dir.join(format!("{instance}.log"));
         let child = support::govsync_run(config, dir)
             .env(PASSWORD_ENV, PASSWORD)

@@ -166,7 +166,7 @@ pub fn run(cli: Cli, env: &[(String, String)]) -> ExitCode {
         Command::Run(args) => run::run(args, env, log_format),
         #[cfg(feature = "mock")]
         Command::Demo(args) => demo::run(&args, &mut out),
-        Command::Healthcheck(args) => healthcheck::healthcheck(&args, &mut out),
+        Command::Healthcheck(args) => healthcheck::healthcheck(&args, env, &mut out),
         Command::Completions(args) => completions::completions(&args, &mut out),
         Command::Man => completions::man(&mut out),
     };

@@ -7,6 +7,15 @@ pub mod programs;
 pub mod remote;
 pub mod world;
 
+/// A free loopback port: bound, read and let go (for a server another process
+/// binds a moment later).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// `govsync run --config <config>` of the binary under test, with nothing of this
 /// machine's environment: the mocks' governance password, static AWS test
 /// credentials, and empty AWS config files (made in `dir`), no instance metadata.

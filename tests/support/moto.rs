@@ -39,10 +39,7 @@ impl Moto {
     pub async fn start() -> Moto {
         let python = super::programs::python_with("moto.server");
         // A free port: bound, read and let go (moto binds it a moment later).
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = super::free_port();
         let child = Command::new(python)
             .args([
                 "-m",

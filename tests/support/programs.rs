@@ -81,3 +81,15 @@ fn imports(python: &Path, module: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// `podman` with the runtime and cgroup manager that work on these machines
+/// (runc and cgroupfs: crun and systemd's manager fail on hybrid cgroups), both
+/// checked to be installed.
+pub fn podman() -> std::process::Command {
+    let podman =
+        on_path(&["podman"]).unwrap_or_else(|| missing("podman", "apt-get install podman runc"));
+    on_path(&["runc"]).unwrap_or_else(|| missing("runc", "apt-get install runc"));
+    let mut command = std::process::Command::new(podman);
+    command.args(["--runtime", "runc", "--cgroup-manager=cgroupfs"]);
+    command
+}
