@@ -8,7 +8,8 @@
 //! Run: `cargo bench --bench scale` (Linux; about 10 minutes), or one size or part:
 //! `cargo bench --bench scale -- 10000`, `cargo bench --bench scale -- writes`,
 //! `cargo bench --bench scale -- burst` (a burst of changes read by a minute of
-//! incremental cycles), `cargo bench --bench scale -- events` (events in: latency
+//! incremental cycles), `cargo bench --bench scale -- shapes` (a fresh `reconcile`
+//! over 10,000 models in 100 groups, and in one group), `cargo bench --bench scale -- events` (events in: latency
 //! and a quiet fleet's calls with and without events; needs moto's server in the
 //! test virtual environment, `GOVSYNC_TEST_PYTHON`).
 
@@ -53,11 +54,21 @@ async fn fleet_at(
     status: &str,
     lifecycle: (&str, &str),
 ) -> (Mocks, Vec<(String, String)>) {
-    let mocks = Mocks::start(&GROUPS).await;
+    fleet_in(&GROUPS, n, status, lifecycle).await
+}
+
+/// [`fleet_at`] spread over `groups` in turn.
+async fn fleet_in(
+    groups: &[&str],
+    n: usize,
+    status: &str,
+    lifecycle: (&str, &str),
+) -> (Mocks, Vec<(String, String)>) {
+    let mocks = Mocks::start(groups).await;
     let pairs = (0..n)
         .map(|i| {
             mocks.pair(
-                GROUPS[i % GROUPS.len()],
+                groups[i % groups.len()],
                 &format!("model-{i}"),
                 Some(status),
                 Some(lifecycle),
@@ -171,6 +182,7 @@ async fn cycles(n: usize) {
         .div_ceil(govsync::sagemaker::listing::CHAINS_PER_LISTING)
         .max(queries.div_ceil(govsync::governance::listing::PAGES_AT_ONCE));
     let command = format!("cargo bench --bench scale -- {n}");
+    reconcile_once(n, &GROUPS, "4 groups", &command).await;
     let (first, c, wall) = bed.run(CycleKind::Full).await;
     assert_eq!(first.summary().in_sync, n);
     // A first listing: the groups, then each group as a chain of its own, at once.
@@ -259,6 +271,114 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
+/// A one-shot `govsync reconcile` in a fresh process with no state (the CronJob, a
+/// CI step, a terminal) over N linked models in sync spread over `groups`: its wall
+/// time from start to exit, the calls, the latency floor and its peak RSS.
+async fn reconcile_once(n: usize, groups: &[&str], shape: &str, command: &str) {
+    let (mocks, _) = fleet_in(
+        groups,
+        n,
+        "Under Development",
+        ("Development", "InProgress"),
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, _) = mocks.write_daemon_config(dir.path(), "", "");
+    reset(&mocks);
+    let started = Instant::now();
+    let child = support::govsync_command(&["reconcile"], &config, dir.path())
+        .env("GOVSYNC_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn govsync reconcile");
+    let (status, resident) = tokio::task::spawn_blocking(move || wait_with_peak(child))
+        .await
+        .expect("join");
+    let wall = started.elapsed();
+    assert!(status == 0, "govsync reconcile exited {status}");
+    let c = calls(&mocks);
+    // The floor: the group listing, then the chains 8 at once (a group a chain; one
+    // group alone: its oldest page, its newest package, then the rest in 8 spans),
+    // beside governance's pages 4 at a time.
+    let rt = LATENCY.as_secs_f64() * 1000.0;
+    let at_once = govsync::sagemaker::listing::CHAINS_AT_ONCE;
+    let (pages, sagemaker_rounds) = if groups.len() == 1 {
+        let spans = govsync::sagemaker::listing::CHAINS_PER_LISTING;
+        let rest = n.saturating_sub(100);
+        (
+            2 + rest.div_ceil(100),
+            1 + 2 + rest.div_ceil(spans).div_ceil(100),
+        )
+    } else {
+        let per_group = n.div_ceil(groups.len()).div_ceil(100).max(1);
+        let pages = per_group * groups.len();
+        (pages, 1 + per_group.max(pages.div_ceil(at_once)))
+    };
+    let queries = n.div_ceil(500);
+    // Start-up checks the identity (STS) and the model type: a round trip at least.
+    let rounds =
+        1 + sagemaker_rounds.max(queries.div_ceil(govsync::governance::listing::PAGES_AT_ONCE));
+    println!(
+        "N={n:>6} reconcile, fresh process ({shape}) {:>6} calls (floor {}: 2 start-up checks + 1 ListModelPackageGroups + {pages} ListModelPackages + {queries} queries) {:>9} (floor {:.0} ms: {rounds} round trips) {resident}  [{}; {command}]",
+        total(&c),
+        3 + pages + queries,
+        ms(wall),
+        rounds as f64 * rt,
+        brief(&c),
+    );
+}
+
+/// Waits for `child` and returns its exit code and its peak resident memory: the
+/// high-water mark (`VmHWM`), read every millisecond while it runs (only a peak in
+/// its last millisecond would be missed), with what was resident when it was last
+/// raised.
+fn wait_with_peak(mut child: std::process::Child) -> (i32, Resident) {
+    let mut peak = Resident::default();
+    loop {
+        let now = Resident::of(child.id());
+        if now.peak > peak.peak {
+            peak = now;
+        }
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return (status.code().unwrap_or(-1), peak);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A process's resident memory (KiB): its high-water mark, and what is resident now
+/// of its own (heap, stacks) and of files (the binary's pages it touched).
+#[derive(Debug, Default, Clone, Copy)]
+struct Resident {
+    peak: u64,
+    anon: u64,
+    file: u64,
+}
+
+impl Resident {
+    fn of(pid: u32) -> Resident {
+        Resident {
+            peak: proc_kib(pid, "VmHWM:"),
+            anon: proc_kib(pid, "RssAnon:"),
+            file: proc_kib(pid, "RssFile:"),
+        }
+    }
+}
+
+impl std::fmt::Display for Resident {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        write!(
+            f,
+            "peak RSS {:.1} MiB (then: heap and stacks {:.1}, the binary's pages {:.1})",
+            mib(self.peak),
+            mib(self.anon),
+            mib(self.file)
+        )
+    }
+}
+
 /// The real `govsync run` (sync.interval 10 s, the default) over N models: 100
 /// changes each way, 250 ms apart, each timed from the change to the write on the
 /// other side; then its peak memory.
@@ -322,7 +442,7 @@ async fn propagation(n: usize) {
         });
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let peak = proc_kib(child.id(), "VmHWM:");
+    let resident = Resident::of(child.id());
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -330,13 +450,23 @@ async fn propagation(n: usize) {
     push.sort();
     pull.sort();
     println!(
-        "N={n:>6} propagation (sync.interval 10 s): governance → SageMaker p50 {:.1} s p99 {:.1} s; SageMaker → governance p50 {:.1} s p99 {:.1} s ({changes} changes each way); peak RSS {:.1} MiB  [cargo bench --bench scale -- {n}]",
+        "N={n:>6} propagation (sync.interval 10 s): governance → SageMaker p50 {:.1} s p99 {:.1} s; SageMaker → governance p50 {:.1} s p99 {:.1} s ({changes} changes each way); {resident}  [cargo bench --bench scale -- {n}]",
         percentile(&push, 0.5).as_secs_f64(),
         percentile(&push, 0.99).as_secs_f64(),
         percentile(&pull, 0.5).as_secs_f64(),
         percentile(&pull, 0.99).as_secs_f64(),
-        peak as f64 / 1024.0,
     );
+}
+
+/// A fresh `reconcile` over 10,000 models in two fleet shapes: 100 groups of 100
+/// (each group a chain of one page) and one group of 10,000 (split into spans of
+/// creation time).
+async fn shapes() {
+    let command = "cargo bench --bench scale -- shapes";
+    let hundred: Vec<String> = (0..100).map(|i| format!("group-{i:03}")).collect();
+    let hundred: Vec<&str> = hundred.iter().map(String::as_str).collect();
+    reconcile_once(10_000, &hundred, "100 groups of 100", command).await;
+    reconcile_once(10_000, &["one"], "1 group of 10,000", command).await;
 }
 
 /// Writes in flight at once vs the time 400 pushes take, with 20 ms per request,
@@ -533,6 +663,9 @@ fn main() {
     for &n in &sizes {
         runtime.block_on(cycles(n));
         runtime.block_on(propagation(n));
+    }
+    if args.is_empty() || args.iter().any(|a| a == "shapes") {
+        runtime.block_on(shapes());
     }
     if args.is_empty() || args.iter().any(|a| a == "writes") {
         runtime.block_on(writes());

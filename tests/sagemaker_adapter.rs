@@ -179,14 +179,12 @@ async fn a_big_listing_is_read_again_as_chains_at_once_at_the_same_number_of_cal
         v
     };
     arns.sort();
-    // The first listing knows nothing of the packages: the one group, split into
-    // equal spans of time since it was created, listed at once (at most a page per
-    // span more than 11).
+    // The first listing knows nothing of the packages: the one group's oldest page,
+    // its newest package, and the rest split into equal spans of time between the
+    // two, listed at once.
     let first = scoped.list_packages().await.expect("list");
     assert_eq!(distinct(&first), arns);
-    let calls = setup.mock.counters().get("ListModelPackages");
-    let spans = govsync::sagemaker::listing::CHAINS_PER_LISTING as u64;
-    assert!((11..=11 + spans - 1).contains(&calls), "{calls} calls");
+    assert_first_of_one_group(&setup.mock, 1_050);
     assert!(setup.mock.counters().peak_in_flight() >= 2);
     // Packages created since land in the last chain; none is lost or read twice.
     arns.extend(seed_more(&setup.mock, "big", 30));
@@ -205,6 +203,82 @@ async fn a_big_listing_is_read_again_as_chains_at_once_at_the_same_number_of_cal
         "chains run at once: {}",
         setup.mock.counters().peak_in_flight()
     );
+}
+
+/// The calls of a first listing of one group of `n` packages, created one after
+/// another: its oldest page, its newest package (one summary), then the others in
+/// spans of creation time, at once: at most a partial page per span more than the
+/// whole pages, and one more for packages within a millisecond of a span's bound,
+/// which both spans read.
+fn assert_first_of_one_group(mock: &MockSageMaker, n: u64) {
+    let calls = mock.counters().get("ListModelPackages");
+    let spans = govsync::sagemaker::listing::CHAINS_PER_LISTING as u64;
+    let rest = (n - 100).div_ceil(100);
+    assert!(
+        (2 + rest..=2 + rest + spans).contains(&calls),
+        "{calls} calls for {n} packages"
+    );
+    assert!(
+        mock.counters().peak_in_flight() >= 2,
+        "the spans are listed at once"
+    );
+}
+
+#[tokio::test]
+async fn a_first_listing_of_a_group_of_one_page_is_one_call() {
+    let setup = start(Faults::default()).await;
+    seed(&setup.mock, &["small"], 60);
+    let listing = registry(&setup, &["small"], 3)
+        .list_packages()
+        .await
+        .expect("list");
+    assert_eq!(listing.items.len(), 60);
+    assert_eq!(setup.mock.counters().get("ListModelPackages"), 1);
+    assert_eq!(setup.mock.counters().get("ListModelPackageGroups"), 0);
+}
+
+#[tokio::test]
+async fn a_scopes_one_configured_group_is_first_listed_from_its_oldest_page_then_in_spans() {
+    let setup = start(Faults {
+        latency_ms: 30,
+        ..Faults::default()
+    })
+    .await;
+    // Another group whose name begins like this one's.
+    seed(&setup.mock, &["big-old"], 3);
+    let mut arns = seed(&setup.mock, &["big"], 1_050);
+    arns.sort();
+    let scoped = registry(&setup, &["big"], 3);
+    let first = scoped.list_packages().await.expect("list");
+    let mut listed: Vec<String> = first.items.iter().map(|p| p.arn.to_string()).collect();
+    listed.sort();
+    assert_eq!(
+        listed, arns,
+        "every package of the group once, none of big-old"
+    );
+    assert_eq!(setup.mock.counters().get("ListModelPackageGroups"), 0);
+    assert_first_of_one_group(&setup.mock, 1_050);
+    // The next listing splits by what this one saw: no lookup again.
+    setup.mock.counters().reset();
+    scoped.list_packages().await.expect("list");
+    assert_eq!(setup.mock.counters().get("ListModelPackageGroups"), 0);
+    assert_eq!(setup.mock.counters().get("ListModelPackages"), 11);
+}
+
+#[tokio::test]
+async fn a_small_account_lists_its_groups_only_the_first_time() {
+    let setup = start(Faults::default()).await;
+    seed(&setup.mock, &["a", "b"], 20);
+    let scoped = registry(&setup, &[], 3);
+    scoped.list_packages().await.expect("list");
+    assert_eq!(setup.mock.counters().get("ListModelPackageGroups"), 1);
+    assert_eq!(setup.mock.counters().get("ListModelPackages"), 2);
+    // 40 packages: one page of the account, with nothing to split, from now on.
+    setup.mock.counters().reset();
+    let again = scoped.list_packages().await.expect("list");
+    assert_eq!(again.items.len(), 40);
+    assert_eq!(setup.mock.counters().get("ListModelPackageGroups"), 0);
+    assert_eq!(setup.mock.counters().get("ListModelPackages"), 1);
 }
 
 #[tokio::test]
@@ -560,6 +634,7 @@ async fn every_sdk_attempt_is_counted_and_retries_apart() {
     })
     .await;
     seed(&setup.mock, &["g"], 250);
+    seed(&setup.mock, &["h"], 0);
     let metrics = std::sync::Arc::new(govsync::metrics::Metrics::new());
     let registry = SageMakerRegistry::new(
         &setup.mock.client_config(),
@@ -567,10 +642,12 @@ async fn every_sdk_attempt_is_counted_and_retries_apart() {
         Some(metrics.clone()),
     );
     let listing = registry
-        .list_packages(&support::remote::scope(&["g"]))
+        .list_packages(&support::remote::scope(&["g", "h"]))
         .await
         .expect("list");
     assert_eq!(listing.items.len(), 250);
+    // Two configured groups: each one chain (one group alone would be listed in
+    // spans of time, a number of pages this test would have to guess).
     let text = metrics.encode();
     let sample = |attempt: &str| {
         support::metric_sample(
@@ -581,7 +658,11 @@ async fn every_sdk_attempt_is_counted_and_retries_apart() {
         )
     };
     let requests = setup.mock.counters().get("ListModelPackages") as f64;
-    assert_eq!(sample("first"), Some(3.0), "three pages: {text}");
-    assert_eq!(sample("retry"), Some(requests - 3.0), "{text}");
-    assert!(requests > 3.0, "retries happened: {requests}");
+    assert_eq!(
+        sample("first"),
+        Some(4.0),
+        "g's three pages, h's one: {text}"
+    );
+    assert_eq!(sample("retry"), Some(requests - 4.0), "{text}");
+    assert!(requests > 4.0, "retries happened: {requests}");
 }

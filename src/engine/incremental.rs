@@ -133,6 +133,8 @@ pub struct CycleMemory {
     scope_retry: Vec<Option<ScopeRetry>>,
     /// The most incremental cycles between two tries of such a scope.
     retry_cap: u32,
+    /// A one-shot cycle's: keeps nothing (there is no next cycle).
+    forgetful: bool,
 }
 
 /// A scope not listed in full yet: incremental cycles list it again after 1, 2, 4, …
@@ -179,7 +181,22 @@ impl CycleMemory {
             again: HashSet::new(),
             scope_retry: Vec::new(),
             retry_cap: 60,
+            forgetful: false,
         }
+    }
+
+    /// For a one-shot cycle (`reconcile`): nothing is kept, so what the cycle saw can
+    /// go as soon as its plan is made (one copy of the fleet fewer at the peak).
+    pub fn forgetful() -> CycleMemory {
+        CycleMemory {
+            forgetful: true,
+            ..CycleMemory::new(Duration::ZERO)
+        }
+    }
+
+    /// Whether this memory keeps nothing ([`CycleMemory::forgetful`]).
+    pub(super) fn is_forgetful(&self) -> bool {
+        self.forgetful
     }
 
     /// At most `cycles` incremental cycles between two tries of a scope that could not

@@ -186,7 +186,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         store: Option<&mut Store>,
         options: &CycleOptions,
     ) -> Result<CycleReport, CycleError> {
-        let mut memory = CycleMemory::new(std::time::Duration::ZERO);
+        let mut memory = CycleMemory::forgetful();
         self.run_cycle(store, options, &mut memory, CycleKind::Full)
             .await
     }
@@ -319,6 +319,12 @@ impl<G: Governance, R: Registry> Engine<G, R> {
         if options.cancel.is_cancelled() {
             return Err(CycleError::Cancelled);
         }
+        // The plan holds what the writes and the report need: a memory that keeps
+        // nothing lets the observed models and packages go now, before the writes.
+        if memory.is_forgetful() {
+            seen.models = Vec::new();
+            seen.packages.items = Vec::new();
+        }
 
         let outcomes: Vec<(Outcome, Option<SystemTime>)> = if options.dry_run {
             apply::unapplied(&plan.decisions)
@@ -362,7 +368,7 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             std::mem::take(&mut seen.deferred),
             std::mem::take(&mut seen.scope_reports),
         );
-        if !options.dry_run {
+        if !options.dry_run && !memory.is_forgetful() {
             // What a full cycle saw replaces what was known (taken, not copied: the
             // plan is made), then what this cycle wrote is what is known.
             if kind == CycleKind::Full && options.model.is_none() {

@@ -8,16 +8,19 @@
 //! into at most [`CHAINS_PER_LISTING`] chains listed at once: the number of calls
 //! stays at one per 100 packages, the wall time falls with the number of chains. An
 //! account's first listing (nothing learned yet: a fresh `reconcile`) lists its
-//! groups first and each group as a chain of its own, or, with one group, that group
-//! split into equal spans of creation time. The split only ever changes
+//! groups first and each group as a chain of its own. One group alone (the account's
+//! only one, or a scope's one configured group) is read from its oldest page: if
+//! more follow, its newest package's time is asked for and the rest is split into
+//! equal spans of creation time between the two. The split only ever changes
 //! how fast a listing is, never what it holds: the ranges cover every time, and a
 //! package seen by two chains (were a bound ever inclusive) is kept once.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
+use aws_sdk_sagemaker::operation::list_model_packages::ListModelPackagesOutput;
 use aws_sdk_sagemaker::primitives::DateTime;
-use aws_sdk_sagemaker::types::ModelPackageType;
+use aws_sdk_sagemaker::types::{ModelPackageSortBy, ModelPackageType, SortOrder};
 use futures_util::StreamExt;
 
 use super::client::{
@@ -33,7 +36,8 @@ pub const CHAINS_PER_LISTING: usize = 8;
 pub const CHAINS_AT_ONCE: usize = 8;
 
 /// Where each listing of one registry splits next time: per listing (`None`: the
-/// account across groups), the [`Split`]s between its chains.
+/// account across groups), the [`Split`]s between its chains; a listing not there
+/// has not been listed yet.
 #[derive(Debug, Default)]
 pub(super) struct Splits(Mutex<HashMap<Option<String>, Vec<Split>>>);
 
@@ -47,13 +51,12 @@ struct Split {
 }
 
 impl Splits {
-    fn get(&self, listing: Option<&str>) -> Vec<Split> {
+    fn get(&self, listing: Option<&str>) -> Option<Vec<Split>> {
         self.0
             .lock()
             .expect("splits lock poisoned")
             .get(&listing.map(str::to_string))
             .cloned()
-            .unwrap_or_default()
     }
 
     fn set(&self, listing: Option<&str>, splits: Vec<Split>) {
@@ -86,14 +89,18 @@ impl SageMakerRegistry {
         listings: &[Option<String>],
     ) -> Result<Listing<ModelPackage>, RemoteError> {
         let mut chains: Vec<Chain> = Vec::new();
+        let mut per_listing: Vec<ChainRead> = vec![(Vec::new(), Vec::new()); listings.len()];
         for (i, group) in listings.iter().enumerate() {
-            let splits = self.splits.get(group.as_deref());
-            if group.is_none() && splits.is_empty() {
-                // The account's first listing here: nothing learned to split it by.
-                chains.extend(self.first_chains(i).await?);
-            } else {
-                chains.extend(chains_of(i, group.clone(), &splits));
-            }
+            // A first listing here has nothing learned to split it by.
+            let (more, mut read) = match (self.splits.get(group.as_deref()), group) {
+                (Some(splits), _) => (chains_of(i, group.clone(), &splits), ChainRead::default()),
+                (None, None) => self.first_chains(i).await?,
+                (None, Some(name)) if listings.len() == 1 => self.first_of_group(i, name).await?,
+                (None, Some(_)) => (chains_of(i, group.clone(), &[]), ChainRead::default()),
+            };
+            chains.extend(more);
+            per_listing[i].0.append(&mut read.0);
+            per_listing[i].1.append(&mut read.1);
         }
         let reads = futures_util::stream::iter(chains)
             .map(|chain| async move {
@@ -102,7 +109,6 @@ impl SageMakerRegistry {
             })
             .buffer_unordered(CHAINS_AT_ONCE);
         let mut reads = std::pin::pin!(reads);
-        let mut per_listing: Vec<ChainRead> = vec![(Vec::new(), Vec::new()); listings.len()];
         while let Some((i, read)) = reads.next().await {
             let (mut packages, mut rejected) = read?;
             per_listing[i].0.append(&mut packages);
@@ -129,53 +135,107 @@ impl SageMakerRegistry {
         Ok(listing)
     }
 
-    /// The chains of an account's first listing, with nothing learned yet: its
-    /// groups (`ListModelPackageGroups`), each group a chain of its own, listed
-    /// [`CHAINS_AT_ONCE`] at a time; with one group, that group split by creation
-    /// time into [`CHAINS_PER_LISTING`] equal spans from its own creation to now
-    /// (a package is never younger than its group). Either way at most one page per
-    /// chain more than one chain of the whole account would take; the next listing
-    /// splits by what this one saw.
-    async fn first_chains(&self, listing: usize) -> Result<Vec<Chain>, RemoteError> {
+    /// An account's first listing, with nothing learned yet: its groups
+    /// (`ListModelPackageGroups`), each group a chain of its own, listed
+    /// [`CHAINS_AT_ONCE`] at a time; one group alone is read as
+    /// [`Self::first_of_group`] does. Returns the chains still to list and what was
+    /// read already.
+    async fn first_chains(&self, listing: usize) -> Result<(Vec<Chain>, ChainRead), RemoteError> {
         let groups = self.list_groups().await?;
-        let chain = |group: Option<String>, after: Option<f64>, before: Option<f64>| Chain {
-            listing,
-            group,
-            after,
-            before,
-        };
-        match groups.as_slice() {
-            [] => Ok(vec![chain(None, None, None)]),
-            [(name, created)] => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0.0, |d| d.as_secs_f64());
-                let Some(from) = created.filter(|c| *c < now) else {
-                    return Ok(vec![chain(Some(name.clone()), None, None)]);
-                };
-                let n = CHAINS_PER_LISTING;
-                let span = (now - from) / n as f64;
-                // The bounds are exclusive: neighbouring spans overlap by a
-                // millisecond (creation times have milliseconds), and a package both
-                // see is kept once.
-                const OVERLAP: f64 = 0.001;
-                Ok((0..n)
-                    .map(|k| {
-                        let after = (k > 0).then_some(from + span * k as f64 - OVERLAP);
-                        let before = (k + 1 < n).then_some(from + span * (k + 1) as f64 + OVERLAP);
-                        chain(Some(name.clone()), after, before)
+        Ok(match groups.as_slice() {
+            [] => (
+                vec![Chain {
+                    listing,
+                    group: None,
+                    after: None,
+                    before: None,
+                }],
+                ChainRead::default(),
+            ),
+            [one] => return self.first_of_group(listing, one).await,
+            _ => (
+                groups
+                    .into_iter()
+                    .map(|name| Chain {
+                        listing,
+                        group: Some(name),
+                        after: None,
+                        before: None,
                     })
-                    .collect())
-            }
-            _ => Ok(groups
-                .into_iter()
-                .map(|(name, _)| chain(Some(name), None, None))
-                .collect()),
-        }
+                    .collect(),
+                ChainRead::default(),
+            ),
+        })
     }
 
-    /// The account's model package groups: names and creation times (seconds).
-    async fn list_groups(&self) -> Result<Vec<(String, Option<f64>)>, RemoteError> {
+    /// The first listing of one group (a name or an ARN) with nothing learned about
+    /// it: its oldest page, in creation order; if more follow, its newest package
+    /// (one summary, newest first), and the packages between the two split into
+    /// [`CHAINS_PER_LISTING`] equal spans of creation time, the last one open (for
+    /// packages created meanwhile). A group of one page costs one call; a bigger one
+    /// two, plus at most a partial page per span more than one chain would take.
+    /// Returns the chains still to list and the oldest page, read.
+    async fn first_of_group(
+        &self,
+        listing: usize,
+        group: &str,
+    ) -> Result<(Vec<Chain>, ChainRead), RemoteError> {
+        let whole = Chain {
+            listing,
+            group: Some(group.to_string()),
+            after: None,
+            before: None,
+        };
+        let mut read = ChainRead::default();
+        let oldest = self
+            .list_page(&whole, SortOrder::Ascending, LIST_PAGE_SIZE, None)
+            .await?;
+        let more = oldest.next_token().is_some_and(|t| !t.is_empty());
+        read_page(&oldest, &mut read);
+        let last_read = read.0.iter().filter_map(|(_, time)| *time).reduce(f64::max);
+        if !more {
+            return Ok((Vec::new(), read));
+        }
+        let newest = self
+            .list_page(&whole, SortOrder::Descending, 1, None)
+            .await?
+            .model_package_summary_list()
+            .first()
+            .and_then(|s| s.creation_time())
+            .map(DateTime::as_secs_f64);
+        // The bounds are exclusive: neighbouring chains overlap by a millisecond
+        // (creation times have milliseconds), and a package two of them see is kept
+        // once; the first begins a millisecond before the last package read, so
+        // that packages created in the same instant are not lost.
+        const OVERLAP: f64 = 0.001;
+        let chain = |after: f64, before: Option<f64>| Chain {
+            after: Some(after),
+            before,
+            ..whole.clone()
+        };
+        let Some(from) = last_read else {
+            // No creation times to split by: the rest as one chain from the start.
+            return Ok((vec![whole.clone()], ChainRead::default()));
+        };
+        let chains = match newest {
+            Some(to) if to > from + OVERLAP => {
+                let n = CHAINS_PER_LISTING;
+                let span = (to - from) / n as f64;
+                (0..n)
+                    .map(|k| {
+                        let after = from + span * k as f64 - OVERLAP;
+                        let before = (k + 1 < n).then_some(from + span * (k + 1) as f64 + OVERLAP);
+                        chain(after, before)
+                    })
+                    .collect()
+            }
+            _ => vec![chain(from - OVERLAP, None)],
+        };
+        Ok((chains, read))
+    }
+
+    /// The names of the account's model package groups.
+    async fn list_groups(&self) -> Result<Vec<String>, RemoteError> {
         let mut groups = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -194,10 +254,7 @@ impl SageMakerRegistry {
             .await?;
             for g in page.model_package_group_summary_list() {
                 if let Some(name) = g.model_package_group_name() {
-                    groups.push((
-                        name.to_string(),
-                        g.creation_time().map(DateTime::as_secs_f64),
-                    ));
+                    groups.push(name.to_string());
                 }
             }
             match page.next_token() {
@@ -207,43 +264,63 @@ impl SageMakerRegistry {
         }
     }
 
-    /// One chain, page by page.
+    /// One chain, page by page, in creation order.
     async fn list_chain(&self, chain: &Chain) -> Result<ChainRead, RemoteError> {
-        let subject = chain.group.as_deref().unwrap_or("all groups");
-        let mut read: ChainRead = (Vec::new(), Vec::new());
+        let mut read = ChainRead::default();
         let mut token: Option<String> = None;
         loop {
-            // Without a group the documented default type is Unversioned, which would
-            // miss every Model Registry package: ask for versioned ones explicitly.
-            let request = self
-                .client
-                .list_model_packages()
-                .max_results(LIST_PAGE_SIZE)
-                .model_package_type(ModelPackageType::Versioned)
-                .set_model_package_group_name(chain.group.clone())
-                .set_creation_time_after(chain.after.map(DateTime::from_secs_f64))
-                .set_creation_time_before(chain.before.map(DateTime::from_secs_f64))
-                .set_next_token(token.clone());
-            let page = page_with_retries("ListModelPackages", subject, || async {
-                request
-                    .clone()
-                    .send()
-                    .await
-                    .map_err(|e| remote_error("ListModelPackages", subject, e))
-            })
-            .await?;
-            for summary in page.model_package_summary_list() {
-                match package_from_summary(summary) {
-                    Ok(package) => read
-                        .0
-                        .push((package, summary.creation_time().map(DateTime::as_secs_f64))),
-                    Err(rejected) => read.1.push(rejected),
-                }
-            }
+            let page = self
+                .list_page(chain, SortOrder::Ascending, LIST_PAGE_SIZE, token.take())
+                .await?;
+            read_page(&page, &mut read);
             match page.next_token() {
                 Some(next) if !next.is_empty() => token = Some(next.to_string()),
                 _ => return Ok(read),
             }
+        }
+    }
+
+    /// One page of a chain: up to `max` packages in creation `order`, from `token`.
+    async fn list_page(
+        &self,
+        chain: &Chain,
+        order: SortOrder,
+        max: i32,
+        token: Option<String>,
+    ) -> Result<ListModelPackagesOutput, RemoteError> {
+        let subject = chain.group.as_deref().unwrap_or("all groups");
+        // Without a group the documented default type is Unversioned, which would
+        // miss every Model Registry package: ask for versioned ones explicitly.
+        let request = self
+            .client
+            .list_model_packages()
+            .max_results(max)
+            .model_package_type(ModelPackageType::Versioned)
+            .sort_by(ModelPackageSortBy::CreationTime)
+            .sort_order(order)
+            .set_model_package_group_name(chain.group.clone())
+            .set_creation_time_after(chain.after.map(DateTime::from_secs_f64))
+            .set_creation_time_before(chain.before.map(DateTime::from_secs_f64))
+            .set_next_token(token);
+        page_with_retries("ListModelPackages", subject, || async {
+            request
+                .clone()
+                .send()
+                .await
+                .map_err(|e| remote_error("ListModelPackages", subject, e))
+        })
+        .await
+    }
+}
+
+/// Adds a page's packages (with their creation times) and rejected rows to `read`.
+fn read_page(page: &ListModelPackagesOutput, read: &mut ChainRead) {
+    for summary in page.model_package_summary_list() {
+        match package_from_summary(summary) {
+            Ok(package) => read
+                .0
+                .push((package, summary.creation_time().map(DateTime::as_secs_f64))),
+            Err(rejected) => read.1.push(rejected),
         }
     }
 }

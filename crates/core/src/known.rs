@@ -123,30 +123,36 @@ impl KnownState {
                 .route(arn)
                 .is_some_and(|i| observed.get(i) == Some(&true))
         };
-        let old = std::mem::take(&mut self.packages);
-        let mut fresh: HashMap<PackageArn, ModelPackage> = HashMap::with_capacity(packages.len());
+        // In place (a second map of the fleet would double it at the daemon's peak):
+        // the packages of observed scopes that are no longer listed go, then each
+        // listed one replaces what was known of it.
+        {
+            let listed: HashSet<&PackageArn> = packages.iter().map(|p| &p.arn).collect();
+            self.packages
+                .retain(|arn, _| !is_observed(arn) || listed.contains(arn));
+        }
         for mut p in packages {
-            let before = old.get(&p.arn);
-            if p.model_card_status.is_none() {
-                p.model_card_status = before.and_then(|o| o.model_card_status.clone());
+            match self.packages.get_mut(&p.arn) {
+                Some(before) => {
+                    if p.model_card_status.is_none() {
+                        p.model_card_status = before.model_card_status.take();
+                    }
+                    // Metadata a describe or Search read is kept while the listing
+                    // shows the package unchanged (a changed one is described again).
+                    if p.metadata.is_none()
+                        && before.status == p.status
+                        && before.lifecycle == p.lifecycle
+                    {
+                        p.metadata = before.metadata.take();
+                        p.description = before.description.take();
+                    }
+                    *before = p;
+                }
+                None => {
+                    self.packages.insert(p.arn.clone(), p);
+                }
             }
-            // Metadata a describe or Search read is kept while the listing shows the
-            // package unchanged (a changed one is described again).
-            if p.metadata.is_none()
-                && let Some(o) =
-                    before.filter(|o| o.status == p.status && o.lifecycle == p.lifecycle)
-            {
-                p.metadata = o.metadata.clone();
-                p.description = o.description.clone();
-            }
-            fresh.insert(p.arn.clone(), p);
         }
-        for (arn, p) in old {
-            if !is_observed(&arn) {
-                fresh.entry(arn).or_insert(p);
-            }
-        }
-        self.packages = fresh;
         self.written.retain(|arn, _| !is_observed(arn));
     }
 
