@@ -340,6 +340,7 @@ fn wait_with_peak(mut child: std::process::Child) -> (i32, Resident) {
         if now.peak > peak.peak {
             peak = now;
         }
+        peak.cpu = peak.cpu.max(now.cpu);
         if let Some(status) = child.try_wait().expect("try_wait") {
             return (status.code().unwrap_or(-1), peak);
         }
@@ -348,20 +349,36 @@ fn wait_with_peak(mut child: std::process::Child) -> (i32, Resident) {
 }
 
 /// A process's resident memory (KiB): its high-water mark, and what is resident now
-/// of its own (heap, stacks) and of files (the binary's pages it touched).
+/// of its own (heap, stacks) and of files (the binary's pages it touched); and the
+/// CPU time it has used so far.
 #[derive(Debug, Default, Clone, Copy)]
 struct Resident {
     peak: u64,
     anon: u64,
     file: u64,
+    cpu: Duration,
 }
 
 impl Resident {
     fn of(pid: u32) -> Resident {
+        // utime and stime, the 14th and 15th fields of /proc/PID/stat, in clock
+        // ticks (USER_HZ, 100 on Linux); the name before them may hold spaces.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ticks: u64 = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| {
+                rest.split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|t| t.parse::<u64>().ok())
+                    .sum()
+            })
+            .unwrap_or(0);
         Resident {
             peak: proc_kib(pid, "VmHWM:"),
             anon: proc_kib(pid, "RssAnon:"),
             file: proc_kib(pid, "RssFile:"),
+            cpu: Duration::from_millis(ticks * 10),
         }
     }
 }
@@ -371,10 +388,11 @@ impl std::fmt::Display for Resident {
         let mib = |kib: u64| kib as f64 / 1024.0;
         write!(
             f,
-            "peak RSS {:.1} MiB (then: heap and stacks {:.1}, the binary's pages {:.1})",
+            "peak RSS {:.1} MiB (then: heap and stacks {:.1}, the binary's pages {:.1}); CPU {}",
             mib(self.peak),
             mib(self.anon),
-            mib(self.file)
+            mib(self.file),
+            ms(self.cpu)
         )
     }
 }

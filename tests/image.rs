@@ -298,25 +298,24 @@ async fn the_image_runs_the_daemon_read_only_on_a_volume_and_a_second_container_
         )
     };
 
+    // The container `name` pushed Deployment / Approved to `arn`.
+    let pushed = |name: String, arn: String| {
+        let mocks = &mocks;
+        async move {
+            wait_for(
+                || mocks.lifecycle(&arn) == Some(("Deployment".into(), "Approved".into())),
+                &format!("push by the container {name}"),
+                || logs(&name),
+            )
+            .await
+        }
+    };
+
     start(&one);
-    wait_for(
-        || mocks.lifecycle(&first) == Some(("Deployment".into(), "Approved".into())),
-        "the first container's push",
-        || logs(&one),
-    )
-    .await;
+    pushed(one.clone(), first.clone()).await;
     // The image's health check command, without a shell, on the port the
     // environment gave.
-    let health = podman()
-        .args(["exec", &one, "govsync", "healthcheck"])
-        .output()
-        .expect("podman exec");
-    assert!(
-        health.status.success(),
-        "govsync healthcheck in the container: {}{}",
-        String::from_utf8_lossy(&health.stdout),
-        String::from_utf8_lossy(&health.stderr)
-    );
+    podman_ok(&["exec", &one, "govsync", "healthcheck"]);
 
     // The same command as the image's HEALTHCHECK, run by podman.
     podman_ok(&["healthcheck", "run", &one]);
@@ -341,12 +340,7 @@ async fn the_image_runs_the_daemon_read_only_on_a_volume_and_a_second_container_
     // and its own write goes after it.
     let (_, second) = mocks.pair("g", "second", Some("Approved for Deployment"), None);
     start(&two);
-    wait_for(
-        || mocks.lifecycle(&second) == Some(("Deployment".into(), "Approved".into())),
-        "the second container's push",
-        || logs(&two),
-    )
-    .await;
+    pushed(two.clone(), second.clone()).await;
     podman_ok(&["stop", "--time", "30", &two]);
     let history = podman_ok(
         &[
