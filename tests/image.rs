@@ -27,26 +27,37 @@ fn image() -> String {
     image
 }
 
-/// Runs podman with `args` and returns what it printed; fails the test, with
-/// what it printed, unless it succeeded.
-fn podman_ok(args: &[&str]) -> String {
-    let out = podman().args(args).output().expect("podman");
+/// Runs `command` and returns what it printed; fails the test, with what it
+/// printed, unless it succeeded.
+fn ok(command: &mut Command) -> String {
+    let out = command.output().expect("podman");
     assert!(
         out.status.success(),
-        "podman {} failed: {}{}",
-        args.join(" "),
+        "{command:?} failed: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs podman with `args`, as [`ok`].
+fn podman_ok(args: &[&str]) -> String {
+    ok(podman().args(args))
+}
+
+/// `podman run` on the host network with the limits runc is given here; the
+/// caller adds its options, the image and what follows it.
+fn podman_run() -> Command {
+    let mut command = podman();
+    command.args(["run", "--network", "host"]).args(ULIMITS);
+    command
+}
+
 /// `podman run --rm` of the image with `args` after it (the entrypoint is govsync)
 /// and the environment variables `env` (`NAME=value`).
 fn run_once(image: &str, env: &[&str], args: &[&str]) -> Output {
-    podman()
-        .args(["run", "--rm", "--network", "host"])
-        .args(ULIMITS)
+    podman_run()
+        .arg("--rm")
         .args(env.iter().flat_map(|e| ["--env", e]))
         .arg(image)
         .args(args)
@@ -190,17 +201,8 @@ fn the_image_has_no_shell_and_no_package_manager_and_runs_as_nonroot() {
         "the image has a shell or a package manager: {forbidden:?}"
     );
     // Nothing to run a shell with, whatever entrypoint one asks for.
-    let shell = podman()
-        .args([
-            "run",
-            "--rm",
-            "--entrypoint",
-            "/bin/sh",
-            &image,
-            "-c",
-            "true",
-        ])
-        .args(ULIMITS)
+    let shell = podman_run()
+        .args(["--rm", "--entrypoint", "/bin/sh", &image, "-c", "true"])
         .output()
         .expect("podman run");
     assert!(!shell.status.success(), "/bin/sh ran in the image");
@@ -254,40 +256,24 @@ async fn the_image_runs_the_daemon_read_only_on_a_volume_and_a_second_container_
     podman_ok(&["volume", "create", &volume]);
     let port = support::free_port();
     let start = |name: &str| {
-        podman_ok(
-            &[
-                &[
-                    "run",
-                    "--detach",
-                    "--name",
-                    name,
-                    "--network",
-                    "host",
-                    "--read-only",
-                    "--volume",
-                    &format!("{volume}:/var/lib/govsync"),
-                    "--volume",
-                    &format!("{}:/config:ro", dir.path().display()),
-                    "--env",
+        ok(podman_run()
+            .args(["--detach", "--name", name, "--read-only"])
+            .args(["--volume", &format!("{volume}:/var/lib/govsync")])
+            .args(["--volume", &format!("{}:/config:ro", dir.path().display())])
+            .args(
+                [
                     "GOVSYNC_CONFIG=/config/govsync.toml",
-                    "--env",
                     &format!("GOVSYNC_SERVER_LISTEN=127.0.0.1:{port}"),
-                    "--env",
                     "GOVSYNC_LOG_FORMAT=human",
-                    "--env",
                     "OPENPAGES_PASSWORD=pw",
-                    "--env",
                     "AWS_ACCESS_KEY_ID=AKIDTEST",
-                    "--env",
                     "AWS_SECRET_ACCESS_KEY=test-secret",
-                    "--env",
                     "AWS_EC2_METADATA_DISABLED=true",
-                ][..],
-                &ULIMITS[..],
-                &[image.as_str()][..],
-            ]
-            .concat(),
-        );
+                ]
+                .iter()
+                .flat_map(|e| ["--env", e]),
+            )
+            .arg(&image));
     };
     let logs = |name: &str| {
         let out = podman().args(["logs", name]).output().expect("podman logs");
@@ -342,22 +328,10 @@ async fn the_image_runs_the_daemon_read_only_on_a_volume_and_a_second_container_
     start(&two);
     pushed(two.clone(), second.clone()).await;
     podman_ok(&["stop", "--time", "30", &two]);
-    let history = podman_ok(
-        &[
-            &[
-                "run",
-                "--rm",
-                "--network",
-                "host",
-                "--read-only",
-                "--volume",
-                &format!("{volume}:/var/lib/govsync"),
-            ][..],
-            &ULIMITS[..],
-            &[image.as_str(), "history", "--output", "json"][..],
-        ]
-        .concat(),
-    );
+    let history = ok(podman_run()
+        .args(["--rm", "--read-only"])
+        .args(["--volume", &format!("{volume}:/var/lib/govsync")])
+        .args([image.as_str(), "history", "--output", "json"]));
     let entries: Vec<serde_json::Value> =
         serde_json::from_str(&history).unwrap_or_else(|e| panic!("{e}: {history}"));
     let mut pushed: Vec<&str> = entries
