@@ -192,10 +192,10 @@ impl SageMakerRegistry {
             .await?;
         let more = oldest.next_token().is_some_and(|t| !t.is_empty());
         read_page(&oldest, &mut read);
-        let last_read = read.0.iter().filter_map(|(_, time)| *time).reduce(f64::max);
         if !more {
             return Ok((Vec::new(), read));
         }
+        let last_read = read.0.iter().filter_map(|(_, time)| *time).reduce(f64::max);
         let newest = self
             .list_page(&whole, SortOrder::Descending, 1, None)
             .await?
