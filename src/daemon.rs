@@ -22,7 +22,7 @@ use crate::store::{Election, Lead};
 use crate::store::{PgStore, StateStore, Store};
 
 use crate::status::{
-    CycleRecord, FinishedCycle, LoopStatus, RECENT_CYCLES, RECENT_JOURNAL, Role, Settings,
+    CycleRecord, FleetView, LoopStatus, RECENT_CYCLES, RECENT_JOURNAL, Role, Settings,
 };
 
 /// Each wait between cycle starts is the interval plus or minus up to this share of it,
@@ -54,6 +54,7 @@ pub async fn run_loop<G: Governance, R: Registry>(
         metrics,
         status,
         events,
+        reports: None,
     }
     .run(store, shutdown)
     .await;
@@ -92,6 +93,7 @@ struct Loop<'a, G, R> {
     metrics: &'a Metrics,
     status: &'a watch::Sender<LoopStatus>,
     events: Events<'a>,
+    reports: Option<&'a FinishedReports>,
 }
 
 impl<G: Governance, R: Registry> Loop<'_, G, R> {
@@ -256,6 +258,7 @@ impl<G: Governance, R: Registry> Loop<'_, G, R> {
             engine,
             metrics,
             status,
+            reports,
             ..
         } = *self;
         let unix_now = SystemTime::now()
@@ -289,30 +292,31 @@ impl<G: Governance, R: Registry> Loop<'_, G, R> {
                 Ok(report) => {
                     s.cycles_finished += 1;
                     s.last_result = Some(Ok(()));
-                    // A full cycle's report becomes the fleet's view as it is (moved, not
-                    // copied); an incremental one's is folded into it.
-                    let fleet = match (s.last_report.take(), report.kind) {
-                        (Some(mut last), CycleKind::Incremental | CycleKind::Event) => {
-                            Arc::make_mut(&mut last.report).absorb(&report);
-                            metrics.cycle(kind, Ok(&report), Some(&last.report), elapsed, unix_now);
-                            last.report
+                    // A full cycle's report becomes the fleet's view; an incremental
+                    // one's is folded into it.
+                    let fleet = match (s.fleet.take(), report.kind) {
+                        (Some(mut fleet), CycleKind::Incremental | CycleKind::Event) => {
+                            fleet.absorb(&report, started);
+                            fleet
                         }
-                        _ => {
-                            let report = Arc::new(report);
-                            metrics.cycle(kind, Ok(&report), None, elapsed, unix_now);
-                            report
-                        }
+                        _ => FleetView::of(&report, started),
                     };
+                    metrics.cycle(
+                        kind,
+                        Ok(&report),
+                        Some(&fleet.state_counts()),
+                        elapsed,
+                        unix_now,
+                    );
                     people = fleet
-                        .results
+                        .people
                         .iter()
-                        .filter(|r| crate::engine::ModelState::of(r).needs_a_person())
                         .map(|r| r.decision.model_id.to_string())
                         .collect();
-                    s.last_report = Some(FinishedCycle {
-                        started,
-                        report: fleet,
-                    });
+                    s.fleet = Some(fleet);
+                    if let Some(reports) = reports {
+                        let _ = reports.send((started, report));
+                    }
                 }
                 Err(e) => {
                     metrics.cycle(kind, Err(&e), None, elapsed, unix_now);
@@ -398,7 +402,14 @@ pub struct Daemon<G, R> {
     pub events: Option<EventQueue>,
     /// The bus, when events out are on.
     pub publisher: Option<Publisher>,
+    /// Where each cycle that reached both systems is sent, with when it started,
+    /// for a caller that shows the cycles one by one (the demo); `None` keeps no
+    /// report past its cycle.
+    pub reports: Option<FinishedReports>,
 }
+
+/// See [`Daemon::reports`].
+pub type FinishedReports = mpsc::UnboundedSender<(Instant, CycleReport)>;
 
 /// Runs the daemon: the HTTP endpoints on `listener` and the loop (with events on,
 /// the queue's consumer beside it while this process leads), until `shutdown` is
@@ -416,6 +427,7 @@ pub async fn run<G: Governance, R: Registry>(
         metrics,
         events,
         publisher,
+        reports,
     } = daemon;
     let stop_server = CancellationToken::new();
     let server = tokio::spawn(serve(
@@ -436,6 +448,7 @@ pub async fn run<G: Governance, R: Registry>(
             queue: events.as_ref(),
             publisher: publisher.as_ref(),
         },
+        reports: reports.as_ref(),
     };
     match state {
         StateSource::Store(mut store) => {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -232,7 +232,8 @@ path = ":memory:"
         .local_addr()
         .map(|a| format!("http://{a}"))
         .map_err(|e| e.to_string())?;
-    let (status, watcher) = watch::channel(LoopStatus::new(Instant::now()));
+    let (status, _) = watch::channel(LoopStatus::new(Instant::now()));
+    let (reports, received) = mpsc::unbounded_channel();
     let shutdown = CancellationToken::new();
     say(
         out,
@@ -257,13 +258,14 @@ path = ":memory:"
             metrics: metrics.clone(),
             events: None,
             publisher: None,
+            reports: Some(reports),
         },
         listener,
         status,
         shutdown.clone(),
     );
     let script = async {
-        let result = script(out, &gov, &sm, &seeded, watcher, pause).await;
+        let result = script(out, &gov, &sm, &seeded, received, pause).await;
         shutdown.cancel();
         result
     };
@@ -340,30 +342,31 @@ fn seed(
 }
 
 /// Waits for the first finished cycle that started after `after` (any, for `None`),
-/// of any kind or, with `full`, a full one.
-async fn next_cycle(
-    watcher: &mut watch::Receiver<LoopStatus>,
+/// of any kind or, with `full`, a full one; folds every cycle it receives into
+/// `fleet` (a full cycle's report replaces it, an incremental one's is absorbed),
+/// and returns it.
+async fn next_cycle<'f>(
+    reports: &mut mpsc::UnboundedReceiver<(Instant, CycleReport)>,
+    fleet: &'f mut Option<CycleReport>,
     after: Option<Instant>,
     full: bool,
-) -> Result<Arc<CycleReport>, String> {
-    let status = tokio::time::timeout(
-        CYCLE_WAIT,
-        watcher.wait_for(|s| {
-            s.last_report.as_ref().is_some_and(|c| {
-                after.is_none_or(|after| c.started > after)
-                    && (!full || c.report.kind == CycleKind::Full)
-            })
-        }),
-    )
-    .await
-    .map_err(|_| format!("no cycle finished within {}s", CYCLE_WAIT.as_secs()))?
-    .map_err(|_| "the govsync loop stopped".to_string())?;
-    let report = status
-        .last_report
-        .as_ref()
-        .map(|c| c.report.clone())
-        .expect("waited for a report");
-    Ok(report)
+) -> Result<&'f CycleReport, String> {
+    let deadline = Instant::now() + CYCLE_WAIT;
+    loop {
+        let (started, report) = tokio::time::timeout_at(deadline, reports.recv())
+            .await
+            .map_err(|_| format!("no cycle finished within {}s", CYCLE_WAIT.as_secs()))?
+            .ok_or_else(|| "the govsync loop stopped".to_string())?;
+        let wanted =
+            after.is_none_or(|after| started > after) && (!full || report.kind == CycleKind::Full);
+        match fleet {
+            Some(view) if report.kind != CycleKind::Full => view.absorb(&report),
+            _ => *fleet = Some(report),
+        }
+        if wanted {
+            return Ok(fleet.as_ref().expect("just folded"));
+        }
+    }
 }
 
 /// Prints what a cycle did that was not printed before; returns how many lines.
@@ -411,11 +414,12 @@ async fn script(
     gov: &MockGovernance,
     sm: &MockSageMaker,
     seeded: &[(String, Seeded)],
-    mut watcher: watch::Receiver<LoopStatus>,
+    mut reports: mpsc::UnboundedReceiver<(Instant, CycleReport)>,
     pause: Duration,
-) -> Result<Arc<CycleReport>, String> {
+) -> Result<CycleReport, String> {
     let mut printed = HashSet::new();
-    let first = next_cycle(&mut watcher, None, false).await?;
+    let mut fleet = None;
+    let first = next_cycle(&mut reports, &mut fleet, None, false).await?;
     let in_sync = first
         .results
         .iter()
@@ -429,7 +433,7 @@ async fn script(
             first.unlinked_models
         ),
     )?;
-    print_transitions(out, &first, &mut printed)?;
+    print_transitions(out, first, &mut printed)?;
     for (step, (name, change, story)) in SCRIPT.iter().enumerate() {
         tokio::time::sleep(pause).await;
         say(out, format!("\n[{}/{}] {story}", step + 1, SCRIPT.len()))?;
@@ -462,13 +466,13 @@ async fn script(
         done.map_err(|e| format!("step {} of the script failed: {e}", step + 1))?;
         // Only a full cycle concludes that a package is gone.
         let full = matches!(change, Change::DeletePackage);
-        let report = next_cycle(&mut watcher, Some(changed), full).await?;
-        if print_transitions(out, &report, &mut printed)? == 0 {
+        let report = next_cycle(&mut reports, &mut fleet, Some(changed), full).await?;
+        if print_transitions(out, report, &mut printed)? == 0 {
             say(out, "    (no change)")?;
         }
     }
     // One more cycle: everything written is now seen in sync; only the drift remains.
-    let last = next_cycle(&mut watcher, Some(Instant::now()), false).await?;
-    print_transitions(out, &last, &mut printed)?;
-    Ok(last)
+    let last = next_cycle(&mut reports, &mut fleet, Some(Instant::now()), false).await?;
+    print_transitions(out, last, &mut printed)?;
+    Ok(last.clone())
 }

@@ -257,14 +257,15 @@ impl Metrics {
         self.interval.set(interval.as_secs_f64());
     }
 
-    /// Records one finished cycle of `kind`; `fleet` is every linked model as the cycles since
-    /// the last full one left it (for `govsync_models`); `unix_now` is the
+    /// Records one finished cycle of `kind`; `fleet` counts every linked model by
+    /// state as the cycles since the last full one left them, in
+    /// [`ModelState::ALL`]'s order (for `govsync_models`); `unix_now` is the
     /// wall-clock time the cycle finished.
     pub fn cycle(
         &self,
         kind: CycleKind,
         result: Result<&CycleReport, &CycleError>,
-        fleet: Option<&CycleReport>,
+        fleet: Option<&[usize; ModelState::ALL.len()]>,
         duration: Duration,
         unix_now: f64,
     ) {
@@ -323,11 +324,10 @@ impl Metrics {
                     .inc();
             }
         }
-        let fleet = fleet.unwrap_or(report);
-        for (state, count) in ModelState::ALL.iter().zip(fleet.state_counts()) {
+        for (state, count) in ModelState::ALL.iter().zip(fleet.into_iter().flatten()) {
             self.models
                 .get_or_create(&[("state", state.as_str())])
-                .set(count as i64);
+                .set(*count as i64);
         }
     }
 

@@ -4,14 +4,15 @@
 //! the status page and the demo read it, and none of them reads another.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::config::SyncConfig;
-use crate::engine::{CycleKind, CycleReport};
+use crate::domain::ModelId;
+use crate::engine::{CycleKind, CycleReport, ModelResult, ModelState};
 use crate::journal::JournalEntry;
+use crate::plan::{LinkConflict, Ungoverned};
 use crate::store::LeaderRow;
 
 /// A cycle must have started within this many intervals for `/healthz` to pass (or,
@@ -30,8 +31,8 @@ pub struct LoopStatus {
     pub cycles_finished: u64,
     /// Whether the last finished cycle reached both systems, and if not why.
     pub last_result: Option<Result<(), String>>,
-    /// The last cycle that reached both systems.
-    pub last_report: Option<FinishedCycle>,
+    /// The fleet as the cycles that reached both systems left it.
+    pub fleet: Option<FleetView>,
     /// The latest cycles, newest first (at most [`RECENT_CYCLES`]).
     pub recent_cycles: VecDeque<CycleRecord>,
     /// The latest journal entries, newest first (at most [`RECENT_JOURNAL`]).
@@ -97,15 +98,96 @@ pub struct CycleRecord {
     pub error: Option<String>,
 }
 
-/// The last cycle that reached both systems, and the fleet as it left it.
+/// The fleet as the cycles since the last full one left it, as the status page and
+/// `govsync_models` show it: each linked model's state, the models that need a
+/// person in full, and the last full cycle's unlinked models, ungoverned packages
+/// and link conflicts. Not the cycles' reports: a report holds every model's
+/// decision, and keeping one would carry a second copy of the fleet (besides the
+/// engine's known state) from cycle to cycle and through the next full cycle.
 #[derive(Debug, Clone)]
-pub struct FinishedCycle {
-    /// When it started.
+pub struct FleetView {
+    /// When the last cycle folded in started.
     pub started: Instant,
-    /// Every linked model as the cycles since the last full one left it: the last
-    /// full cycle's report with the results of each later incremental cycle's
-    /// models in place of theirs ([`CycleReport::absorb`]).
-    pub report: Arc<CycleReport>,
+    /// Its kind.
+    pub kind: CycleKind,
+    /// Each linked model's place in the order its cycles planned them (governance
+    /// order; models new since the full cycle at the end), and its state.
+    states: HashMap<ModelId, (usize, ModelState)>,
+    /// The models that need a person ([`ModelState::needs_a_person`]), in that
+    /// order.
+    pub people: Vec<ModelResult>,
+    /// Governance models with no link (the full cycle's count).
+    pub unlinked_models: usize,
+    /// The full cycle's ungoverned packages.
+    pub ungoverned: Vec<Ungoverned>,
+    /// The full cycle's link conflicts.
+    pub link_conflicts: Vec<LinkConflict>,
+}
+
+impl FleetView {
+    /// The fleet as a full cycle (or the first cycle) that started at `started` left
+    /// it.
+    pub fn of(report: &CycleReport, started: Instant) -> FleetView {
+        let mut states = HashMap::with_capacity(report.results.len());
+        let mut people = Vec::new();
+        for (place, r) in report.results.iter().enumerate() {
+            let state = ModelState::of(r);
+            states.insert(r.decision.model_id.clone(), (place, state));
+            if state.needs_a_person() {
+                people.push(r.clone());
+            }
+        }
+        FleetView {
+            started,
+            kind: report.kind,
+            states,
+            people,
+            unlinked_models: report.unlinked_models,
+            ungoverned: report.ungoverned.clone(),
+            link_conflicts: report.link_conflicts.clone(),
+        }
+    }
+
+    /// Folds a later incremental (or event) cycle in, as [`CycleReport::absorb`]
+    /// folds reports: its models' states and results replace theirs, models new to
+    /// governance join at the end, [`FleetView::people`] lists the models that need a
+    /// person now in the fleet's order, and the count of unlinked models, the
+    /// ungoverned packages and the link conflicts stay the full cycle's.
+    pub fn absorb(&mut self, newer: &CycleReport, started: Instant) {
+        let mut fresh: HashMap<&ModelId, &ModelResult> = HashMap::new();
+        for r in &newer.results {
+            let next = self.states.len();
+            let entry = self
+                .states
+                .entry(r.decision.model_id.clone())
+                .or_insert((next, ModelState::InSync));
+            entry.1 = ModelState::of(r);
+            fresh.insert(&r.decision.model_id, r);
+        }
+        self.people
+            .retain(|person| !fresh.contains_key(&person.decision.model_id));
+        self.people.extend(
+            fresh
+                .into_values()
+                .filter(|r| ModelState::of(r).needs_a_person())
+                .cloned(),
+        );
+        let place = |r: &ModelResult| self.states.get(&r.decision.model_id).map(|(p, _)| *p);
+        self.people.sort_by_key(place);
+        self.started = started;
+        self.kind = newer.kind;
+    }
+
+    /// How many models are in each state, in [`ModelState::ALL`]'s order
+    /// (`Unlinked`: the governance models without a link).
+    pub fn state_counts(&self) -> [usize; ModelState::ALL.len()] {
+        let mut counts = [0usize; ModelState::ALL.len()];
+        for (_, state) in self.states.values() {
+            counts[state.index()] += 1;
+        }
+        counts[ModelState::Unlinked.index()] = self.unlinked_models;
+        counts
+    }
 }
 
 impl LoopStatus {
@@ -116,7 +198,7 @@ impl LoopStatus {
             last_started: None,
             cycles_finished: 0,
             last_result: None,
-            last_report: None,
+            fleet: None,
             recent_cycles: VecDeque::new(),
             journal_tail: Vec::new(),
             model_since: HashMap::new(),
@@ -253,6 +335,114 @@ mod tests {
             shutdown_grace: Duration::from_secs(30),
             standby_retry: Duration::from_secs(3),
         }
+    }
+
+    fn report(kind: CycleKind, results: &[(&str, crate::plan::Action)]) -> CycleReport {
+        use crate::engine::{BaselineSource, Outcome};
+        let results = results
+            .iter()
+            .map(|(id, action)| ModelResult {
+                decision: crate::plan::Decision {
+                    model_id: ModelId::new(*id),
+                    model_name: format!("model {id}"),
+                    arn: crate::arn::PackageArn::parse(
+                        "arn:aws:sagemaker:us-east-1:123456789012:model-package/fraud/1",
+                    )
+                    .expect("arn"),
+                    scope: None,
+                    governance_status: None,
+                    lifecycle: None,
+                    action: action.clone(),
+                    reason: format!("why {id}"),
+                },
+                outcome: Outcome::Nothing,
+                sagemaker_sent: None,
+            })
+            .collect();
+        CycleReport {
+            kind,
+            results,
+            unlinked_models: 2,
+            unlinked_packages: 0,
+            ungoverned: Vec::new(),
+            link_conflicts: Vec::new(),
+            creates_withheld: None,
+            rejected_models: Vec::new(),
+            rejected_packages: Vec::new(),
+            confirmed_deleted: 0,
+            deferred: Vec::new(),
+            intents: Default::default(),
+            cycle: "c".into(),
+            scopes: Vec::new(),
+            safety_valve: Vec::new(),
+            dry_run: false,
+            baseline: BaselineSource::Store,
+        }
+    }
+
+    #[test]
+    fn the_fleet_view_folds_later_cycles_as_the_reports_would_fold() {
+        use crate::plan::{Action, DriftKind};
+        let drift = || Action::Drift {
+            drift: DriftKind::NoPermittedDirection,
+        };
+        let t0 = Instant::now();
+        let full = report(
+            CycleKind::Full,
+            &[
+                ("a", Action::InSync),
+                ("b", drift()),
+                ("c", Action::Conflict),
+                ("d", Action::InSync),
+            ],
+        );
+        let mut view = FleetView::of(&full, t0);
+        let ids = |v: &FleetView| {
+            v.people
+                .iter()
+                .map(|r| r.decision.model_id.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&view), ["b", "c"]);
+        assert_eq!(view.state_counts(), full_counts(&full));
+        // b is settled, c stays a conflict with a new reason, d drifts, e is new.
+        let mut later = report(
+            CycleKind::Incremental,
+            &[
+                ("e", Action::Conflict),
+                ("d", drift()),
+                ("c", Action::Conflict),
+                ("b", Action::InSync),
+            ],
+        );
+        later.results[2].decision.reason = "still".into();
+        let t1 = t0 + Duration::from_secs(1);
+        view.absorb(&later, t1);
+        // The same list and counts the folded reports give, in their order.
+        let mut folded = full.clone();
+        folded.absorb(&later);
+        let people: Vec<&ModelResult> = folded
+            .results
+            .iter()
+            .filter(|r| ModelState::of(r).needs_a_person())
+            .collect();
+        assert_eq!(view.people.iter().collect::<Vec<_>>(), people);
+        assert_eq!(ids(&view), ["c", "d", "e"]);
+        assert_eq!(view.people[0].decision.reason, "still");
+        assert_eq!(view.state_counts(), full_counts(&folded));
+        assert_eq!(view.state_counts()[ModelState::InSync.index()], 2);
+        assert_eq!(view.state_counts()[ModelState::Unlinked.index()], 2);
+        assert_eq!((view.started, view.kind), (t1, CycleKind::Incremental));
+    }
+
+    /// The counts, straight from a report's results.
+    fn full_counts(report: &CycleReport) -> [usize; ModelState::ALL.len()] {
+        let mut counts = [0; ModelState::ALL.len()];
+        for r in &report.results {
+            counts[ModelState::of(r).index()] += 1;
+        }
+        counts[ModelState::Unlinked.index()] = report.unlinked_models;
+        counts
     }
 
     #[test]

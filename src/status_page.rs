@@ -89,10 +89,10 @@ pub fn render(status: &LoopStatus, interval: Duration) -> String {
     if let Some(outbox) = &status.outbox {
         html.push_str(&outbox_line(outbox));
     }
-    let report = status.last_report.as_ref().map(|f| &f.report);
+    let fleet = status.fleet.as_ref();
 
     html.push_str("<h2>Models by state</h2>\n<div class=\"cards\" id=\"states\">\n");
-    let counts = report.map(|r| r.state_counts()).unwrap_or_default();
+    let counts = fleet.map(|f| f.state_counts()).unwrap_or_default();
     for (state, n) in ModelState::ALL.into_iter().zip(counts) {
         let class = match state {
             _ if n == 0 => "muted",
@@ -114,14 +114,7 @@ pub fn render(status: &LoopStatus, interval: Duration) -> String {
     html.push_str("</div>\n");
 
     html.push_str("<h2>Needs a person</h2>\n");
-    let people: Vec<&ModelResult> = report
-        .map(|r| {
-            r.results
-                .iter()
-                .filter(|r| ModelState::of(r).needs_a_person())
-                .collect()
-        })
-        .unwrap_or_default();
+    let people: &[ModelResult] = fleet.map(|f| f.people.as_slice()).unwrap_or_default();
     if people.is_empty() {
         html.push_str("<p class=\"muted\" id=\"needs-a-person\">Nothing: every linked model is in sync or on its way.</p>\n");
     } else {
@@ -160,8 +153,8 @@ pub fn render(status: &LoopStatus, interval: Duration) -> String {
         html.push_str("</tbody></table></div>\n");
     }
 
-    let conflicts = report
-        .map(|r| r.link_conflicts.as_slice())
+    let conflicts = fleet
+        .map(|f| f.link_conflicts.as_slice())
         .unwrap_or_default();
     if !conflicts.is_empty() {
         let _ = writeln!(html, "<h2>Link conflicts ({})</h2>", conflicts.len());
@@ -179,7 +172,7 @@ pub fn render(status: &LoopStatus, interval: Duration) -> String {
         }
         html.push_str("</tbody></table></div>\n");
     }
-    let ungoverned = report.map(|r| r.ungoverned.as_slice()).unwrap_or_default();
+    let ungoverned = fleet.map(|f| f.ungoverned.as_slice()).unwrap_or_default();
     let _ = writeln!(html, "<h2>Ungoverned packages ({})</h2>", ungoverned.len());
     if ungoverned.is_empty() {
         html.push_str("<p class=\"muted\" id=\"ungoverned\">None: a governance model links every registered package.</p>\n");

@@ -15,8 +15,8 @@ use crate::status::{LoopStatus, Settings};
 use crate::store::Store;
 
 /// Builds the engine for a configuration: reads the governance secret, checks the
-/// governance model type against what govsync writes (type discovery, before
-/// anything else: a renamed status is refused at once) and connects every scope on
+/// governance model type against what govsync writes (type discovery: a renamed
+/// status is refused, and said first if SageMaker fails too) while it connects every scope on
 /// the AWS configuration `sdk` ([`crate::sagemaker::client::load_sdk_config`]: the
 /// credentials chain, region, endpoint), which the event queue and bus share.
 pub async fn build(
@@ -29,19 +29,29 @@ pub async fn build(
         .governance_secret(&|name: &str| lookup(env, name).map(str::to_string))
         .map_err(|e| format!("{}: {e}", config.file.display()))?;
     let mut governance = governance_client(config, secret)?;
-    let discovered = governance
-        .discover(&crate::governance::types::statuses_written(config))
-        .await
-        .map_err(|e| format!("governance type discovery: {e}"))?;
+    // Both sides' start-up checks at once (each is a round trip or more); a
+    // governance refusal is still the one reported when both fail.
+    let (discovered, registries) = tokio::join!(
+        async {
+            governance
+                .discover(&crate::governance::types::statuses_written(config))
+                .await
+                .map_err(|e| format!("governance type discovery: {e}"))
+        },
+        async {
+            crate::sagemaker::connect(
+                &config.sagemaker,
+                sdk,
+                &|name: &str| lookup(env, name).map(str::to_string),
+                Some(metrics.clone()),
+            )
+            .await
+            .map_err(|e| e.to_string())
+        },
+    );
+    let discovered = discovered?;
+    let registries = registries?;
     tracing::info!(found = %discovered.summary, "governance type");
-    let registries = crate::sagemaker::connect(
-        &config.sagemaker,
-        sdk,
-        &|name: &str| lookup(env, name).map(str::to_string),
-        Some(metrics.clone()),
-    )
-    .await
-    .map_err(|e| e.to_string())?;
     for r in &registries {
         tracing::info!(scope = %r.scope, "SageMaker scope");
     }
@@ -152,6 +162,7 @@ pub(super) fn run(
             metrics,
             events,
             publisher,
+            reports: None,
         };
         daemon::run(daemon, listener, status, shutdown)
             .await

@@ -2,7 +2,7 @@
 //! `govsync_models`, the status page's counts and its "needs a person" table, and
 //! what `reconcile` counts as unresolved all read it from here.
 
-use super::{CycleReport, ModelResult, Outcome};
+use super::{ModelResult, Outcome};
 use crate::plan::{Action, DriftKind};
 
 /// The state of a linked model after a cycle (and `Unlinked` for the models with no
@@ -48,6 +48,14 @@ impl ModelState {
         ModelState::Failed,
         ModelState::Unlinked,
     ];
+
+    /// Its place in [`ModelState::ALL`].
+    pub fn index(self) -> usize {
+        ModelState::ALL
+            .iter()
+            .position(|s| *s == self)
+            .expect("every state is listed")
+    }
 
     /// The state one result leaves its model in.
     pub fn of(result: &ModelResult) -> ModelState {
@@ -112,24 +120,5 @@ impl ModelState {
                 | ModelState::Withheld
                 | ModelState::Failed
         )
-    }
-}
-
-impl CycleReport {
-    /// How many models the report leaves in each state, in [`ModelState::ALL`]'s
-    /// order (`Unlinked`: the governance models without a link).
-    pub fn state_counts(&self) -> [usize; ModelState::ALL.len()] {
-        let mut counts = [0usize; ModelState::ALL.len()];
-        let index = |state: ModelState| {
-            ModelState::ALL
-                .iter()
-                .position(|s| *s == state)
-                .expect("every state is listed")
-        };
-        for r in &self.results {
-            counts[index(ModelState::of(r))] += 1;
-        }
-        counts[index(ModelState::Unlinked)] = self.unlinked_models;
-        counts
     }
 }

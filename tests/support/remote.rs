@@ -320,6 +320,7 @@ listen = "127.0.0.1:0"
                 metrics: metrics.clone(),
                 events: queue,
                 publisher,
+                reports: None,
             },
             listener,
             status,

@@ -116,6 +116,8 @@ impl KnownState {
         scopes: &Scopes,
         observed: &[bool],
     ) {
+        // The old index goes before the new one is built, not after.
+        self.index = HashMap::new();
         self.models = models;
         self.index = index_of(&self.models);
         let is_observed = |arn: &PackageArn| {
@@ -131,6 +133,14 @@ impl KnownState {
             self.packages
                 .retain(|arn, _| !is_observed(arn) || listed.contains(arn));
         }
+        // Room for the new packages at once: a map grown by doubling holds its old
+        // table and the new one at each step (at a first full cycle, the whole fleet
+        // one and a half times over).
+        let new = packages
+            .iter()
+            .filter(|p| !self.packages.contains_key(&p.arn))
+            .count();
+        self.packages.reserve(new);
         for mut p in packages {
             match self.packages.get_mut(&p.arn) {
                 Some(before) => {
