@@ -300,6 +300,8 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             mapping: &self.settings.mapping,
             policy: &self.settings.policy,
         });
+        // The baseline of every model is in the plan's decisions now.
+        drop(baseline);
         for trip in &plan.safety_valve {
             tracing::error!(
                 count = trip.count,
