@@ -338,7 +338,7 @@ mod tests {
     }
 
     fn report(kind: CycleKind, results: &[(&str, crate::plan::Action)]) -> CycleReport {
-        use crate::engine::{BaselineSource, Outcome};
+        use crate::engine::Outcome;
         let results = results
             .iter()
             .map(|(id, action)| ModelResult {
@@ -360,23 +360,8 @@ mod tests {
             })
             .collect();
         CycleReport {
-            kind,
-            results,
             unlinked_models: 2,
-            unlinked_packages: 0,
-            ungoverned: Vec::new(),
-            link_conflicts: Vec::new(),
-            creates_withheld: None,
-            rejected_models: Vec::new(),
-            rejected_packages: Vec::new(),
-            confirmed_deleted: 0,
-            deferred: Vec::new(),
-            intents: Default::default(),
-            cycle: "c".into(),
-            scopes: Vec::new(),
-            safety_valve: Vec::new(),
-            dry_run: false,
-            baseline: BaselineSource::Store,
+            ..CycleReport::of_results(kind, results, "c".into())
         }
     }
 

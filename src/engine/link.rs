@@ -6,8 +6,8 @@
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    BaselineSource, CycleError, CycleKind, CycleReport, Engine, IntentsResolved, ModelResult,
-    Outcome, Progress, ScopeReport, apply::WriteJournal, new_cycle_id,
+    CycleError, CycleKind, CycleReport, Engine, ModelResult, Outcome, Progress, ScopeReport,
+    apply::WriteJournal, new_cycle_id,
 };
 use crate::domain::{ModelId, PackageArn};
 use crate::governance::Governance;
@@ -115,32 +115,22 @@ impl<G: Governance, R: Registry> Engine<G, R> {
             outcomes.remove(0).0
         };
         Ok(CycleReport {
-            kind: CycleKind::Full,
-            results: vec![ModelResult {
-                decision,
-                outcome,
-                sagemaker_sent: None,
-            }],
-            unlinked_models: 0,
-            unlinked_packages: 0,
-            ungoverned: Vec::new(),
-            link_conflicts: Vec::new(),
-            creates_withheld: None,
-            rejected_models: Vec::new(),
-            rejected_packages: Vec::new(),
-            confirmed_deleted: 0,
-            deferred: Vec::new(),
-            intents: IntentsResolved::default(),
-            cycle,
             scopes: vec![ScopeReport {
                 scope: scopes.all()[scope].id(),
                 observed: true,
                 packages: 1,
                 error: None,
             }],
-            safety_valve: Vec::new(),
             dry_run,
-            baseline: BaselineSource::Store,
+            ..CycleReport::of_results(
+                CycleKind::Full,
+                vec![ModelResult {
+                    decision,
+                    outcome,
+                    sagemaker_sent: None,
+                }],
+                cycle,
+            )
         })
     }
 }

@@ -148,6 +148,30 @@ pub enum BaselineSource {
 }
 
 impl CycleReport {
+    /// A report of `results` alone, from the store's baseline: nothing else seen,
+    /// nothing else done (a link made by hand; a test's report).
+    pub fn of_results(kind: CycleKind, results: Vec<ModelResult>, cycle: String) -> CycleReport {
+        CycleReport {
+            kind,
+            results,
+            unlinked_models: 0,
+            unlinked_packages: 0,
+            ungoverned: Vec::new(),
+            link_conflicts: Vec::new(),
+            creates_withheld: None,
+            rejected_models: Vec::new(),
+            rejected_packages: Vec::new(),
+            confirmed_deleted: 0,
+            deferred: Vec::new(),
+            intents: IntentsResolved::default(),
+            cycle,
+            scopes: Vec::new(),
+            safety_valve: Vec::new(),
+            dry_run: false,
+            baseline: BaselineSource::Store,
+        }
+    }
+
     /// Folds a later incremental cycle into this view of the fleet (the last full
     /// cycle's report, and the incremental ones since): its results replace those
     /// of the same models, models new to governance join at the end, and its cycle,
