@@ -156,7 +156,7 @@ fn the_demo_plays_every_kind_of_transition_and_exits_0() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_aws_credentials_are_said_in_one_sentence_that_names_the_ways_to_provide_them() {
-    // Governance answers (type discovery comes first); SageMaker is never reached.
+    // Governance answers; SageMaker, asked at the same time, is never reached.
     use govsync::mock::Admin;
     let governance = govsync::mock::governance::MockGovernance::new(
         govsync::mock::governance::Options::new("u", secrecy::SecretString::from("pw")),
