@@ -22,7 +22,9 @@ pub struct KnownState {
     /// Position of each model in `models`.
     index: HashMap<ModelId, usize>,
     /// Every package of the scopes observed.
-    packages: HashMap<PackageArn, ModelPackage>,
+    /// (Boxed: a map's table has room for up to twice its entries, and a package is
+    /// some 200 bytes, its key 32.)
+    packages: HashMap<PackageArn, Box<ModelPackage>>,
     /// What govsync's latest write of a package's lifecycle established, until a
     /// full cycle lists the package again or another change is seen.
     written: HashMap<PackageArn, Written>,
@@ -102,7 +104,7 @@ impl KnownState {
 
     /// A package as last known.
     pub fn package(&self, arn: &PackageArn) -> Option<&ModelPackage> {
-        self.packages.get(arn)
+        self.packages.get(arn).map(Box::as_ref)
     }
 
     /// After a full cycle: governance's whole listing replaces the models; the
@@ -134,14 +136,19 @@ impl KnownState {
                 .retain(|arn, _| !is_observed(arn) || listed.contains(arn));
         }
         // Room for the new packages at once: a map grown by doubling holds its old
-        // table and the new one at each step (at a first full cycle, the whole fleet
-        // one and a half times over).
+        // table and the new one at each step.
         let new = packages
             .iter()
             .filter(|p| !self.packages.contains_key(&p.arn))
             .count();
         self.packages.reserve(new);
-        for mut p in packages {
+        // Taken from the end, and the list's room given back as it empties: the
+        // listing and the map it fills do not both hold the whole fleet at the end.
+        let mut packages = packages;
+        while let Some(mut p) = packages.pop() {
+            if packages.len() < packages.capacity() / 2 {
+                packages.shrink_to_fit();
+            }
             match self.packages.get_mut(&p.arn) {
                 Some(before) => {
                     if p.model_card_status.is_none() {
@@ -156,10 +163,10 @@ impl KnownState {
                         p.metadata = before.metadata.take();
                         p.description = before.description.take();
                     }
-                    *before = p;
+                    **before = p;
                 }
                 None => {
-                    self.packages.insert(p.arn.clone(), p);
+                    self.packages.insert(p.arn.clone(), Box::new(p));
                 }
             }
         }
@@ -225,7 +232,7 @@ impl KnownState {
                 continue;
             }
             changed.insert(p.arn.clone());
-            self.packages.insert(p.arn.clone(), p);
+            self.packages.insert(p.arn.clone(), Box::new(p));
         }
         if !changed.is_empty() {
             for m in &self.models {
@@ -258,7 +265,7 @@ impl KnownState {
                 .is_some_and(|i| observed.get(i) == Some(&true));
             match self.packages.get(*arn) {
                 Some(p) if p.status != PackageStatus::Deleting => {
-                    selection.packages.push(p.clone());
+                    selection.packages.push(ModelPackage::clone(p));
                 }
                 _ if in_observed_scope => {
                     deferred_links.insert(arn);
