@@ -77,6 +77,18 @@ struct Chain {
     before: Option<f64>,
 }
 
+impl Chain {
+    /// A whole listing as one chain, at every creation time.
+    fn whole(listing: usize, group: Option<String>) -> Chain {
+        Chain {
+            listing,
+            group,
+            after: None,
+            before: None,
+        }
+    }
+}
+
 /// What one chain read: packages with their creation times, and rejected rows.
 type ChainRead = (Vec<(ModelPackage, Option<f64>)>, Vec<RejectedRow>);
 
@@ -96,7 +108,7 @@ impl SageMakerRegistry {
                 (Some(splits), _) => (chains_of(i, group.clone(), &splits), ChainRead::default()),
                 (None, None) => self.first_chains(i).await?,
                 (None, Some(name)) if listings.len() == 1 => self.first_of_group(i, name).await?,
-                (None, Some(_)) => (chains_of(i, group.clone(), &[]), ChainRead::default()),
+                (None, Some(_)) => (vec![Chain::whole(i, group.clone())], ChainRead::default()),
             };
             chains.extend(more);
             per_listing[i].0.append(&mut read.0);
@@ -143,25 +155,12 @@ impl SageMakerRegistry {
     async fn first_chains(&self, listing: usize) -> Result<(Vec<Chain>, ChainRead), RemoteError> {
         let groups = self.list_groups().await?;
         Ok(match groups.as_slice() {
-            [] => (
-                vec![Chain {
-                    listing,
-                    group: None,
-                    after: None,
-                    before: None,
-                }],
-                ChainRead::default(),
-            ),
+            [] => (vec![Chain::whole(listing, None)], ChainRead::default()),
             [one] => return self.first_of_group(listing, one).await,
             _ => (
                 groups
                     .into_iter()
-                    .map(|name| Chain {
-                        listing,
-                        group: Some(name),
-                        after: None,
-                        before: None,
-                    })
+                    .map(|name| Chain::whole(listing, Some(name)))
                     .collect(),
                 ChainRead::default(),
             ),
@@ -180,12 +179,7 @@ impl SageMakerRegistry {
         listing: usize,
         group: &str,
     ) -> Result<(Vec<Chain>, ChainRead), RemoteError> {
-        let whole = Chain {
-            listing,
-            group: Some(group.to_string()),
-            after: None,
-            before: None,
-        };
+        let whole = Chain::whole(listing, Some(group.to_string()));
         let mut read = ChainRead::default();
         let oldest = self
             .list_page(&whole, SortOrder::Ascending, LIST_PAGE_SIZE, None)
@@ -203,6 +197,10 @@ impl SageMakerRegistry {
             .first()
             .and_then(|s| s.creation_time())
             .map(DateTime::as_secs_f64);
+        let Some(from) = last_read else {
+            // No creation times to split by: the rest as one chain from the start.
+            return Ok((vec![whole], ChainRead::default()));
+        };
         // The bounds are exclusive: neighbouring chains overlap by a millisecond
         // (creation times have milliseconds), and a package two of them see is kept
         // once; the first begins a millisecond before the last package read, so
@@ -212,10 +210,6 @@ impl SageMakerRegistry {
             after: Some(after),
             before,
             ..whole.clone()
-        };
-        let Some(from) = last_read else {
-            // No creation times to split by: the rest as one chain from the start.
-            return Ok((vec![whole.clone()], ChainRead::default()));
         };
         let chains = match newest {
             Some(to) if to > from + OVERLAP => {
